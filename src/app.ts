@@ -1,0 +1,58 @@
+// Composition root: builds every capability from config and mounts it on one HTTP server.
+// Each capability exposes a `mount...(router, deps)` function; this file only wires them.
+import type { Server } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import type { CascadeConfig } from './config/index.ts';
+import { Router } from './router/router.ts';
+import { createHttpServer } from './router/server.ts';
+import { openStore } from './storage/index.ts';
+import type { ContentStore } from './storage/types.ts';
+
+export interface App {
+  config: CascadeConfig;
+  store: ContentStore;
+  router: Router;
+  server: Server;
+  /** The bound address (port 0 in config picks a free one). */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } = {}): Promise<App> {
+  mkdirSync(config.data_dir, { recursive: true });
+  const log = opts.quiet ? () => {} : (msg: string, f?: Record<string, unknown>) => console.log(JSON.stringify({ msg, ...f }));
+  const closers: (() => Promise<void>)[] = [];
+
+  // storage
+  const store = await openStore(config);
+  closers.push(() => store.close());
+
+  const router = new Router();
+  // [storage] internal HTTP API under /{domain}/sys/…
+  // [events] intake POST /v1/events and the log
+  // [wiki] example wiki origin on its own port
+  // [content] /{domain}/v1/… and /api/rest_v1/…
+  // [changeprop] rule engine consumers
+
+  const server = createHttpServer({ router, internalToken: config.admin_token, logger: log });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, () => resolve());
+  });
+  const addr = server.address();
+  const url = typeof addr === 'object' && addr ? `http://${config.listen.host}:${addr.port}` : '';
+  log('cascade listening', { url, storage: store.backend });
+
+  return {
+    config,
+    store,
+    router,
+    server,
+    url,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      for (const c of closers.reverse()) await c();
+    },
+  };
+}

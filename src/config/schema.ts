@@ -1,0 +1,74 @@
+// The full JSON Schema of cascade.yaml, composed from the sections each capability owns.
+import { storageConfigSchema, bucketConfigSchema, type StorageConfig, type BucketConfig } from '../storage/config.ts';
+import { eventsConfigSchema, type EventsConfig } from '../events/config.ts';
+import { wikiConfigSchema, type WikiConfig } from '../wiki/config.ts';
+import { contentConfigSchema, type ContentConfig } from '../content/config.ts';
+import { changepropConfigSchema, type ChangepropConfig } from '../changeprop/config.ts';
+
+export interface DomainConfig {
+  /** Base URL of the wiki origin (MediaWiki REST + action API). */
+  origin: { url: string };
+  buckets: Record<string, BucketConfig>;
+}
+
+export interface CascadeConfig {
+  listen: { host: string; port: number };
+  /** Relative paths in the config resolve against this directory. */
+  data_dir: string;
+  /** Datacenter name; topics are `{datacenter}.{stream}`. */
+  datacenter: string;
+  /** Token for admin endpoints; also marks requests as internal via `x-cascade-internal`. */
+  admin_token?: string;
+  /** Domain used by `/api/rest_v1/` when the Host header names no configured domain. */
+  default_domain: string;
+  storage: StorageConfig;
+  domains: Record<string, DomainConfig>;
+  events: EventsConfig;
+  wiki: WikiConfig;
+  content: ContentConfig;
+  changeprop: ChangepropConfig;
+}
+
+export const cascadeConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['domains', 'default_domain'],
+  properties: {
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 7231 },
+      },
+    },
+    data_dir: { type: 'string', default: './data' },
+    datacenter: { type: 'string', pattern: '^[a-z0-9_-]+$', default: 'local' },
+    admin_token: { type: 'string', minLength: 16 },
+    default_domain: { type: 'string' },
+    storage: storageConfigSchema,
+    domains: {
+      type: 'object',
+      minProperties: 1,
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['origin'],
+        properties: {
+          origin: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['url'],
+            properties: { url: { type: 'string', pattern: '^https?://' } },
+          },
+          buckets: { type: 'object', default: {}, additionalProperties: bucketConfigSchema },
+        },
+      },
+    },
+    events: eventsConfigSchema,
+    wiki: wikiConfigSchema,
+    content: contentConfigSchema,
+    changeprop: changepropConfigSchema,
+  },
+} as const;

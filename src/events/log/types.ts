@@ -1,0 +1,70 @@
+// The durable event log contract. Backends: SQLite (embedded default) and NATS JetStream.
+// Both pass test/events/log-conformance.test.ts.
+
+export interface LogEvent {
+  /** Dedup identity (meta.id, or CloudEvents source+id). Duplicates within the window are dropped. */
+  id: string;
+  /** Optional ordering key: events with one key are delivered in append order. */
+  key?: string;
+  /** Serialized event (JSON bytes). */
+  value: Buffer;
+}
+
+export interface AppendResult {
+  offset: number;
+  /** True when the id was seen within the dedup window and nothing new was stored. */
+  duplicate: boolean;
+}
+
+export interface LogRecord {
+  topic: string;
+  /** Position in the topic, increasing. */
+  offset: number;
+  id: string;
+  key?: string;
+  value: Buffer;
+  /** ms since epoch when appended. */
+  timestamp: number;
+  /** 1 on first delivery, more on redelivery. */
+  deliveries: number;
+}
+
+export interface ConsumerOptions {
+  /** Where a new group starts. */
+  startAt?: 'earliest' | 'latest';
+  /** A fetched record not acked within this time is redelivered (to any member). */
+  ackWaitMs?: number;
+}
+
+/** One member of a consumer group. Members of one group share the work. */
+export interface Consumer {
+  /** Up to `max` records, waiting up to `waitMs` when none is ready. */
+  fetch(max: number, waitMs: number): Promise<LogRecord[]>;
+  /** Marks records processed; the group's committed position advances past them. */
+  ack(records: LogRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RetentionOptions {
+  maxAgeMs?: number;
+  maxBytes?: number;
+}
+
+export interface EventLog {
+  readonly backend: string;
+  /** Durable when the promise resolves (an acknowledged event survives kill -9). */
+  append(topic: string, events: LogEvent[]): Promise<AppendResult[]>;
+  /** Records from `fromOffset` (inclusive), at most `max`. */
+  read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]>;
+  consumer(group: string, topics: string[], opts?: ConsumerOptions): Promise<Consumer>;
+  /** Records of `topic` not yet acked by `group`. */
+  lag(group: string, topic: string): Promise<number>;
+  setRetention(topic: string, opts: RetentionOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** In-process producer API (the content API's resource_change events go through it). */
+export interface EventProducer {
+  /** Validates and appends events; resolves when durable. Throws on invalid events. */
+  produce(events: Record<string, unknown>[]): Promise<void>;
+}
