@@ -55,4 +55,26 @@ program
     console.log(`${file}: ok`);
   });
 
+// [changeprop] rule files and dead letters
+const rules = program.command('rules').description('change-propagation rules');
+rules
+  .command('check')
+  .description('validate rule files (Wikimedia change-propagation `templates:` format) without starting anything')
+  .argument('<files...>', 'rule files')
+  .action(async (files: string[]) => {
+    const { loadRuleFile } = await import('../changeprop/index.ts');
+    let bad = false;
+    for (const f of files) {
+      try {
+        const list = loadRuleFile(f);
+        console.log(`${f}: ok (${list.length} rule${list.length === 1 ? '' : 's'}: ${list.map((r) => r.name).join(', ')})`);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        bad = true;
+        console.error(e.message);
+      }
+    }
+    if (bad) process.exit(2);
+  });
+
 await program.parseAsync(process.argv);
