@@ -7,10 +7,13 @@ import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
 import { openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
+import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
 
 export interface App {
   config: CascadeConfig;
   store: ContentStore;
+  /** The event bus: log, intake and in-process producer (resource_change goes through it). */
+  events: EventBus;
   router: Router;
   server: Server;
   /** The bound address (port 0 in config picks a free one). */
@@ -30,6 +33,9 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   const router = new Router();
   // [storage] internal HTTP API under /{domain}/sys/…
   // [events] intake POST /v1/events and the log
+  const events = await openEventBus(config, { logger: log });
+  closers.push(() => events.close());
+  mountEvents(router, { intake: events.intake, maxBodyBytes: config.events.max_body_bytes, allowHasty: config.events.allow_hasty, logger: log });
   // [wiki] example wiki origin on its own port
   // [content] /{domain}/v1/… and /api/rest_v1/…
   // [changeprop] rule engine consumers
@@ -46,6 +52,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   return {
     config,
     store,
+    events,
     router,
     server,
     url,

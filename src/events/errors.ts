@@ -1,0 +1,15 @@
+// Errors of the event intake (src/events). The durable log declares its own in src/events/log.
+import { defineError } from '../errors/index.ts';
+
+export const EventErrors = {
+  /** The whole request body is unusable (not JSON, empty batch, wrong shape). */
+  badBody: defineError('CASCADE_EVENTS_BAD_BODY', 400, 'Invalid event request body'),
+  unsupportedType: defineError('CASCADE_EVENTS_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported event content type'),
+  /** One or more events failed validation (in-process producer). */
+  invalidEvents: defineError('CASCADE_EVENTS_INVALID', 400, 'Invalid events'),
+  /** The log did not make events durable (in-process producer). */
+  produceFailed: defineError('CASCADE_EVENTS_PRODUCE_FAILED', 503, 'Events could not be made durable'),
+  schemaNotFound: defineError('CASCADE_EVENTS_SCHEMA_NOT_FOUND', 400, 'Event schema not found'),
+  schemaInvalid: defineError('CASCADE_EVENTS_SCHEMA_INVALID', 400, 'Event schema cannot be compiled'),
+  schemaHostNotAllowed: defineError('CASCADE_EVENTS_SCHEMA_HOST_NOT_ALLOWED', 400, 'Schema URI outside the configured schema repositories'),
+} as const;

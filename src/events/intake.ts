@@ -1,0 +1,333 @@
+// The intake pipeline shared by HTTP (`POST /v1/events`) and the in-process producer:
+// fill meta, check the stream, validate against the event's schema, append to the log per
+// topic, and report each event as accepted, invalid (client's fault) or failed (ours).
+// An event counts as accepted only once the log's append has resolved (durable).
+import { randomUUID } from 'node:crypto';
+import { isCascadeError } from '../errors/index.ts';
+import type { EventLog, LogEvent } from './log/types.ts';
+import { formatErrors, type CompiledSchema, type SchemaRepository } from './schema-repo.ts';
+import type { StreamRegistry, ResolvedStream } from './streams.ts';
+import { mapCloudEvent } from './cloudevents.ts';
+
+type Obj = Record<string, unknown>;
+
+export interface InvalidEvent {
+  status: 'invalid';
+  /** Position in the request's batch. */
+  index: number;
+  event: unknown;
+  context: { message: string; errors: string[] };
+}
+
+export interface FailedEvent {
+  status: 'error';
+  index: number;
+  event: unknown;
+  context: { message: string };
+}
+
+export interface IntakeResult {
+  total: number;
+  /** Accepted and durable (duplicates of already stored events count as accepted). */
+  accepted: number;
+  /** Log ids of the accepted events, in batch order. */
+  ids: string[];
+  invalid: InvalidEvent[];
+  error: FailedEvent[];
+}
+
+export interface IntakeOptions {
+  log: EventLog;
+  repo: SchemaRepository;
+  streams: StreamRegistry;
+  /** Error events for invalid input go here ('' or undefined: nowhere). */
+  errorStream?: string;
+  errorSchema: string;
+  emitterId: string;
+  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface ProcessOptions {
+  requestId?: string;
+  /** Items are structured CloudEvents rather than plain events. */
+  cloudEvents?: boolean;
+  /** Produce error events for invalid input (HTTP: yes; in-process producer: the caller gets an exception). */
+  emitErrorEvents?: boolean;
+}
+
+// Which meta fields the intake added, so the raw event can be reported as it was sent.
+const ADDED_ID = 1;
+const ADDED_DT = 2;
+const ADDED_REQ = 4;
+
+/** An event that passed the envelope checks and awaits (or passed) validation. */
+export interface Candidate {
+  index: number;
+  raw: unknown;
+  event: Obj;
+  schemaUri: string;
+  stream: ResolvedStream;
+  logId: string;
+  added: number;
+}
+
+export interface Checked {
+  total: number;
+  valid: Candidate[];
+  invalid: InvalidEvent[];
+  error: FailedEvent[];
+}
+
+export class Intake {
+  constructor(private readonly o: IntakeOptions) {}
+
+  /** Validates a batch and appends the valid events; emits error events for invalid ones. */
+  async process(items: unknown[], opts: ProcessOptions = {}): Promise<IntakeResult> {
+    const checked = await this.check(items, opts);
+    const [appended] = await Promise.all([
+      this.append(checked.valid),
+      opts.emitErrorEvents && checked.invalid.length > 0 ? this.emitErrors(checked.invalid, opts.requestId) : undefined,
+    ]);
+    return {
+      total: checked.total,
+      accepted: appended.ids.length,
+      ids: appended.ids,
+      invalid: checked.invalid,
+      error: [...checked.error, ...appended.error].sort((a, b) => a.index - b.index),
+    };
+  }
+
+  /** Envelope checks, meta filling and schema validation (no I/O once schemas are cached). */
+  async check(items: unknown[], opts: ProcessOptions = {}): Promise<Checked> {
+    const now = new Date().toISOString();
+    const invalid: InvalidEvent[] = [];
+    const error: FailedEvent[] = [];
+    const candidates: Candidate[] = [];
+    let uncached: Set<string> | undefined;
+    for (let i = 0; i < items.length; i++) {
+      const c = this.prepare(items[i], i, now, opts, invalid);
+      if (!c) continue;
+      candidates.push(c);
+      if (!this.o.repo.cached(c.schemaUri)) (uncached ??= new Set()).add(c.schemaUri);
+    }
+    // Schemas not yet compiled are resolved once per URI for the whole batch.
+    const failures = new Map<string, unknown>();
+    if (uncached) {
+      await Promise.all(
+        [...uncached].map((uri) => this.o.repo.get(uri).then(
+          () => undefined,
+          (e: unknown) => void failures.set(uri, e),
+        )),
+      );
+    }
+    const valid: Candidate[] = [];
+    for (const c of candidates) {
+      const schema = this.o.repo.cached(c.schemaUri);
+      if (!schema) {
+        const e = failures.get(c.schemaUri);
+        if (isCascadeError(e) && e.status < 500) {
+          invalid.push(this.invalidOf(c, e.message, [`/$schema ${e.message}`]));
+        } else {
+          this.o.logger?.('schema lookup failed', { schema: c.schemaUri, error: String((e as Error)?.message ?? e) });
+          error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `schema ${c.schemaUri} could not be loaded` } });
+        }
+        continue;
+      }
+      const problem = validateAgainst(schema, c);
+      if (problem) invalid.push(this.invalidOf(c, problem.message, problem.errors));
+      else valid.push(c);
+    }
+    if (invalid.length > 1) invalid.sort((a, b) => a.index - b.index);
+    return { total: items.length, valid, invalid, error };
+  }
+
+  /** Appends valid events, one append per topic. Durable when this resolves. */
+  async append(valid: Candidate[]): Promise<{ ids: string[]; error: FailedEvent[] }> {
+    const byTopic = new Map<string, Candidate[]>();
+    for (const c of valid) {
+      let list = byTopic.get(c.stream.topic);
+      if (!list) byTopic.set(c.stream.topic, (list = []));
+      list.push(c);
+    }
+    const error: FailedEvent[] = [];
+    const ok = new Set<Candidate>();
+    await Promise.all(
+      [...byTopic].map(async ([topic, list]) => {
+        const batch: LogEvent[] = list.map((c) => toLogEvent(c));
+        try {
+          await this.o.log.append(topic, batch);
+          for (const c of list) ok.add(c);
+        } catch (e) {
+          this.o.logger?.('log append failed', { topic, events: list.length, error: String((e as Error)?.message ?? e) });
+          for (const c of list) error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `event could not be made durable in ${topic}` } });
+        }
+      }),
+    );
+    const ids: string[] = [];
+    for (const c of valid) if (ok.has(c)) ids.push(c.logId);
+    return { ids, error };
+  }
+
+  private prepare(item: unknown, index: number, now: string, opts: ProcessOptions, invalid: InvalidEvent[]): Candidate | undefined {
+    const reject = (message: string, field: string) => {
+      invalid.push({ status: 'invalid', index, event: item, context: { message, errors: [`${field} ${message}`] } });
+      return undefined;
+    };
+    let event: Obj;
+    let schemaUri: unknown;
+    let streamName: unknown;
+    let logId: string | undefined;
+    let time: string | undefined;
+    if (opts.cloudEvents) {
+      const m = mapCloudEvent(item);
+      if (typeof m === 'string') return reject(m, '/');
+      event = m.data;
+      schemaUri = m.schemaUri;
+      streamName = m.stream;
+      logId = m.dedupId;
+      time = m.time;
+      if (schemaUri === undefined) return reject('CloudEvent names no schema (dataschema or data.$schema)', '/dataschema');
+      if (streamName === undefined) return reject('CloudEvent names no stream (stream extension or data.meta.stream)', '/stream');
+    } else {
+      if (!item || typeof item !== 'object' || Array.isArray(item)) return reject('an event must be a JSON object', '/');
+      event = item as Obj;
+      schemaUri = event.$schema;
+      if (typeof schemaUri !== 'string' || schemaUri === '') return reject('$schema is required (a schema URI)', '/$schema');
+      const meta = event.meta;
+      if (!meta || typeof meta !== 'object' || Array.isArray(meta)) return reject('meta.stream is required (meta is missing)', '/meta/stream');
+      streamName = (meta as Obj).stream;
+      if (typeof streamName !== 'string' || streamName === '') return reject('meta.stream is required', '/meta/stream');
+    }
+    const stream = this.o.streams.get(streamName as string);
+    if (!stream) return reject(`stream ${streamName as string} is not configured`, '/meta/stream');
+    // Fill meta (as EventGate does) before validation: schemas often require meta.dt.
+    let added = 0;
+    const meta = event.meta;
+    if (meta && typeof meta === 'object' && !Array.isArray(meta)) {
+      const m = meta as Obj;
+      if (m.id === undefined) {
+        m.id = logId ?? randomUUID();
+        added |= ADDED_ID;
+      }
+      if (m.dt === undefined) {
+        m.dt = time ?? now;
+        added |= ADDED_DT;
+      }
+      if (m.request_id === undefined && opts.requestId) {
+        m.request_id = opts.requestId;
+        added |= ADDED_REQ;
+      }
+      if (logId === undefined) logId = typeof m.id === 'string' && m.id !== '' ? m.id : undefined;
+    }
+    if (logId === undefined) {
+      if (!opts.cloudEvents) return reject('meta.id must be a non-empty string', '/meta/id');
+      logId = randomUUID();
+    }
+    return { index, raw: item, event, schemaUri: schemaUri as string, stream, logId, added };
+  }
+
+  private invalidOf(c: Candidate, message: string, errors: string[]): InvalidEvent {
+    return { status: 'invalid', index: c.index, event: rawOf(c), context: { message, errors } };
+  }
+
+  /** Error events, in the shape of the public `/error/…` schema, to the error stream. */
+  private async emitErrors(invalid: InvalidEvent[], requestId: string | undefined): Promise<void> {
+    const stream = this.o.errorStream;
+    if (!stream) return;
+    const now = new Date().toISOString();
+    let schema: CompiledSchema | undefined;
+    try {
+      schema = await this.o.repo.get(this.o.errorSchema);
+    } catch {
+      schema = undefined; // no such schema in the repositories: EventGate's shape, unvalidated
+    }
+    const props = (schema?.schema.properties ?? {}) as Obj;
+    const withErrorsField = !schema || schema.schema.additionalProperties !== false || 'errors' in props;
+    const events: LogEvent[] = [];
+    for (const inv of invalid) {
+      const raw = inv.event;
+      const rawMeta = raw && typeof raw === 'object' ? ((raw as Obj).meta as Obj | undefined) : undefined;
+      const rawSchema = raw && typeof raw === 'object' ? (raw as Obj).$schema : undefined;
+      const id = randomUUID();
+      const ev: Obj = {
+        $schema: this.o.errorSchema,
+        meta: {
+          stream,
+          id,
+          dt: now,
+          ...(requestId ? { request_id: requestId } : {}),
+          ...(rawMeta && typeof rawMeta.domain === 'string' && rawMeta.domain ? { domain: rawMeta.domain } : {}),
+        },
+        dt: now,
+        emitter_id: this.o.emitterId,
+        error_type: 'ValidationError',
+        message: `${inv.context.message}: ${inv.context.errors.join('; ')}`,
+        raw_event: safeStringify(raw),
+        ...(typeof rawSchema === 'string' ? { errored_schema_uri: rawSchema } : {}),
+        ...(rawMeta && typeof rawMeta.stream === 'string' ? { errored_stream_name: rawMeta.stream } : {}),
+        ...(withErrorsField ? { errors: inv.context.errors } : {}),
+      };
+      if (schema && !schema.validate(ev)) {
+        this.o.logger?.('error event does not match its schema; dropped', { errors: formatErrors(schema.validate.errors) });
+        continue;
+      }
+      events.push({ id, value: Buffer.from(JSON.stringify(ev)) });
+    }
+    if (events.length === 0) return;
+    try {
+      await this.o.log.append(this.o.streams.topicOf(stream), events);
+    } catch (e) {
+      this.o.logger?.('error events could not be appended', { error: String((e as Error)?.message ?? e) });
+    }
+  }
+}
+
+function validateAgainst(schema: CompiledSchema, c: Candidate): { message: string; errors: string[] } | undefined {
+  if (schema.title !== undefined && !c.stream.titles.has(schema.title)) {
+    return {
+      message: `schema ${c.schemaUri} (title ${schema.title}) is not allowed in stream ${c.stream.name}`,
+      errors: [`/$schema title ${schema.title} is not one of ${[...c.stream.titles].join(', ')}`],
+    };
+  }
+  if (schema.title === undefined) {
+    return { message: `schema ${c.schemaUri} has no title; stream ${c.stream.name} cannot admit it`, errors: ['/$schema has no title'] };
+  }
+  if (schema.validate(c.event)) return undefined;
+  const errors = formatErrors(schema.validate.errors);
+  return { message: `event does not match schema ${c.schemaUri}: ${errors[0]}`, errors };
+}
+
+function toLogEvent(c: Candidate): LogEvent {
+  const value = Buffer.from(JSON.stringify(c.event));
+  const key = c.stream.keyPath ? keyOf(c.event, c.stream.keyPath) : undefined;
+  return key === undefined ? { id: c.logId, value } : { id: c.logId, key, value };
+}
+
+function keyOf(event: Obj, path: string[]): string | undefined {
+  let v: unknown = event;
+  for (const p of path) {
+    if (!v || typeof v !== 'object') return undefined;
+    v = (v as Obj)[p];
+  }
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+}
+
+/** The event as the producer sent it (without the meta fields the intake filled in). */
+function rawOf(c: Candidate): unknown {
+  if (!c.added) return c.raw;
+  const meta = { ...(c.event.meta as Obj) };
+  if (c.added & ADDED_ID) delete meta.id;
+  if (c.added & ADDED_DT) delete meta.dt;
+  if (c.added & ADDED_REQ) delete meta.request_id;
+  const event = { ...c.event, meta };
+  if (c.raw !== c.event && c.raw && typeof c.raw === 'object') return { ...(c.raw as Obj), data: event };
+  return event;
+}
+
+function safeStringify(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,289 @@
+// The schema repository: resolves an event's `$schema` URI against configured bases (local
+// directories, HTTP bases) as EventGate does (base + $schema + '.json' or '.yaml'), compiles
+// it with ajv once and caches the validator by URI. Sources are pluggable (SchemaSource).
+import { readFile } from 'node:fs/promises';
+import { resolve, sep, extname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Ajv, type ValidateFunction, type ErrorObject, type Options as AjvOptions } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import ajvFormats from 'ajv-formats';
+import { parse as parseYaml } from 'yaml';
+import { CascadeError } from '../errors/index.ts';
+import { EventErrors } from './errors.ts';
+
+// ajv-formats is CommonJS: under NodeNext the default import is module.exports, whose
+// `.default` is the plugin (the same function at run time, typed differently).
+type AddFormats = (ajv: Ajv | Ajv2020) => unknown;
+const addFormats: AddFormats = (ajvFormats as unknown as { default?: AddFormats }).default ?? (ajvFormats as unknown as AddFormats);
+
+export interface LoadedSchema {
+  /** The parsed schema document (a fresh copy the repository may modify). */
+  schema: Record<string, unknown>;
+  /** Where it was found (file:// or http(s):// URL); becomes the compiled schema's `$id`. */
+  location: string;
+}
+
+/** A place schemas come from. `load` returns undefined when this source has no such schema. */
+export interface SchemaSource {
+  readonly base: string;
+  load(uri: string): Promise<LoadedSchema | undefined>;
+}
+
+const SCHEMA_EXTENSIONS = ['.json', '.yaml', '.yml'];
+
+function parseSchemaText(text: string, name: string): Record<string, unknown> {
+  const ext = extname(name.split(/[?#]/)[0]).toLowerCase();
+  const doc: unknown = ext === '.yaml' || ext === '.yml' ? parseYaml(text) : JSON.parse(text);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${name} is not a JSON Schema object`);
+  return doc as Record<string, unknown>;
+}
+
+/** Candidate names for a `$schema` path: as is when it names an extension, else + .json / .yaml. */
+function candidates(path: string): string[] {
+  const ext = extname(path).toLowerCase();
+  if (SCHEMA_EXTENSIONS.includes(ext)) return [path];
+  return SCHEMA_EXTENSIONS.map((e) => path + e);
+}
+
+/** Schemas in a local directory laid out as their `$id`s (`<dir>/mediawiki/revision/create/2.0.0.json`). */
+export class DirectorySchemaSource implements SchemaSource {
+  readonly base: string;
+  private readonly dir: string;
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+    this.base = pathToFileURL(this.dir + sep).href;
+  }
+
+  async load(uri: string): Promise<LoadedSchema | undefined> {
+    let rel: string;
+    if (uri.startsWith('file:')) {
+      if (!uri.startsWith(this.base)) return undefined;
+      rel = fileURLToPath(uri).slice(this.dir.length);
+    } else if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) {
+      return undefined; // another scheme: not ours
+    } else {
+      rel = uri.split(/[?#]/)[0];
+    }
+    const target = resolve(this.dir, '.' + (rel.startsWith('/') ? rel : '/' + rel));
+    // A `$schema` must not climb out of the repository (`/../../etc/passwd`).
+    if (!target.startsWith(this.dir + sep)) return undefined;
+    for (const file of candidates(target)) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') continue;
+        throw e;
+      }
+      return { schema: parseSchemaText(text, file), location: pathToFileURL(file).href };
+    }
+    return undefined;
+  }
+}
+
+/** Schemas under an HTTP base (e.g. https://schema.wikimedia.org/repositories/primary/jsonschema). */
+export class HttpSchemaSource implements SchemaSource {
+  readonly base: string;
+  constructor(
+    base: string,
+    private readonly timeoutMs = 5000,
+  ) {
+    this.base = base.replace(/\/+$/, '');
+  }
+
+  async load(uri: string): Promise<LoadedSchema | undefined> {
+    let urls: string[];
+    if (/^https?:\/\//i.test(uri)) {
+      // Absolute URIs are fetched only below this configured base (no requests to other hosts).
+      if (!uri.startsWith(this.base + '/')) return undefined;
+      urls = candidates(uri);
+    } else if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) {
+      return undefined;
+    } else {
+      urls = candidates(this.base + (uri.startsWith('/') ? uri : '/' + uri));
+    }
+    for (const url of urls) {
+      const res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+      if (res.status === 404 || res.status === 410) {
+        await res.body?.cancel();
+        continue;
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`schema fetch ${url}: HTTP ${res.status}`);
+      }
+      const text = await res.text();
+      const type = res.headers.get('content-type') ?? '';
+      const name = /yaml/i.test(type) ? url + '.yaml' : url;
+      return { schema: parseSchemaText(text, name), location: url };
+    }
+    return undefined;
+  }
+}
+
+export const BUILTIN_SCHEMA_DIR = fileURLToPath(new URL('./schemas/', import.meta.url));
+
+/** Builds a source from a configured base: `builtin`, a directory, `file://…` or `http(s)://…`. */
+export function schemaSourceFor(base: string, opts: { timeoutMs?: number } = {}): SchemaSource {
+  if (base === 'builtin') return new DirectorySchemaSource(BUILTIN_SCHEMA_DIR);
+  if (/^https?:\/\//i.test(base)) return new HttpSchemaSource(base, opts.timeoutMs);
+  if (base.startsWith('file:')) return new DirectorySchemaSource(fileURLToPath(base));
+  return new DirectorySchemaSource(base);
+}
+
+export interface CompiledSchema {
+  /** The `$schema` URI events name. */
+  uri: string;
+  location: string;
+  title: string | undefined;
+  /** The document after normalisation (read-only use). */
+  schema: Record<string, unknown>;
+  validate: ValidateFunction;
+}
+
+export interface SchemaRepositoryOptions {
+  /** Allow ajv to fill defaults into events (`useDefaults`). Off by default: events are not mutated. */
+  mutating?: boolean;
+  /** How long a missing schema is remembered before it is looked up again. */
+  negativeTtlMs?: number;
+}
+
+const DRAFT7 = 'http://json-schema.org/draft-07/schema#';
+const DRAFT2020 = 'https://json-schema.org/draft/2020-12/schema';
+
+/** The repository: sources tried in order, validators compiled once and cached by URI. */
+export class SchemaRepository {
+  private readonly ajv7: Ajv;
+  private readonly ajv2020: Ajv2020;
+  private readonly compiled = new Map<string, CompiledSchema>();
+  private readonly pending = new Map<string, Promise<CompiledSchema>>();
+  private readonly missing = new Map<string, { error: CascadeError; until: number }>();
+  private readonly negativeTtlMs: number;
+
+  constructor(
+    readonly sources: SchemaSource[],
+    opts: SchemaRepositoryOptions = {},
+  ) {
+    const ajvOpts: AjvOptions = {
+      strict: false,
+      allErrors: true,
+      // No mutation unless configured: the log stores what the producer sent.
+      useDefaults: opts.mutating ? true : false,
+      removeAdditional: false,
+      coerceTypes: false,
+      // Compiled schemas are not registered by `$id`: two documents may share ids.
+      addUsedSchema: false,
+    };
+    this.ajv7 = new Ajv(ajvOpts);
+    this.ajv2020 = new Ajv2020(ajvOpts);
+    addFormats(this.ajv7);
+    addFormats(this.ajv2020);
+    this.negativeTtlMs = opts.negativeTtlMs ?? 10_000;
+  }
+
+  /** The compiled schema if it is already cached (the hot path: no promise, no I/O). */
+  cached(uri: string): CompiledSchema | undefined {
+    return this.compiled.get(uri);
+  }
+
+  /** Resolves, compiles and caches. Throws CASCADE_EVENTS_SCHEMA_NOT_FOUND (4xx) or a server-side error. */
+  get(uri: string): Promise<CompiledSchema> {
+    const hit = this.compiled.get(uri);
+    if (hit) return Promise.resolve(hit);
+    const miss = this.missing.get(uri);
+    if (miss && miss.until > Date.now()) return Promise.reject(miss.error);
+    let p = this.pending.get(uri);
+    if (!p) {
+      p = this.resolveAndCompile(uri).finally(() => this.pending.delete(uri));
+      this.pending.set(uri, p);
+    }
+    return p;
+  }
+
+  private async resolveAndCompile(uri: string): Promise<CompiledSchema> {
+    let loaded: LoadedSchema | undefined;
+    for (const source of this.sources) {
+      loaded = await source.load(uri);
+      if (loaded) break;
+    }
+    if (!loaded) {
+      const absolute = /^[a-z][a-z0-9+.-]*:/i.test(uri);
+      const error = absolute && !this.sources.some((s) => uri.startsWith(s.base))
+        ? new CascadeError(EventErrors.schemaHostNotAllowed, `$schema ${uri} is not under a configured schema base`)
+        : new CascadeError(EventErrors.schemaNotFound, `no schema found for $schema ${uri}`);
+      this.missing.set(uri, { error, until: Date.now() + this.negativeTtlMs });
+      throw error;
+    }
+    const schema = normaliseSchema(loaded.schema, loaded.location);
+    let validate: ValidateFunction;
+    try {
+      validate = schema.$schema === DRAFT2020 ? this.ajv2020.compile(schema) : this.ajv7.compile(schema);
+    } catch (e) {
+      const error = new CascadeError(EventErrors.schemaInvalid, `schema ${uri} (${loaded.location}) does not compile: ${(e as Error).message}`, { cause: e });
+      this.missing.set(uri, { error, until: Date.now() + this.negativeTtlMs });
+      throw error;
+    }
+    const entry: CompiledSchema = {
+      uri,
+      location: loaded.location,
+      title: typeof schema.title === 'string' ? schema.title : undefined,
+      schema,
+      validate,
+    };
+    this.compiled.set(uri, entry);
+    return entry;
+  }
+}
+
+/**
+ * Copes with real-world schemas: the draft-07 meta-schema named with https (ajv knows it by
+ * http), 2019-09 served by the 2020-12 validator, and materialized schemas that embed the same
+ * fragment (with its `$id`) several times, which ajv rejects as ambiguous.
+ */
+export function normaliseSchema(schema: Record<string, unknown>, location: string): Record<string, unknown> {
+  const meta = typeof schema.$schema === 'string' ? schema.$schema : '';
+  schema.$schema = /draft\/(2020-12|2019-09)/.test(meta) ? DRAFT2020 : DRAFT7;
+  const rootId = typeof schema.$id === 'string' ? schema.$id : undefined;
+  // Count nested ids; duplicates (or copies of the root id) are dropped, unique ones kept.
+  const counts = new Map<string, number>();
+  walkSchema(schema, 0, (node) => {
+    if (typeof node.$id === 'string') counts.set(node.$id, (counts.get(node.$id) ?? 0) + 1);
+  });
+  walkSchema(schema, 0, (node, depth) => {
+    if (depth === 0) return;
+    if (typeof node.$id === 'string' && (counts.get(node.$id)! > 1 || node.$id === rootId)) delete node.$id;
+    // A meta-schema named inside an embedded fragment means nothing to ajv but can confuse it.
+    if (typeof node.$schema === 'string') delete node.$schema;
+  });
+  // The location is unique per document; the declared `$id` (relative, e.g. /x/1.0.0) may not be.
+  schema.$id = location;
+  return schema;
+}
+
+function walkSchema(node: unknown, depth: number, visit: (n: Record<string, unknown>, depth: number) => void): void {
+  if (Array.isArray(node)) {
+    for (const x of node) walkSchema(x, depth + 1, visit);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  const obj = node as Record<string, unknown>;
+  visit(obj, depth);
+  for (const k in obj) {
+    // `examples`/`default`/`const`/`enum` hold data, not schemas.
+    if (k === 'examples' || k === 'default' || k === 'const' || k === 'enum') continue;
+    const v = obj[k];
+    if (v && typeof v === 'object') walkSchema(v, depth + 1, visit);
+  }
+}
+
+/** Human-readable validation errors, each naming the field (`/page_id must be integer`). */
+export function formatErrors(errors: ErrorObject[] | null | undefined): string[] {
+  if (!errors) return [];
+  return errors.map((e) => {
+    const at = e.instancePath || '';
+    if (e.keyword === 'required') return `${at}/${(e.params as { missingProperty: string }).missingProperty} is required`;
+    if (e.keyword === 'additionalProperties') return `${at}/${(e.params as { additionalProperty: string }).additionalProperty} is not allowed (additional property)`;
+    return `${at || '/'} ${e.message ?? 'is invalid'}`;
+  });
+}
