@@ -18,14 +18,14 @@ export interface AppendResult {
 
 export interface LogRecord {
   topic: string;
-  /** Position in the topic, increasing. */
+  /** Position in the topic: the first record of a topic is 1, then increasing (gaps allowed). */
   offset: number;
   id: string;
   key?: string;
   value: Buffer;
   /** ms since epoch when appended. */
   timestamp: number;
-  /** 1 on first delivery, more on redelivery. */
+  /** 1 on first delivery to a consumer group, more on redelivery; 0 for `read`. */
   deliveries: number;
 }
 
@@ -40,8 +40,12 @@ export interface ConsumerOptions {
 export interface Consumer {
   /** Up to `max` records, waiting up to `waitMs` when none is ready. */
   fetch(max: number, waitMs: number): Promise<LogRecord[]>;
-  /** Marks records processed; the group's committed position advances past them. */
+  /**
+   * Marks records processed; the group's committed position advances past them. Resolves once
+   * the commit is durable. Acking a record whose lease expired still counts (at-least-once).
+   */
   ack(records: LogRecord[]): Promise<void>;
+  /** Leaves the group; records fetched and not acked are released to other members at once. */
   close(): Promise<void>;
 }
 
@@ -54,7 +58,7 @@ export interface EventLog {
   readonly backend: string;
   /** Durable when the promise resolves (an acknowledged event survives kill -9). */
   append(topic: string, events: LogEvent[]): Promise<AppendResult[]>;
-  /** Records from `fromOffset` (inclusive), at most `max`. */
+  /** Records from `fromOffset` (inclusive; 0 or 1 = from the start), at most `max`, oldest first. */
   read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]>;
   consumer(group: string, topics: string[], opts?: ConsumerOptions): Promise<Consumer>;
   /** Records of `topic` not yet acked by `group`. */

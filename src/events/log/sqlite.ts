@@ -1,0 +1,586 @@
+// The embedded event log on SQLite (WAL). Every write — appends, fetches (leases), acks,
+// releases, trims — goes through one queue and is applied in ONE transaction per turn of the
+// event loop (group commit): many producers share one commit (and one fsync with
+// synchronous=full), and each promise resolves only after that commit. Leases live in the
+// database, so consumers of one group may run in several processes sharing the file.
+//
+// Layout: a record's rowid is `topic_id * 2^40 + offset`, so a topic is one contiguous rowid
+// range (range scans and trims without a second index). Limits: 8191 topics, 2^40 offsets each.
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { CascadeError } from '../../errors/index.ts';
+import { LOG_DEFAULTS, type SqliteLogConfig } from './config.ts';
+import { LogErrors } from './errors.ts';
+import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRecord, RetentionOptions } from './types.ts';
+
+const SHIFT = 2 ** 40;
+const MAX_TOPICS = 8191;
+/** Records skipped for a blocked ordering key that one group may hold before fetch stops scanning. */
+const MAX_PENDING = 10_000;
+const DEFAULT_ACK_WAIT_MS = 30_000;
+/** Records one trim step deletes at most (bounds how long a trim blocks appends). */
+const TRIM_CHUNK = 20_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS topics (
+  topic_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  next_offset INTEGER NOT NULL DEFAULT 1,
+  first_offset INTEGER NOT NULL DEFAULT 1,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  max_age_ms INTEGER,
+  max_bytes INTEGER
+);
+CREATE TABLE IF NOT EXISTS records (
+  rid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  key TEXT,
+  value BLOB NOT NULL,
+  ts INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_id ON records(id);
+CREATE TABLE IF NOT EXISTS cgroups (
+  gid INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  topic_id INTEGER NOT NULL,
+  committed INTEGER NOT NULL,
+  dispatched INTEGER NOT NULL,
+  UNIQUE (name, topic_id)
+);
+-- One row per record of a group at or past its committed position that is not yet acked:
+-- leased to a member until expires, or (member NULL) waiting behind an earlier record of its key.
+CREATE TABLE IF NOT EXISTS leases (
+  gid INTEGER NOT NULL,
+  off INTEGER NOT NULL,
+  key TEXT,
+  member TEXT,
+  expires INTEGER NOT NULL,
+  deliveries INTEGER NOT NULL,
+  PRIMARY KEY (gid, off)
+) WITHOUT ROWID;
+`;
+
+interface TopicRow {
+  topic_id: number;
+  name: string;
+  next_offset: number;
+  first_offset: number;
+  bytes: number;
+  max_age_ms: number | null;
+  max_bytes: number | null;
+}
+interface GroupRow {
+  gid: number;
+  committed: number;
+  dispatched: number;
+}
+interface LeaseRow {
+  off: number;
+  key: string | null;
+  member: string | null;
+  expires: number;
+  deliveries: number;
+}
+interface RecordRow {
+  rid: number;
+  id: string;
+  key: string | null;
+  value: Buffer;
+  ts: number;
+}
+
+interface QueuedOp {
+  run: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  weight: number;
+}
+
+function recordSize(id: string, key: string | null | undefined, value: Buffer): number {
+  return value.length + id.length + (key ? key.length : 0);
+}
+
+function checkTopic(topic: string): void {
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > 255) {
+    throw new CascadeError(LogErrors.badTopic, `topic must be a non-empty string of at most 255 characters`);
+  }
+}
+
+export class SqliteEventLog implements EventLog {
+  readonly backend = 'sqlite';
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly cfg: Required<Pick<SqliteLogConfig, 'dedup_window_ms' | 'trim_interval_ms' | 'poll_interval_ms' | 'max_batch'>>;
+  private readonly defaultRetention: { max_age_ms: number; max_bytes: number };
+  private queue: QueuedOp[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private readonly topicIds = new Map<string, number>();
+  private readonly groupIds = new Map<string, number>();
+  private readonly trimTimer: NodeJS.Timeout;
+  /** Signals waiting fetches of this process that records or leases changed. */
+  readonly changes = new EventEmitter();
+  /** Bumped on each commit that may give a waiting fetch work (appends, acks, releases). */
+  version = 0;
+  private dirty = false;
+  private readonly consumers = new Set<SqliteConsumer>();
+  private readonly savepoint: (f: () => unknown) => unknown;
+  private readonly st: ReturnType<SqliteEventLog['prepare']>;
+
+  constructor(cfg: SqliteLogConfig) {
+    this.path = cfg.path;
+    this.cfg = {
+      dedup_window_ms: cfg.dedup_window_ms ?? LOG_DEFAULTS.dedup_window_ms,
+      trim_interval_ms: cfg.trim_interval_ms ?? LOG_DEFAULTS.trim_interval_ms,
+      poll_interval_ms: cfg.poll_interval_ms ?? LOG_DEFAULTS.poll_interval_ms,
+      max_batch: cfg.max_batch ?? LOG_DEFAULTS.max_batch,
+    };
+    this.defaultRetention = {
+      max_age_ms: cfg.retention?.max_age_ms ?? LOG_DEFAULTS.retention.max_age_ms,
+      max_bytes: cfg.retention?.max_bytes ?? LOG_DEFAULTS.retention.max_bytes,
+    };
+    this.changes.setMaxListeners(0);
+    try {
+      this.db = new Database(cfg.path, { timeout: 10_000 });
+    } catch (e) {
+      throw new CascadeError(LogErrors.unavailable, `cannot open the event log ${cfg.path}: ${(e as Error).message}`, { cause: e });
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${(cfg.synchronous ?? LOG_DEFAULTS.synchronous) === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('cache_size = -65536');
+    this.db.exec(SCHEMA);
+    this.st = this.prepare();
+    this.savepoint = this.db.transaction((f: () => unknown) => f());
+    this.trimTimer = setInterval(() => {
+      this.trim().catch(() => {});
+    }, this.cfg.trim_interval_ms);
+    this.trimTimer.unref();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      topicByName: db.prepare<[string], TopicRow>('SELECT * FROM topics WHERE name = ?'),
+      topicById: db.prepare<[number], TopicRow>('SELECT * FROM topics WHERE topic_id = ?'),
+      allTopics: db.prepare<[], TopicRow>('SELECT * FROM topics'),
+      insertTopic: db.prepare<[string]>('INSERT OR IGNORE INTO topics (name) VALUES (?)'),
+      appendDone: db.prepare<[number, number, number]>('UPDATE topics SET next_offset = ?, bytes = bytes + ? WHERE topic_id = ?'),
+      setRetention: db.prepare<[number | null, number | null, number]>('UPDATE topics SET max_age_ms = ?, max_bytes = ? WHERE topic_id = ?'),
+      dup: db.prepare<[string, number, number], { rid: number; ts: number }>(
+        'SELECT rid, ts FROM records WHERE id = ? AND rid BETWEEN ? AND ? ORDER BY rid DESC LIMIT 1',
+      ),
+      insert: db.prepare<[number, string, string | null, Buffer, number]>('INSERT INTO records (rid, id, key, value, ts) VALUES (?, ?, ?, ?, ?)'),
+      scan: db.prepare<[number, number, number], RecordRow>('SELECT rid, id, key, value, ts FROM records WHERE rid BETWEEN ? AND ? ORDER BY rid LIMIT ?'),
+      get: db.prepare<[number], RecordRow>('SELECT rid, id, key, value, ts FROM records WHERE rid = ?'),
+      sizes: db.prepare<[number, number, number], { rid: number; ts: number; size: number }>(
+        'SELECT rid, ts, length(value) + length(id) + ifnull(length(key), 0) AS size FROM records WHERE rid BETWEEN ? AND ? ORDER BY rid LIMIT ?',
+      ),
+      deleteRange: db.prepare<[number, number]>('DELETE FROM records WHERE rid >= ? AND rid < ?'),
+      trimDone: db.prepare<[number, number, number]>('UPDATE topics SET first_offset = ?, bytes = max(0, bytes - ?) WHERE topic_id = ?'),
+      group: db.prepare<[string, number], GroupRow>('SELECT gid, committed, dispatched FROM cgroups WHERE name = ? AND topic_id = ?'),
+      groupById: db.prepare<[number], GroupRow>('SELECT gid, committed, dispatched FROM cgroups WHERE gid = ?'),
+      insertGroup: db.prepare<[string, number, number, number]>(
+        'INSERT OR IGNORE INTO cgroups (name, topic_id, committed, dispatched) VALUES (?, ?, ?, ?)',
+      ),
+      setDispatched: db.prepare<[number, number, number]>('UPDATE cgroups SET dispatched = ?, committed = max(committed, ?) WHERE gid = ?'),
+      setCommitted: db.prepare<[number, number]>('UPDATE cgroups SET committed = ? WHERE gid = ?'),
+      leases: db.prepare<[number], LeaseRow>('SELECT off, key, member, expires, deliveries FROM leases WHERE gid = ? ORDER BY off'),
+      leaseCount: db.prepare<[number, number], { n: number }>('SELECT count(*) AS n FROM leases WHERE gid = ? AND off >= ?'),
+      minLease: db.prepare<[number], { m: number | null }>('SELECT min(off) AS m FROM leases WHERE gid = ?'),
+      insertLease: db.prepare<[number, number, string | null, string | null, number, number]>(
+        'INSERT INTO leases (gid, off, key, member, expires, deliveries) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      relLease: db.prepare<[string, number, number, number]>(
+        'UPDATE leases SET member = ?, expires = ?, deliveries = deliveries + 1 WHERE gid = ? AND off = ?',
+      ),
+      deleteLease: db.prepare<[number, number]>('DELETE FROM leases WHERE gid = ? AND off = ?'),
+      deleteLeasesBelow: db.prepare<[number, number]>('DELETE FROM leases WHERE gid = ? AND off < ?'),
+      release: db.prepare<[string]>('UPDATE leases SET member = NULL, expires = 0 WHERE member = ?'),
+    };
+  }
+
+  // ---- the write queue (group commit) ----
+
+  private enqueue<T>(run: () => T, weight = 1): Promise<T> {
+    if (this.closed) return Promise.reject(new CascadeError(LogErrors.closed, 'the event log is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject, weight });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.queue.length === 0) return;
+    // Take ops up to max_batch records; the rest go in the next commit.
+    let take = 0;
+    let weight = 0;
+    while (take < this.queue.length && (take === 0 || weight + this.queue[take].weight <= this.cfg.max_batch)) {
+      weight += this.queue[take].weight;
+      take++;
+    }
+    const ops = this.queue.splice(0, take);
+    if (this.queue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    const results: { ok: boolean; value: unknown }[] = new Array(ops.length);
+    const txn = this.db.transaction(() => {
+      for (let i = 0; i < ops.length; i++) {
+        // Each op in its own savepoint: one failing op rolls back alone.
+        try {
+          results[i] = { ok: true, value: this.savepoint(ops[i].run) };
+        } catch (e) {
+          results[i] = { ok: false, value: e };
+        }
+      }
+    });
+    try {
+      txn.immediate();
+    } catch (e) {
+      const err = new CascadeError(LogErrors.unavailable, `event log commit failed: ${(e as Error).message}`, { cause: e });
+      for (const op of ops) op.reject(err);
+      return;
+    }
+    if (this.dirty) {
+      this.dirty = false;
+      this.version++;
+      this.changes.emit('change');
+    }
+    for (let i = 0; i < ops.length; i++) {
+      const r = results[i];
+      if (r.ok) ops[i].resolve(r.value);
+      else ops[i].reject(r.value);
+    }
+  }
+
+  // ---- helpers run inside the transaction ----
+
+  private topic(name: string): TopicRow {
+    const id = this.topicIds.get(name);
+    let row = id === undefined ? this.st.topicByName.get(name) : this.st.topicById.get(id);
+    if (!row) {
+      this.st.insertTopic.run(name);
+      row = this.st.topicByName.get(name)!;
+      if (row.topic_id > MAX_TOPICS) throw new CascadeError(LogErrors.badTopic, `the SQLite log holds at most ${MAX_TOPICS} topics`);
+    }
+    this.topicIds.set(name, row.topic_id);
+    return row;
+  }
+
+  private group(name: string, t: TopicRow, startAt: 'earliest' | 'latest'): GroupRow {
+    const k = `${name}\u0000${t.topic_id}`;
+    const gid = this.groupIds.get(k);
+    let g = gid === undefined ? this.st.group.get(name, t.topic_id) : this.st.groupById.get(gid);
+    if (!g) {
+      const start = startAt === 'latest' ? t.next_offset : t.first_offset;
+      this.st.insertGroup.run(name, t.topic_id, start, start);
+      g = this.st.group.get(name, t.topic_id)!;
+    }
+    this.groupIds.set(k, g.gid);
+    return g;
+  }
+
+  private appendNow(topic: string, events: LogEvent[], now: number): AppendResult[] {
+    const t = this.topic(topic);
+    const lo = t.topic_id * SHIFT;
+    const hi = lo + SHIFT - 1;
+    const window = this.cfg.dedup_window_ms;
+    let next = t.next_offset;
+    let bytes = 0;
+    const out: AppendResult[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i];
+      if (window > 0) {
+        const d = this.st.dup.get(ev.id, lo, hi);
+        if (d && d.ts >= now - window) {
+          out[i] = { offset: d.rid - lo, duplicate: true };
+          continue;
+        }
+      }
+      this.st.insert.run(lo + next, ev.id, ev.key ?? null, ev.value, now);
+      out[i] = { offset: next, duplicate: false };
+      bytes += recordSize(ev.id, ev.key, ev.value);
+      next++;
+    }
+    this.st.appendDone.run(next, bytes, t.topic_id);
+    if (next !== t.next_offset) this.dirty = true;
+    return out;
+  }
+
+  /** Leases up to `max` records of `topics` to `member`; see the `leases` table. */
+  fetchNow(member: string, group: string, topics: string[], max: number, ackWaitMs: number, startAt: 'earliest' | 'latest', now: number): LogRecord[] {
+    const out: LogRecord[] = [];
+    for (const topic of topics) {
+      if (out.length >= max) break;
+      const t = this.topic(topic);
+      const g = this.group(group, t, startAt);
+      const lo = t.topic_id * SHIFT;
+      const hi = lo + SHIFT - 1;
+      const first = t.first_offset;
+      if (g.committed < first) this.st.deleteLeasesBelow.run(g.gid, first);
+      let dispatched = Math.max(g.dispatched, first);
+      const rows = this.st.leases.all(g.gid);
+      const blocked = new Set<string>();
+      const again: LeaseRow[] = [];
+      let pending = 0;
+      for (const r of rows) {
+        if (r.member === null) pending++;
+        if (r.key !== null && blocked.has(r.key)) continue;
+        const available = r.member === null || r.expires <= now;
+        if (available && out.length + again.length < max) {
+          again.push(r);
+          if (r.member === null) pending--;
+        }
+        if (r.key !== null) blocked.add(r.key);
+      }
+      for (const r of again) {
+        const rec = this.st.get.get(lo + r.off);
+        if (!rec) {
+          this.st.deleteLease.run(g.gid, r.off);
+          continue;
+        }
+        this.st.relLease.run(member, now + ackWaitMs, g.gid, r.off);
+        out.push(toRecord(topic, lo, rec, r.deliveries + 1));
+      }
+      // Records never delivered to this group, in offset order.
+      scan: while (out.length < max && pending < MAX_PENDING) {
+        const batch = this.st.scan.all(lo + dispatched, hi, max - out.length + 64);
+        if (batch.length === 0) break;
+        for (const rec of batch) {
+          if (out.length >= max || pending >= MAX_PENDING) break scan;
+          const off = rec.rid - lo;
+          if (rec.key !== null && blocked.has(rec.key)) {
+            // An earlier record of this key is unacked: park this one until it is.
+            this.st.insertLease.run(g.gid, off, rec.key, null, 0, 0);
+            pending++;
+          } else {
+            this.st.insertLease.run(g.gid, off, rec.key, member, now + ackWaitMs, 1);
+            out.push(toRecord(topic, lo, rec, 1));
+            if (rec.key !== null) blocked.add(rec.key);
+          }
+          dispatched = off + 1;
+        }
+      }
+      if (dispatched !== g.dispatched || g.committed < first) this.st.setDispatched.run(dispatched, first, g.gid);
+    }
+    return out;
+  }
+
+  ackNow(group: string, records: LogRecord[]): void {
+    const byTopic = new Map<string, LogRecord[]>();
+    for (const r of records) {
+      let l = byTopic.get(r.topic);
+      if (!l) byTopic.set(r.topic, (l = []));
+      l.push(r);
+    }
+    for (const [topic, recs] of byTopic) {
+      const t = this.topic(topic);
+      const g = this.st.group.get(group, t.topic_id);
+      if (!g) continue;
+      for (const r of recs) this.st.deleteLease.run(g.gid, r.offset);
+      const m = this.st.minLease.get(g.gid)?.m ?? null;
+      const committed = m ?? Math.max(g.dispatched, t.first_offset);
+      if (committed !== g.committed) this.st.setCommitted.run(committed, g.gid);
+    }
+    this.dirty = true;
+  }
+
+  releaseNow(member: string): void {
+    if (this.st.release.run(member).changes > 0) this.dirty = true;
+  }
+
+  /** Applies retention to one topic (a bounded step); returns records removed. */
+  private trimNow(topicId: number, now: number): number {
+    const t = this.st.topicById.get(topicId);
+    if (!t) return 0;
+    const maxAge = t.max_age_ms ?? this.defaultRetention.max_age_ms;
+    const maxBytes = t.max_bytes ?? this.defaultRetention.max_bytes;
+    if (!(maxAge > 0) && !(maxBytes > 0)) return 0;
+    const lo = t.topic_id * SHIFT;
+    const cutoff = maxAge > 0 ? now - maxAge : -Infinity;
+    let bytes = t.bytes;
+    let removedBytes = 0;
+    let removed = 0;
+    let firstOff = t.first_offset;
+    let end = lo + t.first_offset; // exclusive end of the rid range to delete
+    outer: while (removed < TRIM_CHUNK) {
+      const rows = this.st.sizes.all(end, lo + SHIFT - 1, 1000);
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        const tooOld = r.ts < cutoff;
+        const tooBig = maxBytes > 0 && bytes > maxBytes;
+        if (!tooOld && !tooBig) break outer;
+        bytes -= r.size;
+        removedBytes += r.size;
+        removed++;
+        end = r.rid + 1;
+        firstOff = r.rid - lo + 1;
+      }
+    }
+    if (removed === 0) return 0;
+    this.st.deleteRange.run(lo + t.first_offset, end);
+    this.st.trimDone.run(firstOff, removedBytes, t.topic_id);
+    return removed;
+  }
+
+  // ---- the EventLog contract ----
+
+  append(topic: string, events: LogEvent[]): Promise<AppendResult[]> {
+    checkTopic(topic);
+    for (const ev of events) {
+      if (typeof ev.id !== 'string' || ev.id.length === 0) throw new CascadeError(LogErrors.badEvent, 'every event needs a non-empty id');
+      if (!Buffer.isBuffer(ev.value)) throw new CascadeError(LogErrors.badEvent, 'event value must be a Buffer');
+      if (ev.key !== undefined && typeof ev.key !== 'string') throw new CascadeError(LogErrors.badEvent, 'event key must be a string');
+    }
+    if (events.length === 0) return Promise.resolve([]);
+    return this.enqueue(() => this.appendNow(topic, events, Date.now()), events.length);
+  }
+
+  async read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]> {
+    checkTopic(topic);
+    if (this.closed) throw new CascadeError(LogErrors.closed, 'the event log is closed');
+    const t = this.st.topicByName.get(topic);
+    if (!t || max <= 0) return [];
+    const lo = t.topic_id * SHIFT;
+    return this.st.scan.all(lo + Math.max(1, fromOffset), lo + SHIFT - 1, max).map((r) => toRecord(topic, lo, r, 0));
+  }
+
+  async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
+    if (typeof group !== 'string' || group.length === 0) throw new CascadeError(LogErrors.badEvent, 'consumer group name must be a non-empty string');
+    if (topics.length === 0) throw new CascadeError(LogErrors.badTopic, 'a consumer needs at least one topic');
+    for (const t of topics) checkTopic(t);
+    const c = new SqliteConsumer(this, group, [...topics], opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS, opts.startAt ?? 'earliest');
+    // Creates the group (fixing its start position) now rather than at the first fetch.
+    await this.enqueue(() => {
+      for (const t of topics) this.group(group, this.topic(t), c.startAt);
+    });
+    this.consumers.add(c);
+    return c;
+  }
+
+  async lag(group: string, topic: string): Promise<number> {
+    checkTopic(topic);
+    const t = this.st.topicByName.get(topic);
+    if (!t) return 0;
+    const g = this.st.group.get(group, t.topic_id);
+    if (!g) return t.next_offset - t.first_offset;
+    const from = Math.max(g.dispatched, t.first_offset);
+    return Math.max(0, t.next_offset - from) + this.st.leaseCount.get(g.gid, t.first_offset)!.n;
+  }
+
+  async setRetention(topic: string, opts: RetentionOptions): Promise<void> {
+    checkTopic(topic);
+    await this.enqueue(() => {
+      const t = this.topic(topic);
+      this.st.setRetention.run(opts.maxAgeMs ?? null, opts.maxBytes ?? null, t.topic_id);
+    });
+  }
+
+  /** Applies retention to every topic now (also runs every `trim_interval_ms`). Returns records removed. */
+  async trim(): Promise<number> {
+    if (this.closed) return 0;
+    let total = 0;
+    for (const t of this.st.allTopics.all()) {
+      for (;;) {
+        const n = await this.enqueue(() => this.trimNow(t.topic_id, Date.now()));
+        total += n;
+        if (n < TRIM_CHUNK || this.closed) break;
+      }
+    }
+    return total;
+  }
+
+  /** Internal: used by consumers. */
+  run<T>(f: () => T, weight = 1): Promise<T> {
+    return this.enqueue(f, weight);
+  }
+
+  get pollIntervalMs(): number {
+    return this.cfg.poll_interval_ms;
+  }
+
+  forget(c: SqliteConsumer): void {
+    this.consumers.delete(c);
+  }
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const c of [...this.consumers]) await c.close();
+    clearInterval(this.trimTimer);
+    // Let queued writes commit before closing.
+    while (this.queue.length > 0 || this.flushScheduled) await new Promise((r) => setImmediate(r));
+    this.closed = true;
+    this.changes.emit('change');
+    this.db.close();
+  }
+}
+
+function toRecord(topic: string, lo: number, r: RecordRow, deliveries: number): LogRecord {
+  const rec: LogRecord = { topic, offset: r.rid - lo, id: r.id, value: r.value, timestamp: r.ts, deliveries };
+  if (r.key !== null) rec.key = r.key;
+  return rec;
+}
+
+class SqliteConsumer implements Consumer {
+  readonly member = randomUUID();
+  private closed = false;
+  private rotate = 0;
+
+  constructor(
+    private readonly log: SqliteEventLog,
+    readonly group: string,
+    readonly topics: string[],
+    readonly ackWaitMs: number,
+    readonly startAt: 'earliest' | 'latest',
+  ) {}
+
+  async fetch(max: number, waitMs: number): Promise<LogRecord[]> {
+    if (this.closed) throw new CascadeError(LogErrors.closed, 'the consumer is closed');
+    if (!(max > 0)) return [];
+    const deadline = Date.now() + Math.max(0, waitMs);
+    for (;;) {
+      const seen = this.log.version;
+      // Start at a different topic each time so one busy topic does not starve the others.
+      const order = this.topics.length > 1 ? [...this.topics.slice(this.rotate), ...this.topics.slice(0, this.rotate)] : this.topics;
+      this.rotate = (this.rotate + 1) % this.topics.length;
+      const recs = await this.log.run(() => this.log.fetchNow(this.member, this.group, order, max, this.ackWaitMs, this.startAt, Date.now()));
+      const left = deadline - Date.now();
+      if (recs.length > 0 || left <= 0 || this.closed || this.log.isClosed()) return recs;
+      if (this.log.version !== seen) continue;
+      await waitForChange(this.log.changes, Math.min(left, this.log.pollIntervalMs));
+    }
+  }
+
+  async ack(records: LogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.log.run(() => this.log.ackNow(this.group, records), records.length);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.forget(this);
+    if (!this.log.isClosed()) await this.log.run(() => this.log.releaseNow(this.member));
+  }
+}
+
+function waitForChange(em: EventEmitter, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      em.off('change', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    em.on('change', done);
+  });
+}
