@@ -89,20 +89,22 @@ export class HttpSchemaSource implements SchemaSource {
     base: string,
     private readonly timeoutMs = 5000,
   ) {
-    this.base = base.replace(/\/+$/, '');
+    this.base = new URL(base).href.replace(/\/+$/, '');
   }
 
   async load(uri: string): Promise<LoadedSchema | undefined> {
-    let urls: string[];
-    if (/^https?:\/\//i.test(uri)) {
-      // Absolute URIs are fetched only below this configured base (no requests to other hosts).
-      if (!uri.startsWith(this.base + '/')) return undefined;
-      urls = candidates(uri);
-    } else if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) {
+    let target: string;
+    if (/^https?:\/\//i.test(uri)) target = uri;
+    else if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) return undefined;
+    else target = this.base + (uri.startsWith('/') ? uri : '/' + uri);
+    try {
+      target = new URL(target).href; // resolves `..` segments before the check below
+    } catch {
       return undefined;
-    } else {
-      urls = candidates(this.base + (uri.startsWith('/') ? uri : '/' + uri));
     }
+    // Only below this configured base (no other host, no climbing out of its path).
+    if (!target.startsWith(this.base + '/')) return undefined;
+    const urls = candidates(target.split(/[?#]/)[0]);
     for (const url of urls) {
       const res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
       if (res.status === 404 || res.status === 410) {
@@ -212,6 +214,8 @@ export class SchemaRepository {
       const error = absolute && !this.sources.some((s) => uri.startsWith(s.base))
         ? new CascadeError(EventErrors.schemaHostNotAllowed, `$schema ${uri} is not under a configured schema base`)
         : new CascadeError(EventErrors.schemaNotFound, `no schema found for $schema ${uri}`);
+      // Bounded: clients choose `$schema`, so unknown URIs must not grow memory without limit.
+      if (this.missing.size >= 10_000) this.missing.clear();
       this.missing.set(uri, { error, until: Date.now() + this.negativeTtlMs });
       throw error;
     }
