@@ -8,12 +8,15 @@ import { createHttpServer } from './router/server.ts';
 import { openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
 import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
+import { mountContent, type MountedContent } from './content/index.ts';
 
 export interface App {
   config: CascadeConfig;
   store: ContentStore;
   /** The event bus: log, intake and in-process producer (resource_change goes through it). */
   events: EventBus;
+  /** The content API: its service (access events: markDeleted, markRevisionVisibility, …), routes and rate limiter. */
+  content: MountedContent;
   router: Router;
   server: Server;
   /** The bound address (port 0 in config picks a free one). */
@@ -38,9 +41,11 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   mountEvents(router, { intake: events.intake, maxBodyBytes: config.events.max_body_bytes, allowHasty: config.events.allow_hasty, logger: log });
   // [wiki] example wiki origin on its own port
   // [content] /{domain}/v1/… and /api/rest_v1/…
+  const content = mountContent(router, { config, store, producer: events.producer, log });
+  closers.push(() => content.close());
   // [changeprop] rule engine consumers
 
-  const server = createHttpServer({ router, internalToken: config.admin_token, logger: log });
+  const server = createHttpServer({ router, internalToken: config.admin_token, logger: log, before: content.before, onResponse: content.onResponse });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
@@ -53,6 +58,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
     config,
     store,
     events,
+    content,
     router,
     server,
     url,

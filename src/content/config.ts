@@ -1,11 +1,96 @@
 // Config section `content:` of cascade.yaml: JSON Schema fragment and type.
 // Owned by src/content; src/config/schema.ts composes it into the full schema.
 
-export interface ContentConfig {
-  [key: string]: unknown;
+export interface RateClassConfig {
+  /** Tokens added per second. */
+  rate: number;
+  /** Bucket size: the burst a client may send at once. */
+  burst: number;
 }
+
+export interface ContentConfig {
+  /** `s-maxage` of Cache-Control on stored content (CDN lifetime; purges come from resource_change). */
+  s_maxage: number;
+  /** Browser `max-age`. */
+  max_age: number;
+  /** Access metadata (deleted/suppressed/latest rev) older than this is re-checked with the origin before serving. */
+  access_check_max_age_seconds: number;
+  /** Origin requests. */
+  origin: { timeout_ms: number; connections: number };
+  /** Siteinfo is refetched after this long. */
+  siteinfo_ttl_seconds: number;
+  /** In-memory cache of hot stored records (bounded; coherent with this process's writes). */
+  hot_cache: { max_bytes: number; ttl_ms: number };
+  /** Largest POST body accepted (wikitext saves and transforms). */
+  max_body_bytes: number;
+  rate_limit: {
+    enabled: boolean;
+    /** Loopback callers are exempt unless this is true. */
+    include_loopback: boolean;
+    classes: { read: RateClassConfig; render: RateClassConfig; write: RateClassConfig };
+    /** Most clients tracked at once (oldest idle ones are dropped). */
+    max_clients: number;
+  };
+}
+
+const rateClass = (rate: number, burst: number) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    default: { rate, burst },
+    properties: {
+      rate: { type: 'number', exclusiveMinimum: 0, default: rate },
+      burst: { type: 'integer', minimum: 1, default: burst },
+    },
+  }) as const;
 
 export const contentConfigSchema = {
   type: 'object',
+  additionalProperties: false,
   default: {},
+  properties: {
+    s_maxage: { type: 'integer', minimum: 0, default: 1209600 },
+    max_age: { type: 'integer', minimum: 0, default: 0 },
+    access_check_max_age_seconds: { type: 'integer', minimum: 0, default: 300 },
+    origin: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        timeout_ms: { type: 'integer', minimum: 100, default: 30000 },
+        connections: { type: 'integer', minimum: 1, default: 16 },
+      },
+    },
+    siteinfo_ttl_seconds: { type: 'integer', minimum: 1, default: 3600 },
+    hot_cache: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_bytes: { type: 'integer', minimum: 0, default: 33554432 },
+        ttl_ms: { type: 'integer', minimum: 0, default: 5000 },
+      },
+    },
+    max_body_bytes: { type: 'integer', minimum: 1024, default: 4194304 },
+    rate_limit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        include_loopback: { type: 'boolean', default: false },
+        max_clients: { type: 'integer', minimum: 1, default: 100000 },
+        classes: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            read: rateClass(200, 400),
+            render: rateClass(10, 20),
+            write: rateClass(2, 10),
+          },
+        },
+      },
+    },
+  },
 } as const;

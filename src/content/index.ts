@@ -1,0 +1,109 @@
+// Public surface of the content API (RESTBase's role).
+import { CascadeError } from '../errors/index.ts';
+import { mountMetrics, observeRequest } from '../router/metrics.ts';
+import { RateLimiter, rateLimitHook } from '../router/ratelimit.ts';
+import type { RequestContext, Router } from '../router/router.ts';
+import { readBody, sendJson } from '../router/server.ts';
+import { ContentErrors } from './errors.ts';
+import { ContentRoutes } from './routes.ts';
+import { ContentService, type ContentDeps } from './service.ts';
+import { mountDocs } from './spec.ts';
+
+export { ContentService, encodeTitle, injectTid, redirectTarget, HTML_TYPE, SUMMARY_TYPE, MOBILE_TYPE, cacheOutcomes } from './service.ts';
+export type { ContentDeps, PageMeta, Served, Outcome, DerivedKind, ReadOptions } from './service.ts';
+export { ContentErrors } from './errors.ts';
+export { buildSpec } from './spec.ts';
+export type { Endpoint, Stability } from './routes.ts';
+
+export interface MountedContent {
+  service: ContentService;
+  routes: ContentRoutes;
+  limiter: RateLimiter;
+  /** `before` hook for createHttpServer (rate limiting). */
+  before: (ctx: RequestContext) => boolean | void;
+  /** `onResponse` hook for createHttpServer (request metrics). */
+  onResponse: (ctx: RequestContext, durationMs: number) => void;
+  close(): Promise<void>;
+}
+
+function requireInternal(ctx: RequestContext): void {
+  if (!ctx.internal) throw new CascadeError(ContentErrors.sysExternal, '/sys/ is for internal callers');
+}
+
+async function jsonBody(ctx: RequestContext): Promise<Record<string, unknown>> {
+  const b = await readBody(ctx.req, 65536);
+  if (b.length === 0) return {};
+  try {
+    const j = JSON.parse(b.toString('utf8')) as unknown;
+    return typeof j === 'object' && j !== null && !Array.isArray(j) ? (j as Record<string, unknown>) : {};
+  } catch {
+    throw new CascadeError(ContentErrors.badForm, 'the body must be a JSON object');
+  }
+}
+
+/**
+ * Mounts the content API (`/{domain}/v1/…`, `/api/rest_v1/…`), its docs, `/metrics`, and the
+ * internal access endpoints change propagation calls when MediaWiki says a page was
+ * deleted, undeleted or moved, or a revision's visibility changed:
+ *   POST /{domain}/sys/content/page/{title}/deleted
+ *   POST /{domain}/sys/content/page/{title}/undeleted
+ *   POST /{domain}/sys/content/page/{title}/moved       {"to": "New title", "redirect": true}
+ *   POST /{domain}/sys/content/page/{title}/revision    {"revision": 123}   (a new revision exists)
+ *   POST /{domain}/sys/content/revision/{revision}/visibility {"title": "T", "hidden": true}
+ */
+export function mountContent(router: Router, deps: ContentDeps): MountedContent {
+  const service = new ContentService(deps);
+  const routes = new ContentRoutes(service, deps.config.default_domain);
+  routes.mount(router);
+  mountDocs(router, routes.endpoints, (ctx) => routes.domains.resolve(ctx));
+  mountMetrics(router);
+
+  const sysDomain = (ctx: RequestContext) => {
+    requireInternal(ctx);
+    return routes.domains.resolve(ctx);
+  };
+  router.add('POST', '/{domain}/sys/content/page/{title}/deleted', async (ctx) => {
+    const m = await service.markDeleted(sysDomain(ctx), ctx.params.title);
+    sendJson(ctx.res, 200, m);
+  });
+  router.add('POST', '/{domain}/sys/content/page/{title}/undeleted', async (ctx) => {
+    const m = await service.markUndeleted(sysDomain(ctx), ctx.params.title);
+    sendJson(ctx.res, 200, m);
+  });
+  router.add('POST', '/{domain}/sys/content/page/{title}/moved', async (ctx) => {
+    const domain = sysDomain(ctx);
+    const b = await jsonBody(ctx);
+    if (typeof b.to !== 'string') throw new CascadeError(ContentErrors.badForm, '`to` (the new title) is required');
+    await service.markMoved(domain, ctx.params.title, b.to, b.redirect !== false);
+    sendJson(ctx.res, 200, { ok: true });
+  });
+  router.add('POST', '/{domain}/sys/content/page/{title}/revision', async (ctx) => {
+    const domain = sysDomain(ctx);
+    const b = await jsonBody(ctx);
+    if (typeof b.revision !== 'number') throw new CascadeError(ContentErrors.badForm, '`revision` (a number) is required');
+    await service.markNewRevision(domain, ctx.params.title, b.revision);
+    sendJson(ctx.res, 200, { ok: true });
+  });
+  router.add('POST', '/{domain}/sys/content/revision/{revision}/visibility', async (ctx) => {
+    const domain = sysDomain(ctx);
+    const b = await jsonBody(ctx);
+    const rev = Number(ctx.params.revision);
+    if (!Number.isSafeInteger(rev) || rev < 0) throw new CascadeError(ContentErrors.badRevision, `not a revision id: ${ctx.params.revision}`);
+    if (typeof b.title !== 'string' || typeof b.hidden !== 'boolean') {
+      throw new CascadeError(ContentErrors.badForm, '`title` (string) and `hidden` (boolean) are required');
+    }
+    const m = await service.markRevisionVisibility(domain, b.title, rev, b.hidden);
+    sendJson(ctx.res, 200, m);
+  });
+
+  const rl = deps.config.content.rate_limit;
+  const limiter = new RateLimiter({ enabled: rl.enabled, includeLoopback: rl.include_loopback, classes: rl.classes, maxClients: rl.max_clients });
+  return {
+    service,
+    routes,
+    limiter,
+    before: rateLimitHook(limiter),
+    onResponse: observeRequest,
+    close: () => service.close(),
+  };
+}

@@ -1,0 +1,130 @@
+// The origin client: Cascade's only outbound HTTP. One undici Pool per configured origin;
+// requests can only be built against those pools, so nothing else is reachable from here.
+// Every call carries the caller's x-request-id and is timed into a histogram.
+import { Pool } from 'undici';
+import { CascadeError } from '../errors/index.ts';
+import { metrics } from '../router/metrics.ts';
+import { ContentErrors } from './errors.ts';
+
+export const originDuration = metrics.histogram(
+  'cascade_origin_request_duration_seconds',
+  'Origin (wiki) request duration by domain, operation and status',
+  ['domain', 'op', 'status'],
+);
+
+export interface OriginResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export interface OriginRequest {
+  op: string;
+  method?: 'GET' | 'POST' | 'PUT';
+  /** Path and query, beginning with `/`, relative to the origin URL. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  requestId?: string;
+}
+
+interface OriginEntry {
+  pool: Pool;
+  /** Path prefix of the origin URL (usually empty). */
+  base: string;
+  host: string;
+}
+
+export class OriginClient {
+  private origins = new Map<string, OriginEntry>();
+  /** Hosts (host:port) requests may go to, for tests and audits. */
+  readonly allowedHosts = new Set<string>();
+
+  constructor(
+    domains: Record<string, { origin: { url: string } }>,
+    private readonly opts: { timeoutMs: number; connections: number },
+  ) {
+    for (const [domain, d] of Object.entries(domains)) {
+      const u = new URL(d.origin.url);
+      const pool = new Pool(u.origin, {
+        connections: opts.connections,
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
+        keepAliveTimeout: 10_000,
+      });
+      this.origins.set(domain, { pool, base: u.pathname.replace(/\/$/, ''), host: u.host });
+      this.allowedHosts.add(u.host);
+    }
+  }
+
+  has(domain: string): boolean {
+    return this.origins.has(domain);
+  }
+
+  /** Sends one request to the domain's origin. Network failures become 502 CASCADE_CONTENT_ORIGIN_FAILED. */
+  async request(domain: string, r: OriginRequest): Promise<OriginResponse> {
+    const o = this.origins.get(domain);
+    if (!o) throw new CascadeError(ContentErrors.outboundHost, `no origin configured for ${domain}`);
+    if (!r.path.startsWith('/') || r.path.startsWith('//')) {
+      throw new CascadeError(ContentErrors.outboundHost, `refusing origin path ${r.path}`);
+    }
+    const headers: Record<string, string> = { 'user-agent': 'Cascade/0.1', ...r.headers };
+    if (r.requestId) headers['x-request-id'] = r.requestId;
+    const started = performance.now();
+    let status = 'error';
+    try {
+      const res = await o.pool.request({
+        path: o.base + r.path,
+        method: r.method ?? 'GET',
+        headers,
+        body: r.body,
+      });
+      const chunks: Buffer[] = [];
+      for await (const c of res.body) chunks.push(c as Buffer);
+      status = String(res.statusCode);
+      return { status: res.statusCode, headers: res.headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) };
+    } catch (e) {
+      throw new CascadeError(ContentErrors.originFailed, `origin ${o.host} failed: ${(e as Error).message}`, { cause: e });
+    } finally {
+      originDuration.observe([domain, r.op, status], (performance.now() - started) / 1000);
+    }
+  }
+
+  /** GET returning parsed JSON; non-2xx statuses map to errors (404 → notFound, 5xx → 502). */
+  async getJson<T>(domain: string, op: string, path: string, requestId?: string): Promise<T> {
+    const res = await this.request(domain, { op, path, requestId, headers: { accept: 'application/json' } });
+    checkStatus(res, op);
+    try {
+      return JSON.parse(res.body.toString('utf8')) as T;
+    } catch (e) {
+      throw new CascadeError(ContentErrors.originFailed, `origin ${op}: invalid JSON`, { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.origins.values()].map((o) => o.pool.close()));
+  }
+}
+
+/** Throws the error matching a non-2xx origin status. */
+export function checkStatus(res: OriginResponse, op: string): void {
+  if (res.status >= 200 && res.status < 300) return;
+  const detail = `origin ${op}: HTTP ${res.status}${originMessage(res)}`;
+  if (res.status === 404) throw new CascadeError(ContentErrors.pageNotFound, detail, { extra: { origin_status: 404 } });
+  if (res.status === 403) throw new CascadeError(ContentErrors.revisionSuppressed, detail, { extra: { origin_status: 403 } });
+  if (res.status === 409 || res.status === 412) throw new CascadeError(ContentErrors.editConflict, detail);
+  if (res.status >= 400 && res.status < 500) throw new CascadeError(ContentErrors.originRefused, detail, { extra: { origin_status: res.status } });
+  throw new CascadeError(ContentErrors.originFailed, detail, { extra: { origin_status: res.status } });
+}
+
+function originMessage(res: OriginResponse): string {
+  const ct = String(res.headers['content-type'] ?? '');
+  if (!ct.includes('json') || res.body.length > 65536) return '';
+  try {
+    const j = JSON.parse(res.body.toString('utf8')) as { message?: unknown; detail?: unknown; messageTranslations?: unknown };
+    const m = j.message ?? j.detail;
+    return typeof m === 'string' ? ` (${m.slice(0, 300)})` : '';
+  } catch {
+    return '';
+  }
+}

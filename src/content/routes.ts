@@ -1,0 +1,489 @@
+// The content API's HTTP surface: every endpoint is declared once (path, stability, docs,
+// handler) and mounted under both `/{domain}/v1` and `/api/rest_v1` (domain from Host).
+// The same declarations produce the OpenAPI spec.
+import type { IncomingMessage } from 'node:http';
+import { CascadeError, Errors } from '../errors/index.ts';
+import type { Router, RequestContext } from '../router/router.ts';
+import { readBody, sendJson } from '../router/server.ts';
+import type { Title } from '../titles/index.ts';
+import { isTid } from '../util/tid.ts';
+import { ContentErrors } from './errors.ts';
+import { checkStatus } from './origin.ts';
+import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Served } from './service.ts';
+
+export type Stability = 'stable' | 'unstable' | 'experimental';
+
+export interface EndpointParam {
+  name: string;
+  in: 'path' | 'query' | 'header';
+  description: string;
+  required?: boolean;
+  schema: Record<string, unknown>;
+}
+
+export interface Endpoint {
+  method: 'GET' | 'POST';
+  /** Relative to the API root, e.g. `/page/html/{title}`. */
+  path: string;
+  stability: Stability;
+  summary: string;
+  tag: string;
+  params: EndpointParam[];
+  /** Content types of the 200 response. */
+  produces: string;
+  /** For POST: form fields. */
+  form?: { name: string; description: string; required?: boolean }[];
+  /** Route class for metrics labels (the endpoint family). */
+  family: string;
+  handler: (ctx: RequestContext, domain: string) => Promise<void> | void;
+}
+
+const P = {
+  title: { name: 'title', in: 'path', required: true, description: 'Page title (normalized titles answer 301 to the canonical URL)', schema: { type: 'string' } },
+  revision: { name: 'revision', in: 'path', required: true, description: 'Revision id', schema: { type: 'integer', minimum: 0 } },
+  tid: { name: 'tid', in: 'path', required: true, description: 'Render id (time UUID)', schema: { type: 'string', format: 'uuid' } },
+  redirect: { name: 'redirect', in: 'query', description: 'Set to false to get the redirect page itself instead of a 302', schema: { type: 'boolean' } },
+  page: { name: 'page', in: 'query', description: 'Paging token from `_links.next`', schema: { type: 'string' } },
+} satisfies Record<string, EndpointParam>;
+
+const JSON_TYPE = 'application/json';
+
+/** The domain of a request: `/{domain}/v1/…` names it; `/api/rest_v1/…` takes it from Host. */
+export class DomainResolver {
+  private byHost = new Map<string, string>();
+  constructor(
+    private readonly svc: ContentService,
+    private readonly defaultDomain: string,
+  ) {}
+
+  resolve(ctx: RequestContext): string {
+    const d = ctx.params.domain;
+    if (d !== undefined) {
+      if (!this.svc.hasDomain(d)) throw new CascadeError(ContentErrors.unknownDomain, `no such domain: ${d}`);
+      return d;
+    }
+    const host = ctx.req.headers.host ?? '';
+    let domain = this.byHost.get(host);
+    if (domain === undefined) {
+      const name = host.replace(/:\d+$/, '').toLowerCase();
+      domain = this.svc.hasDomain(name) ? name : this.defaultDomain;
+      if (this.byHost.size < 1000) this.byHost.set(host, domain);
+    }
+    return domain;
+  }
+}
+
+/** Index of the `{title}` segment in a route pattern (for canonical and redirect URLs). */
+function titleSegment(route: string): number {
+  return route.split('/').indexOf('{title}');
+}
+
+/** The request path with its title segment replaced (keeping the query string unless told). */
+function withTitle(ctx: RequestContext, prefixedDbKey: string, query: string | undefined = undefined): string {
+  const segs = ctx.path.split('/');
+  const i = titleSegment(ctx.route);
+  segs[i] = encodeTitle(prefixedDbKey);
+  const q = query ?? ctx.query.toString();
+  return segs.join('/') + (q ? `?${q}` : '');
+}
+
+function parseRevision(s: string): number {
+  if (!/^\d{1,15}$/.test(s)) throw new CascadeError(ContentErrors.badRevision, `not a revision id: ${s}`);
+  return Number(s);
+}
+
+function etagMatches(inm: string, etag: string): boolean {
+  return inm === etag || inm === '*' || inm.includes(etag);
+}
+
+/** Internal no-cache: `Cache-Control: no-cache` from inside the trust boundary. */
+function readOptions(ctx: RequestContext) {
+  const cc = ctx.req.headers['cache-control'];
+  const noCache = ctx.internal && cc !== undefined && /\bno-cache\b/.test(cc);
+  const ius = ctx.req.headers['if-unmodified-since'];
+  const iusMs = noCache && ius ? Date.parse(ius) : NaN;
+  const tb = ctx.req.headers['x-triggered-by'];
+  return {
+    requestId: ctx.requestId,
+    noCache,
+    ...(Number.isFinite(iusMs) ? { ifUnmodifiedSince: iusMs } : {}),
+    ...(typeof tb === 'string' ? { triggeredBy: tb } : {}),
+  };
+}
+
+export class ContentRoutes {
+  readonly domains: DomainResolver;
+  readonly endpoints: Endpoint[];
+
+  constructor(
+    readonly svc: ContentService,
+    defaultDomain: string,
+  ) {
+    this.domains = new DomainResolver(svc, defaultDomain);
+    this.endpoints = this.declare();
+  }
+
+  /** Sends a served entry: 304 on If-None-Match, stored bytes as they are when accepted. */
+  send(ctx: RequestContext, served: Served, family: string): void | Promise<void> {
+    const { entry } = served;
+    cacheOutcomes.inc([family, served.outcome]);
+    const res = ctx.res;
+    if (served.stale) res.setHeader('x-cascade-stale', served.stale);
+    const inm = ctx.req.headers['if-none-match'];
+    if (inm !== undefined && etagMatches(inm, entry.etag)) {
+      res.writeHead(304, { etag: entry.etag, 'cache-control': entry.headers(entry.storedEncoding, 0)['cache-control'], vary: 'Accept-Encoding' });
+      res.end();
+      return;
+    }
+    const v = entry.variantFor(ctx.req.headers['accept-encoding']);
+    if (v.body) {
+      res.writeHead(200, entry.headers(v.enc, v.body.length));
+      res.end(ctx.method === 'HEAD' ? undefined : v.body);
+      return;
+    }
+    return (async () => {
+      const body = await entry.materialize(v.enc);
+      this.svc.hot.grew(entry);
+      res.writeHead(200, entry.headers(v.enc, body.length));
+      res.end(ctx.method === 'HEAD' ? undefined : body);
+    })();
+  }
+
+  /**
+   * The normalized title of a request; answers 301 to the canonical URL (and returns
+   * undefined) when the request did not use it.
+   */
+  private async title(ctx: RequestContext, domain: string): Promise<Title | undefined> {
+    const raw = ctx.params.title;
+    const t = this.svc.titleSync(domain, raw) ?? (await this.svc.title(domain, raw, ctx.requestId));
+    if (t.prefixedDbKey !== raw) {
+      ctx.res.writeHead(301, { location: withTitle(ctx, t.prefixedDbKey), 'cache-control': 'max-age=86400' });
+      ctx.res.end();
+      return undefined;
+    }
+    return t;
+  }
+
+  private redirectIfNeeded(ctx: RequestContext, served: Served): boolean {
+    const target = served.entry.redirect;
+    if (!target || ctx.query.get('redirect') === 'false') return false;
+    ctx.res.writeHead(302, { location: withTitle(ctx, target), 'cache-control': 'no-cache' });
+    ctx.res.end();
+    return true;
+  }
+
+  /** GET /page/html/{title}: the hot path first (all in memory, no awaits), then the full path. */
+  private htmlLatest = (ctx: RequestContext, domain: string): void | Promise<void> => {
+    const raw = ctx.params.title;
+    const t = this.svc.titleSync(domain, raw);
+    if (t !== undefined && t.prefixedDbKey === raw && ctx.req.headers['cache-control'] === undefined) {
+      const hot = this.svc.htmlHot(domain, raw);
+      if (hot && (hot.entry.redirect === undefined || ctx.query.get('redirect') === 'false')) {
+        return this.send(ctx, { entry: hot.entry, outcome: 'hit' }, 'html');
+      }
+    }
+    return this.htmlLatestSlow(ctx, domain);
+  };
+
+  private async htmlLatestSlow(ctx: RequestContext, domain: string): Promise<void> {
+    const t = await this.title(ctx, domain);
+    if (!t) return;
+    const served = await this.svc.html(domain, t, readOptions(ctx));
+    if (this.redirectIfNeeded(ctx, served)) return;
+    await this.send(ctx, served, 'html');
+  }
+
+  private async derived(ctx: RequestContext, domain: string, kind: DerivedKind): Promise<void> {
+    const t = await this.title(ctx, domain);
+    if (!t) return;
+    const o = readOptions(ctx);
+    const html = await this.svc.html(domain, t, o);
+    if (this.redirectIfNeeded(ctx, html)) return;
+    const served = await this.svc.derived(kind, domain, t, html.entry, { ...o, noCache: false });
+    if (html.stale) served.stale = html.stale;
+    await this.send(ctx, served, kind);
+  }
+
+  private async form(req: IncomingMessage, limit: number): Promise<Record<string, string>> {
+    const ct = String(req.headers['content-type'] ?? '');
+    const body = await readBody(req, limit);
+    if (ct.startsWith('application/x-www-form-urlencoded') || ct === '') {
+      return Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+    }
+    if (ct.startsWith('application/json')) {
+      try {
+        const j = JSON.parse(body.toString('utf8')) as unknown;
+        if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not an object');
+        return Object.fromEntries(Object.entries(j).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+      } catch (e) {
+        throw new CascadeError(ContentErrors.badForm, `invalid JSON body: ${(e as Error).message}`);
+      }
+    }
+    if (ct.startsWith('multipart/form-data')) return parseMultipart(body, ct);
+    throw new CascadeError(Errors.unsupportedMediaType, `unsupported content type: ${ct}`);
+  }
+
+  private declare(): Endpoint[] {
+    const svc = this.svc;
+    const list = (items: unknown[], next?: string) => ({ items, ...(next ? { _links: { next: { href: `?page=${encodeURIComponent(next)}` } } } : {}) });
+    return [
+      {
+        method: 'GET',
+        path: '/page/',
+        family: 'page',
+        stability: 'stable',
+        tag: 'Page content',
+        summary: 'List page-related API entry points',
+        params: [],
+        produces: JSON_TYPE,
+        handler: (ctx) => {
+          sendJson(ctx.res, 200, {
+            items: ['title', 'html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'revision', 'wikitext'],
+          });
+        },
+      },
+      {
+        method: 'GET',
+        path: '/page/title/',
+        family: 'title',
+        stability: 'unstable',
+        tag: 'Page content',
+        summary: 'List all pages with stored content (paged)',
+        params: [P.page],
+        produces: JSON_TYPE,
+        handler: async (ctx, domain) => {
+          const token = ctx.query.get('page') ?? undefined;
+          const page = await svc.listPages(domain, token);
+          sendJson(ctx.res, 200, list(page.items, page.next), { 'cache-control': 'no-cache' });
+        },
+      },
+      {
+        method: 'GET',
+        path: '/page/title/{title}',
+        family: 'title',
+        stability: 'stable',
+        tag: 'Page content',
+        summary: 'Get revision metadata for a title (the latest revision)',
+        params: [P.title],
+        produces: JSON_TYPE,
+        handler: async (ctx, domain) => {
+          const t = await this.title(ctx, domain);
+          if (!t) return;
+          const item = await svc.titleInfo(domain, t, ctx.requestId);
+          sendJson(ctx.res, 200, { items: [item] }, { 'cache-control': 'no-cache' });
+        },
+      },
+      {
+        method: 'GET',
+        path: '/page/title/{title}/',
+        family: 'title',
+        stability: 'unstable',
+        tag: 'Page content',
+        summary: "List a page's revisions (from the origin's history, newest first, paged)",
+        params: [P.title, { name: 'older_than', in: 'query', description: 'Revisions older than this id', schema: { type: 'integer' } }],
+        produces: JSON_TYPE,
+        handler: async (ctx, domain) => {
+          const t = await this.title(ctx, domain);
+          if (!t) return;
+          const older = ctx.query.get('older_than');
+          const r = await svc.titleRevisions(domain, t, older === null ? undefined : parseRevision(older), ctx.requestId);
+          const body = { items: r.items, ...(r.older ? { _links: { next: { href: `?older_than=${r.older}` } } } : {}) };
+          sendJson(ctx.res, 200, body, { 'cache-control': 'no-cache' });
+        },
+      },
+      {
+        method: 'GET',
+        path: '/page/html/{title}',
+        family: 'html',
+        stability: 'stable',
+        tag: 'Page content',
+        summary: 'Get the latest HTML of a page (Parsoid HTML from storage; rendered on a miss)',
+        params: [P.title, P.redirect],
+        produces: HTML_TYPE,
+        handler: this.htmlLatest,
+      },
+      {
+        method: 'GET',
+        path: '/page/html/{title}/',
+        family: 'html',
+        stability: 'unstable',
+        tag: 'Page content',
+        summary: 'List the stored renders of a page (revision and tid, newest first, paged)',
+        params: [P.title, P.page],
+        produces: JSON_TYPE,
+        handler: async (ctx, domain) => {
+          const t = await this.title(ctx, domain);
+          if (!t) return;
+          const page = await svc.listRenders(domain, t, ctx.query.get('page') ?? undefined, ctx.requestId);
+          sendJson(ctx.res, 200, list(page.items, page.next), { 'cache-control': 'no-cache' });
+        },
+      },
+      {
+        method: 'GET',
+        path: '/page/html/{title}/{revision}',
+        family: 'html',
+        stability: 'stable',
+        tag: 'Page content',
+        summary: 'Get the HTML of one revision',
+        params: [P.title, P.revision, P.redirect],
+        produces: HTML_TYPE,
+        handler: async (ctx, domain) => {
+          const rev = parseRevision(ctx.params.revision);
+          const t = await this.title(ctx, domain);
+          if (!t) return;
+          const served = await svc.htmlRevision(domain, t, rev, readOptions(ctx));
+          if (this.redirectIfNeeded(ctx, served)) return;
+          await this.send(ctx, served, 'html');
+        },
+      },
+      {
+        method: 'GET',
+        path: '/page/html/{title}/{revision}/{tid}',
+        family: 'html',
+        stability: 'unstable',
+        tag: 'Page content',
+        summary: 'Get one exact stored render (never renders)',
+        params: [P.title, P.revision, P.tid],
+        produces: HTML_TYPE,
+        handler: async (ctx, domain) => {
+          const rev = parseRevision(ctx.params.revision);
+          if (!isTid(ctx.params.tid)) throw new CascadeError(ContentErrors.badTid, `not a time UUID: ${ctx.params.tid}`);
+          const t = await this.title(ctx, domain);
+          if (!t) return;
+          const served = await svc.htmlRevTid(domain, t, rev, ctx.params.tid.toLowerCase(), readOptions(ctx));
+          await this.send(ctx, served, 'html');
+        },
+      },
+      {
+        method: 'GET',
+        path: '/page/revision/{revision}',
+        family: 'revision',
+        stability: 'unstable',
+        tag: 'Page content',
+        summary: 'Get metadata of a revision',
+        params: [P.revision],
+        produces: JSON_TYPE,
+        handler: async (ctx, domain) => {
+          const rev = parseRevision(ctx.params.revision);
+          const item = await svc.revisionInfo(domain, rev, ctx.requestId);
+          sendJson(ctx.res, 200, { items: [item] }, { 'cache-control': 'no-cache' });
+        },
+      },
+      ...(['summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining'] as DerivedKind[]).map(
+        (kind): Endpoint => ({
+          method: 'GET',
+          path: `/page/${kind}/{title}`,
+          family: kind,
+          stability: kind === 'summary' ? 'stable' : 'unstable',
+          tag: kind === 'summary' ? 'Page content' : 'Mobile',
+          summary:
+            kind === 'summary'
+              ? 'Get a summary of a page (derived from its stored HTML)'
+              : `Get ${kind.replace('mobile-sections', 'the mobile sections').replace('-', ' ')} of a page (derived from its stored HTML)`,
+          params: [P.title, P.redirect],
+          produces: kind === 'summary' ? svcType('summary') : svcType('mobile'),
+          handler: (ctx, domain) => this.derived(ctx, domain, kind),
+        }),
+      ),
+      {
+        method: 'POST',
+        path: '/page/wikitext/{title}',
+        family: 'wikitext',
+        stability: 'experimental',
+        tag: 'Page content',
+        summary: "Save a page's wikitext through the origin (cookies and authorization are passed on)",
+        params: [P.title],
+        produces: JSON_TYPE,
+        form: [
+          { name: 'wikitext', description: 'The new wikitext', required: true },
+          { name: 'base_etag', description: 'ETag of the revision the edit is based on ("rev/tid")' },
+          { name: 'comment', description: 'Edit summary' },
+          { name: 'csrf_token', description: 'The CSRF token of the session' },
+        ],
+        handler: async (ctx, domain) => {
+          const t = await this.title(ctx, domain);
+          if (!t) return;
+          const f = await this.form(ctx.req, svc.cfg.max_body_bytes);
+          if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
+          const pass: Record<string, string> = {};
+          for (const h of ['cookie', 'authorization']) {
+            const v = ctx.req.headers[h];
+            if (typeof v === 'string') pass[h] = v;
+          }
+          const r = await svc.save(domain, t, { wikitext: f.wikitext, baseEtag: f.base_etag, comment: f.comment, token: f.csrf_token }, pass, ctx.requestId);
+          sendJson(ctx.res, r.created ? 201 : 200, r.body, { 'cache-control': 'no-cache' });
+        },
+      },
+      ...['/transform/wikitext/to/html/{title}', '/transform/wikitext/to/html/{title}/{revision}'].map(
+        (path): Endpoint => ({
+          method: 'POST',
+          path,
+          family: 'transform',
+          stability: 'stable',
+          tag: 'Transforms',
+          summary: 'Render wikitext to HTML (proxied to the origin renderer; nothing is stored)',
+          params: path.endsWith('{revision}') ? [P.title, P.revision] : [P.title],
+          produces: HTML_TYPE,
+          form: [{ name: 'wikitext', description: 'Wikitext to render', required: true }],
+          handler: async (ctx, domain) => {
+            const rev = ctx.params.revision !== undefined ? parseRevision(ctx.params.revision) : undefined;
+            const t = await this.title(ctx, domain);
+            if (!t) return;
+            const f = await this.form(ctx.req, svc.cfg.max_body_bytes);
+            if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
+            const res = await svc.origin.request(domain, {
+              op: 'transform',
+              method: 'POST',
+              path: `/w/rest.php/v1/transform/wikitext/to/html/${encodeTitle(t.prefixedDbKey)}${rev !== undefined ? `/${rev}` : ''}`,
+              headers: { 'content-type': 'application/json', accept: 'text/html' },
+              body: JSON.stringify({ wikitext: f.wikitext }),
+              requestId: ctx.requestId,
+            });
+            checkStatus(res, 'transform');
+            ctx.res.writeHead(200, { 'content-type': HTML_TYPE, 'content-length': res.body.length, 'cache-control': 'no-cache' });
+            ctx.res.end(res.body);
+          },
+        }),
+      ),
+    ];
+  }
+
+  /** Mounts every endpoint under `/{domain}/v1` and `/api/rest_v1`. */
+  mount(router: Router): void {
+    for (const ep of this.endpoints) {
+      const h = ep.handler;
+      const handler = (ctx: RequestContext) => h(ctx, this.domains.resolve(ctx));
+      router.add(ep.method, `/{domain}/v1${ep.path}`, handler);
+      router.add(ep.method, `/api/rest_v1${ep.path}`, handler);
+    }
+  }
+}
+
+function svcType(kind: 'summary' | 'mobile'): string {
+  return kind === 'summary'
+    ? 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/Summary/1.5.0"'
+    : 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/mobile-sections/0.14.5"';
+}
+
+/** Fields of a multipart/form-data body (no files: the forms here carry text). */
+export function parseMultipart(body: Buffer, contentType: string): Record<string, string> {
+  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  if (!m) throw new CascadeError(ContentErrors.badForm, 'multipart body without boundary');
+  const boundary = Buffer.from(`--${m[1] ?? m[2]}`);
+  const out: Record<string, string> = {};
+  let pos = body.indexOf(boundary);
+  while (pos !== -1) {
+    const start = pos + boundary.length;
+    if (body[start] === 0x2d && body[start + 1] === 0x2d) break; // closing boundary
+    const headEnd = body.indexOf('\r\n\r\n', start);
+    if (headEnd === -1) break;
+    const head = body.subarray(start, headEnd).toString('utf8');
+    const next = body.indexOf(boundary, headEnd + 4);
+    if (next === -1) break;
+    const value = body.subarray(headEnd + 4, next - 2); // strip the CRLF before the boundary
+    const name = /name="([^"]*)"/i.exec(head)?.[1];
+    if (name !== undefined) out[name] = value.toString('utf8');
+    pos = next;
+  }
+  return out;
+}
