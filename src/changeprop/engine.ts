@@ -1,0 +1,634 @@
+// The change-propagation engine: one consumer group per rule on the durable log.
+//
+// Delivery: a record is acked only after its exec succeeded, was ignored, was scheduled for
+// retry (a retry event appended durably to the rule's retry stream) or went to the rule's
+// dead-letter stream; a crash replays from the last ack (at least once).
+// Retries wait on timers, outside the concurrency slots: a delayed retry record stays
+// unacked (leased to us for up to the backoff cap) and takes a slot only when due.
+import { randomUUID } from 'node:crypto';
+import type { Consumer, EventLog, LogRecord } from '../events/log/types.ts';
+import { isCascadeError } from '../errors/index.ts';
+import { routeEvent, resolveRuleStreams, type Rule, type RouteResult } from './rule.ts';
+import { HttpExecutor, HostAllowList, retryAfterMs, type ExecResponse } from './http.ts';
+import type { Scope } from './expr.ts';
+
+export interface EngineOptions {
+  log: EventLog;
+  rules: Rule[];
+  /** This datacenter: retry and dead-letter streams are written here. */
+  datacenter: string;
+  /** Datacenters whose topics are consumed (default: this one). */
+  datacenters?: string[];
+  /** Stream names `/regex/` topics resolve against. */
+  knownStreams?: string[];
+  allowedHosts: string[];
+  baseUri?: string;
+  concurrency?: number;
+  retryStream?: string;
+  dlqStream?: string;
+  dedupeWindowMs?: number;
+  retryMaxDelayMs?: number;
+  userAgent?: string;
+  /** Records fetched per call (bounded by free slots). */
+  fetchBatch?: number;
+  /** Where a new consumer group starts (default: earliest). */
+  startAt?: 'earliest' | 'latest';
+  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RuleStats {
+  received: number;
+  matched: number;
+  executed: number;
+  succeeded: number;
+  ignored: number;
+  retried: number;
+  dead: number;
+  deduped: number;
+  superseded: number;
+  loops: number;
+  parked: number;
+}
+
+const MAX_CHAIN = 16;
+const DEDUPE_MAX = 200_000;
+
+export function groupName(rule: string): string {
+  return `changeprop-${rule}`;
+}
+export function retryTopic(dc: string, stream: string, rule: string): string {
+  return `${dc}.${stream}.${rule}`;
+}
+export function dlqTopic(dc: string, stream: string, rule: string): string {
+  return `${dc}.${stream}.${rule}`;
+}
+
+/** Counting semaphore with waiters (the per-rule concurrency limit). */
+class Slots {
+  used = 0;
+  private waiters: (() => void)[] = [];
+  constructor(readonly size: number) {}
+  free(): number {
+    return this.size - this.used;
+  }
+  async acquire(): Promise<void> {
+    if (this.used < this.size) {
+      this.used++;
+      return;
+    }
+    await new Promise<void>((r) => this.waiters.push(r));
+  }
+  release(): void {
+    const w = this.waiters.shift();
+    if (w) w();
+    else this.used--;
+  }
+  /** Resolves once at least one slot is free. */
+  async whenFree(): Promise<void> {
+    // A waiter is handed a slot on release; this one gives it straight back.
+    while (this.used >= this.size)
+      await new Promise<void>((r) =>
+        this.waiters.push(() => {
+          this.release();
+          r();
+        }),
+      );
+  }
+}
+
+/** A time-window set (meta.id dedup, superseded root events); insertion-ordered for cheap expiry. */
+class WindowMap {
+  private readonly m = new Map<string, number>();
+  constructor(private readonly windowMs: number) {}
+  get(k: string, now: number): number | undefined {
+    const t = this.m.get(k);
+    if (t === undefined) return undefined;
+    if (now - t > this.windowMs) {
+      this.m.delete(k);
+      return undefined;
+    }
+    return t;
+  }
+  set(k: string, t: number): void {
+    this.m.delete(k);
+    this.m.set(k, t);
+    if (this.m.size > DEDUPE_MAX) {
+      const first = this.m.keys().next().value;
+      if (first !== undefined) this.m.delete(first);
+    }
+  }
+}
+
+class TokenBucket {
+  private tokens: number;
+  private last = Date.now();
+  constructor(private readonly perSecond: number, private readonly burst: number) {
+    this.tokens = burst;
+  }
+  async take(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+      this.last = now;
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      await sleep(Math.ceil(((1 - this.tokens) / this.perSecond) * 1000));
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Outcome {
+  kind: 'success' | 'ignored' | 'retry' | 'dead';
+  status?: number;
+  res?: ExecResponse;
+  reason?: string;
+}
+
+/** Batches acks: one ack call per short interval rather than per record. */
+class Acker {
+  private pending: LogRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  constructor(private readonly consumer: Consumer, private readonly onError: (e: unknown) => void) {}
+  add(r: LogRecord): void {
+    this.pending.push(r);
+    if (this.pending.length >= 256) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), 5);
+  }
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(() => this.consumer.ack(batch)).catch(this.onError);
+    return this.flushing;
+  }
+}
+
+class RuleRunner {
+  readonly stats: RuleStats = { received: 0, matched: 0, executed: 0, succeeded: 0, ignored: 0, retried: 0, dead: 0, deduped: 0, superseded: 0, loops: 0, parked: 0 };
+  private readonly slots: Slots;
+  private readonly seen: WindowMap;
+  private readonly rootDone: WindowMap;
+  private readonly keyChains = new Map<string, Promise<void>>();
+  private readonly breaker = new Map<string, { failures: number; parkedUntil: number }>();
+  private readonly bucket?: TokenBucket;
+  private readonly inFlight = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private consumers: Consumer[] = [];
+  private active = 0;
+  private idle: (() => void)[] = [];
+  readonly topics: string[];
+  readonly retryTopic: string;
+  readonly dlqTopic: string;
+  readonly emitterId: string;
+  private readonly maxDelay: number;
+
+  constructor(
+    readonly rule: Rule,
+    private readonly e: Required<Pick<EngineOptions, 'log' | 'datacenter' | 'concurrency' | 'retryStream' | 'dlqStream' | 'dedupeWindowMs' | 'retryMaxDelayMs' | 'fetchBatch' | 'startAt'>> & {
+      datacenters: string[];
+      knownStreams: string[];
+      logger: (msg: string, f?: Record<string, unknown>) => void;
+    },
+    private readonly http: HttpExecutor,
+  ) {
+    this.slots = new Slots(rule.concurrency ?? e.concurrency);
+    this.seen = new WindowMap(e.dedupeWindowMs);
+    this.rootDone = new WindowMap(e.dedupeWindowMs);
+    if (rule.rateLimit) this.bucket = new TokenBucket(rule.rateLimit.perSecond, rule.rateLimit.burst);
+    const streams = resolveRuleStreams(rule, e.knownStreams);
+    this.topics = e.datacenters.flatMap((dc) => streams.map((s) => `${dc}.${s}`));
+    this.retryTopic = retryTopic(e.datacenter, e.retryStream, rule.name);
+    this.dlqTopic = dlqTopic(e.datacenter, e.dlqStream, rule.name);
+    this.emitterId = `change-prop#${rule.name}`;
+    this.maxDelay = rule.retryMaxDelay ?? e.retryMaxDelayMs;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    // A record not acked within ackWait is redelivered: longer than the worst exec chain.
+    const execWait = this.rule.timeout * Math.max(1, ...this.rule.cases.map((c) => c.exec.length)) + 30_000;
+    if (this.topics.length) {
+      const main = await this.e.log.consumer(groupName(this.rule.name), this.topics, { startAt: this.e.startAt, ackWaitMs: execWait });
+      this.consumers.push(main);
+      this.loops.push(this.mainLoop(main));
+    }
+    const retry = await this.e.log.consumer(`${groupName(this.rule.name)}-retry`, [this.retryTopic], { startAt: 'earliest', ackWaitMs: this.maxDelay + execWait });
+    this.consumers.push(retry);
+    this.loops.push(this.retryLoop(retry));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled(this.loops);
+    if (this.active > 0) await new Promise<void>((r) => this.idle.push(r));
+    for (const c of this.consumers) await c.close().catch(() => {});
+  }
+
+  private track<T>(p: Promise<T>): void {
+    this.active++;
+    void p.finally(() => {
+      this.active--;
+      if (this.active === 0) for (const r of this.idle.splice(0)) r();
+    });
+  }
+
+  private async mainLoop(consumer: Consumer): Promise<void> {
+    const acker = new Acker(consumer, (err) => this.e.logger('changeprop ack failed', { rule: this.rule.name, error: String(err) }));
+    while (this.running) {
+      await this.slots.whenFree();
+      if (!this.running) break;
+      let recs: LogRecord[];
+      try {
+        recs = await consumer.fetch(Math.max(1, Math.min(this.e.fetchBatch, this.slots.free())), 200);
+      } catch (err) {
+        if (!this.running) break;
+        this.e.logger('changeprop fetch failed', { rule: this.rule.name, error: String(err) });
+        await sleep(500);
+        continue;
+      }
+      for (const rec of recs) {
+        const id = `${rec.topic}@${rec.offset}`;
+        if (this.inFlight.has(id)) continue; // redelivered while we still work on it
+        this.stats.received++;
+        const parsed = parse(rec);
+        const route = parsed.ok ? routeEvent(this.rule, parsed.value) : undefined;
+        if (parsed.ok && !route) {
+          acker.add(rec); // not for this rule: nothing to do, no slot taken
+          continue;
+        }
+        this.inFlight.add(id);
+        await this.slots.acquire();
+        this.track(
+          this.handle(rec, parsed, route)
+            .then(() => acker.add(rec))
+            .catch((err) => this.e.logger('changeprop event failed (left unacked for redelivery)', { rule: this.rule.name, offset: rec.offset, error: String(err) }))
+            .finally(() => {
+              this.inFlight.delete(id);
+              this.slots.release();
+            }),
+        );
+      }
+    }
+    await acker.flush();
+  }
+
+  private async retryLoop(consumer: Consumer): Promise<void> {
+    const acker = new Acker(consumer, (err) => this.e.logger('changeprop retry ack failed', { rule: this.rule.name, error: String(err) }));
+    while (this.running) {
+      let recs: LogRecord[];
+      try {
+        recs = await consumer.fetch(this.e.fetchBatch, 200);
+      } catch (err) {
+        if (!this.running) break;
+        this.e.logger('changeprop retry fetch failed', { rule: this.rule.name, error: String(err) });
+        await sleep(500);
+        continue;
+      }
+      for (const rec of recs) {
+        const id = `${rec.topic}@${rec.offset}`;
+        if (this.inFlight.has(id)) continue;
+        const parsed = parse(rec);
+        const retry = parsed.ok ? (parsed.value as RetryEvent) : undefined;
+        if (!retry || retry.emitter_id !== this.emitterId || !retry.original_event) {
+          acker.add(rec);
+          continue;
+        }
+        this.inFlight.add(id);
+        const due = Date.parse(retry.retry_at ?? '') || 0;
+        const run = () => {
+          this.track(
+            (async () => {
+              await this.slots.acquire();
+              try {
+                await this.handleRetry(retry);
+                acker.add(rec);
+              } catch (err) {
+                this.e.logger('changeprop retry failed (left unacked for redelivery)', { rule: this.rule.name, error: String(err) });
+              } finally {
+                this.slots.release();
+                this.inFlight.delete(id);
+              }
+            })(),
+          );
+        };
+        const wait = due - Date.now();
+        if (wait <= 0) run();
+        else {
+          // Waiting holds no slot: just a timer.
+          const t = setTimeout(() => {
+            this.timers.delete(t);
+            if (this.running) run();
+            else this.inFlight.delete(id);
+          }, wait);
+          this.timers.add(t);
+        }
+      }
+    }
+    await acker.flush();
+  }
+
+  /** One event from a source topic. Resolves when it may be acked. */
+  private async handle(rec: LogRecord, parsed: Parsed, route: RouteResult | undefined): Promise<void> {
+    if (!parsed.ok) {
+      await this.deadLetter(parsed.raw, undefined, { kind: 'dead', reason: `unparseable event: ${parsed.error}` }, 0);
+      return;
+    }
+    const msg = parsed.value as EventLike;
+    this.stats.matched++;
+    const now = Date.now();
+    const id = msg.meta?.id;
+    if (typeof id === 'string' && this.seen.get(id, now) !== undefined) {
+      this.stats.deduped++;
+      return;
+    }
+    // Superseded: the root event is older than an execution already done for it.
+    const sig = rootSignature(msg);
+    if (sig) {
+      const done = this.rootDone.get(sig.key, now);
+      if (done !== undefined && sig.dt <= done) {
+        this.stats.superseded++;
+        return;
+      }
+    }
+    const chain = triggeredBy(msg, rec.topic);
+    if (chain.loop) {
+      this.stats.loops++;
+      this.e.logger('changeprop loop stopped', { rule: this.rule.name, chain: chain.value });
+      await this.deadLetter(parsed.raw, msg, { kind: 'dead', status: 508, reason: `loop detected: ${chain.value}` }, 0);
+      return;
+    }
+    await this.run(route!, msg, parsed.raw, this.rule.retryLimit, chain.value);
+    if (typeof id === 'string') this.seen.set(id, Date.now());
+    if (sig) this.rootDone.set(sig.key, now);
+  }
+
+  private async handleRetry(retry: RetryEvent): Promise<void> {
+    const msg = retry.original_event as EventLike;
+    const route = routeEvent(this.rule, msg);
+    if (!route) return; // the rule changed since: nothing to do
+    const raw = JSON.stringify(msg);
+    // retries_left counts this attempt (Wikimedia's convention): after it, one fewer is left.
+    await this.run(route, msg, raw, Math.max(0, Number(retry.retries_left) - 1), retry.triggered_by ?? '');
+  }
+
+  /**
+   * Executes (ordered per key when order_by is set) and records the outcome durably.
+   * `retriesLeft`: retries still allowed after this attempt.
+   */
+  private async run(route: RouteResult, msg: EventLike, raw: string, retriesLeft: number, chain: string): Promise<void> {
+    const key = this.rule.orderBy ? String(this.rule.orderBy(route.scope)) : undefined;
+    if (key === undefined) return this.runOnce(route, msg, raw, retriesLeft, chain);
+    const prev = this.keyChains.get(key) ?? Promise.resolve();
+    const mine = prev.then(() => this.runOnce(route, msg, raw, retriesLeft, chain));
+    const tail = mine.catch(() => {});
+    this.keyChains.set(key, tail);
+    void tail.then(() => {
+      if (this.keyChains.get(key) === tail) this.keyChains.delete(key);
+    });
+    return mine;
+  }
+
+  private breakerKey(scope: Scope, msg: EventLike): string {
+    const cb = this.rule.circuitBreaker;
+    if (cb?.key) return String(cb.key(scope));
+    if (this.rule.orderBy) return String(this.rule.orderBy(scope));
+    return String(msg.meta?.uri ?? '');
+  }
+
+  private async runOnce(route: RouteResult, msg: EventLike, raw: string, retriesLeft: number, chain: string): Promise<void> {
+    const cb = this.rule.circuitBreaker;
+    const bkey = cb ? this.breakerKey(route.scope, msg) : '';
+    if (cb) {
+      const st = this.breaker.get(bkey);
+      if (st && st.parkedUntil > Date.now()) {
+        // Parked key: come back when the breaker closes, without spending a retry.
+        this.stats.parked++;
+        await this.scheduleRetry(msg, retriesLeft + 1, chain, st.parkedUntil - Date.now(), 'circuit open', false);
+        return;
+      }
+    }
+    const outcome = await this.exec(route, msg, chain);
+    if (cb) {
+      const st = this.breaker.get(bkey) ?? { failures: 0, parkedUntil: 0 };
+      if (outcome.kind === 'retry' || (outcome.kind === 'dead' && (outcome.status ?? 0) >= 500)) {
+        st.failures++;
+        if (st.failures >= cb.failures) {
+          st.parkedUntil = Date.now() + cb.parkMs;
+          st.failures = 0;
+        }
+        this.breaker.set(bkey, st);
+      } else this.breaker.delete(bkey);
+    }
+    switch (outcome.kind) {
+      case 'success':
+        this.stats.succeeded++;
+        return;
+      case 'ignored':
+        this.stats.ignored++;
+        return;
+      case 'retry':
+        if (retriesLeft > 0) {
+          await this.scheduleRetry(msg, retriesLeft, chain, this.backoff(retriesLeft, outcome.res), outcome.reason ?? '', true);
+          return;
+        }
+        await this.deadLetter(raw, msg, outcome, this.rule.retryLimit - retriesLeft);
+        return;
+      case 'dead':
+        await this.deadLetter(raw, msg, outcome, this.rule.retryLimit - retriesLeft);
+    }
+  }
+
+  /** Delay before the next attempt: exponential, capped, jittered; Retry-After wins when longer. */
+  backoff(retriesLeft: number, res?: ExecResponse): number {
+    const n = Math.max(0, this.rule.retryLimit - retriesLeft);
+    let d = Math.min(this.maxDelay, this.rule.retryDelay * Math.pow(this.rule.retryFactor, n));
+    const j = this.rule.retryJitter;
+    if (j > 0) d = d * (1 - j + 2 * j * Math.random());
+    const ra = res ? retryAfterMs(res.headers) : undefined;
+    if (ra !== undefined) d = Math.max(d, ra);
+    return Math.max(0, Math.min(this.maxDelay, Math.round(d)));
+  }
+
+  private async exec(route: RouteResult, msg: EventLike, chain: string): Promise<Outcome> {
+    this.stats.executed++;
+    for (const tpl of route.ruleCase.exec) {
+      if (this.bucket) await this.bucket.take();
+      let res: ExecResponse;
+      try {
+        const req = tpl.expand(route.scope);
+        res = await this.http.send(req, { 'x-request-id': str(msg.meta?.request_id) ?? '', 'x-triggered-by': chain }, this.rule.timeout);
+      } catch (err) {
+        // Template errors and forbidden hosts cannot succeed on retry.
+        const status = isCascadeError(err) ? err.status : 500;
+        return { kind: 'dead', status, reason: (err as Error).message };
+      }
+      if (res.status < 400) continue;
+      const reason = res.error ?? `HTTP ${res.status}${typeof res.body === 'object' && res.body && 'title' in res.body ? `: ${String((res.body as { title: unknown }).title)}` : ''}`;
+      if (this.rule.shouldIgnore(res)) return { kind: 'ignored', status: res.status, res };
+      if (this.rule.shouldRetry(res)) return { kind: 'retry', status: res.status, res, reason };
+      return { kind: 'dead', status: res.status, res, reason };
+    }
+    return { kind: 'success' };
+  }
+
+  /** Appends a retry event; `retriesLeft` is its `retries_left` (attempts left including it). */
+  private async scheduleRetry(msg: EventLike, retriesLeft: number, chain: string, delayMs: number, reason: string, counted: boolean): Promise<void> {
+    const now = Date.now();
+    const ev: RetryEvent = {
+      $schema: '/change-prop/retry/1.0.0',
+      meta: { stream: `${this.e.retryStream}.${this.rule.name}`, id: randomUUID(), dt: new Date(now).toISOString(), uri: str(msg.meta?.uri), domain: str(msg.meta?.domain), request_id: str(msg.meta?.request_id) },
+      emitter_id: this.emitterId,
+      retries_left: retriesLeft,
+      original_event: msg,
+      reason,
+      triggered_by: chain,
+      retry_at: new Date(now + delayMs).toISOString(),
+    };
+    await this.e.log.append(this.retryTopic, [{ id: ev.meta.id, value: Buffer.from(JSON.stringify(ev)) }]);
+    if (counted) this.stats.retried++;
+  }
+
+  private async deadLetter(raw: string, msg: EventLike | undefined, o: Outcome, retriesDone: number): Promise<void> {
+    const now = new Date();
+    const id = randomUUID();
+    const ev = {
+      $schema: '/error/1.0.0',
+      meta: { stream: `${this.e.dlqStream}.${this.rule.name}`, id, dt: now.toISOString(), uri: str(msg?.meta?.uri), domain: str(msg?.meta?.domain) },
+      emitter_id: this.emitterId,
+      rule: this.rule.name,
+      errored_stream_name: str(msg?.meta?.stream),
+      raw_event: raw,
+      message: o.reason ?? 'failed',
+      status: o.status,
+      retries: Math.max(0, retriesDone),
+      response: o.res ? { status: o.res.status, headers: pickHeaders(o.res.headers), body: o.res.body } : undefined,
+    };
+    await this.e.log.append(this.dlqTopic, [{ id, value: Buffer.from(JSON.stringify(ev)) }]);
+    this.stats.dead++;
+  }
+}
+
+export class ChangePropEngine {
+  readonly runners: RuleRunner[];
+  private readonly http: HttpExecutor;
+  private started = false;
+
+  constructor(opts: EngineOptions) {
+    const allowed = new HostAllowList(opts.allowedHosts);
+    if (opts.baseUri) allowed.add(opts.baseUri);
+    this.http = new HttpExecutor({ allowed, baseUri: opts.baseUri, userAgent: opts.userAgent ?? 'Cascade-ChangeProp' });
+    const e = {
+      log: opts.log,
+      datacenter: opts.datacenter,
+      datacenters: opts.datacenters?.length ? opts.datacenters : [opts.datacenter],
+      knownStreams: opts.knownStreams ?? [],
+      concurrency: opts.concurrency ?? 30,
+      retryStream: opts.retryStream ?? 'change-prop.retry',
+      dlqStream: opts.dlqStream ?? 'change-prop.error',
+      dedupeWindowMs: opts.dedupeWindowMs ?? 86_400_000,
+      retryMaxDelayMs: opts.retryMaxDelayMs ?? 3_600_000,
+      fetchBatch: opts.fetchBatch ?? 256,
+      startAt: opts.startAt ?? 'earliest',
+      logger: opts.logger ?? (() => {}),
+    };
+    this.runners = opts.rules.map((r) => new RuleRunner(r, e, this.http));
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    for (const r of this.runners) await r.start();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await Promise.all(this.runners.map((r) => r.stop()));
+    await this.http.close();
+  }
+
+  stats(): Record<string, RuleStats> {
+    const out: Record<string, RuleStats> = {};
+    for (const r of this.runners) out[r.rule.name] = { ...r.stats };
+    return out;
+  }
+
+  runner(name: string): RuleRunner | undefined {
+    return this.runners.find((r) => r.rule.name === name);
+  }
+}
+
+// ---- event helpers ----
+
+interface EventLike {
+  meta?: { id?: unknown; uri?: unknown; domain?: unknown; stream?: unknown; request_id?: unknown; dt?: unknown };
+  triggered_by?: unknown;
+  root_event?: { signature?: unknown; dt?: unknown };
+  [k: string]: unknown;
+}
+
+export interface RetryEvent {
+  $schema: string;
+  meta: { stream: string; id: string; dt: string; uri?: string; domain?: string; request_id?: string };
+  emitter_id: string;
+  retries_left: number;
+  original_event: unknown;
+  reason?: string;
+  triggered_by?: string;
+  /** When the retry is due (ISO time): our extension of the change-prop/retry shape. */
+  retry_at?: string;
+}
+
+type Parsed = { ok: true; value: unknown; raw: string } | { ok: false; raw: string; error: string };
+
+function parse(rec: LogRecord): Parsed {
+  const raw = rec.value.toString('utf8');
+  try {
+    const value = JSON.parse(raw);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, raw, error: 'not a JSON object' };
+    return { ok: true, value, raw };
+  } catch (e) {
+    return { ok: false, raw, error: (e as Error).message };
+  }
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));
+
+function rootSignature(msg: EventLike): { key: string; dt: number } | undefined {
+  const r = msg.root_event;
+  if (!r || typeof r.signature !== 'string') return undefined;
+  const dt = Date.parse(String(r.dt ?? ''));
+  return Number.isNaN(dt) ? undefined : { key: r.signature, dt };
+}
+
+/**
+ * The `x-triggered-by` chain for an event: its own chain plus `topic:uri`. A step that is
+ * already in the chain, or a chain too long, is a loop.
+ */
+export function triggeredBy(msg: EventLike, topic: string): { value: string; loop: boolean } {
+  const prev = typeof msg.triggered_by === 'string' && msg.triggered_by ? msg.triggered_by.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  const stream = str(msg.meta?.stream) ?? topic;
+  const step = `${stream}:${str(msg.meta?.uri) ?? ''}`;
+  const loop = prev.includes(step) || prev.length >= MAX_CHAIN;
+  return { value: [...prev, step].join(','), loop };
+}
+
+function pickHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ['content-type', 'retry-after', 'x-request-id', 'etag']) {
+    const v = h[k];
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}

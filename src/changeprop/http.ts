@@ -1,0 +1,133 @@
+// Outbound exec requests (undici). Only configured hosts can be reached; relative URIs
+// resolve against the configured base (Cascade itself).
+import { Agent, request } from 'undici';
+import { CascadeError } from '../errors/index.ts';
+import { ChangepropErrors } from './errors.ts';
+import type { ExpandedRequest } from './template.ts';
+
+export interface ExecResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed JSON or text, only for error responses (an excerpt, at most EXCERPT bytes). */
+  body?: unknown;
+  /** Network failure or timeout (status is then 503 or 504). */
+  error?: string;
+}
+
+const EXCERPT = 2048;
+
+export class HostAllowList {
+  private readonly hosts = new Set<string>();
+  constructor(hosts: Iterable<string>) {
+    for (const h of hosts) this.add(h);
+  }
+  /** Accepts `host`, `host:port` or a URL. */
+  add(h: string): void {
+    if (/^https?:\/\//.test(h)) {
+      const u = new URL(h);
+      this.hosts.add(u.host.toLowerCase());
+      if (!u.port) this.hosts.add(u.hostname.toLowerCase());
+    } else this.hosts.add(h.toLowerCase());
+  }
+  allows(u: URL): boolean {
+    return this.hosts.has(u.host.toLowerCase()) || this.hosts.has(u.hostname.toLowerCase());
+  }
+  list(): string[] {
+    return [...this.hosts];
+  }
+}
+
+export interface HttpExecutorOptions {
+  allowed: HostAllowList;
+  baseUri?: string;
+  userAgent: string;
+  connections?: number;
+}
+
+export class HttpExecutor {
+  private readonly agent: Agent;
+  constructor(private readonly opts: HttpExecutorOptions) {
+    // Keep-alive pool; pipelining off (servers behind us may not support it).
+    this.agent = new Agent({ connections: opts.connections ?? 128, keepAliveTimeout: 30_000 });
+  }
+
+  /** Resolves and checks the target; throws hostNotAllowed for anything off the list. */
+  target(req: ExpandedRequest): URL {
+    let u: URL;
+    try {
+      u = this.opts.baseUri ? new URL(req.uri, this.opts.baseUri) : new URL(req.uri);
+    } catch {
+      throw new CascadeError(ChangepropErrors.hostNotAllowed, `not an absolute URI and no base_uri configured: ${req.uri}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CascadeError(ChangepropErrors.hostNotAllowed, `protocol not allowed: ${u.protocol}`);
+    if (!this.opts.allowed.allows(u)) throw new CascadeError(ChangepropErrors.hostNotAllowed, `host ${u.host} is not in changeprop.allowed_hosts`);
+    for (const [k, v] of Object.entries(req.query)) u.searchParams.append(k, v);
+    return u;
+  }
+
+  async send(req: ExpandedRequest, extraHeaders: Record<string, string>, timeoutMs: number): Promise<ExecResponse> {
+    const url = this.target(req);
+    const headers: Record<string, string> = { 'user-agent': this.opts.userAgent };
+    for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
+    for (const [k, v] of Object.entries(extraHeaders)) if (v) headers[k] = v;
+    let body: string | undefined;
+    if (req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
+      if (typeof req.body === 'string') body = req.body;
+      else {
+        body = JSON.stringify(req.body);
+        headers['content-type'] ??= 'application/json';
+      }
+    }
+    try {
+      const res = await request(url, {
+        method: req.method as 'GET',
+        headers,
+        body,
+        dispatcher: this.agent,
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const out: ExecResponse = { status: res.statusCode, headers: res.headers };
+      if (res.statusCode >= 400) {
+        const text = await readExcerpt(res.body);
+        try {
+          out.body = JSON.parse(text);
+        } catch {
+          out.body = text;
+        }
+      } else await res.body.dump();
+      return out;
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError' || /Timeout/.test(err.code ?? '');
+      return { status: timedOut ? 504 : 503, headers: {}, error: `${err.code ?? err.name}: ${err.message}` };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+async function readExcerpt(body: AsyncIterable<Buffer> & { dump(): Promise<void> }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    if (n < EXCERPT) {
+      chunks.push(c);
+      n += c.length;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, EXCERPT).toString('utf8');
+}
+
+/** Retry-After (seconds or an HTTP date) in ms, or undefined. */
+export function retryAfterMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+  const v = headers['retry-after'];
+  const s = Array.isArray(v) ? v[0] : v;
+  if (!s) return undefined;
+  if (/^\d+$/.test(s.trim())) return Number(s.trim()) * 1000;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
