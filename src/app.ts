@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
-import { openStore } from './storage/index.ts';
+import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
 import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
 import { mountContent, type MountedContent } from './content/index.ts';
@@ -35,6 +35,22 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
 
   const router = new Router();
   // [storage] internal HTTP API under /{domain}/sys/…
+  mountStorage(router, store);
+  {
+    // Expired rows (ttl, retention grace) are deleted in the background; one purge at a time.
+    let purging = false;
+    const purge = setInterval(() => {
+      if (purging) return;
+      purging = true;
+      store
+        .purgeExpired()
+        .then((n) => n > 0 && log('storage purge', { removed: n }))
+        .catch((e: unknown) => log('storage purge failed', { error: String(e) }))
+        .finally(() => (purging = false));
+    }, config.storage.purge_interval_seconds * 1000);
+    purge.unref();
+    closers.push(async () => clearInterval(purge));
+  }
   // [events] intake POST /v1/events and the log
   const events = await openEventBus(config, { logger: log });
   closers.push(() => events.close());
