@@ -156,7 +156,8 @@ export class ContentRoutes {
   private async title(ctx: RequestContext, domain: string): Promise<Title | undefined> {
     const raw = ctx.params.title;
     const t = this.svc.titleSync(domain, raw) ?? (await this.svc.title(domain, raw, ctx.requestId));
-    if (t.prefixedDbKey !== raw) {
+    // Writes act on the normalized title: a redirect would lose the request body.
+    if (t.prefixedDbKey !== raw && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       ctx.res.writeHead(301, { location: withTitle(ctx, t.prefixedDbKey), 'cache-control': 'max-age=86400' });
       ctx.res.end();
       return undefined;

@@ -1,0 +1,68 @@
+// Starts the embedded default in-process for end-to-end tests: the example wiki on a free
+// port (test hooks on) and Cascade (SQLite store and log in a temp dir, port 0) in front of it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApp, type App } from '../../src/app.ts';
+import { configFromYaml } from '../../src/config/index.ts';
+import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
+
+export interface Harness {
+  app: App;
+  wiki: WikiHandle;
+  /** Cascade's base URL. */
+  url: string;
+  dir: string;
+  /** GET/POST against Cascade. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(contentYaml = ''): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'cascade-content-'));
+  const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', testHooks: true, seed: true });
+  const yaml = `
+listen: { host: 127.0.0.1, port: 0 }
+data_dir: ${JSON.stringify(dir)}
+default_domain: example.wiki
+wiki: { enabled: false }
+events:
+  streams:
+    resource_change: { schema_title: resource_change }
+    mediawiki.revision-create: { schema_title: mediawiki/revision/create }
+    mediawiki.page-delete: { schema_title: mediawiki/page/delete }
+    mediawiki.page-undelete: { schema_title: mediawiki/page/undelete }
+    mediawiki.page-move: { schema_title: mediawiki/page/move }
+    mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
+content:
+${contentYaml || '  access_check_max_age_seconds: 300'}
+domains:
+  example.wiki:
+    origin: { url: ${JSON.stringify(wiki.url)} }
+    buckets:
+      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
+      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
+      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
+      page-meta: { type: key_value, compression: none }
+`;
+  const config = configFromYaml(yaml, '<test>', {});
+  const app = await startApp(config, { quiet: true });
+  wiki.setEventsUrl(`${app.url}/v1/events`);
+  return {
+    app,
+    wiki,
+    url: app.url,
+    dir,
+    fetch: (path, init) => fetch(app.url + path, init),
+    async close() {
+      await app.close();
+      await wiki.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The wiki's render counter. */
+export function renders(h: Harness): number {
+  return h.wiki.stats().renders;
+}
