@@ -1,0 +1,48 @@
+// Mobile sections (GET /page/mobile-sections{,-lead,-remaining}/{title}) from Parsoid HTML.
+import { analyzePage, type PageAnalysis } from './analyze.ts';
+import { imageRefs, pageIdentity } from './page.ts';
+import type { DeriveMeta, MobileLead, MobileSections } from './types.ts';
+
+const LEAD_IMAGE_WIDTHS = [320, 640, 800, 1024];
+
+/** Derives the lead and the remaining sections from Parsoid HTML (or an analysis of it). */
+export function deriveMobileSections(html: string | PageAnalysis, meta: DeriveMeta): MobileSections {
+  const page = typeof html === 'string' ? analyzePage(html, { linkPrefix: linkPrefix(meta) }) : html;
+  const id = pageIdentity(page, meta);
+  const description = meta.description ?? page.shortDescription;
+  const images = imageRefs(page, meta, LEAD_IMAGE_WIDTHS);
+  const [lead, ...rest] = page.sections;
+
+  const leadOut: MobileLead = {
+    ns: id.title.namespace,
+    id: id.pageid,
+    revision: id.revision,
+    lastmodified: id.timestamp,
+    displaytitle: id.displaytitle,
+    normalizedtitle: id.title.prefixedText,
+    ...(meta.wikibase_item ? { wikibase_item: meta.wikibase_item } : {}),
+    ...(description ? { description, description_source: meta.description !== undefined ? (meta.description_source ?? 'central') : 'local' } : {}),
+    protection: meta.protection ?? {},
+    editable: meta.editable ?? true,
+    languagecount: meta.languagecount ?? 0,
+    ...(images && page.image
+      ? { image: { file: page.image.file, urls: Object.fromEntries([...images.thumbs].map(([w, ref]) => [String(w), ref.source])) } }
+      : {}),
+    ...(page.hatnotes.length ? { hatnotes: page.hatnotes } : {}),
+    ...(page.issues.length ? { issues: page.issues } : {}),
+    ...(page.coordinates ? { geo: { latitude: page.coordinates.lat, longitude: page.coordinates.lon } } : {}),
+    sections: [{ id: 0, text: lead?.html ?? '' }],
+  };
+  return {
+    lead: leadOut,
+    remaining: {
+      sections: rest.map((s) => ({ id: s.id, text: s.html, toclevel: Math.max(1, s.level - 1), line: s.line, anchor: s.anchor })),
+    },
+  };
+}
+
+/** Links to other pages as the wiki's article path (`/wiki/Foo`). */
+export function linkPrefix(meta: DeriveMeta): string {
+  const path = meta.articlePath ?? meta.site?.articlePath ?? '/wiki/$1';
+  return path.includes('$1') ? path.slice(0, path.indexOf('$1')) : '/wiki/';
+}
