@@ -9,6 +9,8 @@ import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
 import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
 import { mountContent, type MountedContent } from './content/index.ts';
+import { startWiki, type WikiHandle } from './wiki/index.ts';
+import { dataPath } from './config/index.ts';
 
 export interface App {
   config: CascadeConfig;
@@ -17,6 +19,8 @@ export interface App {
   events: EventBus;
   /** The content API: its service (access events: markDeleted, markRevisionVisibility, …), routes and rate limiter. */
   content: MountedContent;
+  /** The example wiki origin, when `wiki.enabled` (its own port; counters for tests). */
+  wiki?: WikiHandle;
   router: Router;
   server: Server;
   /** The bound address (port 0 in config picks a free one). */
@@ -56,6 +60,24 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   closers.push(() => events.close());
   mountEvents(router, { intake: events.intake, maxBodyBytes: config.events.max_body_bytes, allowHasty: config.events.allow_hasty, logger: log });
   // [wiki] example wiki origin on its own port
+  let wiki: WikiHandle | undefined;
+  if (config.wiki.enabled) {
+    const w = config.wiki;
+    wiki = await startWiki({
+      dbPath: dataPath(config, w.path),
+      host: w.host,
+      port: w.port,
+      domain: w.domain,
+      // Cascade's own intake; with listen port 0 it is set once the port is known (below).
+      eventsUrl: w.events_url ?? (config.listen.port ? `http://${config.listen.host}:${config.listen.port}/v1/events` : undefined),
+      testHooks: w.test_hooks,
+      seed: w.seed,
+      log,
+    });
+    closers.push(() => wiki!.close());
+    // A wiki on a free port (tests): its domain's origin is wherever it landed.
+    if (w.port === 0 && config.domains[w.domain]) config.domains[w.domain].origin.url = wiki.url;
+  }
   // [content] /{domain}/v1/… and /api/rest_v1/…
   const content = mountContent(router, { config, store, producer: events.producer, log });
   closers.push(() => content.close());
@@ -69,12 +91,14 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   const addr = server.address();
   const url = typeof addr === 'object' && addr ? `http://${config.listen.host}:${addr.port}` : '';
   log('cascade listening', { url, storage: store.backend });
+  if (wiki && !config.wiki.events_url && !config.listen.port) wiki.setEventsUrl(`${url}/v1/events`);
 
   return {
     config,
     store,
     events,
     content,
+    ...(wiki ? { wiki } : {}),
     router,
     server,
     url,
