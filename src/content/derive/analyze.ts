@@ -61,6 +61,7 @@ export interface PageAnalysis {
   /** Title coordinates (`#coordinates .geo`). */
   coordinates?: { lat: number; lon: number };
   image?: LeadImageInfo;
+  /** Lead hatnotes and issue boxes (only collected with `sections`: they come out of the lead text). */
   hatnotes: string[];
   issues: { html: string; text: string }[];
   /** First meaningful lead paragraph, cleaned for the summary (`<p>…</p>`), or ''. */
@@ -254,7 +255,7 @@ export function analyzePage(html: string, options: AnalyzeOptions = {}): PageAna
         }
 
         // Lead extras.
-        if (current?.id === 0 && !dropped) {
+        if (wantSections && current?.id === 0 && !dropped) {
           if (name === 'div' && hasClass(classes, ['hatnote']) && !stack.some((f) => f.capture)) {
             frame.capture = { kind: 'hatnote', start: target().chunks.length, text: [] };
           } else if ((name === 'table' || name === 'div') && hasClass(classes, ['ambox']) && !stack.some((f) => f.capture)) {
@@ -362,7 +363,6 @@ export function analyzePage(html: string, options: AnalyzeOptions = {}): PageAna
           const text = decodeHTML(frame.capture.text.join('')).replace(/\s+/g, ' ').trim();
           if (frame.capture.kind === 'hatnote') out.hatnotes.push(inner);
           else out.issues.push({ html: inner, text });
-          if (!wantSections && frame.capture.kind === 'hatnote') out.hatnotes[out.hatnotes.length - 1] = '';
         }
         if (frame.shortDesc && shortDesc) {
           out.shortDescription = decodeHTML(shortDesc.join('')).replace(/\s+/g, ' ').trim();
