@@ -77,4 +77,130 @@ rules
     if (bad) process.exit(2);
   });
 
+const dlq = program.command('dlq').description('change-propagation dead letters');
+async function dlqContext(file: string) {
+  const cfg = config(file);
+  const { configuredRules, dlqStreams } = await import('../changeprop/service.ts');
+  const { openEventLog } = await import('../events/log/index.ts');
+  let ruleList;
+  try {
+    ruleList = configuredRules(cfg);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`cascade: invalid rules\n${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = await openEventLog(cfg.events.log, { baseDir: cfg.data_dir });
+  return { cfg, rules: ruleList, log, streams: dlqStreams(cfg) };
+}
+function pickRule<T extends { name: string }>(list: T[], name: string): T {
+  const r = list.find((x) => x.name === name);
+  if (!r) {
+    console.error(`cascade: no rule named ${name} (rules: ${list.map((x) => x.name).join(', ') || 'none'})`);
+    process.exit(2);
+  }
+  return r;
+}
+function parseSince(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const rel = /^(\d+)([smhd])$/.exec(s);
+  if (rel) return Date.now() - Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's']!;
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) {
+    console.error(`cascade: --since wants an ISO time or a duration like 30m, 2h, 1d: ${s}`);
+    process.exit(2);
+  }
+  return t;
+}
+dlq
+  .command('list')
+  .description("list dead letters (all rules, or one)")
+  .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
+  .option('--rule <name>', 'only this rule')
+  .option('--since <time>', 'only since this ISO time or duration (30m, 2h, 1d)')
+  .option('--json', 'one JSON object per line')
+  .action(async (opts: { config: string; rule?: string; since?: string; json?: boolean }) => {
+    const { listDeadLetters } = await import('../changeprop/dlq.ts');
+    const ctx = await dlqContext(opts.config);
+    const names = opts.rule ? [pickRule(ctx.rules, opts.rule).name] : ctx.rules.map((r) => r.name);
+    let n = 0;
+    for (const name of names) {
+      for (const d of await listDeadLetters(ctx.log, ctx.streams, name, { since: parseSince(opts.since) })) {
+        n++;
+        if (opts.json) console.log(JSON.stringify(d));
+        else console.log(`${new Date(d.timestamp).toISOString()}  ${name}  #${d.offset}  ${d.status ?? '-'}  ${d.uri ?? '-'}  ${d.message}`);
+      }
+    }
+    if (!opts.json) console.error(`${n} dead letter${n === 1 ? '' : 's'}`);
+    await ctx.log.close();
+  });
+dlq
+  .command('replay')
+  .description("re-publish a rule's dead letters to its retry stream (a running engine executes them)")
+  .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
+  .requiredOption('--rule <name>', 'the rule')
+  .option('--since <time>', 'only since this ISO time or duration (30m, 2h, 1d)')
+  .option('--filter <match>', "only events matching this match object (rule syntax, YAML/JSON), e.g. '{meta: {domain: en.wikipedia.org}}'")
+  .action(async (opts: { config: string; rule: string; since?: string; filter?: string }) => {
+    const { replayDeadLetters } = await import('../changeprop/dlq.ts');
+    const { parse } = await import('yaml');
+    const ctx = await dlqContext(opts.config);
+    const rule = pickRule(ctx.rules, opts.rule);
+    const filter = opts.filter === undefined ? undefined : parse(opts.filter);
+    const n = await replayDeadLetters(ctx.log, ctx.streams, rule, { since: parseSince(opts.since), filter });
+    console.log(`re-published ${n} dead letter${n === 1 ? '' : 's'} of ${rule.name}`);
+    await ctx.log.close();
+  });
+
+// [wiki] the example wiki origin, standalone
+const wikiCmd = program.command('wiki').description('the example wiki origin');
+wikiCmd
+  .command('serve')
+  .description('run the example wiki on its own (MediaWiki REST/action API subset)')
+  .option('-c, --config <file>', 'config file (its wiki: section gives the defaults)', DEFAULT_CONFIG)
+  .option('--port <port>', 'port (0 picks a free one)')
+  .option('--db <file>', 'the wiki SQLite file')
+  .option('--events-url <url>', "Cascade's event intake, e.g. http://127.0.0.1:7231/v1/events")
+  .option('--test-hooks', 'enable /w/rest.php/v1/_test/* (render counters, fault injection)')
+  .action(async (opts: { config: string; port?: string; db?: string; eventsUrl?: string; testHooks?: boolean }) => {
+    const { startWiki } = await import('../wiki/index.ts');
+    const { dataPath } = await import('../config/index.ts');
+    const cfg = config(opts.config);
+    const w = cfg.wiki;
+    const log = (msg: string, f?: Record<string, unknown>) => console.log(JSON.stringify({ msg, ...f }));
+    const handle = await startWiki({
+      dbPath: opts.db ?? dataPath(cfg, w.path),
+      host: w.host,
+      port: opts.port === undefined ? w.port : Number(opts.port),
+      domain: w.domain,
+      eventsUrl: opts.eventsUrl ?? w.events_url ?? `http://${cfg.listen.host}:${cfg.listen.port}/v1/events`,
+      testHooks: opts.testHooks ?? w.test_hooks,
+      seed: w.seed,
+      log,
+    });
+    log('example wiki listening', { url: handle.url, domain: w.domain });
+    const stop = async () => {
+      await handle.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop());
+    process.once('SIGTERM', () => void stop());
+  });
+wikiCmd
+  .command('import')
+  .description('import a directory of *.txt wikitext files (file name = title) into the example wiki')
+  .argument('<dir>', 'directory, e.g. ../shared/corpora/wikitext')
+  .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
+  .option('--db <file>', 'the wiki SQLite file')
+  .action(async (dir: string, opts: { config: string; db?: string }) => {
+    const { importWikitextDir } = await import('../wiki/index.ts');
+    const { dataPath } = await import('../config/index.ts');
+    const cfg = config(opts.config);
+    const r = await importWikitextDir(dir, { dbPath: opts.db ?? dataPath(cfg, cfg.wiki.path), domain: cfg.wiki.domain, seed: cfg.wiki.seed });
+    for (const s of r.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
+    console.log(`imported ${r.imported} page${r.imported === 1 ? '' : 's'} (${r.unchanged} unchanged, ${r.skipped.length} skipped)`);
+  });
+
 await program.parseAsync(process.argv);
