@@ -215,7 +215,7 @@ class RuleRunner {
   async start(): Promise<void> {
     this.running = true;
     // A record not acked within ackWait is redelivered: longer than the worst exec chain.
-    const execWait = this.rule.timeout * Math.max(1, ...this.rule.cases.map((c) => c.exec.length)) + 30_000;
+    const execWait = this.rule.timeout * Math.max(1, ...this.rule.cases.map((c) => c.exec.length)) + 5_000;
     if (this.topics.length) {
       const main = await this.e.log.consumer(groupName(this.rule.name), this.topics, { startAt: this.e.startAt, ackWaitMs: execWait });
       this.consumers.push(main);
