@@ -144,7 +144,7 @@ describe('schema repository', () => {
 describe('in-process producer', () => {
   let fx: IntakeFixture;
   before(async () => {
-    fx = await startIntake({ schema_base_uris: ['builtin'], streams: { resource_change: { schema_title: 'resource_change' } } });
+    fx = await startIntake({ schema_base_uris: ['builtin'], streams: { resource_change: { schema_title: 'resource_change', key_field: 'meta.uri' } } });
   });
   after(() => fx.close());
 
@@ -153,6 +153,7 @@ describe('in-process producer', () => {
     await fx.bus.producer.produce([ev('https://example.wiki/wiki/A'), ev('https://example.wiki/wiki/B')]);
     const recs = await fx.bus.log.read('dc1.resource_change', 0, 10);
     assert.deepEqual(recs.map((r) => (JSON.parse(r.value.toString()) as { meta: { uri: string } }).meta.uri), ['https://example.wiki/wiki/A', 'https://example.wiki/wiki/B']);
+    assert.deepEqual(recs.map((r) => r.key), ['https://example.wiki/wiki/A', 'https://example.wiki/wiki/B'], 'key_field sets the ordering key');
   });
 
   it('throws on an invalid event and appends none of the batch', async () => {
