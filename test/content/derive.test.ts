@@ -287,3 +287,27 @@ test('HTML without sections is all lead', () => {
   assert.equal(a.extractHtml, '<p>Just <b>text</b>.</p>');
   assert.equal(a.sections[0]!.html, '<p>Just <b>text</b>.</p>');
 });
+
+test('HTML of the example wiki renderer (a real corpus article)', async () => {
+  // The example wiki is the origin the embedded default serves from; its renderer writes the
+  // simpler Parsoid style (double-quoted data-mw, missing templates as links to Template:…).
+  const { renderWikitext } = await import('../../src/wiki/render.ts');
+  const { parseTitle } = await import('../../src/wiki/site.ts');
+  const wikitext = readFileSync(corpusPath('wikitext', 'Bodmin.txt'), 'utf8');
+  const { html } = renderWikitext(wikitext, {
+    domain: 'example.wiki', title: parseTitle('Bodmin')!, pageId: 5, revId: 9, timestamp: '2024-01-01T00:00:00Z', loadPage: () => undefined,
+  });
+  const s = deriveSummary(html, { domain: 'example.wiki' });
+  assertSummaryShape(s, 'Bodmin');
+  // Bodmin.txt: "'''Bodmin''' ({{lang-kw|Bosvena}}<ref>…</ref>) is a [[civil parishes in
+  // England|civil parish]] and historic town in [[Cornwall]], England, United Kingdom." (the
+  // template is missing in this wiki: its placeholder link is not prose)
+  assert.ok(s.extract.startsWith('Bodmin is a civil parish and historic town in Cornwall, England, United Kingdom.'), s.extract.slice(0, 200));
+  assert.equal(s.pageid, 5);
+  assert.equal(s.revision, '9');
+  const m = deriveMobileSections(html, { domain: 'example.wiki' });
+  assertMobileShape(m, 'Bodmin');
+  assert.equal(m.remaining.sections.length, headingSections(html));
+  assert.ok(m.remaining.sections.length > 5);
+  assert.equal(m.remaining.sections[0]!.line, 'Situation and origin of the name');
+});

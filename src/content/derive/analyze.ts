@@ -245,6 +245,8 @@ export function analyzePage(html: string, options: AnalyzeOptions = {}): PageAna
             EXTRACT_DROP_TAGS.has(name) ||
             hasClass(classes, EXTRACT_DROP_CLASSES) ||
             attribs.id === 'coordinates' ||
+            // A link to a template is a missing template's placeholder, never prose.
+            (name === 'a' && (attribs.href ?? '').startsWith('./Template:')) ||
             /display:\s*none/.test(attribs.style ?? '') ||
             /\bmw:PageProp|\bmw:Extension\/ref\b/.test(attribs.typeof ?? '')
           ) frame.extract = 'drop';
