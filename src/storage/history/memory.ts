@@ -82,8 +82,10 @@ export class MemoryHistoryStore {
     if (enc.baseTid !== null && !m.has(id(enc.baseRev as number, enc.baseTid))) throw new Error('base vanished');
     const row: MemoryRow = { rev, tid, ...enc, baseOnly: false };
     m.set(id(rev, tid), row);
+    // The copy must mirror the newest row: a racing writer of an older tid must not install
+    // its body even when the copy is missing (SQL: the upsert's WHERE also checks the rows).
     const copy = this.latest.get(key);
-    if (!copy || newer(row, copy)) this.latest.set(key, { rev, tid, stored: latestStored });
+    if ((!copy || newer(row, copy)) && this.latestMeta(key) === row) this.latest.set(key, { rev, tid, stored: latestStored });
     return row;
   }
 
