@@ -72,8 +72,8 @@ it('every event acknowledged over HTTP survives SIGKILL exactly once', async () 
       const counts = new Map<string, number>();
       for (let from = 0; ; ) {
         const page = await log.read('dc1.mediawiki.revision-create', from, 5000);
+        if (page.length === 0) break;
         for (const r of page) counts.set(r.id, (counts.get(r.id) ?? 0) + 1);
-        if (page.length < 5000) break;
         from = page[page.length - 1].offset + 1;
       }
       const missing = acked.filter((id) => counts.get(id) !== 1);

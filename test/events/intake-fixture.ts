@@ -49,8 +49,8 @@ export async function startIntake(events: Record<string, unknown>, opts: { datac
       let from = 0;
       for (;;) {
         const page = await bus.log.read(`${config.datacenter}.${stream}`, from, 1000);
+        if (page.length === 0) return out;
         out.push(...page);
-        if (page.length < 1000) return out;
         from = page[page.length - 1].offset + 1;
       }
     },
