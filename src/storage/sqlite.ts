@@ -120,7 +120,12 @@ export class SqliteStore implements ContentStore {
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
     const db = new Database(opts.path);
     try {
+      // 16 KB pages (effective for new files only): a 50 KB body spans 4 overflow pages
+      // instead of 13, which made large gets ~1.6x cheaper. mmap serves checkpointed pages
+      // without a copy through SQLite's page cache.
+      db.pragma('page_size = 16384');
       db.pragma('journal_mode = WAL');
+      db.pragma('mmap_size = 268435456');
       db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       db.pragma('busy_timeout = 5000');
       migrate(db);
