@@ -6,8 +6,6 @@ import { dirname } from 'node:path';
 import type { LogConfig } from './config.ts';
 import type { EventLog } from './types.ts';
 import { SqliteEventLog } from './sqlite.ts';
-import { CascadeError } from '../../errors/index.ts';
-import { LogErrors } from './errors.ts';
 
 export type { AppendResult, Consumer, ConsumerOptions, EventLog, EventProducer, LogEvent, LogRecord, RetentionOptions } from './types.ts';
 export type { LogConfig, SqliteLogConfig, JetStreamLogConfig, LogRetentionConfig } from './config.ts';
@@ -21,7 +19,8 @@ export { SqliteEventLog } from './sqlite.ts';
  */
 export async function openEventLog(cfg: LogConfig, opts: { baseDir?: string } = {}): Promise<EventLog> {
   if (cfg.backend === 'jetstream') {
-    throw new CascadeError(LogErrors.unavailable, 'the JetStream log backend lands in the next commit');
+    const { JetStreamEventLog } = await import('./jetstream.ts');
+    return JetStreamEventLog.open(cfg);
   }
   const path = isAbsolute(cfg.path) ? cfg.path : resolve(opts.baseDir ?? process.cwd(), cfg.path);
   mkdirSync(dirname(path), { recursive: true });

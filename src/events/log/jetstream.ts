@@ -1,0 +1,571 @@
+// The event log on NATS JetStream.
+//
+// Streams: one stream per topic, `<prefix>_<topic>` (sanitized), subjects `<prefix>.<topic>.>`;
+// its sequence is the topic's offset. Appends publish with `Nats-Msg-Id` = event id, so the
+// server drops duplicates within the stream's duplicate window. Retention is the stream's
+// max_age / max_bytes (discard old).
+//
+// Consumer groups: durable pull consumers with explicit acks; ack_wait gives redelivery.
+//
+// Ordering per key (JetStream has no per-key in-flight limit, so we build one from subjects):
+// unkeyed events go to `<…>.u`; a keyed event goes to `<…>.k.<p>`, p = FNV-1a(key) mod
+// `key_partitions`. A group has one durable consumer on `.u` (any number in flight) and one
+// per partition with max_ack_pending = 1: the server hands out the next record of a partition
+// only after the previous one is acked (or its ack_wait expired and it is redelivered first),
+// to whichever member asks. Limits: keys that hash to one partition wait for each other
+// (head-of-line blocking), so keyed throughput per group is at most one record per partition
+// per ack round trip; raise `key_partitions` for more parallelism (more consumers per group).
+// Unkeyed events and keyed events are not ordered relative to each other.
+import { connect, type NatsConnection, type Msg, type Subscription, headers as natsHeaders, createInbox } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { createHash } from 'node:crypto';
+import { CascadeError } from '../../errors/index.ts';
+import { LOG_DEFAULTS, type JetStreamLogConfig } from './config.ts';
+import { LogErrors } from './errors.ts';
+import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRecord, RetentionOptions } from './types.ts';
+
+const KEY_HEADER = 'Cascade-Key';
+const DEFAULT_ACK_WAIT_MS = 30_000;
+const ms2ns = (ms: number) => Math.round(ms * 1_000_000);
+
+/** A NATS name token from any string: safe characters kept, a hash keeps distinct inputs distinct. */
+export function natsToken(s: string): string {
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(s)) return s;
+  const h = createHash('sha1').update(s).digest('hex').slice(0, 8);
+  return `${s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48)}_${h}`;
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function isNotFound(e: unknown): boolean {
+  const err = e as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return (
+    err?.api_error?.err_code === 10059 || // stream not found
+    err?.api_error?.err_code === 10014 || // consumer not found
+    /not found/i.test(String(err?.message ?? ''))
+  );
+}
+
+/** Delivery info from a JetStream ack subject (v1: 9 tokens; v2 with domain/account: 12+). */
+function parseAckSubject(reply: string): { stream: string; deliveries: number; seq: number; ts: number } | undefined {
+  const t = reply.split('.');
+  if (t[0] !== '$JS' || t[1] !== 'ACK') return undefined;
+  const base = t.length === 9 ? 2 : 4;
+  return { stream: t[base], deliveries: Number(t[base + 2]), seq: Number(t[base + 3]), ts: Math.floor(Number(t[base + 5]) / 1e6) };
+}
+
+interface SubConsumer {
+  topic: string;
+  stream: string;
+  durable: string;
+  /** Most records one pull asks for. */
+  batch: number;
+}
+
+export class JetStreamEventLog implements EventLog {
+  readonly backend = 'jetstream';
+  private readonly streams = new Map<string, Promise<void>>();
+  private readonly consumers = new Set<JetStreamConsumer>();
+  private closed = false;
+  readonly partitions: number;
+  private readonly dedupMs: number;
+  private readonly retention: { max_age_ms: number; max_bytes: number };
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    private readonly cfg: JetStreamLogConfig,
+  ) {
+    this.partitions = cfg.key_partitions ?? LOG_DEFAULTS.key_partitions;
+    this.dedupMs = cfg.dedup_window_ms ?? LOG_DEFAULTS.dedup_window_ms;
+    this.retention = {
+      max_age_ms: cfg.retention?.max_age_ms ?? LOG_DEFAULTS.retention.max_age_ms,
+      max_bytes: cfg.retention?.max_bytes ?? LOG_DEFAULTS.retention.max_bytes,
+    };
+  }
+
+  static async open(cfg: JetStreamLogConfig): Promise<JetStreamEventLog> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: cfg.url.split(',').map((s) => s.trim()), name: 'cascade-event-log', maxReconnectAttempts: -1 });
+    } catch (e) {
+      throw new CascadeError(LogErrors.unavailable, `cannot connect to NATS at ${cfg.url}: ${(e as Error).message}`, { cause: e });
+    }
+    const jsm = await jetstreamManager(nc);
+    return new JetStreamEventLog(nc, jetstream(nc), jsm, cfg);
+  }
+
+  streamName(topic: string): string {
+    return `${this.cfg.stream_prefix}_${natsToken(topic)}`;
+  }
+
+  private subjectBase(topic: string): string {
+    return `${this.cfg.stream_prefix}.${natsToken(topic)}`;
+  }
+
+  subject(topic: string, key: string | undefined): string {
+    return key === undefined ? `${this.subjectBase(topic)}.u` : `${this.subjectBase(topic)}.k.${fnv1a(key) % this.partitions}`;
+  }
+
+  private limits(maxAgeMs: number, maxBytes: number): Partial<StreamConfig> {
+    const dup = maxAgeMs > 0 ? Math.min(this.dedupMs, maxAgeMs) : this.dedupMs;
+    return { max_age: maxAgeMs > 0 ? ms2ns(maxAgeMs) : 0, max_bytes: maxBytes > 0 ? maxBytes : -1, duplicate_window: ms2ns(Math.max(dup, 100)) };
+  }
+
+  /** Creates the topic's stream once (idempotent across processes). */
+  ensureStream(topic: string): Promise<void> {
+    let p = this.streams.get(topic);
+    if (!p) {
+      p = this.createStream(topic);
+      this.streams.set(topic, p);
+      p.catch(() => this.streams.delete(topic));
+    }
+    return p;
+  }
+
+  private async createStream(topic: string): Promise<void> {
+    const name = this.streamName(topic);
+    try {
+      await this.jsm.streams.info(name);
+      return;
+    } catch (e) {
+      if (!isNotFound(e)) throw unavailable(e);
+    }
+    try {
+      await this.jsm.streams.add({
+        name,
+        subjects: [`${this.subjectBase(topic)}.>`],
+        storage: (this.cfg.storage ?? 'file') === 'memory' ? 'memory' : 'file',
+        num_replicas: this.cfg.replicas ?? 1,
+        discard: 'old',
+        ...this.limits(this.retention.max_age_ms, this.retention.max_bytes),
+      } as Partial<StreamConfig> as StreamConfig);
+    } catch (e) {
+      // Another process may have created it meanwhile.
+      try {
+        await this.jsm.streams.info(name);
+      } catch {
+        throw unavailable(e);
+      }
+    }
+  }
+
+  async append(topic: string, events: LogEvent[]): Promise<AppendResult[]> {
+    this.checkOpen();
+    for (const ev of events) {
+      if (typeof ev.id !== 'string' || ev.id.length === 0) throw new CascadeError(LogErrors.badEvent, 'every event needs a non-empty id');
+      if (!Buffer.isBuffer(ev.value)) throw new CascadeError(LogErrors.badEvent, 'event value must be a Buffer');
+    }
+    if (events.length === 0) return [];
+    await this.ensureStream(topic);
+    try {
+      // Published back to back on one connection: the server stores them in this order.
+      const acks = await Promise.all(
+        events.map((ev) => {
+          let h;
+          if (ev.key !== undefined) {
+            h = natsHeaders();
+            h.set(KEY_HEADER, ev.key);
+          }
+          return this.js.publish(this.subject(topic, ev.key), ev.value, h ? { msgID: ev.id, headers: h } : { msgID: ev.id });
+        }),
+      );
+      return acks.map((a) => ({ offset: a.seq, duplicate: a.duplicate }));
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  async read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]> {
+    this.checkOpen();
+    if (max <= 0) return [];
+    const stream = this.streamName(topic);
+    let name: string;
+    try {
+      const ci = await this.jsm.consumers.add(stream, {
+        ack_policy: 'none',
+        ...(fromOffset > 1 ? { deliver_policy: 'by_start_sequence', opt_start_seq: fromOffset } : { deliver_policy: 'all' }),
+        inactive_threshold: ms2ns(30_000),
+        mem_storage: true,
+        num_replicas: 1,
+      } as never);
+      name = ci.name;
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw unavailable(e);
+    }
+    const reader = new Puller(this.nc);
+    try {
+      const out: LogRecord[] = [];
+      while (out.length < max) {
+        await reader.pull(stream, name, Math.min(max - out.length, 1000), 0);
+        if (reader.ready.length === 0) break;
+        for (const m of reader.ready.splice(0)) out.push(toRecord(topic, m, 0));
+      }
+      return out.slice(0, max);
+    } finally {
+      reader.close();
+      await this.jsm.consumers.delete(stream, name).catch(() => {});
+    }
+  }
+
+  durable(group: string, part: number | 'u'): string {
+    return `${natsToken(group)}_${part === 'u' ? 'u' : `k${part}`}`;
+  }
+
+  async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
+    this.checkOpen();
+    if (typeof group !== 'string' || group.length === 0) throw new CascadeError(LogErrors.badEvent, 'consumer group name must be a non-empty string');
+    if (topics.length === 0) throw new CascadeError(LogErrors.badTopic, 'a consumer needs at least one topic');
+    const ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    const subs: SubConsumer[] = [];
+    for (const topic of topics) {
+      await this.ensureStream(topic);
+      const stream = this.streamName(topic);
+      const base = this.subjectBase(topic);
+      const parts: (number | 'u')[] = ['u', ...Array.from({ length: this.partitions }, (_, i) => i)];
+      await Promise.all(
+        parts.map(async (p) => {
+          const durable = this.durable(group, p);
+          await this.ensureConsumer(stream, durable, p === 'u' ? `${base}.u` : `${base}.k.${p}`, p === 'u' ? 10_000 : 1, ackWaitMs, opts.startAt ?? 'earliest');
+          subs.push({ topic, stream, durable, batch: p === 'u' ? 1000 : 1 });
+        }),
+      );
+    }
+    const c = new JetStreamConsumer(this, subs);
+    this.consumers.add(c);
+    return c;
+  }
+
+  private async ensureConsumer(stream: string, durable: string, filter: string, maxAckPending: number, ackWaitMs: number, startAt: 'earliest' | 'latest'): Promise<void> {
+    try {
+      const info = await this.jsm.consumers.info(stream, durable);
+      if (info.config.ack_wait !== ms2ns(ackWaitMs)) await this.jsm.consumers.update(stream, durable, { ack_wait: ms2ns(ackWaitMs) });
+      return;
+    } catch (e) {
+      if (!isNotFound(e)) throw unavailable(e);
+    }
+    try {
+      await this.jsm.consumers.add(stream, {
+        durable_name: durable,
+        ack_policy: 'explicit',
+        ack_wait: ms2ns(ackWaitMs),
+        max_ack_pending: maxAckPending,
+        max_deliver: -1,
+        deliver_policy: startAt === 'latest' ? 'new' : 'all',
+        filter_subject: filter,
+      } as never);
+    } catch (e) {
+      try {
+        await this.jsm.consumers.info(stream, durable);
+      } catch {
+        throw unavailable(e);
+      }
+    }
+  }
+
+  async lag(group: string, topic: string): Promise<number> {
+    this.checkOpen();
+    const stream = this.streamName(topic);
+    const parts: (number | 'u')[] = ['u', ...Array.from({ length: this.partitions }, (_, i) => i)];
+    try {
+      const infos = await Promise.all(
+        parts.map((p) =>
+          this.jsm.consumers.info(stream, this.durable(group, p)).catch((e: unknown) => {
+            if (isNotFound(e)) return undefined;
+            throw e;
+          }),
+        ),
+      );
+      if (infos.every((i) => i === undefined)) {
+        const si = await this.jsm.streams.info(stream).catch((e: unknown) => {
+          if (isNotFound(e)) return undefined;
+          throw e;
+        });
+        return si ? si.state.messages : 0;
+      }
+      return infos.reduce((s, i) => s + (i ? i.num_pending + i.num_ack_pending : 0), 0);
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  async setRetention(topic: string, opts: RetentionOptions): Promise<void> {
+    this.checkOpen();
+    await this.ensureStream(topic);
+    const maxAge = opts.maxAgeMs ?? this.retention.max_age_ms;
+    const maxBytes = opts.maxBytes ?? this.retention.max_bytes;
+    try {
+      const info = await this.jsm.streams.info(this.streamName(topic));
+      await this.jsm.streams.update(this.streamName(topic), { ...info.config, ...this.limits(maxAge, maxBytes) });
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  forget(c: JetStreamConsumer): void {
+    this.consumers.delete(c);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new CascadeError(LogErrors.closed, 'the event log is closed');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const c of [...this.consumers]) await c.close();
+    this.closed = true;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+function unavailable(e: unknown): CascadeError {
+  if (e instanceof CascadeError) return e;
+  return new CascadeError(LogErrors.unavailable, `JetStream: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
+
+function toRecord(topic: string, m: Msg, deliveriesFallback: number): LogRecord {
+  const info = parseAckSubject(m.reply ?? '');
+  const id = m.headers?.get('Nats-Msg-Id') ?? '';
+  const key = m.headers?.get(KEY_HEADER);
+  const rec: LogRecord = {
+    topic,
+    offset: info?.seq ?? 0,
+    id,
+    value: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength),
+    timestamp: info?.ts ?? Date.now(),
+    deliveries: deliveriesFallback === 0 ? 0 : (info?.deliveries ?? deliveriesFallback),
+  };
+  if (key) rec.key = key;
+  return rec;
+}
+
+/**
+ * Raw pull requests ($JS.API.CONSUMER.MSG.NEXT) on one inbox subscription. The high-level
+ * client API wants expires >= 1 s; a log fetch may wait less, or not at all. Every delivered
+ * message lands in `ready` whichever request it answers (a message carries its own subject,
+ * not the inbox's); requests are tracked only to know when they are over: one open request
+ * per consumer, matched by the consumer named in the ack subject.
+ */
+class Puller {
+  private readonly inbox = createInbox();
+  private readonly sub: Subscription;
+  private seq = 0;
+  /** Open request per `stream.consumer`. */
+  private readonly open = new Map<string, PullRequest>();
+  /** Request id (inbox suffix, for status messages) → `stream.consumer`. */
+  private readonly ids = new Map<string, string>();
+  /** Delivered to this member and not yet handed out by a fetch. */
+  readonly ready: Msg[] = [];
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly nc: NatsConnection) {
+    this.sub = nc.subscribe(`${this.inbox}.>`, { callback: (_err, m) => this.onMsg(m) });
+  }
+
+  private onMsg(m: Msg): void {
+    const status = m.headers?.code ?? 0;
+    if (status >= 100) {
+      // 404 no messages / 408 request expired / 409 limits: the request is over (100: heartbeat).
+      if (status < 400) return;
+      const key = this.ids.get(m.subject.slice(this.inbox.length + 1));
+      const req = key === undefined ? undefined : this.open.get(key);
+      if (req && req.subject === m.subject) this.finish(key!, req);
+      return;
+    }
+    this.ready.push(m);
+    const key = m.reply ? `${parseAckSubject(m.reply)?.stream}.${ackConsumer(m.reply)}` : '';
+    const req = this.open.get(key);
+    if (req && ++req.got >= req.want) this.finish(key, req);
+    for (const w of this.waiters) w();
+  }
+
+  private finish(key: string, req: PullRequest): void {
+    if (req.finished) return;
+    req.finished = true;
+    clearTimeout(req.timer);
+    if (this.open.get(key) === req) this.open.delete(key);
+    this.ids.delete(req.subject.slice(this.inbox.length + 1));
+    req.resolve();
+  }
+
+  /** True while a request to this consumer is open. */
+  busy(stream: string, durable: string): boolean {
+    return this.open.has(`${stream}.${durable}`);
+  }
+
+  /**
+   * One pull, resolved when the request is fulfilled or over. `waitMs` 0 asks for what is
+   * there now: no_wait (with a short expiry, as a no_wait request to a consumer at its
+   * max_ack_pending gets no answer at all from nats-server 2.9).
+   */
+  pull(stream: string, durable: string, batch: number, waitMs: number): Promise<void> {
+    const key = `${stream}.${durable}`;
+    if (this.open.has(key)) return Promise.resolve();
+    const id = String(++this.seq);
+    return new Promise((resolve) => {
+      const req: PullRequest = {
+        subject: `${this.inbox}.${id}`,
+        got: 0,
+        want: batch,
+        finished: false,
+        resolve,
+        // Backs up the server's expiry should its status message be lost.
+        timer: setTimeout(() => this.finish(key, req), waitMs + 2000),
+      };
+      this.open.set(key, req);
+      this.ids.set(id, key);
+      const body = waitMs > 0 ? { batch, expires: ms2ns(waitMs) } : { batch, no_wait: true, expires: ms2ns(5) };
+      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, JSON.stringify(body), { reply: req.subject });
+    });
+  }
+
+  /** Resolves when a message arrives, or after `ms`. */
+  waitAny(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const w = () => {
+        clearTimeout(t);
+        this.waiters.delete(w);
+        resolve();
+      };
+      const t = setTimeout(w, ms);
+      this.waiters.add(w);
+    });
+  }
+
+  close(): void {
+    for (const [key, req] of this.open) this.finish(key, req);
+    this.sub.unsubscribe();
+  }
+}
+
+interface PullRequest {
+  subject: string;
+  got: number;
+  want: number;
+  finished: boolean;
+  resolve: () => void;
+  timer: NodeJS.Timeout;
+}
+
+function ackConsumer(reply: string): string {
+  const t = reply.split('.');
+  return t[t.length === 9 ? 3 : 5];
+}
+
+class JetStreamConsumer implements Consumer {
+  private readonly puller: Puller;
+  /** Delivered, not yet acked: `topic\0offset` → ack subject. */
+  private readonly outstanding = new Map<string, string>();
+  private rotate = 0;
+  private closed = false;
+
+  constructor(
+    private readonly log: JetStreamEventLog,
+    private readonly subs: SubConsumer[],
+  ) {
+    this.puller = new Puller(log.nc);
+  }
+
+  private topicOf(m: Msg): string {
+    const info = parseAckSubject(m.reply ?? '');
+    for (const s of this.subs) if (s.stream === info?.stream) return s.topic;
+    return '';
+  }
+
+  private deliver(msgs: Msg[]): LogRecord[] {
+    const out: LogRecord[] = [];
+    for (const m of msgs) {
+      const rec = toRecord(this.topicOf(m), m, 1);
+      if (m.reply) this.outstanding.set(`${rec.topic}\u0000${rec.offset}`, m.reply);
+      out.push(rec);
+    }
+    return out;
+  }
+
+  /** Pulls from each sub-consumer (rotating who goes first), asking for at most `max` in all. */
+  private async pullRound(max: number, waitMs: number): Promise<void> {
+    const n = this.subs.length;
+    const start = this.rotate;
+    this.rotate = (this.rotate + 1) % n;
+    let left = max - this.puller.ready.length;
+    const pulls: Promise<void>[] = [];
+    for (let i = 0; i < n && left > 0; i++) {
+      const s = this.subs[(start + i) % n];
+      if (this.puller.busy(s.stream, s.durable)) continue; // still open: delivers into `ready`
+      const batch = Math.min(left, s.batch);
+      left -= batch;
+      pulls.push(this.puller.pull(s.stream, s.durable, batch, waitMs));
+    }
+    if (waitMs === 0) {
+      await Promise.all(pulls);
+      return;
+    }
+    // Waiting: return as soon as something arrived (after one turn, to take what came with it).
+    // Requests still open keep delivering into `ready`, handed out by the next fetch.
+    if (this.puller.ready.length === 0) await Promise.race([Promise.all(pulls), this.puller.waitAny(waitMs + 2000)]);
+    await new Promise((r) => setImmediate(r));
+  }
+
+  async fetch(max: number, waitMs: number): Promise<LogRecord[]> {
+    if (this.closed) throw new CascadeError(LogErrors.closed, 'the consumer is closed');
+    if (!(max > 0)) return [];
+    const ready = this.puller.ready;
+    if (ready.length < max) await this.pullRound(max, 0);
+    if (ready.length === 0 && waitMs > 0 && !this.closed) await this.pullRound(max, waitMs);
+    return this.deliver(ready.splice(0, max));
+  }
+
+  async ack(records: LogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    let sent = false;
+    for (const r of records) {
+      const k = `${r.topic}\u0000${r.offset}`;
+      const reply = this.outstanding.get(k);
+      if (!reply) continue;
+      this.outstanding.delete(k);
+      this.log.nc.publish(reply, '+ACK');
+      sent = true;
+    }
+    // The acks are applied once the server answered the PING behind them.
+    if (sent) await this.log.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.forget(this);
+    // Hand back what this member holds, so another member gets it at once.
+    for (const m of this.puller.ready.splice(0)) if (m.reply) this.log.nc.publish(m.reply, '-NAK');
+    for (const reply of this.outstanding.values()) this.log.nc.publish(reply, '-NAK');
+    this.outstanding.clear();
+    this.puller.close();
+    await this.log.nc.flush().catch(() => {});
+  }
+}
+
+/** Deletes every stream whose name starts with `<prefix>_` (tests and benchmarks clean up). */
+export async function deleteStreamsWithPrefix(url: string, prefix: string): Promise<number> {
+  const nc = await connect({ servers: url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    let n = 0;
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(`${prefix}_`)) {
+        await jsm.streams.delete(name);
+        n++;
+      }
+    }
+    return n;
+  } finally {
+    await nc.close();
+  }
+}
