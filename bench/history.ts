@@ -160,7 +160,7 @@ function sqliteHistory(opts: HistoryOptions): Variant {
       depth INTEGER NOT NULL, run INTEGER NOT NULL, base_only INTEGER NOT NULL DEFAULT 0,
       payload BLOB NOT NULL,
       PRIMARY KEY (key, rev, tid),
-      FOREIGN KEY (key, base_rev, base_tid) REFERENCES h (key, rev, tid) ON DELETE RESTRICT
+      FOREIGN KEY (key, base_rev, base_tid) REFERENCES h (key, rev, tid)
     );
     CREATE INDEX h_base ON h (key, base_rev, base_tid) WHERE base_tid IS NOT NULL;
     CREATE TABLE latest (key TEXT PRIMARY KEY, rev INTEGER NOT NULL, tid TEXT NOT NULL, stored BLOB NOT NULL);
