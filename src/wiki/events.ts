@@ -254,7 +254,7 @@ export class OutboxSender {
 
   private async run(): Promise<void> {
     let delay = 100;
-    const maxDelay = this.opts.maxDelayMs ?? 5000;
+    const maxDelay = this.opts.maxDelayMs ?? 2000;
     while (this.running) {
       const rows = this.url ? this.select.all(this.opts.batch ?? 100) : [];
       if (rows.length === 0) {
