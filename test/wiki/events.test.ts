@@ -126,7 +126,8 @@ test('every kind of change produces a schema-valid event, delivered in order onc
     ]);
     for (const e of rec.events) {
       const validate = validatorFor(e.$schema);
-      assert.ok(validate(e), `${e.$schema}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(e)}`);
+      const valid: boolean = validate(e); // (not a type guard: `e` keeps its type)
+      assert.ok(valid, `${e.$schema}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(e)}`);
       assert.equal(e.meta.domain, 'example.wiki');
       assert.equal(e.database, 'examplewiki');
       assert.match(e.meta.id, /^[0-9a-f-]{36}$/);
