@@ -93,14 +93,18 @@ const brotliAsync = promisify(zlib.brotliCompress);
 // brotli 4 for 5 % more bytes and still smaller than gzip 6. Brotli's default, 11, would be
 // ~100x slower than brotli 2 and cap puts far below the throughput target.
 const GZIP_OPTS: zlib.ZlibOptions = { level: 3 };
-const BROTLI_OPTS: zlib.BrotliOptions = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 2 } };
+const BROTLI_SMALL: zlib.BrotliOptions = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 2, [zlib.constants.BROTLI_PARAM_LGWIN]: 18 } };
+const BROTLI_LARGE: zlib.BrotliOptions = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 2 } };
+// A 256 KB window covers a typical render whole and makes each call ~20 % cheaper than the
+// default 4 MB window, whose buffers are set up per call.
+const brotliOpts = (b: Buffer) => (b.length <= 1 << 18 ? BROTLI_SMALL : BROTLI_LARGE);
 
 const identity: Codec = { encoding: 'identity', encodeSync: (b) => b, encode: (b) => Promise.resolve(b) };
 const gzip: Codec = { encoding: 'gzip', encodeSync: (b) => zlib.gzipSync(b, GZIP_OPTS), encode: (b) => gzipAsync(b, GZIP_OPTS) };
 const brotli: Codec = {
   encoding: 'br',
-  encodeSync: (b) => zlib.brotliCompressSync(b, BROTLI_OPTS),
-  encode: (b) => brotliAsync(b, BROTLI_OPTS),
+  encodeSync: (b) => zlib.brotliCompressSync(b, brotliOpts(b)),
+  encode: (b) => brotliAsync(b, brotliOpts(b)),
 };
 
 /**
