@@ -26,6 +26,9 @@ import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRe
 
 const KEY_HEADER = 'Cascade-Key';
 const DEFAULT_ACK_WAIT_MS = 30_000;
+const NO_WAIT_EXPIRES_MS = 1000;
+/** How long a fetch waits for what is already there before it returns what arrived. */
+const IMMEDIATE_MS = 25;
 const ms2ns = (ms: number) => Math.round(ms * 1_000_000);
 
 /** A NATS name token from any string: safe characters kept, a hash keeps distinct inputs distinct. */
@@ -189,6 +192,7 @@ export class JetStreamEventLog implements EventLog {
     if (max <= 0) return [];
     const stream = this.streamName(topic);
     let name: string;
+    let available: number;
     try {
       const ci = await this.jsm.consumers.add(stream, {
         ack_policy: 'none',
@@ -198,6 +202,7 @@ export class JetStreamEventLog implements EventLog {
         num_replicas: 1,
       } as never);
       name = ci.name;
+      available = ci.num_pending;
     } catch (e) {
       if (isNotFound(e)) return [];
       throw unavailable(e);
@@ -205,8 +210,9 @@ export class JetStreamEventLog implements EventLog {
     const reader = new Puller(this.nc);
     try {
       const out: LogRecord[] = [];
-      while (out.length < max) {
-        await reader.pull(stream, name, Math.min(max - out.length, 1000), 0);
+      // Ask for exactly what is there: a pull asking for more waits out its expiry.
+      while (out.length < Math.min(max, available)) {
+        await reader.pull(stream, name, Math.min(max, available) - out.length, 0);
         if (reader.ready.length === 0) break;
         for (const m of reader.ready.splice(0)) out.push(toRecord(topic, m, 0));
       }
@@ -404,8 +410,8 @@ class Puller {
 
   /**
    * One pull, resolved when the request is fulfilled or over. `waitMs` 0 asks for what is
-   * there now: no_wait (with a short expiry, as a no_wait request to a consumer at its
-   * max_ack_pending gets no answer at all from nats-server 2.9).
+   * there now: no_wait, with an expiry because a no_wait request to a consumer at its
+   * max_ack_pending gets no answer at all from nats-server 2.9.
    */
   pull(stream: string, durable: string, batch: number, waitMs: number): Promise<void> {
     const key = `${stream}.${durable}`;
@@ -419,12 +425,13 @@ class Puller {
         finished: false,
         resolve,
         // Backs up the server's expiry should its status message be lost.
-        timer: setTimeout(() => this.finish(key, req), waitMs + 2000),
+        timer: setTimeout(() => this.finish(key, req), Math.max(waitMs, NO_WAIT_EXPIRES_MS) + 2000),
       };
       this.open.set(key, req);
       this.ids.set(id, key);
-      const body = waitMs > 0 ? { batch, expires: ms2ns(waitMs) } : { batch, no_wait: true, expires: ms2ns(5) };
-      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, JSON.stringify(body), { reply: req.subject });
+      // An expiry shorter than the server's queueing delay would get the request dropped unanswered.
+      const body = waitMs > 0 ? { batch, expires: ms2ns(Math.max(waitMs, 50)) } : { batch, no_wait: true, expires: ms2ns(NO_WAIT_EXPIRES_MS) };
+    this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, JSON.stringify(body), { reply: req.subject });
     });
   }
 
@@ -506,7 +513,8 @@ class JetStreamConsumer implements Consumer {
       pulls.push(this.puller.pull(s.stream, s.durable, batch, waitMs));
     }
     if (waitMs === 0) {
-      await Promise.all(pulls);
+      // A consumer at its max_ack_pending answers only at expiry: do not wait for that one.
+      await Promise.race([Promise.all(pulls), new Promise((r) => setTimeout(r, IMMEDIATE_MS))]);
       return;
     }
     // Waiting: return as soon as something arrived (after one turn, to take what came with it).
