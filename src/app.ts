@@ -92,6 +92,12 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   const url = typeof addr === 'object' && addr ? `http://${config.listen.host}:${addr.port}` : '';
   log('cascade listening', { url, storage: store.backend });
   if (wiki && !config.wiki.events_url && !config.listen.port) wiki.setEventsUrl(`${url}/v1/events`);
+  // [changeprop] started once listening: relative exec URIs of the rules go to this server.
+  if (config.changeprop.enabled) {
+    const { startChangeprop } = await import('./changeprop/service.ts');
+    const cp = await startChangeprop(config, { log: events.log, selfUrl: url, logger: log });
+    closers.push(() => cp.close());
+  }
 
   return {
     config,
