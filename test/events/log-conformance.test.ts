@@ -388,6 +388,40 @@ for (const b of backends) {
       }
     });
 
+    test('acks of part of a batch: only the unacked records come back, in order', async (t) => {
+      const log = await b.open(t);
+      if (!log) return;
+      try {
+        const tp = topic();
+        const evs = corpusEvents(30);
+        await log.append(tp, evs);
+        const a = await log.consumer('partial', [tp]);
+        const got = await drain(a, 20, { ack: false });
+        assert.equal(got.length, 20);
+        await a.ack(got.filter((_, i) => i % 2 === 1));
+        await a.close();
+        const unacked = evs.slice(0, 20).filter((_, i) => i % 2 === 0);
+        const bb = await log.consumer('partial', [tp]);
+        const first5 = await drain(bb, 5, { ack: false });
+        assert.deepEqual(
+          first5.map((r) => r.id),
+          unacked.slice(0, 5).map((e) => e.id),
+        );
+        assert.ok(first5.every((r) => r.deliveries === 2));
+        const rest = await drain(bb, 15, { ack: false });
+        assert.deepEqual(
+          rest.map((r) => r.id),
+          [...unacked.slice(5), ...evs.slice(20)].map((e) => e.id),
+        );
+        assert.equal(await log.lag('partial', tp), 20);
+        await bb.ack([...first5, ...rest]);
+        assert.equal(await log.lag('partial', tp), 0);
+        await bb.close();
+      } finally {
+        await log.close();
+      }
+    });
+
     test('duplicates by id within the window are dropped', async (t) => {
       const log = await b.open(t, { dedup_window_ms: 1500 });
       if (!log) return;

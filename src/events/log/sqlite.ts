@@ -32,14 +32,17 @@ CREATE TABLE IF NOT EXISTS topics (
   max_age_ms INTEGER,
   max_bytes INTEGER
 );
+-- idh: a 53-bit hash of id, indexed for dedup (an integer index costs appends far less than
+-- one on the id text; a hash collision only costs comparing ids).
 CREATE TABLE IF NOT EXISTS records (
   rid INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
+  idh INTEGER NOT NULL,
   key TEXT,
   value BLOB NOT NULL,
   ts INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_id ON records(id);
+CREATE INDEX IF NOT EXISTS records_idh ON records(idh);
 CREATE TABLE IF NOT EXISTS cgroups (
   gid INTEGER PRIMARY KEY,
   name TEXT NOT NULL,
@@ -48,11 +51,14 @@ CREATE TABLE IF NOT EXISTS cgroups (
   dispatched INTEGER NOT NULL,
   UNIQUE (name, topic_id)
 );
--- One row per record of a group at or past its committed position that is not yet acked:
--- leased to a member until expires, or (member NULL) waiting behind an earlier record of its key.
-CREATE TABLE IF NOT EXISTS leases (
+-- The records of a group at or past its committed position that are not yet acked, as
+-- disjoint offset ranges [off, end): a run of unkeyed records, or one keyed record. Leased to a
+-- member until expires, or (member NULL) free: released, or waiting behind an earlier record of
+-- its key. Ranges keep the write cost per fetched batch, not per record.
+CREATE TABLE IF NOT EXISTS lease_ranges (
   gid INTEGER NOT NULL,
   off INTEGER NOT NULL,
+  end INTEGER NOT NULL,
   key TEXT,
   member TEXT,
   expires INTEGER NOT NULL,
@@ -77,6 +83,7 @@ interface GroupRow {
 }
 interface LeaseRow {
   off: number;
+  end: number;
   key: string | null;
   member: string | null;
   expires: number;
@@ -167,10 +174,12 @@ export class SqliteEventLog implements EventLog {
       insertTopic: db.prepare<[string]>('INSERT OR IGNORE INTO topics (name) VALUES (?)'),
       appendDone: db.prepare<[number, number, number]>('UPDATE topics SET next_offset = ?, bytes = bytes + ? WHERE topic_id = ?'),
       setRetention: db.prepare<[number | null, number | null, number]>('UPDATE topics SET max_age_ms = ?, max_bytes = ? WHERE topic_id = ?'),
-      dup: db.prepare<[string, number, number], { rid: number; ts: number }>(
-        'SELECT rid, ts FROM records WHERE id = ? AND rid BETWEEN ? AND ? ORDER BY rid DESC LIMIT 1',
+      dup: db.prepare<[number, string, number, number], { rid: number; ts: number }>(
+        'SELECT rid, ts FROM records WHERE idh = ? AND id = ? AND rid BETWEEN ? AND ? ORDER BY rid DESC LIMIT 1',
       ),
-      insert: db.prepare<[number, string, string | null, Buffer, number]>('INSERT INTO records (rid, id, key, value, ts) VALUES (?, ?, ?, ?, ?)'),
+      insert: db.prepare<[number, string, number, string | null, Buffer, number]>(
+        'INSERT INTO records (rid, id, idh, key, value, ts) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       scan: db.prepare<[number, number, number], RecordRow>('SELECT rid, id, key, value, ts FROM records WHERE rid BETWEEN ? AND ? ORDER BY rid LIMIT ?'),
       get: db.prepare<[number], RecordRow>('SELECT rid, id, key, value, ts FROM records WHERE rid = ?'),
       sizes: db.prepare<[number, number, number], { rid: number; ts: number; size: number }>(
@@ -185,18 +194,20 @@ export class SqliteEventLog implements EventLog {
       ),
       setDispatched: db.prepare<[number, number, number]>('UPDATE cgroups SET dispatched = ?, committed = max(committed, ?) WHERE gid = ?'),
       setCommitted: db.prepare<[number, number]>('UPDATE cgroups SET committed = ? WHERE gid = ?'),
-      leases: db.prepare<[number], LeaseRow>('SELECT off, key, member, expires, deliveries FROM leases WHERE gid = ? ORDER BY off'),
-      leaseCount: db.prepare<[number, number], { n: number }>('SELECT count(*) AS n FROM leases WHERE gid = ? AND off >= ?'),
-      minLease: db.prepare<[number], { m: number | null }>('SELECT min(off) AS m FROM leases WHERE gid = ?'),
-      insertLease: db.prepare<[number, number, string | null, string | null, number, number]>(
-        'INSERT INTO leases (gid, off, key, member, expires, deliveries) VALUES (?, ?, ?, ?, ?, ?)',
+      leases: db.prepare<[number], LeaseRow>('SELECT off, end, key, member, expires, deliveries FROM lease_ranges WHERE gid = ? ORDER BY off'),
+      leaseCount: db.prepare<[number, number, number], { n: number }>(
+        'SELECT ifnull(sum(end - max(off, ?)), 0) AS n FROM lease_ranges WHERE gid = ? AND end > ?',
+      ),
+      minLease: db.prepare<[number], { m: number | null }>('SELECT min(off) AS m FROM lease_ranges WHERE gid = ?'),
+      insertLease: db.prepare<[number, number, number, string | null, string | null, number, number]>(
+        'INSERT INTO lease_ranges (gid, off, end, key, member, expires, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       relLease: db.prepare<[string, number, number, number]>(
-        'UPDATE leases SET member = ?, expires = ?, deliveries = deliveries + 1 WHERE gid = ? AND off = ?',
+        'UPDATE lease_ranges SET member = ?, expires = ?, deliveries = deliveries + 1 WHERE gid = ? AND off = ?',
       ),
-      deleteLease: db.prepare<[number, number]>('DELETE FROM leases WHERE gid = ? AND off = ?'),
-      deleteLeasesBelow: db.prepare<[number, number]>('DELETE FROM leases WHERE gid = ? AND off < ?'),
-      release: db.prepare<[string]>('UPDATE leases SET member = NULL, expires = 0 WHERE member = ?'),
+      deleteLease: db.prepare<[number, number]>('DELETE FROM lease_ranges WHERE gid = ? AND off = ?'),
+      deleteLeasesBelow: db.prepare<[number, number]>('DELETE FROM lease_ranges WHERE gid = ? AND end <= ?'),
+      release: db.prepare<[string]>('UPDATE lease_ranges SET member = NULL, expires = 0 WHERE member = ?'),
     };
   }
 
@@ -295,14 +306,15 @@ export class SqliteEventLog implements EventLog {
     const out: AppendResult[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const ev = events[i];
+      const idh = hash53(ev.id);
       if (window > 0) {
-        const d = this.st.dup.get(ev.id, lo, hi);
-        if (d && d.ts >= now - window) {
-          out[i] = { offset: d.rid - lo, duplicate: true };
+        const dup = this.st.dup.get(idh, ev.id, lo, hi);
+        if (dup && dup.ts >= now - window) {
+          out[i] = { offset: dup.rid - lo, duplicate: true };
           continue;
         }
       }
-      this.st.insert.run(lo + next, ev.id, ev.key ?? null, ev.value, now);
+      this.st.insert.run(lo + next, ev.id, idh, ev.key ?? null, ev.value, now);
       out[i] = { offset: next, duplicate: false };
       bytes += recordSize(ev.id, ev.key, ev.value);
       next++;
@@ -312,9 +324,10 @@ export class SqliteEventLog implements EventLog {
     return out;
   }
 
-  /** Leases up to `max` records of `topics` to `member`; see the `leases` table. */
+  /** Leases up to `max` records of `topics` to `member`; see the `lease_ranges` table. */
   fetchNow(member: string, group: string, topics: string[], max: number, ackWaitMs: number, startAt: 'earliest' | 'latest', now: number): LogRecord[] {
     const out: LogRecord[] = [];
+    const expires = now + ackWaitMs;
     for (const topic of topics) {
       if (out.length >= max) break;
       const t = this.topic(topic);
@@ -322,67 +335,109 @@ export class SqliteEventLog implements EventLog {
       const lo = t.topic_id * SHIFT;
       const hi = lo + SHIFT - 1;
       const first = t.first_offset;
-      if (g.committed < first) this.st.deleteLeasesBelow.run(g.gid, first);
+      let rows = this.st.leases.all(g.gid);
+      if (rows.length > 0 && rows[0].off < first) {
+        // Retention removed records under some ranges: cut those ranges to what is left.
+        this.st.deleteLeasesBelow.run(g.gid, first);
+        for (const r of rows) {
+          if (r.off < first && r.end > first) {
+            this.st.deleteLease.run(g.gid, r.off);
+            this.st.insertLease.run(g.gid, first, r.end, r.key, r.member, r.expires, r.deliveries);
+            r.off = first;
+          }
+        }
+        rows = rows.filter((r) => r.end > first);
+      }
       let dispatched = Math.max(g.dispatched, first);
-      const rows = this.st.leases.all(g.gid);
       const blocked = new Set<string>();
-      const again: LeaseRow[] = [];
       let pending = 0;
+      // 1. Free or expired ranges, in offset order (redeliveries come first).
       for (const r of rows) {
-        if (r.member === null) pending++;
+        if (r.member === null) pending += r.end - r.off;
         if (r.key !== null && blocked.has(r.key)) continue;
         const available = r.member === null || r.expires <= now;
-        if (available && out.length + again.length < max) {
-          again.push(r);
-          if (r.member === null) pending--;
+        if (available && out.length < max) {
+          const take = Math.min(max - out.length, r.end - r.off);
+          const recs = this.st.scan.all(lo + r.off, lo + r.off + take - 1, take);
+          if (take < r.end - r.off) {
+            // Split: the rest of the range stays free for others.
+            this.st.deleteLease.run(g.gid, r.off);
+            this.st.insertLease.run(g.gid, r.off, r.off + take, r.key, member, expires, r.deliveries + 1);
+            this.st.insertLease.run(g.gid, r.off + take, r.end, r.key, null, 0, r.deliveries);
+          } else {
+            this.st.relLease.run(member, expires, g.gid, r.off);
+          }
+          if (r.member === null) pending -= take;
+          for (const rec of recs) out.push(toRecord(topic, lo, rec, r.deliveries + 1));
         }
         if (r.key !== null) blocked.add(r.key);
       }
-      for (const r of again) {
-        const rec = this.st.get.get(lo + r.off);
-        if (!rec) {
-          this.st.deleteLease.run(g.gid, r.off);
-          continue;
-        }
-        this.st.relLease.run(member, now + ackWaitMs, g.gid, r.off);
-        out.push(toRecord(topic, lo, rec, r.deliveries + 1));
-      }
-      // Records never delivered to this group, in offset order.
+      // 2. Records never delivered to this group, in offset order; unkeyed runs become one range.
+      let runStart = -1;
+      let runEnd = -1;
+      const flushRun = () => {
+        if (runStart >= 0) this.st.insertLease.run(g.gid, runStart, runEnd, null, member, expires, 1);
+        runStart = -1;
+      };
       scan: while (out.length < max && pending < MAX_PENDING) {
         const batch = this.st.scan.all(lo + dispatched, hi, max - out.length + 64);
         if (batch.length === 0) break;
         for (const rec of batch) {
           if (out.length >= max || pending >= MAX_PENDING) break scan;
           const off = rec.rid - lo;
-          if (rec.key !== null && blocked.has(rec.key)) {
-            // An earlier record of this key is unacked: park this one until it is.
-            this.st.insertLease.run(g.gid, off, rec.key, null, 0, 0);
-            pending++;
-          } else {
-            this.st.insertLease.run(g.gid, off, rec.key, member, now + ackWaitMs, 1);
+          if (rec.key === null) {
+            if (runStart >= 0 && off === runEnd) runEnd++;
+            else {
+              flushRun();
+              runStart = off;
+              runEnd = off + 1;
+            }
             out.push(toRecord(topic, lo, rec, 1));
-            if (rec.key !== null) blocked.add(rec.key);
+          } else {
+            flushRun();
+            if (blocked.has(rec.key)) {
+              // An earlier record of this key is unacked: park this one until it is.
+              this.st.insertLease.run(g.gid, off, off + 1, rec.key, null, 0, 0);
+              pending++;
+            } else {
+              this.st.insertLease.run(g.gid, off, off + 1, rec.key, member, expires, 1);
+              out.push(toRecord(topic, lo, rec, 1));
+              blocked.add(rec.key);
+            }
           }
           dispatched = off + 1;
         }
       }
+      flushRun();
       if (dispatched !== g.dispatched || g.committed < first) this.st.setDispatched.run(dispatched, first, g.gid);
     }
     return out;
   }
 
   ackNow(group: string, records: LogRecord[]): void {
-    const byTopic = new Map<string, LogRecord[]>();
+    const byTopic = new Map<string, number[]>();
     for (const r of records) {
       let l = byTopic.get(r.topic);
       if (!l) byTopic.set(r.topic, (l = []));
-      l.push(r);
+      l.push(r.offset);
     }
-    for (const [topic, recs] of byTopic) {
+    for (const [topic, offs] of byTopic) {
       const t = this.topic(topic);
       const g = this.st.group.get(group, t.topic_id);
       if (!g) continue;
-      for (const r of recs) this.st.deleteLease.run(g.gid, r.offset);
+      offs.sort((a, b) => a - b);
+      for (const r of this.st.leases.all(g.gid)) {
+        // The acked offsets inside [r.off, r.end), by binary search.
+        let i = lowerBound(offs, r.off);
+        if (i >= offs.length || offs[i] >= r.end) continue;
+        this.st.deleteLease.run(g.gid, r.off);
+        let from = r.off;
+        for (; i < offs.length && offs[i] < r.end; i++) {
+          if (offs[i] > from) this.st.insertLease.run(g.gid, from, offs[i], r.key, r.member, r.expires, r.deliveries);
+          from = Math.max(from, offs[i] + 1);
+        }
+        if (from < r.end) this.st.insertLease.run(g.gid, from, r.end, r.key, r.member, r.expires, r.deliveries);
+      }
       const m = this.st.minLease.get(g.gid)?.m ?? null;
       const committed = m ?? Math.max(g.dispatched, t.first_offset);
       if (committed !== g.committed) this.st.setCommitted.run(committed, g.gid);
@@ -470,7 +525,7 @@ export class SqliteEventLog implements EventLog {
     const g = this.st.group.get(group, t.topic_id);
     if (!g) return t.next_offset - t.first_offset;
     const from = Math.max(g.dispatched, t.first_offset);
-    return Math.max(0, t.next_offset - from) + this.st.leaseCount.get(g.gid, t.first_offset)!.n;
+    return Math.max(0, t.next_offset - from) + this.st.leaseCount.get(t.first_offset, g.gid, t.first_offset)!.n;
   }
 
   async setRetention(topic: string, opts: RetentionOptions): Promise<void> {
@@ -522,6 +577,31 @@ export class SqliteEventLog implements EventLog {
     this.changes.emit('change');
     this.db.close();
   }
+}
+
+/** cyrb53: a fast 53-bit string hash (public domain, bryc). */
+function hash53(str: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < str.length; i++) {
+    const ch = str.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+function lowerBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function toRecord(topic: string, lo: number, r: RecordRow, deliveries: number): LogRecord {
