@@ -70,6 +70,8 @@ interface SubConsumer {
   durable: string;
   /** Most records one pull asks for. */
   batch: number;
+  /** max_ack_pending 1 (a key partition): a no_wait pull may get no answer, so it needs an expiry. */
+  limited: boolean;
 }
 
 export class JetStreamEventLog implements EventLog {
@@ -81,12 +83,15 @@ export class JetStreamEventLog implements EventLog {
   private readonly dedupMs: number;
   private readonly retention: { max_age_ms: number; max_bytes: number };
 
+  private readonly publisher: Publisher;
+
   private constructor(
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
     private readonly cfg: JetStreamLogConfig,
   ) {
+    this.publisher = new Publisher(nc);
     this.partitions = cfg.key_partitions ?? LOG_DEFAULTS.key_partitions;
     this.dedupMs = cfg.dedup_window_ms ?? LOG_DEFAULTS.dedup_window_ms;
     this.retention = {
@@ -169,22 +174,8 @@ export class JetStreamEventLog implements EventLog {
     }
     if (events.length === 0) return [];
     await this.ensureStream(topic);
-    try {
-      // Published back to back on one connection: the server stores them in this order.
-      const acks = await Promise.all(
-        events.map((ev) => {
-          let h;
-          if (ev.key !== undefined) {
-            h = natsHeaders();
-            h.set(KEY_HEADER, ev.key);
-          }
-          return this.js.publish(this.subject(topic, ev.key), ev.value, h ? { msgID: ev.id, headers: h } : { msgID: ev.id });
-        }),
-      );
-      return acks.map((a) => ({ offset: a.seq, duplicate: a.duplicate }));
-    } catch (e) {
-      throw unavailable(e);
-    }
+    // Published back to back on one connection, so the server stores them in this order.
+    return this.publisher.publishAll(events.map((ev) => ({ subject: this.subject(topic, ev.key), ev })));
   }
 
   async read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]> {
@@ -212,7 +203,7 @@ export class JetStreamEventLog implements EventLog {
       const out: LogRecord[] = [];
       // Ask for exactly what is there: a pull asking for more waits out its expiry.
       while (out.length < Math.min(max, available)) {
-        await reader.pull(stream, name, Math.min(max, available) - out.length, 0);
+        await reader.pull(stream, name, Math.min(max, available) - out.length, 0, false);
         if (reader.ready.length === 0) break;
         for (const m of reader.ready.splice(0)) out.push(toRecord(topic, m, 0));
       }
@@ -242,7 +233,7 @@ export class JetStreamEventLog implements EventLog {
         parts.map(async (p) => {
           const durable = this.durable(group, p);
           await this.ensureConsumer(stream, durable, p === 'u' ? `${base}.u` : `${base}.k.${p}`, p === 'u' ? 10_000 : 1, ackWaitMs, opts.startAt ?? 'earliest');
-          subs.push({ topic, stream, durable, batch: p === 'u' ? 1000 : 1 });
+          subs.push({ topic, stream, durable, batch: p === 'u' ? 1000 : 1, limited: p !== 'u' });
         }),
       );
     }
@@ -329,7 +320,73 @@ export class JetStreamEventLog implements EventLog {
     if (this.closed) return;
     for (const c of [...this.consumers]) await c.close();
     this.closed = true;
+    this.publisher.close();
     await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+/**
+ * JetStream publishes with the acks read off one inbox subscription (the client's
+ * js.publish costs ~100 µs of CPU per message, several times this).
+ */
+class Publisher {
+  private readonly inbox = createInbox();
+  private readonly sub: Subscription;
+  private seq = 0;
+  private readonly waiting = new Map<string, (r: AppendResult | Error) => void>();
+
+  constructor(private readonly nc: NatsConnection) {
+    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (_err, m) => this.onAck(m) });
+  }
+
+  private onAck(m: Msg): void {
+    const id = m.subject.slice(this.inbox.length + 1);
+    const done = this.waiting.get(id);
+    if (!done) return;
+    this.waiting.delete(id);
+    if ((m.headers?.code ?? 0) >= 400) {
+      done(new Error(`publish failed: ${m.headers!.code} ${m.headers!.description}`));
+      return;
+    }
+    try {
+      const a = JSON.parse(Buffer.from(m.data).toString()) as { seq?: number; duplicate?: boolean; error?: { description?: string } };
+      if (a.error || typeof a.seq !== 'number') done(new Error(`publish failed: ${a.error?.description ?? 'no sequence in ack'}`));
+      else done({ offset: a.seq, duplicate: a.duplicate === true });
+    } catch (e) {
+      done(e as Error);
+    }
+  }
+
+  async publishAll(items: { subject: string; ev: LogEvent }[], timeoutMs = 10_000): Promise<AppendResult[]> {
+    const ids: string[] = [];
+    const results = items.map(({ subject, ev }) => {
+      const id = String(++this.seq);
+      ids.push(id);
+      return new Promise<AppendResult>((resolve, reject) => {
+        this.waiting.set(id, (r) => (r instanceof Error ? reject(r) : resolve(r)));
+        const h = natsHeaders();
+        h.set('Nats-Msg-Id', ev.id);
+        if (ev.key !== undefined) h.set(KEY_HEADER, ev.key);
+        this.nc.publish(subject, ev.value, { reply: `${this.inbox}.${id}`, headers: h });
+      });
+    });
+    const timer = setTimeout(() => {
+      for (const id of ids) this.waiting.get(id)?.(new Error(`no ack from JetStream within ${timeoutMs} ms`));
+    }, timeoutMs);
+    try {
+      return await Promise.all(results);
+    } catch (e) {
+      throw unavailable(e);
+    } finally {
+      clearTimeout(timer);
+      for (const id of ids) this.waiting.delete(id);
+    }
+  }
+
+  close(): void {
+    for (const done of this.waiting.values()) done(new CascadeError(LogErrors.closed, 'the event log is closed'));
+    this.waiting.clear();
+    this.sub.unsubscribe();
   }
 }
 
@@ -413,7 +470,7 @@ class Puller {
    * there now: no_wait, with an expiry because a no_wait request to a consumer at its
    * max_ack_pending gets no answer at all from nats-server 2.9.
    */
-  pull(stream: string, durable: string, batch: number, waitMs: number): Promise<void> {
+  pull(stream: string, durable: string, batch: number, waitMs: number, limited = true): Promise<void> {
     const key = `${stream}.${durable}`;
     if (this.open.has(key)) return Promise.resolve();
     const id = String(++this.seq);
@@ -430,8 +487,28 @@ class Puller {
       this.open.set(key, req);
       this.ids.set(id, key);
       // An expiry shorter than the server's queueing delay would get the request dropped unanswered.
-      const body = waitMs > 0 ? { batch, expires: ms2ns(Math.max(waitMs, 50)) } : { batch, no_wait: true, expires: ms2ns(NO_WAIT_EXPIRES_MS) };
+      // no_wait with an expiry waits for that expiry when nothing is there: only where needed.
+      const body =
+        waitMs > 0 ? { batch, expires: ms2ns(Math.max(waitMs, 50)) } : limited ? { batch, no_wait: true, expires: ms2ns(NO_WAIT_EXPIRES_MS) } : { batch, no_wait: true };
     this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, JSON.stringify(body), { reply: req.subject });
+    });
+  }
+
+  /** Resolves when `n` messages are ready, or after `ms`. */
+  waitReady(n: number, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const w = () => {
+        if (this.ready.length < n && !timedOut) return;
+        clearTimeout(t);
+        this.waiters.delete(w);
+        resolve();
+      };
+      let timedOut = false;
+      const t = setTimeout(() => {
+        timedOut = true;
+        w();
+      }, ms);
+      this.waiters.add(w);
     });
   }
 
@@ -510,11 +587,11 @@ class JetStreamConsumer implements Consumer {
       if (this.puller.busy(s.stream, s.durable)) continue; // still open: delivers into `ready`
       const batch = Math.min(left, s.batch);
       left -= batch;
-      pulls.push(this.puller.pull(s.stream, s.durable, batch, waitMs));
+      pulls.push(this.puller.pull(s.stream, s.durable, batch, waitMs, s.limited));
     }
     if (waitMs === 0) {
-      // A consumer at its max_ack_pending answers only at expiry: do not wait for that one.
-      await Promise.race([Promise.all(pulls), new Promise((r) => setTimeout(r, IMMEDIATE_MS))]);
+      // A partition at its max_ack_pending answers only at expiry: do not wait for that one.
+      await Promise.race([Promise.all(pulls), this.puller.waitReady(max, IMMEDIATE_MS)]);
       return;
     }
     // Waiting: return as soon as something arrived (after one turn, to take what came with it).
