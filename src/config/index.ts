@@ -22,7 +22,15 @@ export function configFromYaml(text: string, file = '<inline>', env: NodeJS.Proc
 
 // Relative data paths resolve against the working directory, as the README's quick start assumes.
 function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv): CascadeConfig {
+  // The distributed engines can be chosen without editing the file (CI, containers).
+  if (env.CASCADE_STORAGE_BACKEND) cfg.storage.backend = envChoice(env, 'CASCADE_STORAGE_BACKEND', ['sqlite', 'postgres']);
   if (env.CASCADE_PG_URL) cfg.storage.postgres.url = env.CASCADE_PG_URL;
+  const log = cfg.events.log;
+  if (env.CASCADE_LOG_BACKEND) log.backend = envChoice(env, 'CASCADE_LOG_BACKEND', ['sqlite', 'jetstream']);
+  if (log.backend === 'jetstream') {
+    if (env.CASCADE_NATS_URL) log.url = env.CASCADE_NATS_URL;
+    log.url ??= 'nats://127.0.0.1:4222';
+  }
   if (env.CASCADE_PORT) cfg.listen.port = Number(env.CASCADE_PORT);
   if (env.CASCADE_DATA_DIR) cfg.data_dir = env.CASCADE_DATA_DIR;
   cfg.data_dir = resolve(cfg.data_dir);
@@ -30,6 +38,14 @@ function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv): CascadeConfig
     throw new ConfigError([{ file: '<config>', line: 1, column: 1, path: 'default_domain', message: `names no configured domain: ${cfg.default_domain}` }]);
   }
   return cfg;
+}
+
+function envChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[]): T {
+  const v = env[name] as T;
+  if (!allowed.includes(v)) {
+    throw new ConfigError([{ file: `environment variable ${name}`, line: 0, column: 0, path: name, message: `must be one of ${allowed.join(', ')}, not '${v}'` }]);
+  }
+  return v;
 }
 
 /** Resolves a path from config against the data directory. */

@@ -93,3 +93,15 @@ test('cascade check-config exits non-zero naming file and line', () => {
   assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:6:\\d+: listen.port`));
   assert.ok(readFileSync(file, 'utf8').includes('port: -4'));
 });
+
+test('environment selects the distributed engines', () => {
+  const cfg = configFromYaml(minimal, 'min.yaml', {
+    CASCADE_STORAGE_BACKEND: 'postgres',
+    CASCADE_LOG_BACKEND: 'jetstream',
+    CASCADE_NATS_URL: 'nats://127.0.0.1:4999',
+  });
+  assert.equal(cfg.storage.backend, 'postgres');
+  assert.equal(cfg.events.log.backend, 'jetstream');
+  assert.equal(cfg.events.log.backend === 'jetstream' && cfg.events.log.url, 'nats://127.0.0.1:4999');
+  assert.throws(() => configFromYaml(minimal, 'min.yaml', { CASCADE_LOG_BACKEND: 'kafka' }), /CASCADE_LOG_BACKEND.*sqlite, jetstream/s);
+});
