@@ -108,8 +108,8 @@ const brotli: Codec = {
 };
 
 /**
- * The codec lookup. `history` (issue 6, cross-revision deltas) is stored as plain brotli
- * until its codec lands: swap this one entry.
+ * The codec lookup. For `history` (issue 6) this is the codec of the per-key latest copy (the
+ * servable bytes of the newest render); its rows are deltas, see history/README.md.
  */
 const CODECS: Record<Compression, Codec> = { none: identity, gzip, brotli, history: brotli };
 
@@ -186,6 +186,8 @@ export interface PreparedPut {
   headersJson: string | null;
   encoding: StoredEncoding;
   stored: Buffer;
+  /** The decoded body (history buckets encode it against its base inside the write). */
+  body: Buffer;
   hash: Buffer;
   writtenAt: number;
   expiresAt: number | null;
@@ -224,7 +226,9 @@ export async function preparePut(spec: BucketSpec, req: PutRequest, now: number 
     headersJson: req.headers && Object.keys(req.headers).length > 0 ? JSON.stringify(req.headers) : null,
     encoding,
     stored,
-    hash: skipUnchanged ? bodyHash(body) : EMPTY_HASH,
+    body,
+    // History rows always carry the real hash: it validates cached bodies of the row.
+    hash: skipUnchanged || spec.compression === 'history' ? bodyHash(body) : EMPTY_HASH,
     writtenAt: now,
     expiresAt: expiresAt(spec, now),
     skipUnchanged,

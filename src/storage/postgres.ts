@@ -29,11 +29,15 @@ import {
   type PreparedPut,
 } from './common.ts';
 import type { BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
+import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
+import { BodyCache, decodeCached, type RowRef } from './history/index.ts';
 
 export interface PostgresOptions {
   url: string;
   schema: string;
   poolSize?: number;
+  /** Bytes of decoded history bodies (keyframes, latest bodies) kept in memory; default 32 MB. */
+  historyCacheBytes?: number;
 }
 
 const SCHEMA_RE = /^[a-z_][a-z0-9_]*$/;
@@ -95,6 +99,41 @@ function migrations(s: string): { version: number; name: string; sql: string }[]
         CREATE INDEX krv_expires ON ${s}.krv (expires_at) WHERE expires_at IS NOT NULL;
       `,
     },
+    {
+      version: 2,
+      name: 'compression history: chain columns with a self-referencing foreign key, latest copy table',
+      // NO ACTION (checked at the end of each statement): deleting a whole key, or a whole dead
+      // subtree, in one statement works; deleting a row a kept row builds on fails, and so does
+      // inserting a row whose base a purge removed meanwhile (the writer then plans again).
+      sql: `
+        ALTER TABLE ${s}.krv
+          ADD COLUMN h_kind smallint,
+          ADD COLUMN base_rev bigint,
+          ADD COLUMN base_tid_order text COLLATE "C",
+          ADD COLUMN h_depth integer,
+          ADD COLUMN h_run integer,
+          ADD COLUMN base_only boolean NOT NULL DEFAULT false;
+        ALTER TABLE ${s}.krv ADD CONSTRAINT krv_base_fk FOREIGN KEY (bucket, key, base_rev, base_tid_order)
+          REFERENCES ${s}.krv (bucket, key, rev, tid_order);
+        CREATE INDEX krv_base ON ${s}.krv (bucket, key, base_rev, base_tid_order) WHERE base_rev IS NOT NULL;
+        CREATE TABLE ${s}.krv_latest (
+          bucket integer NOT NULL,
+          key text COLLATE "C" NOT NULL,
+          rev bigint NOT NULL,
+          tid_order text COLLATE "C" NOT NULL,
+          tid text NOT NULL,
+          expires_at bigint,
+          written_at bigint NOT NULL,
+          content_type text,
+          headers text,
+          encoding text NOT NULL,
+          stored bytea NOT NULL,
+          PRIMARY KEY (bucket, key),
+          FOREIGN KEY (bucket, key, rev, tid_order) REFERENCES ${s}.krv (bucket, key, rev, tid_order) ON DELETE CASCADE
+        );
+        ALTER TABLE ${s}.krv_latest ALTER COLUMN stored SET STORAGE EXTERNAL;
+      `,
+    },
   ];
 }
 
@@ -119,12 +158,15 @@ export class PostgresStore implements ContentStore {
   private buckets = new BucketTable<PgBucket>();
   private q: ReturnType<typeof statements>;
   private closed = false;
+  private readonly cache: BodyCache;
 
   private constructor(
     private readonly pool: pg.Pool,
     readonly schema: string,
+    cacheBytes: number,
   ) {
     this.q = statements(`"${schema}"`, createHash('sha1').update(schema).digest('hex').slice(0, 10));
+    this.cache = new BodyCache(cacheBytes);
   }
 
   static async open(opts: PostgresOptions): Promise<PostgresStore> {
@@ -138,7 +180,7 @@ export class PostgresStore implements ContentStore {
       await pool.end();
       throw new CascadeError(StorageErrors.backendUnavailable, `cannot open PostgreSQL store (schema ${opts.schema}): ${(e as Error).message}`, { cause: e });
     }
-    return new PostgresStore(pool, opts.schema);
+    return new PostgresStore(pool, opts.schema, opts.historyCacheBytes ?? 32 * 1024 * 1024);
   }
 
   bucket(domain: string, name: string): BucketSpec | undefined {
@@ -175,6 +217,7 @@ export class PostgresStore implements ContentStore {
     const p = await preparePut(b.spec, req);
     const ius = p.ifUnmodifiedSince === null ? null : ticksAfter(p.ifUnmodifiedSince);
     if (b.spec.type === 'key_value') return this.putKv(b, p, ius);
+    if (b.spec.compression === 'history') return this.putHistory(b, p);
     if (!p.ifNotExists && ius === null) return this.putKrv(b, p, ius, this.pool);
     // Exact conditions under concurrency: serialize puts of this key for one transaction.
     const client = await this.pool.connect();
@@ -218,6 +261,95 @@ export class PostgresStore implements ContentStore {
     return { status: 'created', tid: p.tid, rev: p.rev };
   }
 
+  // A history put reads the key's latest row, plans, encodes and writes in one transaction
+  // under the key's advisory lock, so writers of a key never plan on the same latest. A purge
+  // does not take the lock: if it removed the planned base meanwhile, the foreign key refuses
+  // the insert and the put starts again.
+  private async putHistory(b: PgBucket, p: PreparedPut): Promise<PutResult> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.connect();
+      try {
+        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${historyLockId(b.id, p.key)})`);
+        const r = await this.putHistoryTx(b, p, client);
+        await client.query('COMMIT');
+        return r;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => {});
+        if ((e as { code?: string }).code === '23503' && attempt < 5) continue;
+        throw e;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw new CascadeError(StorageErrors.backendUnavailable, `PostgreSQL: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private async putHistoryTx(b: PgBucket, p: PreparedPut, client: pg.PoolClient): Promise<PutResult> {
+    const now = p.writtenAt;
+    const m = (await this.exec(this.q.hPutMeta, [b.id, p.key, p.rev, now, p.tidOrder], client))[0];
+    const [curTid, curHash, sameExists] = [m[8] as string | null, m[9] as Buffer | null, m[10] as boolean];
+    if (curTid !== null && curHash !== null) {
+      const c = conditionalOutcome(curTid, curHash, p);
+      if (c) return { ...c, rev: p.rev };
+    }
+    const latest = m[0] === null ? undefined : (m.slice(0, 8) as LatestMetaSql);
+    const w = new HistoryWriter(b.id, b.spec, this.cache);
+    const chain = (r: RowRef) => this.exec(this.q.hChain, [b.id, p.key, r.rev, r.tid], client) as Promise<ChainRowSql[]>;
+    if (sameExists) {
+      const same = (await this.exec(this.q.hRow, [b.id, p.key, p.rev, p.tidOrder], client))[0] as ChainRowSql;
+      if (same[2] !== null) {
+        // A render written again under its own tid: re-encode it in place (see HistoryWriter.rewrite).
+        const children = (await this.exec(this.q.hChildren, [b.id, p.key, p.rev, p.tidOrder], client)) as ChainRowSql[];
+        const chains = new Map<string, ChainRowSql[]>();
+        for (const r of [same, ...children]) {
+          const refs: RowRef[] = [{ rev: r[0], tid: r[1] }];
+          if (r === same && same[3] !== null && same[4] !== null) refs.push({ rev: same[3], tid: same[4] });
+          for (const ref of refs) chains.set(`${ref.rev}/${ref.tid}`, await chain(ref));
+        }
+        const plan = w.rewrite(p, same, children, latest, (r) => chains.get(`${r.rev}/${r.tid}`) ?? []);
+        await this.exec(this.q.hUpdate, plan.row, client);
+        for (const c of plan.children) await this.exec(this.q.hUpdatePayload, [c.payload, b.id, p.key, c.rev, c.tidOrder], client);
+        if (plan.copy) await this.exec(this.q.hCopyUpsert, plan.copy, client);
+        return { status: 'created', tid: p.tid, rev: p.rev };
+      }
+      // A row from before the bucket used history (no dependants possible): replaced.
+      await this.exec(this.q.hDeleteRow, [b.id, p.key, p.rev, p.tidOrder], client);
+    }
+    const pend = w.start(p.key, latest);
+    if (pend.need === 'copy') w.withCopy(pend, (await this.exec(this.q.hCopy, [b.id, p.key], client))[0] as CopySql | undefined);
+    if (pend.need === 'chain') w.withChain(p.key, pend, await chain(pend.latest as RowRef));
+    const enc = w.finish(p, pend);
+    await this.exec(this.q.hInsert, enc.row, client);
+    if (enc.copy) await this.exec(this.q.hCopyUpsert, enc.copy, client);
+    const keep = latestRetention(b.spec, now);
+    if (keep) await this.exec(this.q.krvSupersede, [keep.expiresAt, b.id, p.key, keep.keep - 1], client);
+    return { status: 'created', tid: p.tid, rev: p.rev };
+  }
+
+  /** A krv row as a record: history rows are rebuilt from their chain and returned decoded. */
+  private async krvRecord(bucket: number, key: string, r: RevRow): Promise<StoredRow> {
+    if ((r[4] as string) !== 'history') return new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+    const ref = { rev: r[0], tid: tidOrderKey(r[1]) };
+    const rows = (await this.exec(this.q.hChain, [bucket, key, ref.rev, ref.tid])) as ChainRowSql[];
+    const body = decodeCached(HistoryWriter.chainRows(rows), ref, this.cache, (x) => historyRowId(bucket, key, x));
+    return new StoredRow(key, r[0], r[1], r[2], r[3], 'identity', body, r[6]);
+  }
+
+  /** A history bucket's row read by rev (+tid): [...RevRow, copy encoding, copy stored]. */
+  private async histRevRecord(bucket: number, key: string, r: unknown[] | undefined): Promise<StoredRecord | undefined> {
+    if (!r) return undefined;
+    const row = r.slice(0, 7) as RevRow;
+    if (r[7] !== null) return new StoredRow(key, row[0], row[1], row[2], row[3], r[7] as StoredEncoding, r[8] as Buffer, row[6]);
+    return this.krvRecord(bucket, key, row);
+  }
+
   async getLatest(domain: string, bucket: string, key: string): Promise<StoredRecord | undefined> {
     const b = this.buckets.require(domain, bucket);
     validateKey(key);
@@ -225,8 +357,13 @@ export class PostgresStore implements ContentStore {
       const r = (await this.exec(this.q.kvGet, [b.id, key, Date.now()]))[0] as Row | undefined;
       return r && new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]);
     }
+    if (b.spec.compression === 'history') {
+      // The hot path: the latest copy, one row whose stored bytes can be served as they are.
+      const c = (await this.exec(this.q.hLatest, [b.id, key, Date.now()]))[0] as RevRow | undefined;
+      if (c) return new StoredRow(key, c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
+    }
     const r = (await this.exec(this.q.krvLatest, [b.id, key, Date.now()]))[0] as RevRow | undefined;
-    return r && new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+    return r && this.krvRecord(b.id, key, r);
   }
 
   async getRev(domain: string, bucket: string, key: string, rev: number): Promise<StoredRecord | undefined> {
@@ -234,8 +371,9 @@ export class PostgresStore implements ContentStore {
     validateKey(key);
     readRev(b.spec, rev);
     if (b.spec.type === 'key_value') return this.getLatest(domain, bucket, key);
+    if (b.spec.compression === 'history') return this.histRevRecord(b.id, key, (await this.exec(this.q.hRev, [b.id, key, rev, Date.now()]))[0]);
     const r = (await this.exec(this.q.krvRev, [b.id, key, rev, Date.now()]))[0] as RevRow | undefined;
-    return r && new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+    return r && this.krvRecord(b.id, key, r);
   }
 
   async getRevTid(domain: string, bucket: string, key: string, rev: number, tid: string): Promise<StoredRecord | undefined> {
@@ -247,8 +385,11 @@ export class PostgresStore implements ContentStore {
       const r = (await this.exec(this.q.kvGet, [b.id, key, Date.now()]))[0] as Row | undefined;
       return r && r[0] === t ? new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]) : undefined;
     }
+    if (b.spec.compression === 'history') {
+      return this.histRevRecord(b.id, key, (await this.exec(this.q.hRevTid, [b.id, key, rev, tidOrderKey(t), Date.now()]))[0]);
+    }
     const r = (await this.exec(this.q.krvRevTid, [b.id, key, rev, tidOrderKey(t), Date.now()]))[0] as RevRow | undefined;
-    return r && new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+    return r && this.krvRecord(b.id, key, r);
   }
 
   async listRevisions(domain: string, bucket: string, key: string, opts?: ListOptions): Promise<Page<RevisionInfo>> {
@@ -286,6 +427,21 @@ export class PostgresStore implements ContentStore {
   async deleteKey(domain: string, bucket: string, key: string): Promise<boolean> {
     const b = this.buckets.require(domain, bucket);
     validateKey(key);
+    if (b.spec.compression === 'history' && b.spec.type === 'key_rev_value') {
+      // Under the key's lock: a history put in flight must not insert a row on a deleted base.
+      const client = await this.connect();
+      try {
+        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${historyLockId(b.id, key)})`);
+        const rows = await this.exec(this.q.krvDelete, [b.id, key], client);
+        await client.query('COMMIT');
+        return (rows[0][0] as number) > 0;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw e;
+      } finally {
+        client.release();
+      }
+    }
     const rows = await this.exec(b.spec.type === 'key_value' ? this.q.kvDelete : this.q.krvDelete, [b.id, key]);
     return (rows[0][0] as number) > 0;
   }
@@ -300,6 +456,21 @@ export class PostgresStore implements ContentStore {
         if (n < 1000) break;
       }
     }
+    // History rows, by key: every expired row of a key that no kept row builds on is deleted,
+    // the expired rows still needed are flagged base_only (not picked again until the key has
+    // new expired rows). A put racing on a base being deleted makes one of the two statements
+    // fail on the foreign key: the put retries; the purge stops here and goes on next time.
+    for (;;) {
+      let r: unknown[];
+      try {
+        r = (await this.exec(this.q.hPurge, [now, 1000]))[0];
+      } catch (e) {
+        if ((e as { code?: string }).code === '23503') break;
+        throw e;
+      }
+      total += r[0] as number;
+      if ((r[1] as number) < 1000) break;
+    }
     return total;
   }
 
@@ -308,6 +479,20 @@ export class PostgresStore implements ContentStore {
     this.closed = true;
     await this.pool.end();
   }
+}
+
+/** A 64-bit advisory lock id per (bucket, key) for history writers (its own lock space). */
+function historyLockId(bucket: number, key: string): string {
+  const h = createHash('sha1').update(`history\u0000${bucket}\u0000${key}`).digest();
+  return h.readBigInt64BE(0).toString();
+}
+
+/** Outcome of the conditions of a put against the stored current render, or null to write. */
+function conditionalOutcome(curTid: string, curHash: Buffer, p: PreparedPut): PutResult | null {
+  if (p.ifNotExists) return { status: 'conflict', tid: curTid };
+  if (p.ifUnmodifiedSince !== null && tidTime(curTid) > p.ifUnmodifiedSince) return { status: 'conflict', tid: curTid };
+  if (p.skipUnchanged && curHash.equals(p.hash)) return { status: 'unchanged', tid: curTid };
+  return null;
 }
 
 function outcome(curTid: string, curHash: Buffer, p: PreparedPut): 'conflict' | 'unchanged' {
@@ -422,7 +607,108 @@ function statements(s: string, tag: string) {
     krvDelete: q('krv_del', `WITH d AS (DELETE FROM ${s}.krv WHERE bucket = $1 AND key = $2 RETURNING 1) SELECT count(*)::int FROM d`),
     krvPurge: q(
       'krv_purge',
-      `WITH d AS (DELETE FROM ${s}.krv WHERE ctid IN (SELECT ctid FROM ${s}.krv WHERE expires_at <= $1 LIMIT $2) RETURNING 1) SELECT count(*)::int FROM d`,
+      // History rows (h_kind set) are purged by hPurge, never by this chunked delete.
+      `WITH d AS (DELETE FROM ${s}.krv WHERE ctid IN (SELECT ctid FROM ${s}.krv WHERE expires_at <= $1 AND h_kind IS NULL LIMIT $2) RETURNING 1) SELECT count(*)::int FROM d`,
+    ),
+
+    // ----- compression: history (see history/README.md) -----
+    hLatest: q(
+      'h_latest',
+      `SELECT rev, tid, content_type, headers, encoding, stored, written_at FROM ${s}.krv_latest WHERE bucket = $1 AND key = $2 AND ${LIVE(3)}`,
+    ),
+    // The row by rev (+tid) and the latest copy when it is that row (a snapshot's payload is not
+    // fetched: the chain query reads it if needed).
+    hRev: q(
+      'h_rev',
+      `SELECT k.rev, k.tid, k.content_type, k.headers, k.encoding, CASE WHEN k.encoding = 'history' THEN NULL ELSE k.body END, k.written_at, l.encoding, l.stored
+         FROM ${s}.krv k LEFT JOIN ${s}.krv_latest l ON l.bucket = k.bucket AND l.key = k.key AND l.rev = k.rev AND l.tid_order = k.tid_order
+        WHERE k.bucket = $1 AND k.key = $2 AND k.rev = $3 AND (k.expires_at IS NULL OR k.expires_at > $4) ORDER BY k.tid_order DESC LIMIT 1`,
+    ),
+    hRevTid: q(
+      'h_revtid',
+      `SELECT k.rev, k.tid, k.content_type, k.headers, k.encoding, CASE WHEN k.encoding = 'history' THEN NULL ELSE k.body END, k.written_at, l.encoding, l.stored
+         FROM ${s}.krv k LEFT JOIN ${s}.krv_latest l ON l.bucket = k.bucket AND l.key = k.key AND l.rev = k.rev AND l.tid_order = k.tid_order
+        WHERE k.bucket = $1 AND k.key = $2 AND k.rev = $3 AND k.tid_order = $4 AND (k.expires_at IS NULL OR k.expires_at > $5)`,
+    ),
+    hCopy: q('h_copy', `SELECT rev, tid_order, encoding, stored FROM ${s}.krv_latest WHERE bucket = $1 AND key = $2`),
+    // Everything a history put decides on, in one round trip: the key's newest live row (chain
+    // meta), the newest live render of this rev (conditions), whether this exact row exists.
+    hPutMeta: q(
+      'h_put_meta',
+      `SELECT l.rev, l.tid_order, l.h_kind, l.base_rev, l.base_tid_order, l.h_depth, l.h_run, l.hash, c.tid, c.hash,
+              EXISTS (SELECT 1 FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $5)
+         FROM (SELECT 1) d
+         LEFT JOIN LATERAL (
+           SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash FROM ${s}.krv
+            WHERE bucket = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $4) AND NOT base_only
+            ORDER BY rev DESC, tid_order DESC LIMIT 1) l ON true
+         LEFT JOIN LATERAL (
+           SELECT tid, hash FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND (expires_at IS NULL OR expires_at > $4)
+            ORDER BY tid_order DESC LIMIT 1) c ON true`,
+    ),
+    hRow: q('h_row', `SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $4`),
+    hChildren: q(
+      'h_children',
+      `SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body FROM ${s}.krv
+        WHERE bucket = $1 AND key = $2 AND base_rev = $3 AND base_tid_order = $4`,
+    ),
+    hChain: q(
+      'h_chain',
+      `WITH RECURSIVE c AS (
+         SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body FROM ${s}.krv
+          WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $4
+         UNION ALL
+         SELECT k.rev, k.tid_order, k.h_kind, k.base_rev, k.base_tid_order, k.h_depth, k.h_run, k.hash, k.body
+           FROM ${s}.krv k JOIN c ON k.bucket = $1 AND k.key = $2 AND k.rev = c.base_rev AND k.tid_order = c.base_tid_order
+       ) SELECT * FROM c`,
+    ),
+    hInsert: q(
+      'h_insert',
+      `INSERT INTO ${s}.krv (bucket, key, rev, tid_order, tid, hash, expires_at, written_at, content_type, headers, encoding,
+                             h_kind, base_rev, base_tid_order, h_depth, h_run, body)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'history', $11, $12, $13, $14, $15, $16)`,
+    ),
+    hUpdate: q(
+      'h_update',
+      `UPDATE ${s}.krv SET tid = $1, hash = $2, expires_at = $3, written_at = $4, content_type = $5, headers = $6, body = $7
+        WHERE bucket = $8 AND key = $9 AND rev = $10 AND tid_order = $11`,
+    ),
+    hUpdatePayload: q('h_update_payload', `UPDATE ${s}.krv SET body = $1 WHERE bucket = $2 AND key = $3 AND rev = $4 AND tid_order = $5`),
+    hDeleteRow: q('h_delete_row', `DELETE FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $4`),
+    // The copy mirrors the newest row only: an older render never replaces it.
+    hCopyUpsert: q(
+      'h_copy_upsert',
+      `INSERT INTO ${s}.krv_latest AS l (bucket, key, rev, tid_order, tid, expires_at, written_at, content_type, headers, encoding, stored)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (bucket, key) DO UPDATE SET
+         rev = EXCLUDED.rev, tid_order = EXCLUDED.tid_order, tid = EXCLUDED.tid, expires_at = EXCLUDED.expires_at,
+         written_at = EXCLUDED.written_at, content_type = EXCLUDED.content_type, headers = EXCLUDED.headers,
+         encoding = EXCLUDED.encoding, stored = EXCLUDED.stored
+       WHERE (EXCLUDED.rev, EXCLUDED.tid_order) >= (l.rev, l.tid_order)`,
+    ),
+    // Keys with expired history rows (a chunk of such rows), then per key: `needed` = the bases
+    // of live rows, transitively; expired rows outside it go, the others become base_only.
+    hPurge: q(
+      'h_purge',
+      `WITH RECURSIVE cand_rows AS (
+         SELECT bucket, key FROM ${s}.krv WHERE expires_at <= $1 AND h_kind IS NOT NULL AND NOT base_only LIMIT $2),
+       cand AS (SELECT DISTINCT bucket, key FROM cand_rows),
+       needed (bucket, key, rev, tid_order) AS (
+         SELECT k.bucket, k.key, k.base_rev, k.base_tid_order FROM ${s}.krv k JOIN cand c ON k.bucket = c.bucket AND k.key = c.key
+          WHERE k.base_rev IS NOT NULL AND (k.expires_at IS NULL OR k.expires_at > $1)
+         UNION
+         SELECT k.bucket, k.key, k.base_rev, k.base_tid_order FROM ${s}.krv k
+           JOIN needed n ON k.bucket = n.bucket AND k.key = n.key AND k.rev = n.rev AND k.tid_order = n.tid_order
+          WHERE k.base_rev IS NOT NULL),
+       del AS (
+         DELETE FROM ${s}.krv k USING cand c WHERE k.bucket = c.bucket AND k.key = c.key AND k.expires_at <= $1
+           AND NOT EXISTS (SELECT 1 FROM needed n WHERE n.bucket = k.bucket AND n.key = k.key AND n.rev = k.rev AND n.tid_order = k.tid_order)
+         RETURNING 1),
+       hide AS (
+         UPDATE ${s}.krv k SET base_only = true FROM cand c WHERE k.bucket = c.bucket AND k.key = c.key AND k.expires_at <= $1 AND NOT k.base_only
+           AND EXISTS (SELECT 1 FROM needed n WHERE n.bucket = k.bucket AND n.key = k.key AND n.rev = k.rev AND n.tid_order = k.tid_order)
+         RETURNING 1)
+       SELECT (SELECT count(*)::int FROM del), (SELECT count(*)::int FROM cand_rows), (SELECT count(*)::int FROM hide)`,
     ),
   };
 }

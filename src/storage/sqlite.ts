@@ -30,11 +30,15 @@ import {
 } from './common.ts';
 import type { BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
 import { tidOrderKey } from '../util/tid.ts';
+import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
+import { BodyCache, decodeCached, type RowRef } from './history/index.ts';
 
 export interface SqliteOptions {
   path: string;
   /** `normal` survives a process crash (SIGKILL); `full` also a power loss (fsync per batch). */
   synchronous?: 'full' | 'normal';
+  /** Bytes of decoded history bodies (keyframes, latest bodies) kept in memory; default 32 MB. */
+  historyCacheBytes?: number;
 }
 
 const MIGRATIONS: { version: number; name: string; sql: string }[] = [
@@ -85,6 +89,59 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX krv_expires ON krv (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'compression history: chain columns with a self-referencing foreign key, latest copy table',
+    // SQLite cannot add a table constraint to an existing table: rebuild krv (the documented
+    // 12-step way; foreign keys are off while migrating). NO ACTION, not RESTRICT: checked at the
+    // end of each statement, so deleting a whole key (or a whole dead subtree) in one statement
+    // works while a kept row's base can never be deleted.
+    sql: `
+      CREATE TABLE krv_new (
+        bucket INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        rev INTEGER NOT NULL,
+        tid_order TEXT NOT NULL,
+        tid TEXT NOT NULL,
+        hash BLOB NOT NULL,
+        expires_at INTEGER,
+        written_at INTEGER NOT NULL,
+        content_type TEXT,
+        headers TEXT,
+        encoding TEXT NOT NULL,
+        h_kind INTEGER,
+        base_rev INTEGER,
+        base_tid_order TEXT,
+        h_depth INTEGER,
+        h_run INTEGER,
+        base_only INTEGER NOT NULL DEFAULT 0,
+        body BLOB NOT NULL,
+        PRIMARY KEY (bucket, key, rev, tid_order),
+        FOREIGN KEY (bucket, key, base_rev, base_tid_order) REFERENCES krv (bucket, key, rev, tid_order)
+      );
+      INSERT INTO krv_new (bucket, key, rev, tid_order, tid, hash, expires_at, written_at, content_type, headers, encoding, body)
+        SELECT bucket, key, rev, tid_order, tid, hash, expires_at, written_at, content_type, headers, encoding, body FROM krv;
+      DROP TABLE krv;
+      ALTER TABLE krv_new RENAME TO krv;
+      CREATE INDEX krv_expires ON krv (expires_at) WHERE expires_at IS NOT NULL;
+      CREATE INDEX krv_base ON krv (bucket, key, base_rev, base_tid_order) WHERE base_rev IS NOT NULL;
+      CREATE TABLE krv_latest (
+        bucket INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        rev INTEGER NOT NULL,
+        tid_order TEXT NOT NULL,
+        tid TEXT NOT NULL,
+        expires_at INTEGER,
+        written_at INTEGER NOT NULL,
+        content_type TEXT,
+        headers TEXT,
+        encoding TEXT NOT NULL,
+        stored BLOB NOT NULL,
+        PRIMARY KEY (bucket, key),
+        FOREIGN KEY (bucket, key, rev, tid_order) REFERENCES krv (bucket, key, rev, tid_order) ON DELETE CASCADE
+      );
+    `,
+  },
 ];
 
 interface SqliteBucket {
@@ -111,9 +168,14 @@ export class SqliteStore implements ContentStore {
   private scheduled = false;
   private closed = false;
   private s: ReturnType<typeof prepareStatements>;
+  private readonly cache: BodyCache;
 
-  private constructor(private readonly db: Db) {
+  private constructor(
+    private readonly db: Db,
+    cacheBytes: number,
+  ) {
     this.s = prepareStatements(db);
+    this.cache = new BodyCache(cacheBytes);
   }
 
   static open(opts: SqliteOptions): SqliteStore {
@@ -128,12 +190,14 @@ export class SqliteStore implements ContentStore {
       db.pragma('mmap_size = 268435456');
       db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = OFF'); // a no-op inside a transaction: set around the migrations
       migrate(db);
+      db.pragma('foreign_keys = ON');
     } catch (e) {
       db.close();
       throw new CascadeError(StorageErrors.backendUnavailable, `cannot open SQLite store ${opts.path}: ${(e as Error).message}`, { cause: e });
     }
-    return new SqliteStore(db);
+    return new SqliteStore(db, opts.historyCacheBytes ?? 32 * 1024 * 1024);
   }
 
   bucket(domain: string, name: string): BucketSpec | undefined {
@@ -159,7 +223,9 @@ export class SqliteStore implements ContentStore {
   async put(req: PutRequest): Promise<PutResult> {
     const b = this.buckets.require(req.domain, req.bucket);
     const p = await preparePut(b.spec, req);
-    return this.enqueue(() => (b.spec.type === 'key_value' ? this.putKv(b, p) : this.putKrv(b, p)));
+    if (b.spec.type === 'key_value') return this.enqueue(() => this.putKv(b, p));
+    if (b.spec.compression === 'history') return this.enqueue(() => this.putHistory(b, p));
+    return this.enqueue(() => this.putKrv(b, p));
   }
 
   // Runs inside the batch transaction: the read and the write below cannot interleave with
@@ -194,6 +260,59 @@ export class SqliteStore implements ContentStore {
     return { status: 'created', tid: p.tid, rev: p.rev };
   }
 
+  // A history put plans, encodes and writes inside the serialized write transaction (the batch
+  // of the group commit; BEGIN IMMEDIATE also serializes other processes), so the latest row it
+  // plans on is still the latest when it inserts, and no purge can run in between.
+  private putHistory(b: SqliteBucket, p: PreparedPut): PutResult {
+    const now = p.writtenAt;
+    const cur = this.s.krvCur.get(b.id, p.key, p.rev, now) as [string, string, Buffer] | undefined;
+    if (cur) {
+      const c = conditionalOutcome(cur[0], cur[2], p);
+      if (c) return { ...c, rev: p.rev };
+    }
+    const s = this.s;
+    const w = new HistoryWriter(b.id, b.spec, this.cache);
+    const latest = s.hLatestMeta.get(b.id, p.key, now) as LatestMetaSql | undefined;
+    const same = s.hRow.get(b.id, p.key, p.rev, p.tidOrder) as ChainRowSql | undefined;
+    if (same && same[2] !== null) {
+      // A render written again under its own tid: re-encode it in place (see HistoryWriter.rewrite).
+      const children = s.hChildren.all(b.id, p.key, p.rev, p.tidOrder) as ChainRowSql[];
+      const plan = w.rewrite(p, same, children, latest, (r) => this.chainRows(b.id, p.key, r));
+      s.hUpdate.run(...plan.row);
+      for (const c of plan.children) s.hUpdatePayload.run(c.payload, b.id, p.key, c.rev, c.tidOrder);
+      if (plan.copy) s.hCopyUpsert.run(...plan.copy);
+      return { status: 'created', tid: p.tid, rev: p.rev };
+    }
+    // A row from before the bucket used history (no dependants possible): replaced.
+    if (same) s.hDeleteRow.run(b.id, p.key, p.rev, p.tidOrder);
+    const pend = w.start(p.key, latest);
+    if (pend.need === 'copy') w.withCopy(pend, s.hCopy.get(b.id, p.key) as CopySql | undefined);
+    if (pend.need === 'chain') w.withChain(p.key, pend, this.chainRows(b.id, p.key, pend.latest as RowRef));
+    const enc = w.finish(p, pend);
+    s.hInsert.run(...enc.row);
+    if (enc.copy) s.hCopyUpsert.run(...enc.copy);
+    const keep = latestRetention(b.spec, now);
+    if (keep) s.krvSupersede.run({ exp: keep.expiresAt, b: b.id, key: p.key, off: keep.keep - 1 });
+    return { status: 'created', tid: p.tid, rev: p.rev };
+  }
+
+  private chainRows(bucket: number, key: string, r: RowRef): ChainRowSql[] {
+    return this.s.hChain.all({ b: bucket, key, rev: r.rev, t: r.tid }) as ChainRowSql[];
+  }
+
+  /** The body of a history row (`tidOrder` is its tid order key), rebuilt from its chain. */
+  private historyBody(bucket: number, key: string, rev: number, tidOrder: string): Buffer {
+    const rows = this.chainRows(bucket, key, { rev, tid: tidOrder });
+    return decodeCached(HistoryWriter.chainRows(rows), { rev, tid: tidOrder }, this.cache, (r) => historyRowId(bucket, key, r));
+  }
+
+  /** A krv row as a record: history rows are rebuilt and returned decoded. */
+  private krvRecord(bucket: number, key: string, r: RevRow): StoredRow {
+    if ((r[4] as string) !== 'history') return new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+    const body = this.historyBody(bucket, key, r[0], tidOrderKey(r[1]));
+    return new StoredRow(key, r[0], r[1], r[2], r[3], 'identity', body, r[6]);
+  }
+
   getLatest(domain: string, bucket: string, key: string): Promise<StoredRecord | undefined> {
     try {
       const b = this.buckets.require(domain, bucket);
@@ -203,8 +322,13 @@ export class SqliteStore implements ContentStore {
         const r = this.s.kvGet.get(b.id, key, now) as Row | undefined;
         return Promise.resolve(r && new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]));
       }
+      if (b.spec.compression === 'history') {
+        // The hot path: the latest copy, one row whose stored bytes can be served as they are.
+        const c = this.s.hLatest.get(b.id, key, now) as RevRow | undefined;
+        if (c) return Promise.resolve(new StoredRow(key, c[0], c[1], c[2], c[3], c[4], c[5], c[6]));
+      }
       const r = this.s.krvLatest.get(b.id, key, now) as RevRow | undefined;
-      return Promise.resolve(r && new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]));
+      return Promise.resolve(r && this.krvRecord(b.id, key, r));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -217,7 +341,7 @@ export class SqliteStore implements ContentStore {
       readRev(b.spec, rev);
       if (b.spec.type === 'key_value') return this.getLatest(domain, bucket, key);
       const r = this.s.krvRev.get(b.id, key, rev, Date.now()) as RevRow | undefined;
-      return Promise.resolve(r && new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]));
+      return Promise.resolve(r && this.revRecord(b, key, r));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -235,10 +359,19 @@ export class SqliteStore implements ContentStore {
         return Promise.resolve(r && r[0] === t ? new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]) : undefined);
       }
       const r = this.s.krvRevTid.get(b.id, key, rev, tidOrderKey(t), now) as RevRow | undefined;
-      return Promise.resolve(r && new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]));
+      return Promise.resolve(r && this.revRecord(b, key, r));
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /** A row read by rev (and tid): the latest copy when it is that row, else the row itself. */
+  private revRecord(b: SqliteBucket, key: string, r: RevRow): StoredRow {
+    if ((r[4] as string) === 'history') {
+      const c = this.s.hCopyAt.get(b.id, key, r[0], tidOrderKey(r[1])) as [StoredEncoding, Buffer] | undefined;
+      if (c) return new StoredRow(key, r[0], r[1], r[2], r[3], c[0], c[1], r[6]);
+    }
+    return this.krvRecord(b.id, key, r);
   }
 
   async listRevisions(domain: string, bucket: string, key: string, opts?: ListOptions): Promise<Page<RevisionInfo>> {
@@ -293,6 +426,25 @@ export class SqliteStore implements ContentStore {
         total += n;
         if (n < PURGE_CHUNK) break;
       }
+    }
+    // History rows, key by key: every expired row of the key that no kept row builds on (its
+    // `needed` set, computed in the same transaction) is deleted in one statement; the expired
+    // rows still needed are flagged base_only, so they are not picked again until the key has
+    // new expired rows.
+    for (;;) {
+      const { removed, candidates } = await this.enqueue(() => {
+        const cand = this.s.hPurgeCandidates.all(now, PURGE_CHUNK) as [number, string][];
+        const keys = new Map<string, [number, string]>();
+        for (const c of cand) keys.set(`${c[0]}\u0000${c[1]}`, c);
+        let n = 0;
+        for (const [bucket, key] of keys.values()) {
+          n += this.s.hPurgeKey.run({ b: bucket, key, now }).changes;
+          this.s.hHideKey.run({ b: bucket, key, now });
+        }
+        return { removed: n, candidates: cand.length };
+      });
+      total += removed;
+      if (candidates < PURGE_CHUNK) break;
     }
     return total;
   }
@@ -361,6 +513,8 @@ function migrate(db: Db): void {
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
+      // Another process may have migrated since the check above: look again under the lock.
+      if (db.prepare('SELECT 1 FROM cascade_migrations WHERE version = ?').get(m.version)) return;
       db.exec(m.sql);
       db.prepare('INSERT INTO cascade_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     }).immediate();
@@ -417,6 +571,56 @@ function prepareStatements(db: Db) {
         AND (rev, tid_order) < (@rev, @t) ORDER BY rev DESC, tid_order DESC LIMIT @n`),
     krvKeys: raw(`SELECT DISTINCT key FROM krv WHERE bucket = ? AND key > ? AND ${live} ORDER BY key LIMIT ?`),
     krvDelete: db.prepare('DELETE FROM krv WHERE bucket = ? AND key = ?'),
-    krvPurge: db.prepare('DELETE FROM krv WHERE rowid IN (SELECT rowid FROM krv WHERE expires_at <= ? LIMIT ?)'),
+    // History rows (h_kind set) are purged key by key below, never by this chunked delete.
+    krvPurge: db.prepare('DELETE FROM krv WHERE rowid IN (SELECT rowid FROM krv WHERE expires_at <= ? AND h_kind IS NULL LIMIT ?)'),
+
+    // ----- compression: history (see history/README.md) -----
+    hLatest: raw(`SELECT rev, tid, content_type, headers, encoding, stored, written_at FROM krv_latest WHERE bucket = ? AND key = ? AND ${live}`),
+    hCopyAt: raw('SELECT encoding, stored FROM krv_latest WHERE bucket = ? AND key = ? AND rev = ? AND tid_order = ?'),
+    hCopy: raw('SELECT rev, tid_order, encoding, stored FROM krv_latest WHERE bucket = ? AND key = ?'),
+    hLatestMeta: raw(`
+      SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash FROM krv
+       WHERE bucket = ? AND key = ? AND ${live} AND base_only = 0 ORDER BY rev DESC, tid_order DESC LIMIT 1`),
+    hRow: raw(`SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body, expires_at FROM krv WHERE bucket = ? AND key = ? AND rev = ? AND tid_order = ?`),
+    hChildren: raw(`
+      SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body FROM krv
+       WHERE bucket = ? AND key = ? AND base_rev = ? AND base_tid_order = ?`),
+    hChain: raw(`
+      WITH RECURSIVE c (rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body) AS (
+        SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body FROM krv
+         WHERE bucket = @b AND key = @key AND rev = @rev AND tid_order = @t
+        UNION ALL
+        SELECT k.rev, k.tid_order, k.h_kind, k.base_rev, k.base_tid_order, k.h_depth, k.h_run, k.hash, k.body
+          FROM krv k JOIN c ON k.bucket = @b AND k.key = @key AND k.rev = c.base_rev AND k.tid_order = c.base_tid_order
+      ) SELECT * FROM c`),
+    hInsert: db.prepare(`
+      INSERT INTO krv (bucket, key, rev, tid_order, tid, hash, expires_at, written_at, content_type, headers, encoding,
+                       h_kind, base_rev, base_tid_order, h_depth, h_run, body)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'history', ?, ?, ?, ?, ?, ?)`),
+    hUpdate: db.prepare(`
+      UPDATE krv SET tid = ?, hash = ?, expires_at = ?, written_at = ?, content_type = ?, headers = ?, body = ?
+       WHERE bucket = ? AND key = ? AND rev = ? AND tid_order = ?`),
+    hDeleteRow: db.prepare('DELETE FROM krv WHERE bucket = ? AND key = ? AND rev = ? AND tid_order = ?'),
+    hUpdatePayload: db.prepare('UPDATE krv SET body = ? WHERE bucket = ? AND key = ? AND rev = ? AND tid_order = ?'),
+    // The copy mirrors the newest row only: an older render never replaces it.
+    hCopyUpsert: db.prepare(`
+      INSERT INTO krv_latest (bucket, key, rev, tid_order, tid, expires_at, written_at, content_type, headers, encoding, stored)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (bucket, key) DO UPDATE SET
+        rev = excluded.rev, tid_order = excluded.tid_order, tid = excluded.tid, expires_at = excluded.expires_at,
+        written_at = excluded.written_at, content_type = excluded.content_type, headers = excluded.headers,
+        encoding = excluded.encoding, stored = excluded.stored
+      WHERE (excluded.rev, excluded.tid_order) >= (krv_latest.rev, krv_latest.tid_order)`),
+    hPurgeCandidates: raw('SELECT bucket, key FROM krv WHERE expires_at <= ? AND h_kind IS NOT NULL AND base_only = 0 LIMIT ?'),
+    hPurgeKey: db.prepare(`
+      WITH RECURSIVE needed (rev, tid_order) AS (
+        SELECT base_rev, base_tid_order FROM krv
+         WHERE bucket = @b AND key = @key AND base_rev IS NOT NULL AND (expires_at IS NULL OR expires_at > @now)
+        UNION
+        SELECT k.base_rev, k.base_tid_order FROM krv k JOIN needed n ON k.bucket = @b AND k.key = @key AND k.rev = n.rev AND k.tid_order = n.tid_order
+         WHERE k.base_rev IS NOT NULL
+      )
+      DELETE FROM krv WHERE bucket = @b AND key = @key AND expires_at <= @now AND (rev, tid_order) NOT IN (SELECT rev, tid_order FROM needed)`),
+    hHideKey: db.prepare('UPDATE krv SET base_only = 1 WHERE bucket = @b AND key = @key AND expires_at <= @now AND base_only = 0'),
   };
 }

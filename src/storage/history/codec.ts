@@ -218,6 +218,132 @@ export function decodeChain(rows: readonly HistoryRow[], target?: RowRef): Buffe
   }
 }
 
+/** A stored chain row with the sha256 of its decoded body (all zeros: unknown, never cached). */
+export interface StoredChainRow extends HistoryRow {
+  hash: Buffer | null;
+}
+
+/**
+ * Rebuilds the body of `target` from its chain rows like decodeChain, but starts from the
+ * deepest ancestor whose body `cache` holds (checked against the row's body hash, so a stale
+ * entry can never be used), and caches the target's anchor (its keyframe or snapshot): a later
+ * read of any leaf of that keyframe then costs at most F-1 small deltas.
+ */
+export function decodeCached(rows: readonly StoredChainRow[], target: RowRef, cache: BodyCache | undefined, idOf: (r: RowRef) => string): Buffer {
+  const chain = orderChain(rows, target) as StoredChainRow[];
+  let start = -1;
+  let body: Buffer | undefined;
+  if (cache) {
+    for (let i = chain.length - 1; i >= 0 && !body; i--) {
+      body = cache.get(idOf(chain[i]), chain[i].hash);
+      if (body) start = i;
+    }
+  }
+  if (!body) {
+    start = 0;
+    body = unbrotli(chain[0].payload, `snapshot ${chain[0].rev}/${chain[0].tid}`);
+    cache?.set(idOf(chain[0]), chain[0].hash, body);
+  } else if (start === chain.length - 1) {
+    return Buffer.from(body); // a copy: callers own what they get, the cache keeps its entry
+  }
+  let anchor = start;
+  for (let i = chain.length - 1; i > start; i--) {
+    if (chain[i].run === 0) {
+      anchor = i;
+      break;
+    }
+  }
+  if (anchor > start) {
+    body = applyParsed(body, chain.slice(start + 1, anchor + 1));
+    cache?.set(idOf(chain[anchor]), chain[anchor].hash, body);
+  }
+  if (anchor < chain.length - 1) return applyParsed(body, chain.slice(anchor + 1));
+  return cache ? Buffer.from(body) : body; // the target is the cached anchor itself
+}
+
+function applyParsed(base: Buffer, rows: readonly HistoryRow[]): Buffer {
+  const deltas: ParsedDelta[] = [];
+  for (const r of rows) {
+    try {
+      deltas.push(parseDelta(unbrotli(r.payload, `delta ${r.rev}/${r.tid}`)));
+    } catch (e) {
+      if (e instanceof DeltaFormatError) throw new HistoryChainError(`row ${r.rev}/${r.tid}: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+  try {
+    return applyChain(base, deltas);
+  } catch (e) {
+    if (e instanceof DeltaFormatError) throw new HistoryChainError(e.message, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * The payload of a delta row turning `base` into `body` (used when a row is re-encoded in
+ * place: its depth is fixed by its dependants, so it must stay a delta whatever its size).
+ */
+export function encodeDeltaPayload(base: Buffer, body: Buffer, opts: HistoryOptions): Buffer {
+  const delta = createDelta(base, body);
+  return brotli(delta, opts.deltaQuality ?? (delta.length <= 8192 ? 11 : 9), 16);
+}
+
+/**
+ * A bounded LRU of decoded bodies of history rows (keyframes, snapshots and the latest body
+ * of recently written keys), keyed by row identity and validated by the row's body hash.
+ */
+export class BodyCache {
+  private readonly map = new Map<string, { hash: Buffer; body: Buffer }>();
+  private bytes = 0;
+  constructor(readonly maxBytes: number) {}
+
+  get(id: string, hash: Buffer | null | undefined): Buffer | undefined {
+    if (!usableHash(hash)) return undefined;
+    const e = this.map.get(id);
+    if (!e) return undefined;
+    if (!e.hash.equals(hash)) {
+      this.drop(id, e);
+      return undefined;
+    }
+    this.map.delete(id);
+    this.map.set(id, e);
+    return e.body;
+  }
+
+  set(id: string, hash: Buffer | null | undefined, body: Buffer): void {
+    if (!usableHash(hash) || body.length > this.maxBytes / 4) return;
+    const old = this.map.get(id);
+    if (old) this.drop(id, old);
+    this.map.set(id, { hash: Buffer.from(hash), body });
+    this.bytes += body.length;
+    for (const [k, e] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.drop(k, e);
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+
+  private drop(id: string, e: { body: Buffer }): void {
+    this.map.delete(id);
+    this.bytes -= e.body.length;
+  }
+}
+
+// Rows written without a body hash (skipUnchanged: false outside history buckets) store zeros.
+function usableHash(h: Buffer | null | undefined): h is Buffer {
+  if (!h || h.length !== 32) return false;
+  for (let i = 0; i < 32; i++) if (h[i] !== 0) return true;
+  return false;
+}
+
 /** Orders chain rows from the snapshot to the target and checks every link. */
 export function orderChain(rows: readonly HistoryRow[], target?: RowRef): HistoryRow[] {
   if (rows.length === 0) throw new HistoryChainError('no rows');

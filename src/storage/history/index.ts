@@ -3,7 +3,10 @@ export {
   applyChain,
   baseFromChain,
   compressLatest,
+  BodyCache,
+  decodeCached,
   decodeChain,
+  encodeDeltaPayload,
   decompressLatest,
   encodeRevision,
   HistoryChainError,
@@ -12,6 +15,6 @@ export {
   planRevision,
   runLength,
 } from './codec.ts';
-export type { ChainMeta, EncodedRevision, HistoryOptions, HistoryRow, RevisionPlan, RowRef } from './codec.ts';
+export type { StoredChainRow, ChainMeta, EncodedRevision, HistoryOptions, HistoryRow, RevisionPlan, RowRef } from './codec.ts';
 export { applyDelta, createDelta, DeltaFormatError, DeltaIndex, parseDelta } from './delta.ts';
 export { MemoryHistoryStore } from './memory.ts';
