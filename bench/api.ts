@@ -1,19 +1,26 @@
 // Content API hit path vs a bare node:http server sending the same bytes from memory.
-// Cascade runs on the embedded default (SQLite store and log, the example wiki in-process);
-// the real Parsoid pages of ../shared/corpora/html are stored as the renders of wiki pages.
-// wrk on loopback, `Accept-Encoding: gzip` as a CDN sends it.
-// Usage: npm run bench:api [-- --duration 10 --connections 10,50]
+// Three processes: Cascade itself (`bin/cascade.js serve`, the embedded default from
+// config/cascade.yaml on a temp data dir: SQLite store and log, the example wiki in-process,
+// change propagation on), a bare node:http server with the same bytes and headers, and wrk.
+// This driver seeds the data before Cascade starts and sits idle while wrk runs.
+// The real Parsoid pages of ../shared/corpora/html are stored as the renders of wiki pages.
+// Bare and Cascade runs alternate (bare, cascade, bare, cascade, …) to cancel drift; the
+// ratio is the mean of the per-round ratios.
+// Usage: npm run bench:api [-- --duration 10 --connections 10,50 --rounds 2 --pages Avere,Dog --cpu-prof DIR]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startApp } from '../src/app.ts';
+import { parse, stringify } from 'yaml';
 import { configFromYaml } from '../src/config/index.ts';
 import { HTML_TYPE, injectTid } from '../src/content/index.ts';
+import { openStore } from '../src/storage/index.ts';
 import { newTid } from '../src/util/tid.ts';
 import { startWiki } from '../src/wiki/index.ts';
 
+const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const opt = (name: string, def: string) => {
   const i = args.indexOf(`--${name}`);
@@ -21,89 +28,123 @@ const opt = (name: string, def: string) => {
 };
 const duration = Number(opt('duration', '10'));
 const conns = opt('connections', '10,50').split(',').map(Number);
-const corpus = process.env.CASCADE_CORPUS_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'corpora');
+const rounds = Number(opt('rounds', '2'));
+const cpuProf = opt('cpu-prof', '');
+const corpus = process.env.CASCADE_CORPUS_DIR ?? resolve(root, '..', 'shared', 'corpora');
 
 if (spawnSync('wrk', ['--version']).error) {
   console.error('bench:api needs wrk (Debian package `wrk`)');
   process.exit(1);
 }
 
-const PAGES: { file: string; title: string }[] = [
+const ALL_PAGES: { file: string; title: string }[] = [
   { file: 'wiktionary-avere.html', title: 'Avere' },
   { file: 'Dog.html', title: 'Dog' },
 ];
+const wanted = opt('pages', ALL_PAGES.map((p) => p.title).join(',')).split(',');
+const PAGES = ALL_PAGES.filter((p) => wanted.includes(p.title));
 
-const dir = mkdtempSync(join(tmpdir(), 'cascade-bench-api-'));
-const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', seed: true });
-const config = configFromYaml(
-  `
-listen: { host: 127.0.0.1, port: 0 }
-data_dir: ${JSON.stringify(dir)}
-default_domain: example.wiki
-wiki: { enabled: false }
-domains:
-  example.wiki:
-    origin: { url: ${JSON.stringify(wiki.url)} }
-    buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip }
-      mobile-sections: { type: key_rev_value, compression: gzip }
-      page-meta: { type: key_value, compression: none }
-`,
-  '<bench>',
-  {},
-);
-const app = await startApp(config, { quiet: true });
-
-// The wiki holds a page of each title (its own wikitext); Cascade's store holds the corpus HTML
-// as that revision's render, as if Parsoid had rendered it.
-for (const p of PAGES) {
-  const html = readFileSync(join(corpus, 'html', p.file), 'utf8');
-  const r = await fetch(`${wiki.url}/w/rest.php/v1/page/${p.title}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ source: `Benchmark page ${p.title}.`, comment: 'bench' }),
-  });
-  const page = (await r.json()) as { id: number; latest: { id: number; timestamp: string } };
-  const tid = newTid();
-  await app.store.put({
-    domain: 'example.wiki',
-    bucket: 'html',
-    key: p.title,
-    rev: page.latest.id,
-    tid,
-    contentType: HTML_TYPE,
-    headers: { 'x-cascade-origin-sha1': 'corpus', 'x-cascade-page-id': String(page.id), 'x-cascade-rev-timestamp': page.latest.timestamp },
-    body: injectTid(html, tid),
-  });
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((res) => s.close(res));
+  return port;
 }
 
-function getRaw(url: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+function getRaw(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; raw: string[]; body: Buffer }> {
   return new Promise((res, rej) => {
     request(url, { headers: { 'accept-encoding': 'gzip' } }, (r) => {
       const chunks: Buffer[] = [];
       r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }));
+      r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, raw: r.rawHeaders, body: Buffer.concat(chunks) }));
     })
       .on('error', rej)
       .end();
   });
 }
 
-// A bare node:http server in its own process, sending exactly the bytes Cascade sends.
-function startBare(bodyFile: string, headers: Record<string, unknown>): Promise<{ url: string; child: ChildProcess }> {
-  const hdrs = JSON.stringify({
-    'content-type': headers['content-type'],
-    'content-encoding': headers['content-encoding'],
-    etag: headers.etag,
-    'cache-control': headers['cache-control'],
-    vary: headers.vary,
+// ------------------------------------------------------------------ config and seed data
+const dir = mkdtempSync(join(tmpdir(), 'cascade-bench-api-'));
+const port = await freePort();
+const wikiPort = await freePort();
+const base = parse(readFileSync(join(root, 'config', 'cascade.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
+base.listen = { host: '127.0.0.1', port };
+base.data_dir = dir as unknown as Record<string, unknown>;
+base.wiki = { ...(base.wiki ?? {}), port: wikiPort };
+(base.domains['example.wiki'] as { origin: { url: string } }).origin.url = `http://127.0.0.1:${wikiPort}`;
+if (base.changeprop) base.changeprop.rule_files = ((base.changeprop.rule_files as string[]) ?? []).map((f) => resolve(root, f));
+const configFile = join(dir, 'cascade.yaml');
+const configText = stringify(base);
+writeFileSync(configFile, configText);
+const config = configFromYaml(configText, configFile);
+
+// The wiki holds a page of each title (its own wikitext). Its events wait in the outbox and
+// reach Cascade when it starts; change propagation then asks for re-renders with
+// If-Unmodified-Since of the edit, which the newer stored renders below answer with 412.
+const wiki = await startWiki({ dbPath: join(dir, config.wiki.path), port: 0, domain: 'example.wiki', seed: true });
+const revs = new Map<string, { id: number; latest: { id: number; timestamp: string } }>();
+for (const p of PAGES) {
+  const r = await fetch(`${wiki.url}/w/rest.php/v1/page/${p.title}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ source: `Benchmark page ${p.title}.`, comment: 'bench' }),
   });
+  if (r.status >= 300) throw new Error(`wiki edit of ${p.title}: HTTP ${r.status}`);
+  revs.set(p.title, (await r.json()) as { id: number; latest: { id: number; timestamp: string } });
+}
+await wiki.close();
+await sleep(1100); // renders strictly newer than the edits, at second resolution
+
+// Cascade's store holds the corpus HTML as that revision's render, as if Parsoid had rendered it.
+const tids = new Map<string, string>();
+{
+  const store = await openStore(config);
+  for (const p of PAGES) {
+    const html = readFileSync(join(corpus, 'html', p.file), 'utf8');
+    const page = revs.get(p.title)!;
+    const tid = newTid();
+    tids.set(p.title, tid);
+    await store.put({
+      domain: 'example.wiki',
+      bucket: 'html',
+      key: p.title,
+      rev: page.latest.id,
+      tid,
+      contentType: HTML_TYPE,
+      headers: { 'x-cascade-origin-sha1': 'corpus', 'x-cascade-page-id': String(page.id), 'x-cascade-rev-timestamp': page.latest.timestamp },
+      body: injectTid(html, tid),
+    });
+  }
+  await store.close();
+}
+
+// ------------------------------------------------------------------ processes
+const nodeFlags = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(cpuProf)] : [];
+if (cpuProf) mkdirSync(resolve(cpuProf), { recursive: true });
+const cascadeLog = openSync(join(dir, 'cascade.log'), 'w');
+const cascade = spawn(process.execPath, [...nodeFlags, join(root, 'bin', 'cascade.js'), 'serve', '-c', configFile], {
+  cwd: root,
+  stdio: ['ignore', cascadeLog, cascadeLog],
+});
+const cascadeExit = new Promise<number | null>((res) => cascade.once('exit', (code) => res(code)));
+const cascadeUrl = `http://127.0.0.1:${port}`;
+
+function procMem(pid: number): { rss: number; hwm: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+// A bare node:http server in its own process: the same body bytes and the same header set
+// (a fixed x-request-id in place of Cascade's per-request one), written with writeHead.
+function startBare(bodyFile: string, headers: string[]): Promise<{ url: string; child: ChildProcess }> {
   const code = `
 const http = require('node:http');
 const body = require('node:fs').readFileSync(${JSON.stringify(bodyFile)});
-const h = ${hdrs};
-h['content-length'] = body.length;
+const h = ${JSON.stringify(headers)};
 const s = http.createServer({ keepAliveTimeout: 65000 }, (req, res) => { res.writeHead(200, h); res.end(body); });
 s.listen(0, '127.0.0.1', () => console.log(s.address().port));
 `;
@@ -124,62 +165,97 @@ function ms(s: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-// Asynchronous: Cascade serves from this very process, so the event loop must stay free.
+const WRK = (c: number, url: string) => ['-t2', `-c${c}`, `-d${duration}s`, '--latency', '-H', 'Accept-Encoding: gzip', url];
+
 async function wrk(url: string, c: number): Promise<WrkResult> {
-  const child = spawn('wrk', ['-t2', `-c${c}`, `-d${duration}s`, '--latency', '-H', 'Accept-Encoding: gzip', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('wrk', WRK(c, url), { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
   await new Promise((res) => child.once('close', res));
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const p99 = ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
-  if (/Non-2xx/.test(out)) console.error(`warning: non-2xx responses from ${url}`);
+  if (/Non-2xx|Socket errors/.test(out)) console.error(`warning from wrk on ${url}:\n${out}`);
   return { rps, p50, p99 };
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const rows: string[][] = [];
-let maxRss = 0;
-const rssTimer = setInterval(() => (maxRss = Math.max(maxRss, process.memoryUsage().rss)), 200);
+let mem: { rss: number; hwm: number } | undefined;
+let memBare = { rss: NaN, hwm: NaN };
+let exitCode: number | null;
 try {
+  // Cascade is up when it answers; the first read of each page loads the access metadata
+  // from the wiki, the next ones are hits.
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      if ((await getRaw(`${cascadeUrl}/api/rest_v1/page/html/${PAGES[0].title}`)).status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (cascade.exitCode !== null || Date.now() - t0 > 60_000) throw new Error(`Cascade did not start; see ${join(dir, 'cascade.log')}`);
+    await sleep(200);
+  }
+  await sleep(3000); // change propagation has worked off the wiki's outbox (412s)
+  const memIdle = procMem(cascade.pid!);
+  console.log(`Cascade started and idle: VmRSS ${memIdle.rss.toFixed(0)} MB`);
   for (const p of PAGES) {
-    const url = `${app.url}/api/rest_v1/page/html/${p.title}`;
+    const url = `${cascadeUrl}/api/rest_v1/page/html/${p.title}`;
     const first = await getRaw(url);
     if (first.status !== 200) throw new Error(`${url}: HTTP ${first.status}`);
+    const etag = String(first.headers.etag);
+    if (!etag.includes(tids.get(p.title)!)) throw new Error(`${url}: ETag ${etag} is not the stored corpus render`);
     const bodyFile = join(dir, `${p.title}.body`);
     writeFileSync(bodyFile, first.body);
-    const bare = await startBare(bodyFile, first.headers);
+    const hdrs: string[] = [];
+    for (let i = 0; i < first.raw.length; i += 2) {
+      const k = first.raw[i].toLowerCase();
+      if (k === 'date' || k === 'connection' || k === 'keep-alive') continue;
+      hdrs.push(k, k === 'x-request-id' ? '00000000-0000-4000-8000-000000000000' : first.raw[i + 1]);
+    }
+    const bare = await startBare(bodyFile, hdrs);
     try {
       for (const c of conns) {
-        const cas = await wrk(url, c);
-        const base = await wrk(bare.url, c);
+        const cas: WrkResult[] = [];
+        const bar: WrkResult[] = [];
+        for (let r = 0; r < rounds; r++) {
+          bar.push(await wrk(bare.url, c));
+          cas.push(await wrk(url, c));
+        }
+        const ratios = cas.map((x, i) => x.rps / bar[i].rps);
         rows.push([
           p.title,
-          `${(first.body.length / 1024).toFixed(0)} KB ${String(first.headers['content-encoding'])}`,
+          `${(first.body.length / 1024).toFixed(0)} KB ${String(first.headers['content-encoding'] ?? 'identity')}`,
           String(c),
-          cas.rps.toFixed(0),
-          cas.p50.toFixed(2),
-          cas.p99.toFixed(2),
-          base.rps.toFixed(0),
-          base.p50.toFixed(2),
-          base.p99.toFixed(2),
-          (cas.rps / base.rps).toFixed(2),
+          mean(cas.map((x) => x.rps)).toFixed(0),
+          mean(cas.map((x) => x.p50)).toFixed(2),
+          mean(cas.map((x) => x.p99)).toFixed(2),
+          mean(bar.map((x) => x.rps)).toFixed(0),
+          mean(bar.map((x) => x.p50)).toFixed(2),
+          mean(bar.map((x) => x.p99)).toFixed(2),
+          `${mean(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})`,
         ]);
       }
+      memBare = procMem(bare.child.pid!);
     } finally {
       bare.child.kill();
     }
   }
+  mem = procMem(cascade.pid!);
 } finally {
-  clearInterval(rssTimer);
-  await app.close();
-  await wiki.close();
-  rmSync(dir, { recursive: true, force: true });
+  cascade.kill('SIGTERM');
+  exitCode = await Promise.race([cascadeExit, sleep(15_000).then(() => 'timeout' as const)]).then((c) => (c === 'timeout' ? (cascade.kill('SIGKILL'), null) : c));
+  if (!cpuProf) rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`wrk -t2 -c{${conns.join(',')}} -d${duration}s --latency -H 'Accept-Encoding: gzip' <url>   (node ${process.version})`);
-const head = ['page', 'sent', 'conc', 'cascade req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'p50 ms', 'p99 ms', 'ratio'];
+console.log(`node ${process.version}; Cascade: node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/cascade.js serve -c <tmp>/cascade.yaml (config/cascade.yaml on a temp data dir)`);
+console.log(`wrk ${WRK(0, '<url>').join(' ').replace('-c0', `-c{${conns.join(',')}}`)}   ${rounds} round(s) of bare then cascade per row`);
+const head = ['page', 'sent', 'conc', 'cascade req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'p50 ms', 'p99 ms', 'ratio (per round)'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]) => r.map((v, i) => v.padStart(widths[i])).join('  ');
 console.log(line(head));
 for (const r of rows) console.log(line(r));
-console.log(`Cascade process peak RSS (Cascade + in-process example wiki + bench driver): ${(maxRss / 1048576).toFixed(0)} MB`);
+console.log(`Cascade process (embedded default, example wiki in-process) after the runs: VmRSS ${mem!.rss.toFixed(0)} MB, VmHWM (peak) ${mem!.hwm.toFixed(0)} MB`);
+console.log(`bare server after its runs (last page): VmRSS ${memBare.rss.toFixed(0)} MB, VmHWM ${memBare.hwm.toFixed(0)} MB; Cascade exit code ${String(exitCode)}`);
+if (cpuProf) console.log(`CPU profile of the Cascade process in ${resolve(cpuProf)}; data left in ${dir}`);

@@ -1,10 +1,10 @@
-// The hot path's state: a servable render with its response headers computed once, and a
+// The hot path's state: a servable render with its response heads computed once, and a
 // byte-bounded LRU of them. Entries are replaced by this process's own writes at once (so
-// the LRU never serves a render older than one we stored) and re-read from the store after
-// `ttlMs`, which bounds staleness when other instances write to a shared store.
-import type { OutgoingHttpHeaders } from 'node:http';
+// the LRU never serves a render older than one we stored) and revalidated against the store
+// after `ttlMs`, which bounds staleness when other instances write to a shared store.
 import { brotliDecompress, gunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { precomputeHeaders } from '../router/server.ts';
 import type { StoredEncoding, StoredRecord } from '../storage/types.ts';
 import { tidTime } from '../util/tid.ts';
 
@@ -18,7 +18,10 @@ export interface EntryOptions {
   contentType: string;
 }
 
-/** One render, ready to send. */
+/** Bookkeeping of an entry besides its bodies (heads, strings, the object itself). */
+const ENTRY_OVERHEAD = 4096;
+
+/** One render, ready to send: the stored bytes, and the other codings clients asked for. */
 export class ServedEntry {
   readonly rev: number;
   readonly tid: string;
@@ -28,16 +31,21 @@ export class ServedEntry {
   /** Target of a redirect page (prefixed DB key), from the stored headers. */
   readonly redirect: string | undefined;
   readonly storedHeaders: Record<string, string>;
+  readonly storedEncoding: StoredEncoding;
+  readonly cacheControl: string;
   loadedAt: number;
-  private variants: Partial<Record<StoredEncoding, Buffer>> = {};
-  private pending: Partial<Record<StoredEncoding, Promise<Buffer>>> = {};
-  private headerCache: Partial<Record<StoredEncoding, OutgoingHttpHeaders>> = {};
+  /** Set while a revalidation against the store runs (one at a time). */
+  revalidating: Promise<ServedEntry | undefined> | undefined = undefined;
+  private readonly stored: Buffer;
+  /** Variants for clients that do not accept the stored coding (gzip, identity), made on demand. */
+  private readonly alts: Partial<Record<StoredEncoding, Buffer>> = {};
+  private readonly pending: Partial<Record<StoredEncoding, Promise<Buffer>>> = {};
+  private readonly heads: Partial<Record<StoredEncoding, string[]>> = {};
+  private head304: string[] | undefined = undefined;
   size: number;
-  /** Keys this entry is cached under (HotCache bookkeeping). */
-  readonly cacheKeys = new Set<string>();
 
   constructor(
-    readonly record: StoredRecord,
+    record: StoredRecord,
     private readonly opts: EntryOptions,
   ) {
     this.rev = record.rev ?? 0;
@@ -46,153 +54,170 @@ export class ServedEntry {
     this.renderedAt = tidTime(record.tid);
     this.storedHeaders = record.headers ?? {};
     this.redirect = this.storedHeaders['x-cascade-redirect'] || undefined;
-    this.variants[record.encoding] = record.stored;
-    this.size = record.stored.length + 1024;
+    // Only the stored bytes are kept, not the record (which may cache a decoded copy).
+    this.stored = record.stored;
+    this.storedEncoding = record.encoding;
+    this.cacheControl = opts.cacheControl;
+    this.size = record.stored.length + ENTRY_OVERHEAD;
     this.loadedAt = Date.now();
   }
 
-  get storedEncoding(): StoredEncoding {
-    return this.record.encoding;
-  }
-
-  /** The variant already in memory for a client's Accept-Encoding, if any (sync: the hot path). */
-  variantFor(acceptEncoding: string | undefined): { enc: StoredEncoding; body: Buffer } | { enc: StoredEncoding; body?: undefined } {
-    const stored = this.record.encoding;
-    const accepts = (e: StoredEncoding) => e === 'identity' || (acceptEncoding !== undefined && acceptEncoding.includes(e));
-    if (accepts(stored)) return { enc: stored, body: this.variants[stored]! };
+  /** The coding to send to a client with this Accept-Encoding (sync, no allocation). */
+  pick(acceptEncoding: string | undefined): StoredEncoding {
+    const stored = this.storedEncoding;
+    if (stored === 'identity' || (acceptEncoding !== undefined && acceptEncoding.includes(stored))) return stored;
     // Clients (and CDNs) that do not take the stored coding get gzip when they accept it,
     // computed once per render, not per request.
-    const enc: StoredEncoding = accepts('gzip') ? 'gzip' : 'identity';
-    const body = this.variants[enc];
-    return body ? { enc, body } : { enc };
+    return acceptEncoding !== undefined && acceptEncoding.includes('gzip') ? 'gzip' : 'identity';
   }
 
-  /** Computes (once) a variant for another coding. */
-  async materialize(enc: StoredEncoding): Promise<Buffer> {
-    const have = this.variants[enc];
-    if (have) return have;
+  /** The body in coding `enc` if it is in memory. */
+  variant(enc: StoredEncoding): Buffer | undefined {
+    return enc === this.storedEncoding ? this.stored : this.alts[enc];
+  }
+
+  /** Computes (once, shared by concurrent callers) the body in another coding, and keeps it. */
+  materialize(enc: StoredEncoding): Promise<Buffer> {
+    const have = this.variant(enc);
+    if (have) return Promise.resolve(have);
     let p = this.pending[enc];
     if (!p) {
-      p = (async () => {
-        const identity = this.variants.identity ?? (await decode(this.record));
-        if (enc === 'identity') return identity;
-        return gzipAsync(identity, { level: 6 });
-      })();
+      p = this.encode(enc).then(
+        (body) => {
+          delete this.pending[enc];
+          this.alts[enc] = body;
+          this.size += body.length;
+          return body;
+        },
+        (e: unknown) => {
+          delete this.pending[enc];
+          throw e;
+        },
+      );
       this.pending[enc] = p;
     }
-    const body = await p;
-    if (!this.variants[enc]) {
-      this.variants[enc] = body;
-      this.size += body.length;
-    }
-    delete this.pending[enc];
-    return body;
+    return p;
   }
 
-  /** The decoded body (for deriving content). */
+  private async encode(enc: StoredEncoding): Promise<Buffer> {
+    const identity = await this.decoded();
+    if (enc === 'identity') return identity;
+    if (enc === 'gzip') return gzipAsync(identity, { level: 6 });
+    throw new Error(`no ${enc} variant is computed`);
+  }
+
+  private decoded(): Promise<Buffer> {
+    const identity = this.variant('identity');
+    if (identity) return Promise.resolve(identity);
+    return this.storedEncoding === 'gzip' ? gunzipAsync(this.stored) : brotliDecompressAsync(this.stored);
+  }
+
+  /** The decoded body (for deriving content); not kept. */
   async text(): Promise<string> {
-    return (await this.materialize('identity')).toString('utf8');
+    return (await this.decoded()).toString('utf8');
   }
 
-  headers(enc: StoredEncoding, length: number): OutgoingHttpHeaders {
-    let h = this.headerCache[enc];
+  /** The full 200 head for a coding (precomputed, with the default headers; see writePrecomputed). */
+  head(enc: StoredEncoding, length: number): string[] {
+    let h = this.heads[enc];
     if (!h) {
-      h = {
-        'content-type': this.opts.contentType,
-        etag: this.etag,
-        'cache-control': this.opts.cacheControl,
-        'surrogate-key': this.opts.surrogateKey,
-        vary: 'Accept-Encoding',
-        'last-modified': new Date(this.renderedAt).toUTCString(),
-        'content-length': length,
-      };
-      if (enc !== 'identity') h['content-encoding'] = enc;
-      this.headerCache[enc] = h;
+      const pairs: [string, string | number][] = [
+        ['content-type', this.opts.contentType],
+        ['etag', this.etag],
+        ['cache-control', this.opts.cacheControl],
+        ['surrogate-key', this.opts.surrogateKey],
+        ['vary', 'Accept-Encoding'],
+        ['last-modified', new Date(this.renderedAt).toUTCString()],
+        ['content-length', length],
+      ];
+      if (enc !== 'identity') pairs.push(['content-encoding', enc]);
+      this.heads[enc] = h = precomputeHeaders(pairs);
     }
     return h;
   }
-}
 
-async function decode(r: StoredRecord): Promise<Buffer> {
-  switch (r.encoding) {
-    case 'identity':
-      return r.stored;
-    case 'gzip':
-      return gunzipAsync(r.stored);
-    case 'br':
-      return brotliDecompressAsync(r.stored);
-    default:
-      return r.body();
+  /** The 304 head. */
+  notModifiedHead(): string[] {
+    return (this.head304 ??= precomputeHeaders([
+      ['etag', this.etag],
+      ['cache-control', this.opts.cacheControl],
+      ['vary', 'Accept-Encoding'],
+    ]));
   }
 }
 
+interface Slot {
+  entry: ServedEntry;
+  /** The entry's size when it was accounted under this key. */
+  size: number;
+  /** When the slot last moved to the recent end (ms). */
+  touched: number;
+}
+
+/** Recency is refreshed at most this often per key, so a hit costs no Map re-insertion. */
+const TOUCH_INTERVAL_MS = 1000;
+
 /** Byte-bounded LRU of ServedEntry, by key. */
 export class HotCache {
-  private map = new Map<string, ServedEntry>();
-  /** Size of each entry as accounted when it was (re)counted under a key. */
-  private sizes = new Map<string, number>();
+  private map = new Map<string, Slot>();
   private bytes = 0;
   hits = 0;
   misses = 0;
 
   constructor(
-    private readonly maxBytes: number,
-    private readonly ttlMs: number,
+    readonly maxBytes: number,
+    readonly ttlMs: number,
   ) {}
 
+  /** A fresh entry (loaded less than ttlMs ago), or undefined. */
   get(key: string, now = Date.now()): ServedEntry | undefined {
-    const e = this.map.get(key);
-    if (!e) {
-      this.misses++;
-      return undefined;
-    }
-    if (now - e.loadedAt > this.ttlMs) {
-      this.delete(key);
+    const s = this.map.get(key);
+    if (s === undefined || now - s.entry.loadedAt > this.ttlMs) {
       this.misses++;
       return undefined;
     }
     this.hits++;
-    // Move to the most recent end (Map keeps insertion order).
-    this.map.delete(key);
-    this.map.set(key, e);
-    return e;
+    if (now - s.touched > TOUCH_INTERVAL_MS) {
+      // Move to the most recent end (Map keeps insertion order).
+      s.touched = now;
+      this.map.delete(key);
+      this.map.set(key, s);
+    }
+    return s.entry;
   }
 
-  /** Looks without touching recency or expiry (for write paths). */
+  /** Looks without touching recency or expiry (write paths, revalidation). */
   peek(key: string): ServedEntry | undefined {
-    return this.map.get(key);
+    return this.map.get(key)?.entry;
   }
 
   set(key: string, e: ServedEntry): void {
-    if (e.size > this.maxBytes / 4) {
-      // Too big to be worth caching: it would push out many others.
-      this.delete(key);
-      return;
-    }
     this.delete(key);
-    this.map.set(key, e);
-    this.sizes.set(key, e.size);
-    e.cacheKeys.add(key);
+    if (e.size > this.maxBytes / 4) return; // too big to be worth caching: it would push out many others
+    this.map.set(key, { entry: e, size: e.size, touched: Date.now() });
     this.bytes += e.size;
     this.evict();
   }
 
-  /** Re-accounts an entry whose size grew (a variant was added). */
-  grew(e: ServedEntry): void {
-    for (const k of e.cacheKeys) {
-      if (this.map.get(k) !== e) continue;
-      this.bytes += e.size - (this.sizes.get(k) ?? 0);
-      this.sizes.set(k, e.size);
+  /** Re-accounts an entry whose size grew (a variant was added) under every key holding it. */
+  grew(e: ServedEntry, key?: string): void {
+    const fix = (k: string, s: Slot) => {
+      this.bytes += e.size - s.size;
+      s.size = e.size;
+    };
+    if (key !== undefined) {
+      const s = this.map.get(key);
+      if (s?.entry === e) fix(key, s);
+    } else {
+      for (const [k, s] of this.map) if (s.entry === e) fix(k, s);
     }
     this.evict();
   }
 
   delete(key: string): void {
-    const e = this.map.get(key);
-    if (e) {
-      this.bytes -= this.sizes.get(key) ?? e.size;
-      this.sizes.delete(key);
-      e.cacheKeys.delete(key);
+    const s = this.map.get(key);
+    if (s) {
+      this.bytes -= s.size;
       this.map.delete(key);
     }
   }
@@ -203,7 +228,7 @@ export class HotCache {
   }
 
   private evict(): void {
-    for (const [k] of this.map) {
+    for (const k of this.map.keys()) {
       if (this.bytes <= this.maxBytes) break;
       this.delete(k);
     }

@@ -4,12 +4,15 @@
 import type { IncomingMessage } from 'node:http';
 import { CascadeError, Errors } from '../errors/index.ts';
 import type { Router, RequestContext } from '../router/router.ts';
-import { readBody, sendJson } from '../router/server.ts';
+import type { CounterSeries } from '../router/metrics.ts';
+import { readBody, sendJson, writePrecomputed } from '../router/server.ts';
+import type { StoredEncoding } from '../storage/types.ts';
 import type { Title } from '../titles/index.ts';
 import { isTid } from '../util/tid.ts';
 import { ContentErrors } from './errors.ts';
 import { checkStatus } from './origin.ts';
-import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Served } from './service.ts';
+import type { ServedEntry } from './hot.ts';
+import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
 
 export type Stability = 'stable' | 'unstable' | 'experimental';
 
@@ -114,39 +117,59 @@ function readOptions(ctx: RequestContext) {
 export class ContentRoutes {
   readonly domains: DomainResolver;
   readonly endpoints: Endpoint[];
+  private readonly outcomes = new Map<string, Map<Outcome, CounterSeries>>();
+  private readonly htmlHit: CounterSeries;
 
   constructor(
     readonly svc: ContentService,
     defaultDomain: string,
   ) {
     this.domains = new DomainResolver(svc, defaultDomain);
+    this.htmlHit = this.outcome('html', 'hit');
     this.endpoints = this.declare();
   }
 
   /** Sends a served entry: 304 on If-None-Match, stored bytes as they are when accepted. */
   send(ctx: RequestContext, served: Served, family: string): void | Promise<void> {
-    const { entry } = served;
-    cacheOutcomes.inc([family, served.outcome]);
+    return this.sendEntry(ctx, served.entry, this.outcome(family, served.outcome), served.stale);
+  }
+
+  /** The counter of one endpoint family and cache outcome (kept, so a hit builds no labels). */
+  private outcome(family: string, outcome: Outcome): CounterSeries {
+    let byOutcome = this.outcomes.get(family);
+    if (!byOutcome) this.outcomes.set(family, (byOutcome = new Map()));
+    let c = byOutcome.get(outcome);
+    if (!c) byOutcome.set(outcome, (c = cacheOutcomes.labels([family, outcome])));
+    return c;
+  }
+
+  /** The hot path of every hit: precomputed heads, no allocation when the coding is in memory. */
+  private sendEntry(ctx: RequestContext, entry: ServedEntry, counter: CounterSeries, stale?: string): void | Promise<void> {
+    counter.inc();
     const res = ctx.res;
-    if (served.stale) res.setHeader('x-cascade-stale', served.stale);
+    if (stale !== undefined) res.setHeader('x-cascade-stale', stale);
     const inm = ctx.req.headers['if-none-match'];
     if (inm !== undefined && etagMatches(inm, entry.etag)) {
-      res.writeHead(304, { etag: entry.etag, 'cache-control': entry.headers(entry.storedEncoding, 0)['cache-control'], vary: 'Accept-Encoding' });
+      writePrecomputed(res, 304, entry.notModifiedHead());
       res.end();
       return;
     }
-    const v = entry.variantFor(ctx.req.headers['accept-encoding']);
-    if (v.body) {
-      res.writeHead(200, entry.headers(v.enc, v.body.length));
-      res.end(ctx.method === 'HEAD' ? undefined : v.body);
+    const enc = entry.pick(ctx.req.headers['accept-encoding']);
+    const body = entry.variant(enc);
+    if (body !== undefined) {
+      writePrecomputed(res, 200, entry.head(enc, body.length));
+      res.end(ctx.method === 'HEAD' ? undefined : body);
       return;
     }
-    return (async () => {
-      const body = await entry.materialize(v.enc);
-      this.svc.hot.grew(entry);
-      res.writeHead(200, entry.headers(v.enc, body.length));
-      res.end(ctx.method === 'HEAD' ? undefined : body);
-    })();
+    return this.sendMaterialized(ctx, entry, enc);
+  }
+
+  /** First request for a coding not in memory: computed once per render, then kept. */
+  private async sendMaterialized(ctx: RequestContext, entry: ServedEntry, enc: StoredEncoding): Promise<void> {
+    const body = await entry.materialize(enc);
+    this.svc.hot.grew(entry);
+    writePrecomputed(ctx.res, 200, entry.head(enc, body.length));
+    ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
   }
 
   /**
@@ -176,11 +199,11 @@ export class ContentRoutes {
   /** GET /page/html/{title}: the hot path first (all in memory, no awaits), then the full path. */
   private htmlLatest = (ctx: RequestContext, domain: string): void | Promise<void> => {
     const raw = ctx.params.title;
-    const t = this.svc.titleSync(domain, raw);
-    if (t !== undefined && t.prefixedDbKey === raw && ctx.req.headers['cache-control'] === undefined) {
-      const hot = this.svc.htmlHot(domain, raw);
-      if (hot && (hot.entry.redirect === undefined || ctx.query.get('redirect') === 'false')) {
-        return this.send(ctx, { entry: hot.entry, outcome: 'hit' }, 'html');
+    const slot = this.svc.titleSlot(domain, raw);
+    if (slot !== undefined && slot.title.prefixedDbKey === raw && ctx.req.headers['cache-control'] === undefined) {
+      const entry = this.svc.htmlHot(slot);
+      if (entry !== undefined && (entry.redirect === undefined || ctx.query.get('redirect') === 'false')) {
+        return this.sendEntry(ctx, entry, this.htmlHit);
       }
     }
     return this.htmlLatestSlow(ctx, domain);

@@ -11,7 +11,7 @@ import type { EventProducer } from '../events/log/types.ts';
 import { metrics } from '../router/metrics.ts';
 import type { ContentStore, StoredRecord } from '../storage/types.ts';
 import { normalizeTitle, parseSiteinfo, type SiteInfo, type Title } from '../titles/index.ts';
-import { newTid } from '../util/tid.ts';
+import { newTid, tidTime } from '../util/tid.ts';
 import type { ContentConfig } from './config.ts';
 import { deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
 import { ContentErrors } from './errors.ts';
@@ -59,6 +59,15 @@ export interface ReadOptions {
   ifUnmodifiedSince?: number;
   /** `x-triggered-by` of the request, carried into emitted events. */
   triggeredBy?: string;
+}
+
+/** A normalized title with the cache keys of its page (built once per raw title). */
+export interface TitleSlot {
+  title: Title;
+  /** Hot cache key of the page's latest HTML. */
+  htmlKey: string;
+  /** Key of its access metadata. */
+  metaKey: string;
 }
 
 export interface Served {
@@ -128,7 +137,11 @@ export class ContentService {
   private readonly log: (msg: string, fields?: Record<string, unknown>) => void;
   private sites = new Map<string, { site: SiteInfo; at: number }>();
   private siteLoads = new Map<string, Promise<SiteInfo>>();
-  private titleCache = new Map<string, Title>();
+  /** Normalized titles by domain and raw title, with the keys the hot path needs. */
+  private titleCache = new Map<string, Map<string, TitleSlot>>();
+  private titleCount = 0;
+  /** Store reads of hot entries in flight (one per key). */
+  private loads = new Map<string, Promise<ServedEntry | undefined>>();
   private metas = new Map<string, PageMeta>();
   private inflight = new Map<string, Promise<Served>>();
   private checks = new Map<string, Promise<PageMeta | undefined>>();
@@ -171,6 +184,7 @@ export class ContentService {
           const site = parseSiteinfo(json);
           this.sites.set(domain, { site, at: Date.now() });
           this.titleCache.clear();
+          this.titleCount = 0;
           return site;
         } catch (e) {
           // Keep serving with the old siteinfo while the origin is down.
@@ -185,17 +199,30 @@ export class ContentService {
     return p;
   }
 
-  /** Cached normalization (sync) when the domain's siteinfo is loaded. */
-  titleSync(domain: string, raw: string): Title | undefined {
-    const k = domain + '\u0000' + raw;
-    const t = this.titleCache.get(k);
-    if (t) return t;
+  /** Cached normalization (sync) when the domain's siteinfo is loaded; no allocation on a hit. */
+  titleSlot(domain: string, raw: string): TitleSlot | undefined {
+    let byRaw = this.titleCache.get(domain);
+    const hit = byRaw?.get(raw);
+    if (hit !== undefined) return hit;
     const s = this.sites.get(domain);
     if (!s || Date.now() - s.at >= this.cfg.siteinfo_ttl_seconds * 1000) return undefined;
     const title = normalizeTitle(raw, s.site);
-    if (this.titleCache.size >= 50000) this.titleCache.clear();
-    this.titleCache.set(k, title);
-    return title;
+    if (this.titleCount >= 50000) {
+      this.titleCache.clear();
+      this.titleCount = 0;
+      byRaw = undefined;
+    }
+    if (!byRaw) this.titleCache.set(domain, (byRaw = new Map()));
+    const key = title.prefixedDbKey;
+    const slot: TitleSlot = { title, htmlKey: this.hotKey(domain, 'html', key), metaKey: this.metaKey(domain, key) };
+    byRaw.set(raw, slot);
+    this.titleCount++;
+    return slot;
+  }
+
+  /** Cached normalization (sync) when the domain's siteinfo is loaded. */
+  titleSync(domain: string, raw: string): Title | undefined {
+    return this.titleSlot(domain, raw)?.title;
   }
 
   async title(domain: string, raw: string, requestId?: string): Promise<Title> {
@@ -406,17 +433,56 @@ export class ContentService {
   }
 
   /**
-   * The servable latest HTML when it can be decided without waiting: hot entry present,
-   * access metadata fresh, not deleted, not superseded. The hot path of every read.
+   * The servable latest HTML when it can be decided without waiting: hot entry fresh,
+   * access metadata fresh, not deleted, not superseded. The hot path of every read: no
+   * allocation, no promise.
    */
-  htmlHot(domain: string, key: string): { entry: ServedEntry; meta: PageMeta } | undefined {
-    const meta = this.metaFresh(domain, key);
-    if (!meta || meta.deleted) return undefined;
-    const entry = this.hot.get(this.hotKey(domain, 'html', key));
-    if (!entry) return undefined;
+  htmlHot(slot: TitleSlot): ServedEntry | undefined {
+    const now = Date.now();
+    const meta = this.metas.get(slot.metaKey);
+    if (meta === undefined || meta.deleted || now - meta.checkedAt > this.accessMaxAgeMs) return undefined;
+    const entry = this.hot.get(slot.htmlKey, now);
+    if (entry === undefined) return undefined;
     if (meta.latestRev !== undefined && meta.latestRev > entry.rev) return undefined;
     if (meta.suppressed.length > 0 && meta.suppressed.includes(entry.rev)) return undefined;
-    return { entry, meta };
+    return entry;
+  }
+
+  /**
+   * The entry under hot key `hk` when fresh; otherwise the store's record through `load`.
+   * When the store still holds the cached render, the cached entry is kept (with the codings
+   * it has computed) and marked fresh; concurrent callers share one store read.
+   */
+  private cachedOrLoad(domain: string, bucket: string, hk: string, load: () => Promise<StoredRecord | undefined>): Promise<ServedEntry | undefined> {
+    const fresh = this.hot.get(hk);
+    if (fresh) return Promise.resolve(fresh);
+    let p = this.loads.get(hk);
+    if (!p) {
+      p = (async () => {
+        try {
+          const rec = await load();
+          const cur = this.hot.peek(hk);
+          if (!rec) {
+            this.hot.delete(hk);
+            return undefined;
+          }
+          const rev = rec.rev ?? 0;
+          if (cur && cur.rev === rev && cur.tid === rec.tid) {
+            cur.loadedAt = Date.now();
+            return cur;
+          }
+          // This process stored a newer render while the read ran: keep it.
+          if (cur && (cur.rev > rev || (cur.rev === rev && cur.renderedAt > tidTime(rec.tid)))) return cur;
+          const e = this.entry(domain, bucket, rec);
+          this.hot.set(hk, e);
+          return e;
+        } finally {
+          this.loads.delete(hk);
+        }
+      })();
+      this.loads.set(hk, p);
+    }
+    return p;
   }
 
   /** Latest HTML of a page (the full path: access checks, store, render on miss). */
@@ -424,14 +490,7 @@ export class ContentService {
     const key = title.prefixedDbKey;
     const meta = await this.meta(domain, key, o.requestId);
     if (meta?.deleted) throw new CascadeError(ContentErrors.pageDeleted, `${key} has been deleted`);
-    let stored: ServedEntry | undefined = this.hot.get(this.hotKey(domain, 'html', key));
-    if (!stored) {
-      const rec = await this.store.getLatest(domain, 'html', key);
-      if (rec) {
-        stored = this.entry(domain, 'html', rec);
-        this.hot.set(this.hotKey(domain, 'html', key), stored);
-      }
-    }
+    const stored = await this.cachedOrLoad(domain, 'html', this.hotKey(domain, 'html', key), () => this.store.getLatest(domain, 'html', key));
     if (o.noCache) {
       if (stored && o.ifUnmodifiedSince !== undefined && Math.floor(stored.renderedAt / 1000) * 1000 > o.ifUnmodifiedSince) {
         throw new CascadeError(Errors.preconditionFailed, `the stored render of ${key} is newer than If-Unmodified-Since`);
@@ -451,15 +510,7 @@ export class ContentService {
     const meta = await this.meta(domain, key, o.requestId);
     if (meta?.deleted) throw new CascadeError(ContentErrors.pageDeleted, `${key} has been deleted`);
     if (meta?.suppressed.includes(rev)) throw new CascadeError(ContentErrors.revisionSuppressed, `revision ${rev} of ${key} is hidden`);
-    const hk = this.hotKey(domain, 'html', key, rev);
-    let stored = this.hot.get(hk);
-    if (!stored) {
-      const rec = await this.store.getRev(domain, 'html', key, rev);
-      if (rec) {
-        stored = this.entry(domain, 'html', rec);
-        this.hot.set(hk, stored);
-      }
-    }
+    const stored = await this.cachedOrLoad(domain, 'html', this.hotKey(domain, 'html', key, rev), () => this.store.getRev(domain, 'html', key, rev));
     if (stored && !o.noCache && meta && meta.latestRev !== rev) {
       // An older revision: its visibility is not covered by the page-level check.
       await this.checkOldRevision(domain, key, rev, o.requestId);
@@ -692,7 +743,7 @@ export class ContentService {
     if (fits(hot)) return { entry: hot!, outcome: 'hit' };
     if (kind === 'mobile-sections-lead' || kind === 'mobile-sections-remaining') {
       const full = await this.derived('mobile-sections', domain, title, html, o);
-      const parsed = JSON.parse((await full.entry.materialize('identity')).toString('utf8')) as { lead: unknown; remaining: unknown };
+      const parsed = JSON.parse(await full.entry.text()) as { lead: unknown; remaining: unknown };
       const part = kind === 'mobile-sections-lead' ? parsed.lead : parsed.remaining;
       const body = Buffer.from(JSON.stringify(part));
       const entry = this.entry(domain, 'mobile-sections', syntheticRecord(key, html.rev, html.tid, MOBILE_TYPE, body));

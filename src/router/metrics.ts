@@ -1,5 +1,5 @@
 // Prometheus metrics in the text exposition format, without a client library: the hot path
-// only bumps numbers in pre-created series (one Map lookup per observation).
+// only bumps numbers in pre-created series (Map lookups per label, no key strings built).
 import type { RequestContext } from './router.ts';
 import type { Router } from './router.ts';
 
@@ -16,48 +16,116 @@ function labelText(labels: Labels): string {
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 
-interface HistSeries {
-  labels: string;
-  counts: Float64Array;
-  sum: number;
-  count: number;
+/** Label values to series, one Map level per label: lookups build no key strings. Numbers
+ * are keyed as their string (V8 caches small numbers' strings), so 200 and '200' are one series. */
+class SeriesIndex<S> {
+  private root = new Map<unknown, unknown>();
+  constructor(
+    private readonly labelNames: readonly string[],
+    private readonly create: (labels: string) => S,
+  ) {}
+  readonly all: S[] = [];
+
+  get(values: readonly (string | number)[]): S {
+    let m = this.root;
+    const last = this.labelNames.length - 1;
+    for (let i = 0; i < last; i++) {
+      const k = String(values[i]);
+      let next = m.get(k) as Map<unknown, unknown> | undefined;
+      if (!next) m.set(k, (next = new Map()));
+      m = next;
+    }
+    const s = m.get(String(values[last])) as S | undefined;
+    return s ?? this.add(m, values);
+  }
+
+  /** Three labels without an array (the request histogram's hot path). */
+  get3(a: string, b: string, c: string | number): S {
+    let m1 = this.root.get(a) as Map<unknown, unknown> | undefined;
+    if (!m1) this.root.set(a, (m1 = new Map()));
+    let m2 = m1.get(b) as Map<unknown, unknown> | undefined;
+    if (!m2) m1.set(b, (m2 = new Map()));
+    const s = m2.get(String(c)) as S | undefined;
+    return s ?? this.add(m2, [a, b, c]);
+  }
+
+  peek(values: readonly (string | number)[]): S | undefined {
+    let m: Map<unknown, unknown> | undefined = this.root;
+    for (let i = 0; i < values.length && m; i++) {
+      const v = m.get(String(values[i]));
+      if (i === values.length - 1) return v as S | undefined;
+      m = v as Map<unknown, unknown> | undefined;
+    }
+    return undefined;
+  }
+
+  private add(m: Map<unknown, unknown>, values: readonly (string | number)[]): S {
+    const labels: Labels = {};
+    this.labelNames.forEach((n, i) => (labels[n] = String(values[i] ?? '')));
+    const s = this.create(labelText(labels));
+    m.set(String(values[this.labelNames.length - 1]), s);
+    this.all.push(s);
+    return s;
+  }
+}
+
+class HistSeries {
+  /** Per-bucket counts (not cumulative; the last slot is +Inf); render() sums them up. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: string,
+    private readonly buckets: readonly number[],
+  ) {
+    this.counts = new Float64Array(buckets.length + 1);
+  }
+
+  observe(seconds: number): void {
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && seconds > b[i]) i++;
+    this.counts[i]++;
+    this.sum += seconds;
+    this.count++;
+  }
 }
 
 export class Histogram {
-  private series = new Map<string, HistSeries>();
+  private series: SeriesIndex<HistSeries>;
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[],
     readonly buckets: readonly number[] = DEFAULT_BUCKETS,
-  ) {}
+  ) {
+    this.series = new SeriesIndex(labelNames, (labels) => new HistSeries(labels, buckets));
+  }
 
   /** Records `seconds` for the label values given in `labelNames` order. */
-  observe(values: readonly string[], seconds: number): void {
-    const key = values.join('\u0000');
-    let s = this.series.get(key);
-    if (!s) {
-      const labels: Labels = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
-      s = { labels: labelText(labels), counts: new Float64Array(this.buckets.length), sum: 0, count: 0 };
-      this.series.set(key, s);
-    }
-    const b = this.buckets;
-    for (let i = 0; i < b.length; i++) if (seconds <= b[i]) s.counts[i]++;
-    s.sum += seconds;
-    s.count++;
+  observe(values: readonly (string | number)[], seconds: number): void {
+    this.series.get(values).observe(seconds);
+  }
+
+  /** `observe` for a three-label histogram, without allocating. */
+  observe3(a: string, b: string, c: string | number, seconds: number): void {
+    this.series.get3(a, b, c).observe(seconds);
   }
 
   /** Count of observations of one series (tests, benchmarks). */
-  count(values: readonly string[]): number {
-    return this.series.get(values.join('\u0000'))?.count ?? 0;
+  count(values: readonly (string | number)[]): number {
+    return this.series.peek(values)?.count ?? 0;
   }
 
   render(): string {
     const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const s of this.series.values()) {
+    for (const s of this.series.all) {
       const base = s.labels ? s.labels.slice(1, -1) + ',' : '';
-      for (let i = 0; i < this.buckets.length; i++) out.push(`${this.name}_bucket{${base}le="${this.buckets[i]}"} ${s.counts[i]}`);
+      let cum = 0;
+      for (let i = 0; i < this.buckets.length; i++) {
+        cum += s.counts[i];
+        out.push(`${this.name}_bucket{${base}le="${this.buckets[i]}"} ${cum}`);
+      }
       out.push(`${this.name}_bucket{${base}le="+Inf"} ${s.count}`);
       out.push(`${this.name}_sum${s.labels} ${s.sum}`);
       out.push(`${this.name}_count${s.labels} ${s.count}`);
@@ -66,33 +134,41 @@ export class Histogram {
   }
 }
 
+/** One counter series; hot paths keep a reference and call `inc()`. */
+export class CounterSeries {
+  value = 0;
+  constructor(readonly labels: string) {}
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
 export class Counter {
-  private series = new Map<string, { labels: string; value: number }>();
+  private series: SeriesIndex<CounterSeries>;
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[],
-  ) {}
-
-  inc(values: readonly string[], by = 1): void {
-    const key = values.join('\u0000');
-    let s = this.series.get(key);
-    if (!s) {
-      const labels: Labels = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
-      s = { labels: labelText(labels), value: 0 };
-      this.series.set(key, s);
-    }
-    s.value += by;
+  ) {
+    this.series = new SeriesIndex(labelNames, (labels) => new CounterSeries(labels));
   }
 
-  get(values: readonly string[]): number {
-    return this.series.get(values.join('\u0000'))?.value ?? 0;
+  inc(values: readonly (string | number)[], by = 1): void {
+    this.series.get(values).value += by;
+  }
+
+  /** The series of these label values, to be kept and bumped without lookups. */
+  labels(values: readonly (string | number)[]): CounterSeries {
+    return this.series.get(values);
+  }
+
+  get(values: readonly (string | number)[]): number {
+    return this.series.peek(values)?.value ?? 0;
   }
 
   render(): string {
     const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const s of this.series.values()) out.push(`${this.name}${s.labels} ${s.value}`);
+    for (const s of this.series.all) out.push(`${this.name}${s.labels} ${s.value}`);
     return out.join('\n');
   }
 }
@@ -146,7 +222,7 @@ metrics.collect(() => {
 
 /** `onResponse` hook for createHttpServer: records the request duration histogram. */
 export function observeRequest(ctx: RequestContext, durationMs: number): void {
-  httpRequestDuration.observe([ctx.route, ctx.method, String(ctx.res.statusCode)], durationMs / 1000);
+  httpRequestDuration.observe3(ctx.route, ctx.method, ctx.res.statusCode, durationMs / 1000);
 }
 
 /** Mounts `GET /metrics` (Prometheus text format). */

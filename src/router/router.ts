@@ -37,8 +37,14 @@ export interface Match {
   route: string;
 }
 
+/** Most paths remembered per method (a hit costs one Map lookup and no allocation). */
+const MATCH_CACHE_SIZE = 4096;
+/** Longer paths are matched every time (bounds the cache's memory). */
+const MAX_CACHED_PATH = 512;
+
 export class Router {
   private root: Node = newNode();
+  private matchCache = new Map<string, Map<string, Match>>();
 
   /** Registers `handler` for `method` (or '*') on `pattern`, e.g. `/{domain}/sys/kv/{bucket}/{key}`. */
   add(method: string | string[], pattern: string, handler: Handler): this {
@@ -52,6 +58,7 @@ export class Router {
         if (i !== segs.length - 1) throw new Error(`{+${rest[1]}} must be last in ${pattern}`);
         node.rest ??= { name: rest[1], handlers: new Map(), pattern };
         for (const m of methods) node.rest.handlers.set(m.toUpperCase(), handler);
+        this.matchCache.clear();
         return this;
       }
       const param = /^\{(\w+)\}$/.exec(s);
@@ -69,14 +76,30 @@ export class Router {
     }
     node.pattern = pattern;
     for (const m of methods) node.handlers.set(m.toUpperCase(), handler);
+    this.matchCache.clear();
     return this;
   }
 
   /**
    * Finds the handler for a path. Returns `undefined` when nothing matches, or
-   * `{ allowed }` when the path matches but not the method.
+   * `{ allowed }` when the path matches but not the method. Matches are cached per method
+   * and path; their `params` are frozen because requests share them.
    */
   find(method: string, path: string): Match | { allowed: string[] } | undefined {
+    let byPath = this.matchCache.get(method);
+    const cached = byPath?.get(path);
+    if (cached) return cached;
+    const m = this.match(method, path);
+    if (m && 'handler' in m && path.length <= MAX_CACHED_PATH) {
+      if (!byPath) this.matchCache.set(method, (byPath = new Map()));
+      else if (byPath.size >= MATCH_CACHE_SIZE) byPath.clear();
+      Object.freeze(m.params);
+      byPath.set(path, m);
+    }
+    return m;
+  }
+
+  private match(method: string, path: string): Match | { allowed: string[] } | undefined {
     const segs = splitPath(path);
     const params: Record<string, string> = {};
     const found = this.walk(this.root, segs, 0, params);

@@ -1,6 +1,7 @@
 // The HTTP front: request ids, security headers, internal-caller detection, problem+json
-// errors, and dispatch through the Router. Handlers write their own responses.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// errors, and dispatch through the Router. Handlers write their own responses. Kept lean:
+// every request of the content API's hot path goes through here.
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { CascadeError, Errors, sendProblem, toCascadeError } from '../errors/index.ts';
 import { Router, type RequestContext } from './router.ts';
@@ -18,7 +19,8 @@ export interface HttpServerOptions {
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-const SECURITY_HEADERS: [string, string][] = [
+/** Headers every response carries (security, CORS); a handler's own value of one wins. */
+export const DEFAULT_HEADERS: readonly (readonly [string, string])[] = [
   ['x-content-type-options', 'nosniff'],
   ['referrer-policy', 'origin-when-cross-origin'],
   ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
@@ -27,6 +29,61 @@ const SECURITY_HEADERS: [string, string][] = [
   ['access-control-allow-headers', 'accept, content-type, content-length, cache-control, accept-language, api-user-agent, if-match, if-modified-since, if-none-match, dnt, accept-encoding'],
   ['access-control-expose-headers', 'etag'],
 ];
+
+/**
+ * The response class of Cascade's servers. The default headers and `x-request-id` are added
+ * when the head is written (explicitly or by `end()`), not set one by one per request, so a
+ * handler with a precomputed header set (see `precomputeHeaders`) pays for none of them.
+ */
+export class CascadeResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  requestId = '';
+  /** The default headers are still to be added by writeHead. */
+  defaultsPending = true;
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override writeHead(statusCode: number, reason?: any, headers?: any): this {
+    if (this.defaultsPending) {
+      this.defaultsPending = false;
+      for (let i = 0; i < DEFAULT_HEADERS.length; i++) {
+        const h = DEFAULT_HEADERS[i];
+        if (!this.hasHeader(h[0])) this.setHeader(h[0], h[1]);
+      }
+      if (!this.hasHeader('x-request-id')) this.setHeader('x-request-id', this.requestId);
+    }
+    return super.writeHead(statusCode, reason, headers);
+  }
+}
+
+/**
+ * A complete response head as a flat `[name, value, …]` array: the given headers, the
+ * defaults, and a last slot for `x-request-id` that `writePrecomputed` fills per request.
+ */
+export function precomputeHeaders(headers: readonly (readonly [string, string | number])[]): string[] {
+  const out: string[] = [];
+  const own = new Set<string>();
+  for (const [k, v] of headers) {
+    out.push(k, String(v));
+    own.add(k);
+  }
+  for (const [k, v] of DEFAULT_HEADERS) if (!own.has(k)) out.push(k, v);
+  out.push('x-request-id', '');
+  return out;
+}
+
+/**
+ * Writes a head built by `precomputeHeaders` (the hot path: no per-header calls). The array
+ * is shared between requests; it is only touched synchronously, right before writeHead reads it.
+ */
+export function writePrecomputed(res: ServerResponse, status: number, head: string[]): void {
+  if (res instanceof CascadeResponse) {
+    head[head.length - 1] = res.requestId;
+    res.defaultsPending = false;
+    res.writeHead(status, head);
+  } else {
+    head[head.length - 1] = '';
+    res.writeHead(status, head.slice(0, -2));
+  }
+}
 
 export function isLoopback(addr: string | undefined): boolean {
   if (!addr) return false;
@@ -41,35 +98,63 @@ export function isInternalCaller(req: IncomingMessage, opts: Pick<HttpServerOpti
   return isLoopback(req.socket.remoteAddress) && req.headers['x-forwarded-for'] === undefined;
 }
 
+const EMPTY_QUERY = '';
+
+/** The per-request context; the query string is parsed only when a handler asks for it. */
+class Context implements RequestContext {
+  params: Record<string, string> = NO_PARAMS;
+  route = 'unmatched';
+  private parsedQuery: URLSearchParams | undefined = undefined;
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: CascadeResponse,
+    readonly method: string,
+    readonly path: string,
+    private readonly rawQuery: string,
+    readonly requestId: string,
+    readonly internal: boolean,
+    readonly started: number,
+  ) {}
+
+  get query(): URLSearchParams {
+    return (this.parsedQuery ??= new URLSearchParams(this.rawQuery));
+  }
+}
+
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 export function createHttpServer(opts: HttpServerOptions): Server {
   const { router } = opts;
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const finish = (ctx: Context): void => {
+    opts.onResponse?.(ctx, performance.now() - ctx.started);
+  };
+  const fail = (ctx: Context, e: unknown): void => {
+    const ce = toCascadeError(e);
+    if (ce.status >= 500) opts.logger?.('request failed', { requestId: ctx.requestId, path: ctx.path, error: String((e as Error)?.stack ?? e) });
+    sendProblem(ctx.res, ce, ctx.path);
+  };
+  // Synchronous: handlers that answer from memory return nothing and cost no promise.
+  const handle = (req: IncomingMessage, res: CascadeResponse): void => {
     const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
-    for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
-    res.setHeader('x-request-id', requestId);
-    const ctx: RequestContext = {
-      req,
-      res,
-      method: req.method ?? 'GET',
-      path,
-      params: {},
-      query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)),
-      requestId,
-      internal: isInternalCaller(req, opts),
-      route: 'unmatched',
-    };
+    res.requestId = requestId;
+    const ctx = new Context(req, res, req.method ?? 'GET', path, q === -1 ? EMPTY_QUERY : url.slice(q + 1), requestId, isInternalCaller(req, opts), started);
+    let result: Promise<void> | void;
     try {
       if (ctx.method === 'OPTIONS') {
         res.statusCode = 204;
         res.end();
+        finish(ctx);
         return;
       }
-      if (opts.before?.(ctx)) return;
+      if (opts.before?.(ctx)) {
+        finish(ctx);
+        return;
+      }
       const m = router.find(ctx.method, path);
       if (!m) throw new CascadeError(Errors.notFound, `no route for ${path}`);
       if ('allowed' in m) {
@@ -78,19 +163,23 @@ export function createHttpServer(opts: HttpServerOptions): Server {
       }
       ctx.params = m.params;
       ctx.route = m.route;
-      await m.handler(ctx);
+      result = m.handler(ctx);
     } catch (e) {
-      const ce = toCascadeError(e);
-      if (ce.status >= 500) opts.logger?.('request failed', { requestId, path, error: String((e as Error)?.stack ?? e) });
-      sendProblem(res, ce, path);
-    } finally {
-      opts.onResponse?.(ctx, performance.now() - started);
+      fail(ctx, e);
+      finish(ctx);
+      return;
     }
+    if (result === undefined) finish(ctx);
+    else
+      result.then(
+        () => finish(ctx),
+        (e: unknown) => {
+          fail(ctx, e);
+          finish(ctx);
+        },
+      );
   };
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    void handle(req, res);
-  });
-  return server;
+  return createServer({ keepAliveTimeout: 65_000, ServerResponse: CascadeResponse }, handle as (req: IncomingMessage, res: ServerResponse) => void);
 }
 
 /** Reads a request body up to `limit` bytes; 413 beyond it. */
