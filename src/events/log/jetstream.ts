@@ -29,6 +29,11 @@ const DEFAULT_ACK_WAIT_MS = 30_000;
 const NO_WAIT_EXPIRES_MS = 1000;
 /** How long a fetch waits for what is already there before it returns what arrived. */
 const IMMEDIATE_MS = 25;
+/** Most messages / bytes one pull of `read` asks for (see read). */
+const READ_PULL = 500;
+const READ_PULL_BYTES = 8 * 1024 * 1024;
+/** Restarts of one `read` after messages were lost in flight before it gives up. */
+const READ_ATTEMPTS = 5;
 const ms2ns = (ms: number) => Math.round(ms * 1_000_000);
 
 /** A NATS name token from any string: safe characters kept, a hash keeps distinct inputs distinct. */
@@ -57,11 +62,11 @@ function isNotFound(e: unknown): boolean {
 }
 
 /** Delivery info from a JetStream ack subject (v1: 9 tokens; v2 with domain/account: 12+). */
-function parseAckSubject(reply: string): { stream: string; deliveries: number; seq: number; ts: number } | undefined {
+function parseAckSubject(reply: string): { stream: string; deliveries: number; seq: number; cseq: number; ts: number } | undefined {
   const t = reply.split('.');
   if (t[0] !== '$JS' || t[1] !== 'ACK') return undefined;
   const base = t.length === 9 ? 2 : 4;
-  return { stream: t[base], deliveries: Number(t[base + 2]), seq: Number(t[base + 3]), ts: Math.floor(Number(t[base + 5]) / 1e6) };
+  return { stream: t[base], deliveries: Number(t[base + 2]), seq: Number(t[base + 3]), cseq: Number(t[base + 4]), ts: Math.floor(Number(t[base + 5]) / 1e6) };
 }
 
 interface SubConsumer {
@@ -178,16 +183,37 @@ export class JetStreamEventLog implements EventLog {
     return this.publisher.publishAll(events.map((ev) => ({ subject: this.subject(topic, ev.key), ev })));
   }
 
+  /**
+   * Reads through an ephemeral consumer (ack none) in bounded pulls. One pull for the whole
+   * page let the server push it all at once: beyond what the client drains in time the server
+   * cuts the connection as a slow consumer and the messages in flight are lost, and an ack-none
+   * consumer never redelivers them, so a page came back with holes or cut short. Now each pull
+   * asks for at most READ_PULL messages / READ_PULL_BYTES, and a gap in the consumer sequence
+   * (messages lost on a reconnect) restarts the read after the last record received.
+   */
   async read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]> {
     this.checkOpen();
     if (max <= 0) return [];
     const stream = this.streamName(topic);
+    const out: LogRecord[] = [];
+    let next = Math.max(1, fromOffset);
+    for (let attempt = 0; out.length < max; attempt++) {
+      if (attempt >= READ_ATTEMPTS) throw unavailable(new Error(`read of ${topic} from ${next} kept losing messages`));
+      const r = await this.readRun(topic, stream, next, max - out.length, out);
+      if (r.done) break;
+      next = r.next;
+    }
+    return out;
+  }
+
+  /** One ephemeral consumer from `from`; appends to `out`. `done` false: messages were lost, go on from `next`. */
+  private async readRun(topic: string, stream: string, from: number, want: number, out: LogRecord[]): Promise<{ done: boolean; next: number }> {
     let name: string;
     let available: number;
     try {
       const ci = await this.jsm.consumers.add(stream, {
         ack_policy: 'none',
-        ...(fromOffset > 1 ? { deliver_policy: 'by_start_sequence', opt_start_seq: fromOffset } : { deliver_policy: 'all' }),
+        ...(from > 1 ? { deliver_policy: 'by_start_sequence', opt_start_seq: from } : { deliver_policy: 'all' }),
         inactive_threshold: ms2ns(30_000),
         mem_storage: true,
         num_replicas: 1,
@@ -195,19 +221,32 @@ export class JetStreamEventLog implements EventLog {
       name = ci.name;
       available = ci.num_pending;
     } catch (e) {
-      if (isNotFound(e)) return [];
+      if (isNotFound(e)) return { done: true, next: from };
       throw unavailable(e);
     }
     const reader = new Puller(this.nc);
+    let next = from;
+    let cseq = 0;
+    let got = 0;
     try {
-      const out: LogRecord[] = [];
-      // Ask for exactly what is there: a pull asking for more waits out its expiry.
-      while (out.length < Math.min(max, available)) {
-        await reader.pull(stream, name, Math.min(max, available) - out.length, 0, false);
-        if (reader.ready.length === 0) break;
-        for (const m of reader.ready.splice(0)) out.push(toRecord(topic, m, 0));
+      const goal = Math.min(want, available);
+      while (got < goal) {
+        // Ask for no more than is there: a pull asking for more waits out its expiry.
+        await reader.pull(stream, name, Math.min(READ_PULL, goal - got), 0, false, READ_PULL_BYTES);
+        // One message above the byte bound is refused (409) by such a pull: take it alone.
+        if (reader.ready.length === 0) await reader.pull(stream, name, 1, 0, false);
+        const msgs = reader.ready.splice(0);
+        if (msgs.length === 0) return { done: true, next }; // trimmed meanwhile: nothing more
+        for (const m of msgs) {
+          const info = parseAckSubject(m.reply ?? '');
+          if (!info || info.cseq !== cseq + 1) return { done: false, next }; // lost in flight
+          cseq = info.cseq;
+          out.push(toRecord(topic, m, 0));
+          next = info.seq + 1;
+          if (++got >= goal) break;
+        }
       }
-      return out.slice(0, max);
+      return { done: true, next };
     } finally {
       reader.close();
       await this.jsm.consumers.delete(stream, name).catch(() => {});
@@ -470,7 +509,7 @@ class Puller {
    * there now: no_wait, with an expiry because a no_wait request to a consumer at its
    * max_ack_pending gets no answer at all from nats-server 2.9.
    */
-  pull(stream: string, durable: string, batch: number, waitMs: number, limited = true): Promise<void> {
+  pull(stream: string, durable: string, batch: number, waitMs: number, limited = true, maxBytes = 0): Promise<void> {
     const key = `${stream}.${durable}`;
     if (this.open.has(key)) return Promise.resolve();
     const id = String(++this.seq);
@@ -488,9 +527,10 @@ class Puller {
       this.ids.set(id, key);
       // An expiry shorter than the server's queueing delay would get the request dropped unanswered.
       // no_wait with an expiry waits for that expiry when nothing is there: only where needed.
-      const body =
+      const body: Record<string, unknown> =
         waitMs > 0 ? { batch, expires: ms2ns(Math.max(waitMs, 50)) } : limited ? { batch, no_wait: true, expires: ms2ns(NO_WAIT_EXPIRES_MS) } : { batch, no_wait: true };
-    this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, JSON.stringify(body), { reply: req.subject });
+      if (maxBytes > 0) body.max_bytes = maxBytes;
+      this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, JSON.stringify(body), { reply: req.subject });
     });
   }
 
