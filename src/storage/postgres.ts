@@ -571,7 +571,7 @@ function statements(s: string, tag: string) {
       'krv_insert',
       `WITH cur AS (
          SELECT tid, tid_order, hash FROM ${s}.krv
-          WHERE bucket = $1 AND key = $2 AND rev = $3 AND (expires_at IS NULL OR expires_at > $8)
+          WHERE bucket = $1 AND key = $2 AND rev = $3 AND (expires_at IS NULL OR expires_at > $8) AND NOT base_only
           ORDER BY tid_order DESC LIMIT 1),
        ins AS (
          INSERT INTO ${s}.krv (bucket, key, rev, tid_order, tid, hash, expires_at, written_at, content_type, headers, encoding, body)
@@ -591,19 +591,19 @@ function statements(s: string, tag: string) {
          AND (rev, tid_order) < (SELECT rev, tid_order FROM ${s}.krv WHERE bucket = $2 AND key = $3
                                   ORDER BY rev DESC, tid_order DESC OFFSET $4 LIMIT 1)`,
     ),
-    krvLatest: q('krv_latest', `SELECT ${REV_COLS} FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND ${LIVE(3)} ORDER BY rev DESC, tid_order DESC LIMIT 1`),
-    krvRev: q('krv_rev', `SELECT ${REV_COLS} FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND ${LIVE(4)} ORDER BY tid_order DESC LIMIT 1`),
-    krvRevTid: q('krv_revtid', `SELECT ${REV_COLS} FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $4 AND ${LIVE(5)}`),
+    krvLatest: q('krv_latest', `SELECT ${REV_COLS} FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND ${LIVE(3)} AND NOT base_only ORDER BY rev DESC, tid_order DESC LIMIT 1`),
+    krvRev: q('krv_rev', `SELECT ${REV_COLS} FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND ${LIVE(4)} AND NOT base_only ORDER BY tid_order DESC LIMIT 1`),
+    krvRevTid: q('krv_revtid', `SELECT ${REV_COLS} FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $4 AND ${LIVE(5)} AND NOT base_only`),
     krvList: q(
       'krv_list',
-      `SELECT rev, tid, tid_order, content_type FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND ${LIVE(3)} ORDER BY rev DESC, tid_order DESC LIMIT $4`,
+      `SELECT rev, tid, tid_order, content_type FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND ${LIVE(3)} AND NOT base_only ORDER BY rev DESC, tid_order DESC LIMIT $4`,
     ),
     krvListAfter: q(
       'krv_list_after',
-      `SELECT rev, tid, tid_order, content_type FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND ${LIVE(3)}
+      `SELECT rev, tid, tid_order, content_type FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND ${LIVE(3)} AND NOT base_only
          AND (rev, tid_order) < ($5::bigint, $6::text) ORDER BY rev DESC, tid_order DESC LIMIT $4`,
     ),
-    krvKeys: q('krv_keys', `SELECT DISTINCT key FROM ${s}.krv WHERE bucket = $1 AND key > $2 AND ${LIVE(3)} ORDER BY key LIMIT $4`),
+    krvKeys: q('krv_keys', `SELECT DISTINCT key FROM ${s}.krv WHERE bucket = $1 AND key > $2 AND ${LIVE(3)} AND NOT base_only ORDER BY key LIMIT $4`),
     krvDelete: q('krv_del', `WITH d AS (DELETE FROM ${s}.krv WHERE bucket = $1 AND key = $2 RETURNING 1) SELECT count(*)::int FROM d`),
     krvPurge: q(
       'krv_purge',
@@ -622,13 +622,13 @@ function statements(s: string, tag: string) {
       'h_rev',
       `SELECT k.rev, k.tid, k.content_type, k.headers, k.encoding, CASE WHEN k.encoding = 'history' THEN NULL ELSE k.body END, k.written_at, l.encoding, l.stored
          FROM ${s}.krv k LEFT JOIN ${s}.krv_latest l ON l.bucket = k.bucket AND l.key = k.key AND l.rev = k.rev AND l.tid_order = k.tid_order
-        WHERE k.bucket = $1 AND k.key = $2 AND k.rev = $3 AND (k.expires_at IS NULL OR k.expires_at > $4) ORDER BY k.tid_order DESC LIMIT 1`,
+        WHERE k.bucket = $1 AND k.key = $2 AND k.rev = $3 AND (k.expires_at IS NULL OR k.expires_at > $4) AND NOT k.base_only ORDER BY k.tid_order DESC LIMIT 1`,
     ),
     hRevTid: q(
       'h_revtid',
       `SELECT k.rev, k.tid, k.content_type, k.headers, k.encoding, CASE WHEN k.encoding = 'history' THEN NULL ELSE k.body END, k.written_at, l.encoding, l.stored
          FROM ${s}.krv k LEFT JOIN ${s}.krv_latest l ON l.bucket = k.bucket AND l.key = k.key AND l.rev = k.rev AND l.tid_order = k.tid_order
-        WHERE k.bucket = $1 AND k.key = $2 AND k.rev = $3 AND k.tid_order = $4 AND (k.expires_at IS NULL OR k.expires_at > $5)`,
+        WHERE k.bucket = $1 AND k.key = $2 AND k.rev = $3 AND k.tid_order = $4 AND (k.expires_at IS NULL OR k.expires_at > $5) AND NOT k.base_only`,
     ),
     hCopy: q('h_copy', `SELECT rev, tid_order, encoding, stored FROM ${s}.krv_latest WHERE bucket = $1 AND key = $2`),
     // Everything a history put decides on, in one round trip: the key's newest live row (chain
@@ -643,7 +643,7 @@ function statements(s: string, tag: string) {
             WHERE bucket = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $4) AND NOT base_only
             ORDER BY rev DESC, tid_order DESC LIMIT 1) l ON true
          LEFT JOIN LATERAL (
-           SELECT tid, hash FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND (expires_at IS NULL OR expires_at > $4)
+           SELECT tid, hash FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND (expires_at IS NULL OR expires_at > $4) AND NOT base_only
             ORDER BY tid_order DESC LIMIT 1) c ON true`,
     ),
     hRow: q('h_row', `SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body FROM ${s}.krv WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $4`),
@@ -707,8 +707,10 @@ function statements(s: string, tag: string) {
        hide AS (
          UPDATE ${s}.krv k SET base_only = true FROM cand c WHERE k.bucket = c.bucket AND k.key = c.key AND k.expires_at <= $1 AND NOT k.base_only
            AND EXISTS (SELECT 1 FROM needed n WHERE n.bucket = k.bucket AND n.key = k.key AND n.rev = k.rev AND n.tid_order = k.tid_order)
-         RETURNING 1)
-       SELECT (SELECT count(*)::int FROM del), (SELECT count(*)::int FROM cand_rows), (SELECT count(*)::int FROM hide)`,
+         RETURNING 1),
+       uncopy AS (
+         DELETE FROM ${s}.krv_latest l USING cand c WHERE l.bucket = c.bucket AND l.key = c.key AND l.expires_at <= $1 RETURNING 1)
+       SELECT (SELECT count(*)::int FROM del), (SELECT count(*)::int FROM cand_rows), (SELECT count(*)::int FROM hide), (SELECT count(*)::int FROM uncopy)`,
     ),
   };
 }

@@ -440,6 +440,7 @@ export class SqliteStore implements ContentStore {
         for (const [bucket, key] of keys.values()) {
           n += this.s.hPurgeKey.run({ b: bucket, key, now }).changes;
           this.s.hHideKey.run({ b: bucket, key, now });
+          this.s.hDropCopy.run({ b: bucket, key, now });
         }
         return { removed: n, candidates: cand.length };
       });
@@ -551,7 +552,7 @@ function prepareStatements(db: Db) {
     kvDelete: db.prepare('DELETE FROM kv WHERE bucket = ? AND key = ?'),
     kvPurge: db.prepare('DELETE FROM kv WHERE rowid IN (SELECT rowid FROM kv WHERE expires_at <= ? LIMIT ?)'),
 
-    krvCur: raw(`SELECT tid, tid_order, hash FROM krv WHERE bucket = ? AND key = ? AND rev = ? AND ${live} ORDER BY tid_order DESC LIMIT 1`),
+    krvCur: raw(`SELECT tid, tid_order, hash FROM krv WHERE bucket = ? AND key = ? AND rev = ? AND ${live} AND base_only = 0 ORDER BY tid_order DESC LIMIT 1`),
     krvUpsert: db.prepare(`
       INSERT INTO krv (bucket, key, rev, tid_order, tid, hash, expires_at, written_at, content_type, headers, encoding, body)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -562,14 +563,14 @@ function prepareStatements(db: Db) {
     krvSupersede: db.prepare(`
       UPDATE krv SET expires_at = @exp WHERE bucket = @b AND key = @key AND expires_at IS NULL
         AND (rev, tid_order) < (SELECT rev, tid_order FROM krv WHERE bucket = @b AND key = @key ORDER BY rev DESC, tid_order DESC LIMIT 1 OFFSET @off)`),
-    krvLatest: raw(`SELECT ${REV_COLS} FROM krv WHERE bucket = ? AND key = ? AND ${live} ORDER BY rev DESC, tid_order DESC LIMIT 1`),
-    krvRev: raw(`SELECT ${REV_COLS} FROM krv WHERE bucket = ? AND key = ? AND rev = ? AND ${live} ORDER BY tid_order DESC LIMIT 1`),
-    krvRevTid: raw(`SELECT ${REV_COLS} FROM krv WHERE bucket = ? AND key = ? AND rev = ? AND tid_order = ? AND ${live}`),
-    krvList: raw(`SELECT rev, tid, tid_order, content_type FROM krv WHERE bucket = @b AND key = @key AND ${LIVE} ORDER BY rev DESC, tid_order DESC LIMIT @n`),
+    krvLatest: raw(`SELECT ${REV_COLS} FROM krv WHERE bucket = ? AND key = ? AND ${live} AND base_only = 0 ORDER BY rev DESC, tid_order DESC LIMIT 1`),
+    krvRev: raw(`SELECT ${REV_COLS} FROM krv WHERE bucket = ? AND key = ? AND rev = ? AND ${live} AND base_only = 0 ORDER BY tid_order DESC LIMIT 1`),
+    krvRevTid: raw(`SELECT ${REV_COLS} FROM krv WHERE bucket = ? AND key = ? AND rev = ? AND tid_order = ? AND ${live} AND base_only = 0`),
+    krvList: raw(`SELECT rev, tid, tid_order, content_type FROM krv WHERE bucket = @b AND key = @key AND ${LIVE} AND base_only = 0 ORDER BY rev DESC, tid_order DESC LIMIT @n`),
     krvListAfter: raw(`
-      SELECT rev, tid, tid_order, content_type FROM krv WHERE bucket = @b AND key = @key AND ${LIVE}
+      SELECT rev, tid, tid_order, content_type FROM krv WHERE bucket = @b AND key = @key AND ${LIVE} AND base_only = 0
         AND (rev, tid_order) < (@rev, @t) ORDER BY rev DESC, tid_order DESC LIMIT @n`),
-    krvKeys: raw(`SELECT DISTINCT key FROM krv WHERE bucket = ? AND key > ? AND ${live} ORDER BY key LIMIT ?`),
+    krvKeys: raw(`SELECT DISTINCT key FROM krv WHERE bucket = ? AND key > ? AND ${live} AND base_only = 0 ORDER BY key LIMIT ?`),
     krvDelete: db.prepare('DELETE FROM krv WHERE bucket = ? AND key = ?'),
     // History rows (h_kind set) are purged key by key below, never by this chunked delete.
     krvPurge: db.prepare('DELETE FROM krv WHERE rowid IN (SELECT rowid FROM krv WHERE expires_at <= ? AND h_kind IS NULL LIMIT ?)'),
@@ -622,5 +623,6 @@ function prepareStatements(db: Db) {
       )
       DELETE FROM krv WHERE bucket = @b AND key = @key AND expires_at <= @now AND (rev, tid_order) NOT IN (SELECT rev, tid_order FROM needed)`),
     hHideKey: db.prepare('UPDATE krv SET base_only = 1 WHERE bucket = @b AND key = @key AND expires_at <= @now AND base_only = 0'),
+    hDropCopy: db.prepare('DELETE FROM krv_latest WHERE bucket = @b AND key = @key AND expires_at <= @now'),
   };
 }

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { SqliteStore, PostgresStore, StorageErrors, STORAGE_LIMITS, bucketSpec } from '../../src/storage/index.ts';
 import type { ContentStore, StoredRecord } from '../../src/storage/index.ts';
@@ -15,11 +16,15 @@ import { corpusPath } from '../helpers/corpus.ts';
 
 interface Backend {
   name: string;
+  /** `history`: every key_rev_value bucket below uses compression history (issue 6). */
+  variant: 'plain' | 'history';
   skip: string | false;
   open(): Promise<ContentStore>;
   /** Opens the same storage again (persistence across restarts). */
   reopen(): Promise<ContentStore>;
   cleanup(): Promise<void>;
+  /** Runs SQL on the backend's storage directly (history cases inspect the chain columns). */
+  sql(query: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
 }
 
 const D = 'conf.example';
@@ -36,37 +41,75 @@ const BUCKETS: Record<string, Partial<BucketConfig> & Pick<BucketConfig, 'type'>
   krv_ttl: { type: 'key_rev_value', compression: 'brotli', retention: { policy: 'ttl', ttl_seconds: 1 } },
 };
 
-async function declareAll(store: ContentStore): Promise<void> {
-  for (const [name, cfg] of Object.entries(BUCKETS)) await store.declareBucket(bucketSpec(D, name, cfg));
-  // A second domain with a same-named bucket: data must not leak between them.
-  await store.declareBucket(bucketSpec('other.example', 'krv', { type: 'key_rev_value', compression: 'none' }));
+// The history variant keeps max_chain small so that keyframes and snapshots occur in short series.
+const HISTORY = { max_chain: 4 };
+
+function bucketsOf(variant: Backend['variant']): typeof BUCKETS {
+  if (variant === 'plain') return BUCKETS;
+  return Object.fromEntries(
+    Object.entries(BUCKETS).map(([n, c]) => [n, c.type === 'key_rev_value' ? { ...c, compression: 'history' as const, history: HISTORY } : c]),
+  );
 }
 
-const sqliteDir = mkdtempSync(join(tmpdir(), 'cascade-conf-'));
-const pgOk = await requireBackend(undefined, 'postgres');
-const pgSchema = uniqueName('cascade_conf');
+async function declareAll(store: ContentStore, variant: Backend['variant']): Promise<void> {
+  for (const [name, cfg] of Object.entries(bucketsOf(variant))) await store.declareBucket(bucketSpec(D, name, cfg));
+  // A second domain with a same-named bucket: data must not leak between them.
+  await store.declareBucket(
+    bucketSpec('other.example', 'krv', { type: 'key_rev_value', compression: variant === 'history' ? 'history' : 'none', ...(variant === 'history' ? { history: HISTORY } : {}) }),
+  );
+}
 
-const backends: Backend[] = [
-  {
+const pgOk = await requireBackend(undefined, 'postgres');
+
+function sqliteBackend(variant: Backend['variant']): Backend {
+  const dir = mkdtempSync(join(tmpdir(), 'cascade-conf-'));
+  const path = join(dir, 'store.sqlite');
+  return {
     name: 'sqlite',
+    variant,
     skip: false,
-    open: async () => SqliteStore.open({ path: join(sqliteDir, 'store.sqlite'), synchronous: 'normal' }),
-    reopen: async () => SqliteStore.open({ path: join(sqliteDir, 'store.sqlite'), synchronous: 'normal' }),
-    cleanup: async () => rmSync(sqliteDir, { recursive: true, force: true }),
-  },
-  {
+    open: async () => SqliteStore.open({ path, synchronous: 'normal' }),
+    reopen: async () => SqliteStore.open({ path, synchronous: 'normal' }),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    sql: async (query, params = []) => {
+      const db = new Database(path);
+      try {
+        return db.prepare(query).reader ? (db.prepare(query).all(...params) as Record<string, unknown>[]) : (db.prepare(query).run(...params), []);
+      } finally {
+        db.close();
+      }
+    },
+  };
+}
+
+function postgresBackend(variant: Backend['variant']): Backend {
+  const schema = uniqueName('cascade_conf');
+  return {
     name: 'postgres',
+    variant,
     skip: pgOk ? false : `postgres is not reachable at ${PG_URL}`,
-    open: () => PostgresStore.open({ url: PG_URL, schema: pgSchema, poolSize: 8 }),
-    reopen: () => PostgresStore.open({ url: PG_URL, schema: pgSchema, poolSize: 2 }),
+    open: () => PostgresStore.open({ url: PG_URL, schema, poolSize: 8 }),
+    reopen: () => PostgresStore.open({ url: PG_URL, schema, poolSize: 2 }),
     cleanup: async () => {
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
+      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await c.end();
     },
-  },
-];
+    sql: async (query, params = []) => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      try {
+        await c.query(`SET search_path TO "${schema}"`);
+        return (await c.query(query.replace(/\?/g, (_, i: number) => `$${query.slice(0, i).split('?').length}`), params)).rows as Record<string, unknown>[];
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+const backends: Backend[] = [sqliteBackend('plain'), postgresBackend('plain'), sqliteBackend('history'), postgresBackend('history')];
 
 const errCode = (def: { code: string }) => (e: unknown) => {
   assert.equal((e as { code?: string }).code, def.code, `expected ${def.code}, got ${String((e as Error)?.message)}`);
@@ -93,11 +136,12 @@ const html = readFileSync(corpusPath('html', 'ar-Mathematics.html'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const be of backends) {
-  describe(`content store conformance: ${be.name}`, { skip: be.skip }, () => {
+  const hist = be.variant === 'history';
+  describe(`content store conformance: ${be.name}${hist ? ', key_rev_value buckets with compression history' : ''}`, { skip: be.skip }, () => {
     let s: ContentStore;
     before(async () => {
       s = await be.open();
-      await declareAll(s);
+      await declareAll(s, be.variant);
     });
     after(async () => {
       await s?.close();
@@ -471,7 +515,12 @@ for (const be of backends) {
       assert.equal(await s.getRev(D, 'krv_latest', key, 3), undefined);
       assert.equal((await s.getRev(D, 'krv_latest', key, 4))?.body().toString(), 'r4');
       const removed = await s.purgeExpired();
-      assert.ok(removed >= 3, `purged ${removed}`);
+      // History: the kept renders still build on some of the expired rows (kept, invisible).
+      assert.ok(removed >= (hist ? 1 : 3), `purged ${removed}`);
+      assert.deepEqual((await s.listRevisions(D, 'krv_latest', key)).items.map((i) => i.rev), [5, 4]);
+      assert.equal((await s.getRev(D, 'krv_latest', key, 4))?.body().toString(), 'r4');
+      assert.equal((await s.getRev(D, 'krv_latest', key, 5))?.body().toString(), 'r5');
+      assert.equal(await s.getRev(D, 'krv_latest', key, 2), undefined);
     });
 
     test('retention latest with grace: superseded renders stay readable until the grace period ends', async () => {
@@ -482,8 +531,9 @@ for (const be of backends) {
       assert.equal((await s.getRevTid(D, 'krv_grace', key, 1, a.tid))?.body().toString(), 'first');
       assert.equal((await s.purgeExpired(Date.now())) >= 0, true);
       assert.equal((await s.getRevTid(D, 'krv_grace', key, 1, a.tid))?.body().toString(), 'first');
-      // After it (600 s later), the purge deletes it; the latest stays.
-      assert.ok((await s.purgeExpired(Date.now() + 601_000)) >= 1);
+      // After it (600 s later), the purge deletes it (history: keeps it hidden while the latest
+      // builds on it); the latest stays.
+      assert.ok((await s.purgeExpired(Date.now() + 601_000)) >= (hist ? 0 : 1));
       assert.equal(await s.getRevTid(D, 'krv_grace', key, 1, a.tid), undefined);
       assert.equal((await s.getLatest(D, 'krv_grace', key))?.tid, b.tid);
     });
@@ -575,7 +625,7 @@ for (const be of backends) {
     });
 
     test('declaring a bucket is idempotent; redeclaring it with another type is BAD_BUCKET_SPEC', async () => {
-      await s.declareBucket(bucketSpec(D, 'krv', { type: 'key_rev_value', compression: 'none' }));
+      await s.declareBucket(bucketSpec(D, 'krv', bucketsOf(be.variant).krv));
       assert.equal(s.bucket(D, 'krv')?.type, 'key_rev_value');
       await assert.rejects(s.declareBucket(bucketSpec(D, 'krv', { type: 'key_value' })), errCode(StorageErrors.badBucketSpec));
       await assert.rejects(
@@ -587,9 +637,10 @@ for (const be of backends) {
 
     // ----- bodies and compression ------------------------------------------------------------
 
+    // History buckets serve their latest copy, which is brotli whatever the bucket was before.
     for (const [bucket, encoding] of [
-      ['krv', 'identity'],
-      ['krv_gz', 'gzip'],
+      ['krv', hist ? 'br' : 'identity'],
+      ['krv_gz', hist ? 'br' : 'gzip'],
       ['krv_br', 'br'],
       ['krv_hist', 'br'],
     ] as const) {
@@ -649,6 +700,150 @@ for (const be of backends) {
       }
     });
 
+    // ----- compression: history (issue 6) ----------------------------------------------------
+
+    if (hist) {
+      /** Successive versions of a real page: each one a few insertions/deletions from the last. */
+      const versions = (n: number, seed: number): Buffer[] => {
+        let x = seed;
+        const rand = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+        let doc = html;
+        return Array.from({ length: n }, (_, i) => {
+          const at = Math.floor(rand() * doc.length);
+          doc = Buffer.concat([doc.subarray(0, at), Buffer.from(`<p>edit ${i}</p>`), doc.subarray(Math.min(doc.length, at + Math.floor(rand() * 300)))]);
+          return doc;
+        });
+      };
+      const depthOf = async (bucket: string, key: string) =>
+        (await be.sql('SELECT max(h_depth) AS d, sum(CASE WHEN h_kind = 0 THEN 1 ELSE 0 END) AS snaps, count(*) AS n FROM krv k JOIN buckets b ON b.id = k.bucket WHERE b.name = ? AND k.key = ?', [bucket, key]))[0];
+
+      test('history: a series longer than max_chain reads back byte-identical by rev and tid, cold, with bounded chains', async () => {
+        await s.declareBucket(bucketSpec(D, 'h_chain', { type: 'key_rev_value', compression: 'history', history: { max_chain: 4 } }));
+        const key = k('chain');
+        const bodies = versions(40, 1);
+        const tids: string[] = [];
+        for (const [i, body] of bodies.entries()) tids.push((await s.put({ domain: D, bucket: 'h_chain', key, rev: i + 1, body })).tid);
+        // A second render of rev 20 (older tid arriving late) and of rev 40.
+        const late = await s.put({ domain: D, bucket: 'h_chain', key, rev: 20, tid: newTid(Date.now() - 3_600_000), body: 'late render' });
+        const d = await depthOf('h_chain', key);
+        assert.ok(Number(d.d) <= 4, `depth ${String(d.d)}`);
+        assert.ok(Number(d.snaps) >= 2 && Number(d.snaps) < 20, `snapshots ${String(d.snaps)}`);
+        // A fresh store: no cached bodies, every read walks its chain.
+        await s.close();
+        s = await be.reopen();
+        await declareAll(s, be.variant);
+        await s.declareBucket(bucketSpec(D, 'h_chain', { type: 'key_rev_value', compression: 'history', history: { max_chain: 4 } }));
+        for (const i of shuffle([...bodies.keys()])) {
+          const byTid = await s.getRevTid(D, 'h_chain', key, i + 1, tids[i]);
+          assert.ok(byTid?.body().equals(bodies[i]), `rev ${i + 1} by tid`);
+          const byRev = await s.getRev(D, 'h_chain', key, i + 1);
+          assert.ok(byRev?.body().equals(bodies[i]), `rev ${i + 1}`);
+        }
+        assert.equal((await s.getRevTid(D, 'h_chain', key, 20, late.tid))?.body().toString(), 'late render');
+        const latest = await s.getLatest(D, 'h_chain', key);
+        assert.equal(latest?.encoding, 'br');
+        assert.ok(zlib.brotliDecompressSync(latest.stored).equals(bodies[39]));
+        assert.equal((await s.listRevisions(D, 'h_chain', key, { limit: 1000 })).items.length, 41);
+      });
+
+      test('history: the latest copy is rebuilt from the chain when it is missing', async () => {
+        await s.declareBucket(bucketSpec(D, 'h_chain', { type: 'key_rev_value', compression: 'history', history: { max_chain: 4 } }));
+        const key = k('nocopy');
+        const bodies = versions(7, 2);
+        for (const [i, body] of bodies.entries()) await s.put({ domain: D, bucket: 'h_chain', key, rev: i + 1, body });
+        await be.sql('DELETE FROM krv_latest WHERE key = ?', [key]);
+        assert.ok((await s.getLatest(D, 'h_chain', key))?.body().equals(bodies[6]));
+        // The next put plans from the rows alone and the copy is back.
+        const next = Buffer.concat([bodies[6], Buffer.from('<p>more</p>')]);
+        await s.put({ domain: D, bucket: 'h_chain', key, rev: 8, body: next });
+        assert.equal(Number((await be.sql('SELECT count(*) AS n FROM krv_latest WHERE key = ?', [key]))[0].n), 1);
+        assert.ok((await s.getLatest(D, 'h_chain', key))?.body().equals(next));
+        assert.ok((await s.getRev(D, 'h_chain', key, 3))?.body().equals(bodies[2]));
+      });
+
+      test('history: retention purge removes what no kept revision builds on; kept revisions stay readable', async () => {
+        await s.declareBucket(
+          bucketSpec(D, 'h_ret', { type: 'key_rev_value', compression: 'history', history: { max_chain: 4 }, retention: { policy: 'latest', count: 3, grace_seconds: 0 } }),
+        );
+        const key = k('ret');
+        const bodies = versions(30, 3);
+        let removed = 0;
+        for (const [i, body] of bodies.entries()) {
+          await s.put({ domain: D, bucket: 'h_ret', key, rev: i + 1, body });
+          if (i % 5 === 4) removed += await s.purgeExpired();
+        }
+        removed += await s.purgeExpired();
+        assert.deepEqual((await s.listRevisions(D, 'h_ret', key)).items.map((x) => x.rev), [30, 29, 28]);
+        for (const rev of [28, 29, 30]) assert.ok((await s.getRev(D, 'h_ret', key, rev))?.body().equals(bodies[rev - 1]), `rev ${rev}`);
+        for (const rev of [1, 10, 27]) assert.equal(await s.getRev(D, 'h_ret', key, rev), undefined);
+        // Kept: the 3 visible rows and the bases they build on (at most max_chain of them).
+        const n = Number((await depthOf('h_ret', key)).n);
+        assert.ok(n >= 3 && n <= 3 + 4, `${n} rows stored`);
+        assert.ok(removed >= 30 - 7, `removed ${removed}`);
+        // Writing on after the purge still works from the hidden bases.
+        await s.put({ domain: D, bucket: 'h_ret', key, rev: 31, body: bodies[0] });
+        assert.ok((await s.getRev(D, 'h_ret', key, 30))?.body().equals(bodies[29]));
+        assert.ok((await s.getLatest(D, 'h_ret', key))?.body().equals(bodies[0]));
+        assert.equal(await s.deleteKey(D, 'h_ret', key), true);
+        assert.equal(Number((await depthOf('h_ret', key)).n), 0);
+      });
+
+      test('history: purges racing with writers never break a chain', async () => {
+        await s.declareBucket(
+          bucketSpec(D, 'h_race', { type: 'key_rev_value', compression: 'history', history: { max_chain: 4 }, retention: { policy: 'latest', count: 2, grace_seconds: 0 } }),
+        );
+        const key = k('prace');
+        const bodies = versions(40, 4);
+        let done = false;
+        const purger = (async () => {
+          while (!done) {
+            await s.purgeExpired();
+            await sleep(1);
+          }
+        })();
+        for (let i = 0; i < bodies.length; i += 4) {
+          await Promise.all(bodies.slice(i, i + 4).map((body, j) => s.put({ domain: D, bucket: 'h_race', key, rev: i + j + 1, body })));
+        }
+        done = true;
+        await purger;
+        await s.purgeExpired();
+        for (const rev of [39, 40]) assert.ok((await s.getRev(D, 'h_race', key, rev))?.body().equals(bodies[rev - 1]), `rev ${rev}`);
+      });
+
+      test('history: two store instances writing one key concurrently; every render reads back', async () => {
+        await s.declareBucket(bucketSpec(D, 'h_chain', { type: 'key_rev_value', compression: 'history', history: { max_chain: 4 } }));
+        const other = await be.reopen();
+        try {
+          await other.declareBucket(bucketSpec(D, 'h_chain', { type: 'key_rev_value', compression: 'history', history: { max_chain: 4 } }));
+          const key = k('two');
+          const bodies = versions(24, 5);
+          const res = await Promise.all(bodies.map((body, i) => (i % 2 ? other : s).put({ domain: D, bucket: 'h_chain', key, rev: i + 1, body })));
+          assert.ok(Number((await depthOf('h_chain', key)).d) <= 4);
+          for (const [i, r] of res.entries()) {
+            for (const st of [s, other]) assert.ok((await st.getRevTid(D, 'h_chain', key, i + 1, r.tid))?.body().equals(bodies[i]), `rev ${i + 1}`);
+          }
+          assert.ok((await other.getLatest(D, 'h_chain', key))?.body().equals(bodies[23]));
+        } finally {
+          await other.close();
+        }
+      });
+
+      test('history: a render written again under its own tid replaces it; renders built on it are unchanged', async () => {
+        await s.declareBucket(bucketSpec(D, 'h_chain', { type: 'key_rev_value', compression: 'history', history: { max_chain: 4 } }));
+        const key = k('rewrite');
+        const bodies = versions(9, 6);
+        const tids = ascendingTids(9);
+        for (const [i, body] of bodies.entries()) await s.put({ domain: D, bucket: 'h_chain', key, rev: i + 1, tid: tids[i], body });
+        const replaced = Buffer.concat([Buffer.from('<p>replaced</p>'), bodies[2]]);
+        assert.equal((await s.put({ domain: D, bucket: 'h_chain', key, rev: 3, tid: tids[2], body: replaced })).status, 'created');
+        await s.put({ domain: D, bucket: 'h_chain', key, rev: 9, tid: tids[8], body: replaced });
+        const expect = bodies.map((b, i) => (i === 2 || i === 8 ? replaced : b));
+        for (const [i, body] of expect.entries()) assert.ok((await s.getRevTid(D, 'h_chain', key, i + 1, tids[i]))?.body().equals(body), `rev ${i + 1}`);
+        assert.ok((await s.getLatest(D, 'h_chain', key))?.body().equals(replaced));
+        assert.equal((await s.listRevisions(D, 'h_chain', key)).items.length, 9);
+      });
+    }
+
     // ----- persistence -----------------------------------------------------------------------
 
     test('data and bucket declarations survive closing and reopening the store', async () => {
@@ -656,7 +851,7 @@ for (const be of backends) {
       const r = await s.put({ domain: D, bucket: 'krv_gz', key, rev: 2, body: html });
       await s.close();
       s = await be.reopen();
-      await declareAll(s);
+      await declareAll(s, be.variant);
       const g = await s.getLatest(D, 'krv_gz', key);
       assert.equal(g?.tid, r.tid);
       assert.ok(g?.body().equals(html));
