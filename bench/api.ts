@@ -6,7 +6,7 @@
 // The real Parsoid pages of ../shared/corpora/html are stored as the renders of wiki pages.
 // Bare and Cascade runs alternate (bare, cascade, bare, cascade, …) to cancel drift; the
 // ratio is the mean of the per-round ratios.
-// Usage: npm run bench:api [-- --duration 10 --connections 10,50 --rounds 2 --pages Avere,Dog --cpu-prof DIR]
+// Usage: npm run bench:api [-- --duration 10 --connections 10,50 --rounds 2 --pages Avere,Dog --cpu-prof DIR --changeprop off]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
@@ -30,6 +30,8 @@ const duration = Number(opt('duration', '10'));
 const conns = opt('connections', '10,50').split(',').map(Number);
 const rounds = Number(opt('rounds', '2'));
 const cpuProf = opt('cpu-prof', '');
+// `--changeprop off` measures without the change-propagation consumers (diagnosis only).
+const changeprop = opt('changeprop', 'on') !== 'off';
 const corpus = process.env.CASCADE_CORPUS_DIR ?? resolve(root, '..', 'shared', 'corpora');
 
 if (spawnSync('wrk', ['--version']).error) {
@@ -37,12 +39,15 @@ if (spawnSync('wrk', ['--version']).error) {
   process.exit(1);
 }
 
-const ALL_PAGES: { file: string; title: string }[] = [
+// All are stored and read once before the runs (so Cascade's RSS includes them); the runs
+// are on --pages (default: the ~50 KB page and Dog, 875 KB).
+const SEEDED: { file: string; title: string }[] = [
   { file: 'wiktionary-avere.html', title: 'Avere' },
   { file: 'Dog.html', title: 'Dog' },
+  { file: 'United_States.html', title: 'United_States' },
 ];
-const wanted = opt('pages', ALL_PAGES.map((p) => p.title).join(',')).split(',');
-const PAGES = ALL_PAGES.filter((p) => wanted.includes(p.title));
+const wanted = opt('pages', 'Avere,Dog').split(',');
+const PAGES = SEEDED.filter((p) => wanted.includes(p.title));
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -75,7 +80,8 @@ base.listen = { host: '127.0.0.1', port };
 base.data_dir = dir as unknown as Record<string, unknown>;
 base.wiki = { ...(base.wiki ?? {}), port: wikiPort };
 (base.domains['example.wiki'] as { origin: { url: string } }).origin.url = `http://127.0.0.1:${wikiPort}`;
-if (base.changeprop) base.changeprop.rule_files = ((base.changeprop.rule_files as string[]) ?? []).map((f) => resolve(root, f));
+if (!changeprop) base.changeprop = { ...(base.changeprop ?? {}), enabled: false };
+if (base.changeprop?.rule_files) base.changeprop.rule_files = ((base.changeprop.rule_files as string[]) ?? []).map((f) => resolve(root, f));
 const configFile = join(dir, 'cascade.yaml');
 const configText = stringify(base);
 writeFileSync(configFile, configText);
@@ -86,7 +92,7 @@ const config = configFromYaml(configText, configFile);
 // If-Unmodified-Since of the edit, which the newer stored renders below answer with 412.
 const wiki = await startWiki({ dbPath: join(dir, config.wiki.path), port: 0, domain: 'example.wiki', seed: true });
 const revs = new Map<string, { id: number; latest: { id: number; timestamp: string } }>();
-for (const p of PAGES) {
+for (const p of SEEDED) {
   const r = await fetch(`${wiki.url}/w/rest.php/v1/page/${p.title}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
@@ -102,7 +108,7 @@ await sleep(1100); // renders strictly newer than the edits, at second resolutio
 const tids = new Map<string, string>();
 {
   const store = await openStore(config);
-  for (const p of PAGES) {
+  for (const p of SEEDED) {
     const html = readFileSync(join(corpus, 'html', p.file), 'utf8');
     const page = revs.get(p.title)!;
     const tid = newTid();
@@ -182,6 +188,7 @@ async function wrk(url: string, c: number): Promise<WrkResult> {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const rows: string[][] = [];
 let mem: { rss: number; hwm: number } | undefined;
+let memStart: { rss: number; hwm: number } | undefined;
 let memBare = { rss: NaN, hwm: NaN };
 let exitCode: number | null;
 try {
@@ -194,12 +201,15 @@ try {
     } catch {
       /* not listening yet */
     }
-    if (cascade.exitCode !== null || Date.now() - t0 > 60_000) throw new Error(`Cascade did not start; see ${join(dir, 'cascade.log')}`);
+    if (cascade.exitCode !== null || Date.now() - t0 > 60_000) throw new Error(`Cascade did not start:\n${readFileSync(join(dir, 'cascade.log'), 'utf8').slice(-3000)}`);
     await sleep(200);
   }
   await sleep(3000); // change propagation has worked off the wiki's outbox (412s)
-  const memIdle = procMem(cascade.pid!);
-  console.log(`Cascade started and idle: VmRSS ${memIdle.rss.toFixed(0)} MB`);
+  for (const p of SEEDED) {
+    const r = await getRaw(`${cascadeUrl}/api/rest_v1/page/html/${p.title}`);
+    if (r.status !== 200) throw new Error(`${p.title}: HTTP ${r.status}`);
+  }
+  memStart = procMem(cascade.pid!);
   for (const p of PAGES) {
     const url = `${cascadeUrl}/api/rest_v1/page/html/${p.title}`;
     const first = await getRaw(url);
@@ -249,13 +259,13 @@ try {
   if (!cpuProf) rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`node ${process.version}; Cascade: node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/cascade.js serve -c <tmp>/cascade.yaml (config/cascade.yaml on a temp data dir)`);
+console.log(`node ${process.version}; Cascade: node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/cascade.js serve -c <tmp>/cascade.yaml (config/cascade.yaml on a temp data dir${changeprop ? '' : ', changeprop disabled'})`);
 console.log(`wrk ${WRK(0, '<url>').join(' ').replace('-c0', `-c{${conns.join(',')}}`)}   ${rounds} round(s) of bare then cascade per row`);
 const head = ['page', 'sent', 'conc', 'cascade req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'p50 ms', 'p99 ms', 'ratio (per round)'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]) => r.map((v, i) => v.padStart(widths[i])).join('  ');
 console.log(line(head));
 for (const r of rows) console.log(line(r));
-console.log(`Cascade process (embedded default, example wiki in-process) after the runs: VmRSS ${mem!.rss.toFixed(0)} MB, VmHWM (peak) ${mem!.hwm.toFixed(0)} MB`);
+console.log(`Cascade process (embedded default, example wiki in-process; ${SEEDED.map((p) => p.title).join(', ')} read once): VmRSS ${memStart!.rss.toFixed(0)} MB before the runs; after them VmRSS ${mem!.rss.toFixed(0)} MB, VmHWM (peak) ${mem!.hwm.toFixed(0)} MB`);
 console.log(`bare server after its runs (last page): VmRSS ${memBare.rss.toFixed(0)} MB, VmHWM ${memBare.hwm.toFixed(0)} MB; Cascade exit code ${String(exitCode)}`);
 if (cpuProf) console.log(`CPU profile of the Cascade process in ${resolve(cpuProf)}; data left in ${dir}`);

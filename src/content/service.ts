@@ -448,6 +448,11 @@ export class ContentService {
     return entry;
   }
 
+  /** The in-memory entry of a page's latest HTML, fresh or not (introspection, tests). */
+  hotHtml(domain: string, key: string): ServedEntry | undefined {
+    return this.hot.peek(this.hotKey(domain, 'html', key));
+  }
+
   /**
    * The entry under hot key `hk` when fresh; otherwise the store's record through `load`.
    * When the store still holds the cached render, the cached entry is kept (with the codings

@@ -169,7 +169,8 @@ export function createHttpServer(opts: HttpServerOptions): Server {
       finish(ctx);
       return;
     }
-    if (result === undefined) finish(ctx);
+    // Handlers typed `void` may still return a value (e.g. `res.end()`'s): only promises are awaited.
+    if (!(result instanceof Promise)) finish(ctx);
     else
       result.then(
         () => finish(ctx),
