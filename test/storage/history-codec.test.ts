@@ -41,6 +41,16 @@ before(async () => {
     t.on('close', (code) => (code === 0 ? done() : fail(new Error(`tar exited ${code}`))));
   });
   real = names.map((n) => readFileSync(join(work, n)));
+  // A cut-short extraction (zstd's 2 GB window under memory pressure) must fail here, as a corpus
+  // problem, not later as a compression ratio: check every size against the corpus index.
+  const sizes = new Map(
+    readFileSync(corpusPath('revisions', 'parsertests-history.index.tsv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .map((f) => [Number(f[0]), Number(f[4])]),
+  );
+  real.forEach((b, i) => assert.equal(b.length, sizes.get(i + 1), `version ${i + 1} extracted with ${b.length} bytes`));
 });
 
 after(() => {
@@ -149,10 +159,21 @@ for (const maxChain of [4, 64]) {
       assert.ok(chain.length - 1 <= maxChain, `version ${i + 1} needs ${chain.length - 1} steps`);
     }
     const raw = real.reduce((a, b) => a + b.length, 0);
-    const brotliEach = real.reduce((a, b) => a + brotliCompressSync(b, { params: { [Z.BROTLI_PARAM_QUALITY]: 4 } }).length, 0);
+    const brotliOf = real.map((b) => brotliCompressSync(b, { params: { [Z.BROTLI_PARAM_QUALITY]: 4 } }).length);
+    const brotliEach = brotliOf.reduce((a, b) => a + b, 0);
     const stored = s.storedBytes('parserTests');
-    // Snapshots every ~6 revisions at max_chain 4, every ~1,000 at 64.
-    assert.ok(stored * (maxChain === 4 ? 4 : 8) < brotliEach, `history ${stored} B vs per-revision brotli ${brotliEach} B`);
+    // The bound follows from the rows actually stored (a fixed overall ratio depended on where
+    // the snapshots fall): a snapshot costs what per-revision brotli costs, and the deltas of
+    // neighbouring revisions together cost less than a tenth of compressing those revisions alone.
+    const rows = allRows(s, 'parserTests') as (ChainMeta & { payload: Buffer })[];
+    const snaps = rows.filter((r) => r.kind === 'snapshot');
+    const deltas = rows.filter((r) => r.kind === 'delta');
+    assert.ok(snaps.length >= 1 && snaps.length <= Math.ceil(VERSIONS / (runLength(maxChain) * (maxChain - runLength(maxChain) + 1))) + 1, `${snaps.length} snapshots`);
+    const deltaBytes = deltas.reduce((a, r) => a + r.payload.length, 0);
+    const deltaBrotli = deltas.reduce((a, r) => a + brotliOf[r.rev - 1], 0);
+    assert.ok(deltaBytes * 10 < deltaBrotli, `deltas ${deltaBytes} B vs ${deltaBrotli} B per-revision brotli of the same revisions`);
+    assert.ok(stored < brotliEach * ((snaps.length * 1.2) / VERSIONS + 0.1), `history ${stored} B vs per-revision brotli ${brotliEach} B`);
+    // The issue's target (≤ 1 % of raw) with one snapshot over these 60 versions (measured 0.42 %).
     if (maxChain === 64) assert.ok(stored < raw * 0.01, `history ${stored} B is not under 1 % of ${raw} B`);
     // The latest copy is rebuilt from the chain and matches.
     const stored2 = s.getLatestStored('parserTests');
