@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { openEventLog, type LogConfig, type LogEvent } from '../../src/events/log/index.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
 
@@ -111,6 +112,115 @@ test('records held by a killed member process are redelivered after the ack wait
     await c.ack(again);
     assert.equal(await log.lag('held', topic), 0);
     await c.close();
+  } finally {
+    await log.close();
+  }
+});
+
+test('duplicates are dropped across connections to one file and after reopening', async () => {
+  // Each connection keeps its own in-memory dedup window: what another connection (process)
+  // appended must still count, and a reopened log must load the window from the file.
+  const cfg: LogConfig = { backend: 'sqlite', path: join(tmp, 'dedup.sqlite'), synchronous: 'normal' };
+  const topic = 'local.mediawiki.page-create';
+  const evs = corpusEvents(70);
+  const a = await openEventLog(cfg);
+  const b = await openEventLog(cfg);
+  try {
+    const ra = await a.append(topic, evs.slice(0, 50));
+    const rb = await b.append(topic, evs.slice(0, 60));
+    assert.deepEqual(
+      rb.map((r) => r.duplicate),
+      [...Array(50).fill(true), ...Array(10).fill(false)],
+    );
+    assert.deepEqual(
+      rb.slice(0, 50).map((r) => r.offset),
+      ra.map((r) => r.offset),
+    );
+    const ra2 = await a.append(topic, evs.slice(40, 70));
+    assert.deepEqual(
+      ra2.map((r) => r.duplicate),
+      [...Array(20).fill(true), ...Array(10).fill(false)],
+    );
+    assert.deepEqual(
+      ra2.slice(10, 20).map((r) => r.offset),
+      rb.slice(50, 60).map((r) => r.offset),
+      'a duplicate of what the other connection appended names its offset',
+    );
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  const c = await openEventLog(cfg);
+  try {
+    const rc = await c.append(topic, [evs[3], evs[65], corpusEvents(1)[0]]);
+    assert.deepEqual(
+      rc.map((r) => r.duplicate),
+      [true, true, false],
+    );
+    const all = await c.read(topic, 0, 1000);
+    assert.deepEqual(all.map((r) => r.id).slice(0, 70), evs.map((e) => e.id));
+    assert.equal(all.length, 71);
+  } finally {
+    await c.close();
+  }
+});
+
+test('an append larger than one chunk reads and consumes whole, across chunk boundaries', async () => {
+  const log = await openEventLog({ backend: 'sqlite', path: join(tmp, 'big.sqlite'), synchronous: 'normal' });
+  const topic = 'local.mediawiki.revision-create';
+  try {
+    const evs = corpusEvents(2500);
+    const res = await log.append(topic, evs);
+    assert.deepEqual(
+      res.map((r) => r.offset),
+      evs.map((_, i) => i + 1),
+    );
+    const all = await log.read(topic, 0, 5000);
+    assert.equal(all.length, 2500);
+    assert.ok(all.every((r, i) => r.id === evs[i].id && r.value.equals(evs[i].value)));
+    assert.deepEqual(
+      (await log.read(topic, 998, 5)).map((r) => r.offset),
+      [998, 999, 1000, 1001, 1002],
+    );
+    const c = await log.consumer('big', [topic]);
+    const got: string[] = [];
+    for (let i = 0; i < 10 && got.length < evs.length; i++) {
+      const recs = await c.fetch(700, 1000);
+      got.push(...recs.map((r) => r.id));
+      await c.ack(recs);
+    }
+    assert.deepEqual(got, evs.map((e) => e.id));
+    assert.equal(await log.lag('big', topic), 0);
+    await c.close();
+  } finally {
+    await log.close();
+  }
+});
+
+test('a file written with one row per record is migrated to chunks on open', async () => {
+  const path = join(tmp, 'old-layout.sqlite');
+  const evs = corpusEvents(30);
+  const old = new Database(path);
+  old.pragma('journal_mode = WAL');
+  // The layout before chunks (one row per record, rowid = topic_id * 2^40 + offset).
+  old.exec(`
+    CREATE TABLE topics (topic_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, next_offset INTEGER NOT NULL DEFAULT 1,
+      first_offset INTEGER NOT NULL DEFAULT 1, bytes INTEGER NOT NULL DEFAULT 0, max_age_ms INTEGER, max_bytes INTEGER);
+    CREATE TABLE records (rid INTEGER PRIMARY KEY, id TEXT NOT NULL, idh INTEGER NOT NULL, key TEXT, value BLOB NOT NULL, ts INTEGER NOT NULL);
+    CREATE INDEX records_idh ON records(idh);`);
+  old.prepare(`INSERT INTO topics (topic_id, name, next_offset, first_offset, bytes) VALUES (1, 'local.old', 31, 1, 0)`).run();
+  const ins = old.prepare('INSERT INTO records (rid, id, idh, key, value, ts) VALUES (?, ?, 0, ?, ?, ?)');
+  const now = Date.now();
+  evs.forEach((e, i) => ins.run(2 ** 40 + i + 1, e.id, i % 3 === 0 ? `k${i % 2}` : null, e.value, i < 10 ? now - 1000 : now));
+  old.close();
+  const log = await openEventLog({ backend: 'sqlite', path, synchronous: 'normal' });
+  try {
+    const all = await log.read('local.old', 0, 100);
+    assert.deepEqual(all.map((r) => r.id), evs.map((e) => e.id));
+    assert.deepEqual(all.map((r) => r.key), evs.map((_, i) => (i % 3 === 0 ? `k${i % 2}` : undefined)));
+    assert.ok(all.every((r, i) => r.value.equals(evs[i].value)));
+    const more = await log.append('local.old', [evs[5], ...corpusEvents(1)]);
+    assert.deepEqual(more, [{ offset: 6, duplicate: true }, { offset: 31, duplicate: false }]);
   } finally {
     await log.close();
   }

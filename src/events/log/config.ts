@@ -30,6 +30,11 @@ export interface SqliteLogConfig extends CommonLogConfig {
   poll_interval_ms?: number;
   /** Most records one group commit takes; bigger batches wait for the next. */
   max_batch?: number;
+  /**
+   * Most ids one topic's in-memory dedup window holds; when more were appended within
+   * `dedup_window_ms`, the oldest of them are no longer deduplicated.
+   */
+  dedup_max_ids?: number;
 }
 
 export interface JetStreamLogConfig extends CommonLogConfig {
@@ -55,6 +60,7 @@ export const LOG_DEFAULTS = {
   trim_interval_ms: 1000,
   poll_interval_ms: 50,
   max_batch: 50_000,
+  dedup_max_ids: 1_000_000,
   key_partitions: 8,
   replicas: 1,
   storage: 'file',
@@ -84,6 +90,7 @@ export const logConfigSchema = {
     trim_interval_ms: { type: 'integer', minimum: 10, default: LOG_DEFAULTS.trim_interval_ms },
     poll_interval_ms: { type: 'integer', minimum: 1, default: LOG_DEFAULTS.poll_interval_ms },
     max_batch: { type: 'integer', minimum: 1, default: LOG_DEFAULTS.max_batch },
+    dedup_max_ids: { type: 'integer', minimum: 1000, default: LOG_DEFAULTS.dedup_max_ids },
     // jetstream
     url: { type: 'string', pattern: '^(nats|tls|wss?)://' },
     stream_prefix: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'cascade' },

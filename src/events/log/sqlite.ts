@@ -4,8 +4,16 @@
 // synchronous=full), and each promise resolves only after that commit. Leases live in the
 // database, so consumers of one group may run in several processes sharing the file.
 //
-// Layout: a record's rowid is `topic_id * 2^40 + offset`, so a topic is one contiguous rowid
-// range (range scans and trims without a second index). Limits: 8191 topics, 2^40 offsets each.
+// Layout: an append is stored as few rows as possible — a chunk of consecutive offsets
+// [start, start + n) in one row (ids, keys, value ends, values packed), so the cost per event
+// is a memcpy, not a B-tree insert. A chunk's rowid is `topic_id * 2^40 + start`, so a topic is
+// one contiguous rowid range. Limits: 8191 topics, 2^40 offsets each. Chunks are immutable;
+// retention moves the topic's first_offset (a partly expired chunk stays until all of it is).
+//
+// Dedup: an in-memory window per topic (53-bit id hash → offset), loaded from the file on
+// first use and brought up to date inside the append's write transaction whenever the topic's
+// next_offset shows that another connection appended (so it stays correct with several
+// processes on one file). A hash hit is confirmed against the stored id.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -19,8 +27,13 @@ const MAX_TOPICS = 8191;
 /** Records skipped for a blocked ordering key that one group may hold before fetch stops scanning. */
 const MAX_PENDING = 10_000;
 const DEFAULT_ACK_WAIT_MS = 30_000;
-/** Records one trim step deletes at most (bounds how long a trim blocks appends). */
+/** Records one trim step removes at most (bounds how long a trim blocks appends). */
 const TRIM_CHUNK = 20_000;
+/** A chunk holds at most this many records / value bytes (an append larger is split). */
+const CHUNK_RECORDS = 1000;
+const CHUNK_BYTES = 4 * 1024 * 1024;
+/** Decoded chunks kept in memory (consumers usually read what was just appended). */
+const CACHE_BYTES = 32 * 1024 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS topics (
@@ -32,17 +45,18 @@ CREATE TABLE IF NOT EXISTS topics (
   max_age_ms INTEGER,
   max_bytes INTEGER
 );
--- idh: a 53-bit hash of id, indexed for dedup (an integer index costs appends far less than
--- one on the id text; a hash collision only costs comparing ids).
-CREATE TABLE IF NOT EXISTS records (
+-- A chunk: records [start, start + n) of a topic (rid = topic_id * 2^40 + start), appended at
+-- ts. ids: JSON array; keys: JSON array (null where unkeyed) or NULL when none is keyed;
+-- ends: little-endian uint32 end of each value in data; data: the values back to back.
+CREATE TABLE IF NOT EXISTS chunks (
   rid INTEGER PRIMARY KEY,
-  id TEXT NOT NULL,
-  idh INTEGER NOT NULL,
-  key TEXT,
-  value BLOB NOT NULL,
-  ts INTEGER NOT NULL
+  n INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  ids TEXT NOT NULL,
+  keys TEXT,
+  ends BLOB NOT NULL,
+  data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_idh ON records(idh);
 CREATE TABLE IF NOT EXISTS cgroups (
   gid INTEGER PRIMARY KEY,
   name TEXT NOT NULL,
@@ -89,12 +103,70 @@ interface LeaseRow {
   expires: number;
   deliveries: number;
 }
-interface RecordRow {
+interface ChunkMetaRow {
   rid: number;
+  n: number;
+  ts: number;
+  ids: string;
+  keys: string | null;
+  ends: Buffer;
+}
+interface ChunkRow extends ChunkMetaRow {
+  data: Buffer;
+}
+/** A decoded chunk. */
+interface Chunk {
+  rid: number;
+  start: number;
+  n: number;
+  ts: number;
+  ids: string[];
+  keys: (string | null)[] | null;
+  values: Buffer[];
+  bytes: number;
+}
+/** One record as read from a chunk. */
+interface Rec {
+  off: number;
   id: string;
   key: string | null;
   value: Buffer;
   ts: number;
+}
+
+/** The dedup window of one topic: id hash → offset, with a FIFO of what to forget when. */
+class DedupWindow {
+  readonly map = new Map<number, number>();
+  private hashes: number[] = [];
+  private offsets: number[] = [];
+  private times: number[] = [];
+  private head = 0;
+  /** Every record below this offset has been taken in (or is older than the window). */
+  known = 0;
+
+  add(hash: number, offset: number, ts: number): void {
+    this.map.set(hash, offset);
+    this.hashes.push(hash);
+    this.offsets.push(offset);
+    this.times.push(ts);
+  }
+
+  /** Forgets ids appended before `cutoff`, and the oldest beyond `maxIds`. */
+  expire(cutoff: number, maxIds: number): void {
+    const len = this.hashes.length;
+    let h = this.head;
+    while (h < len && (this.times[h] < cutoff || len - h > maxIds)) {
+      if (this.map.get(this.hashes[h]) === this.offsets[h]) this.map.delete(this.hashes[h]);
+      h++;
+    }
+    this.head = h;
+    if (h > 4096 && h * 2 > len) {
+      this.hashes = this.hashes.slice(h);
+      this.offsets = this.offsets.slice(h);
+      this.times = this.times.slice(h);
+      this.head = 0;
+    }
+  }
 }
 
 interface QueuedOp {
@@ -134,6 +206,12 @@ export class SqliteEventLog implements EventLog {
   private readonly consumers = new Set<SqliteConsumer>();
   private readonly savepoint: (f: () => unknown) => unknown;
   private readonly st: ReturnType<SqliteEventLog['prepare']>;
+  /** Dedup windows by topic id. */
+  private readonly windows = new Map<number, DedupWindow>();
+  private readonly dedupMaxIds: number;
+  /** Decoded chunks by rid (chunks never change, so entries never go stale). */
+  private readonly cache = new Map<number, Chunk>();
+  private cacheBytes = 0;
 
   constructor(cfg: SqliteLogConfig) {
     this.path = cfg.path;
@@ -157,7 +235,9 @@ export class SqliteEventLog implements EventLog {
     this.db.pragma(`synchronous = ${(cfg.synchronous ?? LOG_DEFAULTS.synchronous) === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('cache_size = -65536');
     this.db.exec(SCHEMA);
+    migrateRecords(this.db);
     this.st = this.prepare();
+    this.dedupMaxIds = cfg.dedup_max_ids ?? LOG_DEFAULTS.dedup_max_ids;
     this.savepoint = this.db.transaction((f: () => unknown) => f());
     this.trimTimer = setInterval(() => {
       this.trim().catch(() => {});
@@ -174,18 +254,22 @@ export class SqliteEventLog implements EventLog {
       insertTopic: db.prepare<[string]>('INSERT OR IGNORE INTO topics (name) VALUES (?)'),
       appendDone: db.prepare<[number, number, number]>('UPDATE topics SET next_offset = ?, bytes = bytes + ? WHERE topic_id = ?'),
       setRetention: db.prepare<[number | null, number | null, number]>('UPDATE topics SET max_age_ms = ?, max_bytes = ? WHERE topic_id = ?'),
-      dup: db.prepare<[number, string, number, number], { rid: number; ts: number }>(
-        'SELECT rid, ts FROM records WHERE idh = ? AND id = ? AND rid BETWEEN ? AND ? ORDER BY rid DESC LIMIT 1',
+      insertChunk: db.prepare<[number, number, number, string, string | null, Buffer, Buffer]>(
+        'INSERT INTO chunks (rid, n, ts, ids, keys, ends, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
-      insert: db.prepare<[number, string, number, string | null, Buffer, number]>(
-        'INSERT INTO records (rid, id, idh, key, value, ts) VALUES (?, ?, ?, ?, ?, ?)',
+      /** Chunk starts in [from, to), ascending. */
+      chunkSpans: db.prepare<[number, number, number], { rid: number; n: number }>('SELECT rid, n FROM chunks WHERE rid >= ? AND rid < ? ORDER BY rid LIMIT ?'),
+      /** The last chunk starting in [lo, at]: the one holding `at` if any does. */
+      chunkAt: db.prepare<[number, number], { rid: number; n: number }>('SELECT rid, n FROM chunks WHERE rid >= ? AND rid <= ? ORDER BY rid DESC LIMIT 1'),
+      chunk: db.prepare<[number], ChunkRow>('SELECT rid, n, ts, ids, keys, ends, data FROM chunks WHERE rid = ?'),
+      chunkMeta: db.prepare<[number], ChunkMetaRow>('SELECT rid, n, ts, ids, keys, ends FROM chunks WHERE rid = ?'),
+      idsAsc: db.prepare<[number, number, number], { rid: number; n: number; ts: number; ids: string }>(
+        'SELECT rid, n, ts, ids FROM chunks WHERE rid >= ? AND rid < ? ORDER BY rid LIMIT ?',
       ),
-      scan: db.prepare<[number, number, number], RecordRow>('SELECT rid, id, key, value, ts FROM records WHERE rid BETWEEN ? AND ? ORDER BY rid LIMIT ?'),
-      get: db.prepare<[number], RecordRow>('SELECT rid, id, key, value, ts FROM records WHERE rid = ?'),
-      sizes: db.prepare<[number, number, number], { rid: number; ts: number; size: number }>(
-        'SELECT rid, ts, length(value) + length(id) + ifnull(length(key), 0) AS size FROM records WHERE rid BETWEEN ? AND ? ORDER BY rid LIMIT ?',
+      idsDesc: db.prepare<[number, number, number], { rid: number; n: number; ts: number; ids: string }>(
+        'SELECT rid, n, ts, ids FROM chunks WHERE rid >= ? AND rid < ? ORDER BY rid DESC LIMIT ?',
       ),
-      deleteRange: db.prepare<[number, number]>('DELETE FROM records WHERE rid >= ? AND rid < ?'),
+      deleteChunks: db.prepare<[number, number]>('DELETE FROM chunks WHERE rid >= ? AND rid < ?'),
       trimDone: db.prepare<[number, number, number]>('UPDATE topics SET first_offset = ?, bytes = max(0, bytes - ?) WHERE topic_id = ?'),
       group: db.prepare<[string, number], GroupRow>('SELECT gid, committed, dispatched FROM cgroups WHERE name = ? AND topic_id = ?'),
       groupById: db.prepare<[number], GroupRow>('SELECT gid, committed, dispatched FROM cgroups WHERE gid = ?'),
@@ -253,10 +337,12 @@ export class SqliteEventLog implements EventLog {
     try {
       txn.immediate();
     } catch (e) {
+      this.forgetUncommitted();
       const err = new CascadeError(LogErrors.unavailable, `event log commit failed: ${(e as Error).message}`, { cause: e });
       for (const op of ops) op.reject(err);
       return;
     }
+    if (results.some((r) => !r.ok)) this.forgetUncommitted();
     if (this.dirty) {
       this.dirty = false;
       this.version++;
@@ -267,6 +353,16 @@ export class SqliteEventLog implements EventLog {
       if (r.ok) ops[i].resolve(r.value);
       else ops[i].reject(r.value);
     }
+  }
+
+  /**
+   * After a rollback: the dedup windows and the chunk cache may hold what was never committed
+   * (and offsets that will be reused), so both are rebuilt from the file.
+   */
+  private forgetUncommitted(): void {
+    this.windows.clear();
+    this.cache.clear();
+    this.cacheBytes = 0;
   }
 
   // ---- helpers run inside the transaction ----
@@ -299,29 +395,175 @@ export class SqliteEventLog implements EventLog {
   private appendNow(topic: string, events: LogEvent[], now: number): AppendResult[] {
     const t = this.topic(topic);
     const lo = t.topic_id * SHIFT;
-    const hi = lo + SHIFT - 1;
-    const window = this.cfg.dedup_window_ms;
-    let next = t.next_offset;
+    const windowMs = this.cfg.dedup_window_ms;
+    const win = windowMs > 0 ? this.window(t, now) : undefined;
+    const start = t.next_offset;
+    let next = start;
     let bytes = 0;
     const out: AppendResult[] = new Array(events.length);
+    const kept: LogEvent[] = [];
     for (let i = 0; i < events.length; i++) {
       const ev = events[i];
-      const idh = hash53(ev.id);
-      if (window > 0) {
-        const dup = this.st.dup.get(idh, ev.id, lo, hi);
-        if (dup && dup.ts >= now - window) {
-          out[i] = { offset: dup.rid - lo, duplicate: true };
+      if (win) {
+        const h = hash53(ev.id);
+        const seen = win.map.get(h);
+        if (seen !== undefined && seen >= t.first_offset && this.idAt(t, seen, start, kept) === ev.id) {
+          out[i] = { offset: seen, duplicate: true };
           continue;
         }
+        win.add(h, next, now);
       }
-      this.st.insert.run(lo + next, ev.id, idh, ev.key ?? null, ev.value, now);
+      kept.push(ev);
       out[i] = { offset: next, duplicate: false };
       bytes += recordSize(ev.id, ev.key, ev.value);
       next++;
     }
-    this.st.appendDone.run(next, bytes, t.topic_id);
-    if (next !== t.next_offset) this.dirty = true;
+    if (win) win.known = next;
+    // Chunks of at most CHUNK_RECORDS records / CHUNK_BYTES of values.
+    for (let i = 0; i < kept.length; ) {
+      let j = i;
+      let size = 0;
+      while (j < kept.length && j - i < CHUNK_RECORDS && (j === i || size + kept[j].value.length <= CHUNK_BYTES)) size += kept[j++].value.length;
+      this.writeChunk(lo, start + i, kept.slice(i, j), now);
+      i = j;
+    }
+    if (next !== start) {
+      this.st.appendDone.run(next, bytes, t.topic_id);
+      this.dirty = true;
+    }
     return out;
+  }
+
+  private writeChunk(lo: number, start: number, evs: LogEvent[], now: number): void {
+    const n = evs.length;
+    const ends = Buffer.allocUnsafe(4 * n);
+    const ids: string[] = new Array(n);
+    let keys: (string | null)[] | null = null;
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      const ev = evs[i];
+      ids[i] = ev.id;
+      if (ev.key !== undefined) (keys ??= new Array<string | null>(n).fill(null))[i] = ev.key;
+      pos += ev.value.length;
+      ends.writeUInt32LE(pos, 4 * i);
+    }
+    const data = n === 1 ? evs[0].value : Buffer.concat(evs.map((e) => e.value), pos);
+    this.st.insertChunk.run(lo + start, n, now, JSON.stringify(ids), keys ? JSON.stringify(keys) : null, ends, data);
+    // Consumers usually read what was just appended: keep it decoded (uncommitted until the
+    // transaction is, but chunks are only ever read inside this process's own later turns).
+    const values: Buffer[] = new Array(n);
+    let from = 0;
+    for (let i = 0; i < n; i++) {
+      const end = ends.readUInt32LE(4 * i);
+      values[i] = data.subarray(from, end);
+      from = end;
+    }
+    this.remember({ rid: lo + start, start, n, ts: now, ids, keys, values, bytes: pos });
+  }
+
+  /** The topic's dedup window, loaded on first use and caught up with other connections' appends. */
+  private window(t: TopicRow, now: number): DedupWindow {
+    const lo = t.topic_id * SHIFT;
+    const cutoff = now - this.cfg.dedup_window_ms;
+    let win = this.windows.get(t.topic_id);
+    if (!win) {
+      win = new DedupWindow();
+      // Newest chunks first, back to the window's start (or the id cap), then taken in oldest first.
+      const rows: { rid: number; n: number; ts: number; ids: string }[] = [];
+      let count = 0;
+      let below = lo + t.next_offset;
+      load: for (;;) {
+        const page = this.st.idsDesc.all(lo, below, 64);
+        if (page.length === 0) break;
+        for (const r of page) {
+          if (r.ts < cutoff || count >= this.dedupMaxIds) break load;
+          rows.push(r);
+          count += r.n;
+        }
+        below = page[page.length - 1].rid;
+      }
+      for (let i = rows.length - 1; i >= 0; i--) this.takeIn(win, lo, rows[i]);
+      win.known = t.next_offset;
+      this.windows.set(t.topic_id, win);
+    } else if (win.known < t.next_offset) {
+      // Another connection appended since: take its ids in.
+      for (;;) {
+        const page = this.st.idsAsc.all(lo + win.known, lo + t.next_offset, 64);
+        for (const r of page) this.takeIn(win, lo, r);
+        if (page.length < 64) break;
+        const last = page[page.length - 1];
+        win.known = last.rid - lo + last.n;
+      }
+      win.known = t.next_offset;
+    }
+    win.expire(cutoff, this.dedupMaxIds);
+    return win;
+  }
+
+  private takeIn(win: DedupWindow, lo: number, r: { rid: number; ts: number; ids: string }): void {
+    const ids = JSON.parse(r.ids) as string[];
+    const start = r.rid - lo;
+    for (let i = 0; i < ids.length; i++) win.add(hash53(ids[i]), start + i, r.ts);
+  }
+
+  /** The id stored at `off` (`pending`: this append's records from `pendingStart`, not yet written). */
+  private idAt(t: TopicRow, off: number, pendingStart: number, pending: LogEvent[]): string | undefined {
+    if (off >= pendingStart) return pending[off - pendingStart]?.id;
+    const c = this.chunkHolding(t, off);
+    return c ? c.ids[off - c.start] : undefined;
+  }
+
+  private chunkHolding(t: TopicRow, off: number): Chunk | undefined {
+    const lo = t.topic_id * SHIFT;
+    const span = this.st.chunkAt.get(lo, lo + off);
+    if (!span || span.rid - lo + span.n <= off) return undefined;
+    return this.chunkByRid(lo, span.rid);
+  }
+
+  private chunkByRid(lo: number, rid: number): Chunk | undefined {
+    const hit = this.cache.get(rid);
+    if (hit) return hit;
+    const row = this.st.chunk.get(rid);
+    if (!row) return undefined;
+    const c = decodeChunk(lo, row);
+    this.remember(c);
+    return c;
+  }
+
+  private remember(c: Chunk): void {
+    this.cache.set(c.rid, c);
+    this.cacheBytes += c.bytes;
+    // Oldest inserted first out (a Map iterates in insertion order).
+    for (const [rid, old] of this.cache) {
+      if (this.cacheBytes <= CACHE_BYTES || this.cache.size <= 1) break;
+      this.cache.delete(rid);
+      this.cacheBytes -= old.bytes;
+    }
+  }
+
+  /** Records of `t` with offsets in [from, end), at most `limit`, oldest first. */
+  private recordsIn(t: TopicRow, from: number, end: number, limit: number): Rec[] {
+    const out: Rec[] = [];
+    from = Math.max(from, t.first_offset, 1);
+    end = Math.min(end, t.next_offset);
+    if (from >= end || limit <= 0) return out;
+    const lo = t.topic_id * SHIFT;
+    const holding = this.st.chunkAt.get(lo, lo + from);
+    let at = holding ? holding.rid : lo + from;
+    for (;;) {
+      const spans = this.st.chunkSpans.all(at, lo + end, 16);
+      if (spans.length === 0) return out;
+      for (const sp of spans) {
+        const c = this.chunkByRid(lo, sp.rid);
+        if (!c) continue;
+        for (let i = Math.max(0, from - c.start); i < c.n; i++) {
+          const off = c.start + i;
+          if (off >= end || out.length >= limit) return out;
+          out.push({ off, id: c.ids[i], key: c.keys ? c.keys[i] : null, value: c.values[i], ts: c.ts });
+        }
+      }
+      at = spans[spans.length - 1].rid + 1;
+    }
   }
 
   /** Leases up to `max` records of `topics` to `member`; see the `lease_ranges` table. */
@@ -332,8 +574,6 @@ export class SqliteEventLog implements EventLog {
       if (out.length >= max) break;
       const t = this.topic(topic);
       const g = this.group(group, t, startAt);
-      const lo = t.topic_id * SHIFT;
-      const hi = lo + SHIFT - 1;
       const first = t.first_offset;
       let rows = this.st.leases.all(g.gid);
       if (rows.length > 0 && rows[0].off < first) {
@@ -358,7 +598,7 @@ export class SqliteEventLog implements EventLog {
         const available = r.member === null || r.expires <= now;
         if (available && out.length < max) {
           const take = Math.min(max - out.length, r.end - r.off);
-          const recs = this.st.scan.all(lo + r.off, lo + r.off + take - 1, take);
+          const recs = this.recordsIn(t, r.off, r.off + take, take);
           if (take < r.end - r.off) {
             // Split: the rest of the range stays free for others.
             this.st.deleteLease.run(g.gid, r.off);
@@ -368,7 +608,7 @@ export class SqliteEventLog implements EventLog {
             this.st.relLease.run(member, expires, g.gid, r.off);
           }
           if (r.member === null) pending -= take;
-          for (const rec of recs) out.push(toRecord(topic, lo, rec, r.deliveries + 1));
+          for (const rec of recs) out.push(toRecord(topic, rec, r.deliveries + 1));
         }
         if (r.key !== null) blocked.add(r.key);
       }
@@ -380,11 +620,11 @@ export class SqliteEventLog implements EventLog {
         runStart = -1;
       };
       scan: while (out.length < max && pending < MAX_PENDING) {
-        const batch = this.st.scan.all(lo + dispatched, hi, max - out.length + 64);
+        const batch = this.recordsIn(t, dispatched, t.next_offset, max - out.length + 64);
         if (batch.length === 0) break;
         for (const rec of batch) {
           if (out.length >= max || pending >= MAX_PENDING) break scan;
-          const off = rec.rid - lo;
+          const off = rec.off;
           if (rec.key === null) {
             if (runStart >= 0 && off === runEnd) runEnd++;
             else {
@@ -392,7 +632,7 @@ export class SqliteEventLog implements EventLog {
               runStart = off;
               runEnd = off + 1;
             }
-            out.push(toRecord(topic, lo, rec, 1));
+            out.push(toRecord(topic, rec, 1));
           } else {
             flushRun();
             if (blocked.has(rec.key)) {
@@ -401,7 +641,7 @@ export class SqliteEventLog implements EventLog {
               pending++;
             } else {
               this.st.insertLease.run(g.gid, off, off + 1, rec.key, member, expires, 1);
-              out.push(toRecord(topic, lo, rec, 1));
+              out.push(toRecord(topic, rec, 1));
               blocked.add(rec.key);
             }
           }
@@ -462,25 +702,71 @@ export class SqliteEventLog implements EventLog {
     let removedBytes = 0;
     let removed = 0;
     let firstOff = t.first_offset;
-    let end = lo + t.first_offset; // exclusive end of the rid range to delete
+    const holding = this.st.chunkAt.get(lo, lo + firstOff);
+    let at = holding ? holding.rid : lo + firstOff;
     outer: while (removed < TRIM_CHUNK) {
-      const rows = this.st.sizes.all(end, lo + SHIFT - 1, 1000);
-      if (rows.length === 0) break;
-      for (const r of rows) {
-        const tooOld = r.ts < cutoff;
-        const tooBig = maxBytes > 0 && bytes > maxBytes;
-        if (!tooOld && !tooBig) break outer;
-        bytes -= r.size;
-        removedBytes += r.size;
-        removed++;
-        end = r.rid + 1;
-        firstOff = r.rid - lo + 1;
+      const spans = this.st.chunkSpans.all(at, lo + t.next_offset, 16);
+      if (spans.length === 0) break;
+      for (const sp of spans) {
+        const start = sp.rid - lo;
+        if (start + sp.n <= firstOff) continue;
+        if (this.chunkTs(sp.rid) < cutoff) {
+          // All of the chunk was appended at once: the rest of it is past its age.
+          const sizes = this.chunkSizes(sp.rid);
+          for (let i = firstOff - start; i < sp.n; i++) {
+            bytes -= sizes[i];
+            removedBytes += sizes[i];
+          }
+          removed += start + sp.n - firstOff;
+          firstOff = start + sp.n;
+          continue;
+        }
+        if (!(maxBytes > 0 && bytes > maxBytes)) break outer;
+        const sizes = this.chunkSizes(sp.rid);
+        for (let i = firstOff - start; i < sp.n; i++) {
+          if (!(bytes > maxBytes)) break outer;
+          bytes -= sizes[i];
+          removedBytes += sizes[i];
+          removed++;
+          firstOff = start + i + 1;
+        }
       }
+      at = spans[spans.length - 1].rid + 1;
     }
     if (removed === 0) return 0;
-    this.st.deleteRange.run(lo + t.first_offset, end);
+    // Chunks wholly below the new first offset go; one partly below stays (its head is unreadable).
+    const keep = this.st.chunkAt.get(lo, lo + firstOff);
+    const cut = keep && keep.rid - lo + keep.n > firstOff ? keep.rid : lo + firstOff;
+    this.st.deleteChunks.run(lo, cut);
+    for (const rid of this.cache.keys()) {
+      if (rid >= lo && rid < cut) {
+        this.cacheBytes -= this.cache.get(rid)!.bytes;
+        this.cache.delete(rid);
+      }
+    }
     this.st.trimDone.run(firstOff, removedBytes, t.topic_id);
     return removed;
+  }
+
+  private chunkTs(rid: number): number {
+    return this.cache.get(rid)?.ts ?? this.st.chunkMeta.get(rid)!.ts;
+  }
+
+  /** Each record's size as `recordSize` counts it. */
+  private chunkSizes(rid: number): number[] {
+    const c = this.cache.get(rid);
+    if (c) return c.values.map((v, i) => recordSize(c.ids[i], c.keys?.[i], v));
+    const m = this.st.chunkMeta.get(rid)!;
+    const ids = JSON.parse(m.ids) as string[];
+    const keys = m.keys === null ? null : (JSON.parse(m.keys) as (string | null)[]);
+    const out: number[] = new Array(m.n);
+    let from = 0;
+    for (let i = 0; i < m.n; i++) {
+      const end = m.ends.readUInt32LE(4 * i);
+      out[i] = end - from + ids[i].length + (keys?.[i]?.length ?? 0);
+      from = end;
+    }
+    return out;
   }
 
   // ---- the EventLog contract ----
@@ -501,8 +787,7 @@ export class SqliteEventLog implements EventLog {
     if (this.closed) throw new CascadeError(LogErrors.closed, 'the event log is closed');
     const t = this.st.topicByName.get(topic);
     if (!t || max <= 0) return [];
-    const lo = t.topic_id * SHIFT;
-    return this.st.scan.all(lo + Math.max(1, fromOffset), lo + SHIFT - 1, max).map((r) => toRecord(topic, lo, r, 0));
+    return this.recordsIn(t, fromOffset, t.next_offset, max).map((r) => toRecord(topic, r, 0));
   }
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
@@ -604,10 +889,47 @@ function lowerBound(a: number[], x: number): number {
   return lo;
 }
 
-function toRecord(topic: string, lo: number, r: RecordRow, deliveries: number): LogRecord {
-  const rec: LogRecord = { topic, offset: r.rid - lo, id: r.id, value: r.value, timestamp: r.ts, deliveries };
+function toRecord(topic: string, r: Rec, deliveries: number): LogRecord {
+  const rec: LogRecord = { topic, offset: r.off, id: r.id, value: r.value, timestamp: r.ts, deliveries };
   if (r.key !== null) rec.key = r.key;
   return rec;
+}
+
+function decodeChunk(lo: number, row: ChunkRow): Chunk {
+  const ids = JSON.parse(row.ids) as string[];
+  const keys = row.keys === null ? null : (JSON.parse(row.keys) as (string | null)[]);
+  const values: Buffer[] = new Array(row.n);
+  let from = 0;
+  for (let i = 0; i < row.n; i++) {
+    const end = row.ends.readUInt32LE(4 * i);
+    values[i] = row.data.subarray(from, end);
+    from = end;
+  }
+  return { rid: row.rid, start: row.rid - lo, n: row.n, ts: row.ts, ids, keys, values, bytes: row.data.length };
+}
+
+/** Files written before chunks kept one row per record (`records`): packs them into chunks once. */
+function migrateRecords(db: Database.Database): void {
+  const has = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'`).get();
+  if (!has) return;
+  db.transaction(() => {
+    const rows = db.prepare('SELECT rid, id, key, value, ts FROM records ORDER BY rid').iterate() as IterableIterator<{ rid: number; id: string; key: string | null; value: Buffer; ts: number }>;
+    const all = [...rows];
+    const insert = db.prepare('INSERT INTO chunks (rid, n, ts, ids, keys, ends, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (let i = 0; i < all.length; ) {
+      // A chunk: consecutive offsets of one topic with one timestamp, up to CHUNK_RECORDS.
+      let j = i + 1;
+      while (j < all.length && j - i < CHUNK_RECORDS && all[j].rid === all[j - 1].rid + 1 && Math.floor(all[j].rid / SHIFT) === Math.floor(all[i].rid / SHIFT) && all[j].ts === all[i].ts) j++;
+      const part = all.slice(i, j);
+      const ends = Buffer.allocUnsafe(4 * part.length);
+      let pos = 0;
+      part.forEach((r, k) => ends.writeUInt32LE((pos += r.value.length), 4 * k));
+      const keyed = part.some((r) => r.key !== null);
+      insert.run(part[0].rid, part.length, part[0].ts, JSON.stringify(part.map((r) => r.id)), keyed ? JSON.stringify(part.map((r) => r.key)) : null, ends, Buffer.concat(part.map((r) => r.value)));
+      i = j;
+    }
+    db.exec('DROP TABLE records');
+  }).immediate();
 }
 
 class SqliteConsumer implements Consumer {
