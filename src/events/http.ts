@@ -7,6 +7,7 @@ import { readBody, sendJson } from '../router/server.ts';
 import { EventErrors } from './errors.ts';
 import { CE_BATCH_CONTENT_TYPE, CE_CONTENT_TYPE } from './cloudevents.ts';
 import type { Intake, IntakeResult, ProcessOptions } from './intake.ts';
+import { eventSpans } from './json-spans.ts';
 
 export interface EventsHttpDeps {
   intake: Intake;
@@ -60,6 +61,11 @@ export function mountEvents(router: Router, deps: EventsHttpDeps): void {
       cloudEvents: kind !== 'events',
       emitErrorEvents: true,
     };
+    if (kind === 'events') {
+      // Store each event as the bytes it came in (see json-spans.ts), when they can be told apart.
+      const spans = eventSpans(body);
+      if (spans && spans.length === items.length) opts.raw = { body, spans };
+    }
     if (deps.allowHasty && ctx.query.get('hasty') === 'true') {
       // Answer before the events are durable; failures are only logged.
       ctx.res.statusCode = 202;

@@ -8,6 +8,7 @@ import type { EventLog, LogEvent } from './log/types.ts';
 import { formatErrors, type CompiledSchema, type SchemaRepository } from './schema-repo.ts';
 import type { StreamRegistry, ResolvedStream } from './streams.ts';
 import { mapCloudEvent } from './cloudevents.ts';
+import { withMetaFields, type EventSpan } from './json-spans.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -53,6 +54,11 @@ export interface ProcessOptions {
   cloudEvents?: boolean;
   /** Produce error events for invalid input (HTTP: yes; in-process producer: the caller gets an exception). */
   emitErrorEvents?: boolean;
+  /**
+   * The request body and where each item lies in it (json-spans.ts): an event is then stored
+   * as the bytes it was sent in (plus the meta fields the intake filled), not serialised again.
+   */
+  raw?: { body: Buffer; spans: EventSpan[] };
 }
 
 // Which meta fields the intake added, so the raw event can be reported as it was sent.
@@ -69,6 +75,10 @@ export interface Candidate {
   stream: ResolvedStream;
   logId: string;
   added: number;
+  /** The event's bytes in the request body, when known. */
+  bytes?: Buffer;
+  /** Just past the `{` of its meta object in `bytes` (-1: unknown). */
+  metaAt?: number;
 }
 
 export interface Checked {
@@ -153,7 +163,8 @@ export class Intake {
     const ok = new Set<Candidate>();
     await Promise.all(
       [...byTopic].map(async ([topic, list]) => {
-        const batch: LogEvent[] = list.map((c) => toLogEvent(c));
+        const reuse = !this.o.repo.mutating;
+        const batch: LogEvent[] = list.map((c) => toLogEvent(c, reuse));
         try {
           await this.o.log.append(topic, batch);
           for (const c of list) ok.add(c);
@@ -223,7 +234,13 @@ export class Intake {
       if (!opts.cloudEvents) return reject('meta.id must be a non-empty string', '/meta/id');
       logId = randomUUID();
     }
-    return { index, raw: item, event, schemaUri: schemaUri as string, stream, logId, added };
+    const c: Candidate = { index, raw: item, event, schemaUri: schemaUri as string, stream, logId, added };
+    const span = opts.cloudEvents ? undefined : opts.raw?.spans[index];
+    if (span) {
+      c.bytes = opts.raw!.body.subarray(span.start, span.end);
+      c.metaAt = span.metaAt >= 0 ? span.metaAt - span.start : -1;
+    }
+    return c;
   }
 
   private invalidOf(c: Candidate, message: string, errors: string[]): InvalidEvent {
@@ -297,10 +314,23 @@ function validateAgainst(schema: CompiledSchema, c: Candidate): { message: strin
   return { message: `event does not match schema ${c.schemaUri}: ${errors[0]}`, errors };
 }
 
-function toLogEvent(c: Candidate): LogEvent {
-  const value = Buffer.from(JSON.stringify(c.event));
+function toLogEvent(c: Candidate, reuseBytes: boolean): LogEvent {
+  const value = reuseBytes ? (sentBytes(c) ?? Buffer.from(JSON.stringify(c.event))) : Buffer.from(JSON.stringify(c.event));
   const key = c.stream.keyPath ? keyOf(c.event, c.stream.keyPath) : undefined;
   return key === undefined ? { id: c.logId, value } : { id: c.logId, key, value };
+}
+
+/** The event as sent plus the meta fields filled in, without serialising it again; undefined if unknown. */
+function sentBytes(c: Candidate): Buffer | undefined {
+  if (!c.bytes) return undefined;
+  if (c.added === 0) return c.bytes;
+  if (c.metaAt === undefined || c.metaAt < 0) return undefined;
+  const meta = c.event.meta as Obj;
+  const fields: [string, string][] = [];
+  if (c.added & ADDED_ID) fields.push(['id', meta.id as string]);
+  if (c.added & ADDED_DT) fields.push(['dt', meta.dt as string]);
+  if (c.added & ADDED_REQ) fields.push(['request_id', meta.request_id as string]);
+  return withMetaFields(c.bytes, c.metaAt, fields);
 }
 
 function keyOf(event: Obj, path: string[]): string | undefined {

@@ -162,11 +162,14 @@ export class SchemaRepository {
   private readonly pending = new Map<string, Promise<CompiledSchema>>();
   private readonly missing = new Map<string, { error: CascadeError; until: number }>();
   private readonly negativeTtlMs: number;
+  /** Whether validation may change events (then the intake serialises them after validating). */
+  readonly mutating: boolean;
 
   constructor(
     readonly sources: SchemaSource[],
     opts: SchemaRepositoryOptions = {},
   ) {
+    this.mutating = opts.mutating === true;
     const ajvOpts: AjvOptions = {
       strict: false,
       allErrors: true,

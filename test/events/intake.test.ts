@@ -243,6 +243,29 @@ describe('event intake over HTTP with the public schemas', () => {
     assert.equal(recs[1].id, 'c8b3a3f4-4f0e-4c38-9a55-2f6e8a0b1c2d');
   });
 
+  it('stores each event as the bytes it was sent in, plus the meta fields it lacked', async () => {
+    const stream = metaOf(revisionCreate())!.stream as string;
+    const before = (await fx.records(stream)).length;
+    const given = revisionCreate({ rev_id: 7101, comment: 'ünïcode } ] "quoted" \\ text' });
+    metaOf(given)!.id = 'a4f1c3e2-7b6d-4c1e-9f0a-3b2c1d0e9f8a';
+    metaOf(given)!.request_id = 'sent-by-producer';
+    const bare = revisionCreate({ rev_id: 7102 });
+    delete metaOf(bare)!.id;
+    // Pretty-printed with tabs: the stored bytes keep the producer's formatting.
+    const givenText = JSON.stringify(given, null, '\t');
+    const raw = `[\n${givenText},\n  ${JSON.stringify(bare, null, 1)}\n]`;
+    const r = await fx.post(undefined, { raw, headers: { 'x-request-id': 'req-bytes-1' } });
+    assert.equal(r.status, 201);
+    const recs = (await fx.records(stream)).slice(before);
+    assert.equal(recs.length, 2);
+    assert.equal(recs[0].value.toString('utf8'), givenText, 'nothing added: stored byte for byte');
+    const s2 = parse(recs[1]);
+    assert.match(metaOf(s2)!.id as string, UUID_V4);
+    assert.equal(recs[1].id, metaOf(s2)!.id);
+    assert.equal(metaOf(s2)!.request_id, 'req-bytes-1');
+    assert.deepEqual(s2, { ...bare, meta: { ...metaOf(bare), id: metaOf(s2)!.id, request_id: 'req-bytes-1' } });
+  });
+
   it('rejects a missing meta.stream, unknown streams and schemas a stream does not admit', async () => {
     const noStream = revisionCreate();
     delete metaOf(noStream)!.stream;
