@@ -6,7 +6,8 @@
 // The real Parsoid pages of ../shared/corpora/html are stored as the renders of wiki pages.
 // Bare and Cascade runs alternate (bare, cascade, bare, cascade, …) to cancel drift; the
 // ratio is the mean of the per-round ratios.
-// Usage: npm run bench:api [-- --duration 10 --connections 10,50 --rounds 2 --pages Avere,Dog --cpu-prof DIR --changeprop off]
+// Usage: npm run bench:api [-- --duration 10 --connections 10,50 --rounds 2 --pages Avere,Dog]
+// Diagnosis: --cpu-prof DIR (profile of the Cascade process), --changeprop off, --entry FILE.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
@@ -32,6 +33,8 @@ const rounds = Number(opt('rounds', '2'));
 const cpuProf = opt('cpu-prof', '');
 // `--changeprop off` measures without the change-propagation consumers (diagnosis only).
 const changeprop = opt('changeprop', 'on') !== 'off';
+// `--entry FILE` runs another entry point than bin/cascade.js (e.g. a tsc build; diagnosis only).
+const entry = resolve(opt('entry', join(root, 'bin', 'cascade.js')));
 const corpus = process.env.CASCADE_CORPUS_DIR ?? resolve(root, '..', 'shared', 'corpora');
 
 if (spawnSync('wrk', ['--version']).error) {
@@ -131,7 +134,7 @@ const tids = new Map<string, string>();
 const nodeFlags = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(cpuProf)] : [];
 if (cpuProf) mkdirSync(resolve(cpuProf), { recursive: true });
 const cascadeLog = openSync(join(dir, 'cascade.log'), 'w');
-const cascade = spawn(process.execPath, [...nodeFlags, join(root, 'bin', 'cascade.js'), 'serve', '-c', configFile], {
+const cascade = spawn(process.execPath, [...nodeFlags, entry, 'serve', '-c', configFile], {
   cwd: root,
   stdio: ['ignore', cascadeLog, cascadeLog],
 });
@@ -162,6 +165,15 @@ interface WrkResult {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU time of the server process per request (µs): less sensitive to other load than req/s. */
+  cpuUs: number;
+}
+
+/** utime + stime of a process, in seconds (/proc/<pid>/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 function ms(s: string): number {
@@ -173,7 +185,8 @@ function ms(s: string): number {
 
 const WRK = (c: number, url: string) => ['-t2', `-c${c}`, `-d${duration}s`, '--latency', '-H', 'Accept-Encoding: gzip', url];
 
-async function wrk(url: string, c: number): Promise<WrkResult> {
+async function wrk(url: string, c: number, serverPid: number): Promise<WrkResult> {
+  const cpu0 = cpuSeconds(serverPid);
   const child = spawn('wrk', WRK(c, url), { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -181,14 +194,18 @@ async function wrk(url: string, c: number): Promise<WrkResult> {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const p99 = ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const cpu = cpuSeconds(serverPid) - cpu0;
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   if (/Non-2xx|Socket errors/.test(out)) console.error(`warning from wrk on ${url}:\n${out}`);
-  return { rps, p50, p99 };
+  return { rps, p50, p99, cpuUs: (cpu / requests) * 1e6 };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const rows: string[][] = [];
 let mem: { rss: number; hwm: number } | undefined;
 let memStart: { rss: number; hwm: number } | undefined;
+const idle = { cpu: NaN };
+const heap = { text: '' };
 let memBare = { rss: NaN, hwm: NaN };
 let exitCode: number | null;
 try {
@@ -210,6 +227,10 @@ try {
     if (r.status !== 200) throw new Error(`${p.title}: HTTP ${r.status}`);
   }
   memStart = procMem(cascade.pid!);
+  // CPU Cascade spends with no requests (background work: change-propagation consumers, purges).
+  const idle0 = cpuSeconds(cascade.pid!);
+  await sleep(5000);
+  idle.cpu = (cpuSeconds(cascade.pid!) - idle0) / 5;
   for (const p of PAGES) {
     const url = `${cascadeUrl}/api/rest_v1/page/html/${p.title}`;
     const first = await getRaw(url);
@@ -230,8 +251,8 @@ try {
         const cas: WrkResult[] = [];
         const bar: WrkResult[] = [];
         for (let r = 0; r < rounds; r++) {
-          bar.push(await wrk(bare.url, c));
-          cas.push(await wrk(url, c));
+          bar.push(await wrk(bare.url, c, bare.child.pid!));
+          cas.push(await wrk(url, c, cascade.pid!));
         }
         const ratios = cas.map((x, i) => x.rps / bar[i].rps);
         rows.push([
@@ -245,6 +266,7 @@ try {
           mean(bar.map((x) => x.p50)).toFixed(2),
           mean(bar.map((x) => x.p99)).toFixed(2),
           `${mean(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})`,
+          `${mean(cas.map((x) => x.cpuUs)).toFixed(0)} / ${mean(bar.map((x) => x.cpuUs)).toFixed(0)}`,
         ]);
       }
       memBare = procMem(bare.child.pid!);
@@ -253,19 +275,24 @@ try {
     }
   }
   mem = procMem(cascade.pid!);
+  const m = (await getRaw(`${cascadeUrl}/metrics`)).body.toString('utf8');
+  const gauge = (name: string) => Number(new RegExp(`^cascade_process_${name}_bytes (\\d+)`, 'm').exec(m)?.[1]) / 1048576;
+  heap.text = `V8 heap used ${gauge('heap_used').toFixed(0)} MB of ${gauge('heap_total').toFixed(0)} MB, external (Buffers) ${gauge('external').toFixed(0)} MB`;
 } finally {
   cascade.kill('SIGTERM');
   exitCode = await Promise.race([cascadeExit, sleep(15_000).then(() => 'timeout' as const)]).then((c) => (c === 'timeout' ? (cascade.kill('SIGKILL'), null) : c));
   if (!cpuProf) rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`node ${process.version}; Cascade: node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}bin/cascade.js serve -c <tmp>/cascade.yaml (config/cascade.yaml on a temp data dir${changeprop ? '' : ', changeprop disabled'})`);
+console.log(`node ${process.version}; Cascade: node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}${entry.startsWith(root) ? entry.slice(root.length + 1) : entry} serve -c <tmp>/cascade.yaml (config/cascade.yaml on a temp data dir${changeprop ? '' : ', changeprop disabled'})`);
 console.log(`wrk ${WRK(0, '<url>').join(' ').replace('-c0', `-c{${conns.join(',')}}`)}   ${rounds} round(s) of bare then cascade per row`);
-const head = ['page', 'sent', 'conc', 'cascade req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'p50 ms', 'p99 ms', 'ratio (per round)'];
+const head = ['page', 'sent', 'conc', 'cascade req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'p50 ms', 'p99 ms', 'ratio (per round)', 'CPU µs/req cascade / bare'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]) => r.map((v, i) => v.padStart(widths[i])).join('  ');
 console.log(line(head));
 for (const r of rows) console.log(line(r));
 console.log(`Cascade process (embedded default, example wiki in-process; ${SEEDED.map((p) => p.title).join(', ')} read once): VmRSS ${memStart!.rss.toFixed(0)} MB before the runs; after them VmRSS ${mem!.rss.toFixed(0)} MB, VmHWM (peak) ${mem!.hwm.toFixed(0)} MB`);
+console.log(`  of which (from /metrics after the runs): ${heap.text}`);
+console.log(`Cascade CPU while idle (5 s before the runs): ${(idle.cpu * 100).toFixed(1)} % of a core`);
 console.log(`bare server after its runs (last page): VmRSS ${memBare.rss.toFixed(0)} MB, VmHWM ${memBare.hwm.toFixed(0)} MB; Cascade exit code ${String(exitCode)}`);
 if (cpuProf) console.log(`CPU profile of the Cascade process in ${resolve(cpuProf)}; data left in ${dir}`);

@@ -19,7 +19,7 @@ export interface ContentConfig {
   origin: { timeout_ms: number; connections: number };
   /** Siteinfo is refetched after this long. */
   siteinfo_ttl_seconds: number;
-  /** In-memory cache of hot stored records (bounded; coherent with this process's writes). */
+  /** In-memory cache of ready-to-send renders, bounded by bytes; re-validated against the store after ttl_ms. */
   hot_cache: { max_bytes: number; ttl_ms: number };
   /** Largest POST body accepted (wikitext saves and transforms). */
   max_body_bytes: number;
@@ -67,7 +67,10 @@ export const contentConfigSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        max_bytes: { type: 'integer', minimum: 0, default: 33554432 },
+        // Bytes of bodies held (stored coding plus computed gzip/identity variants, a few KB of
+        // bookkeeping each): 16 MiB holds ~1000 typical compressed renders and keeps a full cache
+        // inside the 150 MB RSS budget of the embedded default.
+        max_bytes: { type: 'integer', minimum: 0, default: 16777216 },
         ttl_ms: { type: 'integer', minimum: 0, default: 5000 },
       },
     },

@@ -217,6 +217,12 @@ metrics.collect(() => {
     '# HELP cascade_process_heap_used_bytes V8 heap in use',
     '# TYPE cascade_process_heap_used_bytes gauge',
     `cascade_process_heap_used_bytes ${m.heapUsed}`,
+    '# HELP cascade_process_heap_total_bytes V8 heap reserved',
+    '# TYPE cascade_process_heap_total_bytes gauge',
+    `cascade_process_heap_total_bytes ${m.heapTotal}`,
+    '# HELP cascade_process_external_bytes Memory of C++ objects bound to JavaScript (Buffers included)',
+    '# TYPE cascade_process_external_bytes gauge',
+    `cascade_process_external_bytes ${m.external}`,
   ].join('\n');
 });
 
