@@ -67,6 +67,16 @@ const backends: Backend[] = [
     },
   },
   {
+    // synchronous=full acknowledges after an fsync of the WAL done off the event loop.
+    name: 'sqlite (synchronous=full)',
+    async open(_t, extra = {}) {
+      return openEventLog({ backend: 'sqlite', path: join(tmp, 'events-full.sqlite'), synchronous: 'full', trim_interval_ms: 100, ...extra } as LogConfig);
+    },
+    async cleanup() {
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  },
+  {
     name: 'jetstream',
     async open(t, extra = {}) {
       if (!(await requireBackend(t, 'nats'))) return undefined;

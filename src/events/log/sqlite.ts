@@ -1,7 +1,8 @@
 // The embedded event log on SQLite (WAL). Every write — appends, fetches (leases), acks,
 // releases, trims — goes through one queue and is applied in ONE transaction per turn of the
 // event loop (group commit): many producers share one commit (and one fsync with
-// synchronous=full), and each promise resolves only after that commit. Leases live in the
+// synchronous=full, done off the event loop: see syncWal), and each promise resolves only
+// after that commit. Leases live in the
 // database, so consumers of one group may run in several processes sharing the file.
 //
 // Layout: an append is stored as few rows as possible — a chunk of consecutive offsets
@@ -17,6 +18,7 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { closeSync, fsync, openSync } from 'node:fs';
 import { CascadeError } from '../../errors/index.ts';
 import { LOG_DEFAULTS, type SqliteLogConfig } from './config.ts';
 import { LogErrors } from './errors.ts';
@@ -174,6 +176,8 @@ interface QueuedOp {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   weight: number;
+  /** Resolve only once the commit is on disk (synchronous=full); false for fetches and releases. */
+  durable: boolean;
 }
 
 function recordSize(id: string, key: string | null | undefined, value: Buffer): number {
@@ -209,6 +213,11 @@ export class SqliteEventLog implements EventLog {
   /** Dedup windows by topic id. */
   private readonly windows = new Map<number, DedupWindow>();
   private readonly dedupMaxIds: number;
+  /** synchronous=full: fsync the WAL asynchronously before acknowledging (see syncWal). */
+  private readonly fsyncWal: boolean;
+  private walFd: number | undefined;
+  private syncing: Promise<void> | undefined;
+  private syncNext: Promise<void> | undefined;
   /** Decoded chunks by rid (chunks never change, so entries never go stale). */
   private readonly cache = new Map<number, Chunk>();
   private cacheBytes = 0;
@@ -231,8 +240,12 @@ export class SqliteEventLog implements EventLog {
     } catch (e) {
       throw new CascadeError(LogErrors.unavailable, `cannot open the event log ${cfg.path}: ${(e as Error).message}`, { cause: e });
     }
+    // 16 KB pages (a new file only): a chunk spans 4x fewer overflow pages and WAL frames
+    // (about a third less system time per appended event than 4 KB).
+    this.db.pragma('page_size = 16384');
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${(cfg.synchronous ?? LOG_DEFAULTS.synchronous) === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.fsyncWal = (cfg.synchronous ?? LOG_DEFAULTS.synchronous) === 'full';
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('cache_size = -65536');
     this.db.exec(SCHEMA);
     migrateRecords(this.db);
@@ -297,10 +310,10 @@ export class SqliteEventLog implements EventLog {
 
   // ---- the write queue (group commit) ----
 
-  private enqueue<T>(run: () => T, weight = 1): Promise<T> {
+  private enqueue<T>(run: () => T, weight = 1, durable = true): Promise<T> {
     if (this.closed) return Promise.reject(new CascadeError(LogErrors.closed, 'the event log is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject, weight });
+      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject, weight, durable });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -348,11 +361,55 @@ export class SqliteEventLog implements EventLog {
       this.version++;
       this.changes.emit('change');
     }
+    let synced: Promise<void> | undefined;
     for (let i = 0; i < ops.length; i++) {
       const r = results[i];
-      if (r.ok) ops[i].resolve(r.value);
-      else ops[i].reject(r.value);
+      const op = ops[i];
+      if (!r.ok) op.reject(r.value);
+      else if (!this.fsyncWal || !op.durable) op.resolve(r.value);
+      else {
+        synced ??= this.syncWal();
+        synced.then(
+          () => op.resolve(r.value),
+          (e: unknown) => op.reject(new CascadeError(LogErrors.unavailable, `event log fsync failed: ${(e as Error).message}`, { cause: e })),
+        );
+      }
     }
+  }
+
+  /**
+   * synchronous=full: the WAL is fsynced off the event loop (libuv's pool) after the commit and
+   * before the durable ops resolve, instead of inside COMMIT, which blocked everything else
+   * (requests, validation) for the length of the fsync. Commits meanwhile share the next fsync.
+   * Checkpoints run with synchronous=NORMAL, which syncs the WAL before copying it back.
+   */
+  private syncWal(): Promise<void> {
+    if (this.syncing) {
+      this.syncNext ??= this.syncing.then(
+        () => {
+          this.syncNext = undefined;
+          return this.syncWal();
+        },
+        () => {
+          this.syncNext = undefined;
+          return this.syncWal();
+        },
+      );
+      return this.syncNext;
+    }
+    const p = new Promise<void>((resolve, reject) => {
+      try {
+        this.walFd ??= openSync(`${this.path}-wal`, 'r+');
+      } catch (e) {
+        reject(e as Error);
+        return;
+      }
+      fsync(this.walFd, (err) => (err ? reject(err) : resolve()));
+    });
+    this.syncing = p.finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
   }
 
   /**
@@ -827,7 +884,7 @@ export class SqliteEventLog implements EventLog {
     let total = 0;
     for (const t of this.st.allTopics.all()) {
       for (;;) {
-        const n = await this.enqueue(() => this.trimNow(t.topic_id, Date.now()));
+        const n = await this.enqueue(() => this.trimNow(t.topic_id, Date.now()), 1, false);
         total += n;
         if (n < TRIM_CHUNK || this.closed) break;
       }
@@ -836,8 +893,8 @@ export class SqliteEventLog implements EventLog {
   }
 
   /** Internal: used by consumers. */
-  run<T>(f: () => T, weight = 1): Promise<T> {
-    return this.enqueue(f, weight);
+  run<T>(f: () => T, weight = 1, durable = true): Promise<T> {
+    return this.enqueue(f, weight, durable);
   }
 
   get pollIntervalMs(): number {
@@ -860,6 +917,8 @@ export class SqliteEventLog implements EventLog {
     while (this.queue.length > 0 || this.flushScheduled) await new Promise((r) => setImmediate(r));
     this.closed = true;
     this.changes.emit('change');
+    while (this.syncing || this.syncNext) await (this.syncNext ?? this.syncing)!.catch(() => {});
+    if (this.walFd !== undefined) closeSync(this.walFd);
     this.db.close();
   }
 }
@@ -954,7 +1013,8 @@ class SqliteConsumer implements Consumer {
       // Start at a different topic each time so one busy topic does not starve the others.
       const order = this.topics.length > 1 ? [...this.topics.slice(this.rotate), ...this.topics.slice(0, this.rotate)] : this.topics;
       this.rotate = (this.rotate + 1) % this.topics.length;
-      const recs = await this.log.run(() => this.log.fetchNow(this.member, this.group, order, max, this.ackWaitMs, this.startAt, Date.now()));
+      // Leases need not wait for the fsync: one lost with the machine only means a redelivery.
+      const recs = await this.log.run(() => this.log.fetchNow(this.member, this.group, order, max, this.ackWaitMs, this.startAt, Date.now()), 1, false);
       const left = deadline - Date.now();
       if (recs.length > 0 || left <= 0 || this.closed || this.log.isClosed()) return recs;
       if (this.log.version !== seen) continue;
@@ -971,7 +1031,7 @@ class SqliteConsumer implements Consumer {
     if (this.closed) return;
     this.closed = true;
     this.log.forget(this);
-    if (!this.log.isClosed()) await this.log.run(() => this.log.releaseNow(this.member));
+    if (!this.log.isClosed()) await this.log.run(() => this.log.releaseNow(this.member), 1, false);
   }
 }
 
