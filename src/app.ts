@@ -21,6 +21,8 @@ export interface App {
   content: MountedContent;
   /** The example wiki origin, when `wiki.enabled` (its own port; counters for tests). */
   wiki?: WikiHandle;
+  /** Change propagation, when `changeprop.enabled` (engine stats, rules). */
+  changeprop?: import('./changeprop/service.ts').ChangepropService;
   router: Router;
   server: Server;
   /** The bound address (port 0 in config picks a free one). */
@@ -93,9 +95,11 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   log('cascade listening', { url, storage: store.backend });
   if (wiki && !config.wiki.events_url && !config.listen.port) wiki.setEventsUrl(`${url}/v1/events`);
   // [changeprop] started once listening: relative exec URIs of the rules go to this server.
+  let changeprop: App['changeprop'];
   if (config.changeprop.enabled) {
     const { startChangeprop } = await import('./changeprop/service.ts');
-    const cp = await startChangeprop(config, { log: events.log, selfUrl: url, logger: log });
+    changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, logger: log });
+    const cp = changeprop;
     closers.push(() => cp.close());
   }
 
@@ -105,6 +109,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
     events,
     content,
     ...(wiki ? { wiki } : {}),
+    ...(changeprop ? { changeprop } : {}),
     router,
     server,
     url,

@@ -28,6 +28,36 @@ export interface ChangepropConfig {
   /** Upper bound of any retry delay (backoff cap and Retry-After cap). */
   retry_max_delay_ms: number;
   user_agent: string;
+  /** Outbound keep-alive connections per host, and requests pipelined per connection (1: no pipelining). */
+  http_connections: number;
+  http_pipelining: number;
+  /**
+   * What each stored resource depends on; the rules are derived from it (src/changeprop/deps.ts).
+   * `html: [revision, templates]`, `summary: [html]`, `mobile-sections: [html]`. Empty: none.
+   */
+  dependencies: Record<string, string[]>;
+  /** Derive the access rules (page delete/undelete/move, revision visibility) with the dependencies. */
+  access_rules: boolean;
+  /** Pages per `list=embeddedin` batch of the template fan-out (one continuation event per further batch). */
+  transclusion_batch: number;
+  purge: PurgeConfig;
+}
+
+export interface PurgeConfig {
+  /** Derive the CDN purge rule (it sends nothing while `targets` is empty). */
+  enabled: boolean;
+  /** CDN frontends (`http://host:port`) every purge request is sent to. */
+  targets: string[];
+  method: string;
+  /** Public URLs of a changed resource: `{domain}`, `{endpoint}` and `{title}` (path-encoded) are filled in. */
+  urls: string[];
+  /** Surrogate-key purges: one request per key (`{domain}/{title}`, as in Cascade's `Surrogate-Key`), key in `header`. */
+  xkey: { enabled: boolean; method: string; header: string };
+  /** URLs collected into one batch (deduplicated) before the requests go out; and the wait for more. */
+  batch_size: number;
+  batch_ms: number;
+  /** Purge requests in flight per batch. */
+  concurrency: number;
 }
 
 export const changepropConfigSchema = {
@@ -48,5 +78,43 @@ export const changepropConfigSchema = {
     dedupe_window_seconds: { type: 'integer', minimum: 0, default: 86400 },
     retry_max_delay_ms: { type: 'integer', minimum: 0, default: 3600000 },
     user_agent: { type: 'string', default: 'Cascade-ChangeProp' },
+    http_connections: { type: 'integer', minimum: 1, maximum: 4096, default: 128 },
+    http_pipelining: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
+    dependencies: {
+      type: 'object',
+      default: {},
+      propertyNames: { pattern: '^[a-z][a-z0-9-]*$' },
+      additionalProperties: { type: 'array', items: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' }, minItems: 1 },
+    },
+    access_rules: { type: 'boolean', default: true },
+    transclusion_batch: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+    purge: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        targets: { type: 'array', items: { type: 'string', pattern: '^https?://' }, default: [] },
+        method: { type: 'string', pattern: '^[A-Z]+$', default: 'PURGE' },
+        urls: {
+          type: 'array',
+          items: { type: 'string', pattern: '^https?://' },
+          default: ['http://{domain}/api/rest_v1/page/{endpoint}/{title}', 'http://{domain}/{domain}/v1/page/{endpoint}/{title}'],
+        },
+        xkey: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            method: { type: 'string', pattern: '^[A-Z]+$', default: 'BAN' },
+            header: { type: 'string', pattern: '^[A-Za-z0-9-]+$', default: 'xkey' },
+          },
+        },
+        batch_size: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
+        batch_ms: { type: 'integer', minimum: 0, maximum: 10000, default: 10 },
+        concurrency: { type: 'integer', minimum: 1, maximum: 1000, default: 16 },
+      },
+    },
   },
 } as const;

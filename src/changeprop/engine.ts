@@ -11,6 +11,7 @@ import { isCascadeError } from '../errors/index.ts';
 import { routeEvent, resolveRuleStreams, type Rule, type RouteResult } from './rule.ts';
 import { HttpExecutor, HostAllowList, retryAfterMs, type ExecResponse } from './http.ts';
 import type { Scope } from './expr.ts';
+import { SysModules, type SysOptions } from './sys.ts';
 
 export interface EngineOptions {
   log: EventLog;
@@ -34,6 +35,10 @@ export interface EngineOptions {
   /** Where a new consumer group starts (default: earliest). */
   startAt?: 'earliest' | 'latest';
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** In-process `/sys/links/…` and `/sys/purge` exec targets (template fan-out, CDN purges). */
+  sys?: SysOptions;
+  /** Outbound HTTP: keep-alive connections per host and requests pipelined per connection. */
+  http?: { connections?: number; pipelining?: number };
 }
 
 export interface RuleStats {
@@ -199,6 +204,7 @@ class RuleRunner {
       logger: (msg: string, f?: Record<string, unknown>) => void;
     },
     private readonly http: HttpExecutor,
+    private readonly sys?: SysModules,
   ) {
     this.slots = new Slots(rule.concurrency ?? e.concurrency);
     this.seen = new WindowMap(e.dedupeWindowMs);
@@ -467,7 +473,10 @@ class RuleRunner {
       let res: ExecResponse;
       try {
         const req = tpl.expand(route.scope);
-        res = await this.http.send(req, { 'x-request-id': str(msg.meta?.request_id) ?? '', 'x-triggered-by': chain }, this.rule.timeout);
+        res =
+          this.sys && SysModules.handles(req.uri)
+            ? await this.sys.handle(req, chain, this.rule.timeout)
+            : await this.http.send(req, { 'x-request-id': str(msg.meta?.request_id) ?? '', 'x-triggered-by': chain }, this.rule.timeout);
       } catch (err) {
         // Template errors and forbidden hosts cannot succeed on retry.
         const status = isCascadeError(err) ? err.status : 500;
@@ -522,12 +531,16 @@ class RuleRunner {
 export class ChangePropEngine {
   readonly runners: RuleRunner[];
   private readonly http: HttpExecutor;
+  readonly sys?: SysModules;
   private started = false;
 
   constructor(opts: EngineOptions) {
     const allowed = new HostAllowList(opts.allowedHosts);
     if (opts.baseUri) allowed.add(opts.baseUri);
-    this.http = new HttpExecutor({ allowed, baseUri: opts.baseUri, userAgent: opts.userAgent ?? 'Cascade-ChangeProp' });
+    for (const t of opts.sys?.purge?.targets ?? []) allowed.add(t);
+    for (const o of Object.values(opts.sys?.origins ?? {})) allowed.add(o);
+    this.http = new HttpExecutor({ allowed, baseUri: opts.baseUri, userAgent: opts.userAgent ?? 'Cascade-ChangeProp', ...opts.http });
+    if (opts.sys) this.sys = new SysModules(opts.sys, { log: opts.log, datacenter: opts.datacenter, http: this.http });
     const e = {
       log: opts.log,
       datacenter: opts.datacenter,
@@ -542,7 +555,7 @@ export class ChangePropEngine {
       startAt: opts.startAt ?? 'earliest',
       logger: opts.logger ?? (() => {}),
     };
-    this.runners = opts.rules.map((r) => new RuleRunner(r, e, this.http));
+    this.runners = opts.rules.map((r) => new RuleRunner(r, e, this.http, this.sys));
   }
 
   async start(): Promise<void> {
@@ -555,6 +568,7 @@ export class ChangePropEngine {
     if (!this.started) return;
     this.started = false;
     await Promise.all(this.runners.map((r) => r.stop()));
+    await this.sys?.close();
     await this.http.close();
   }
 

@@ -41,14 +41,19 @@ export interface HttpExecutorOptions {
   allowed: HostAllowList;
   baseUri?: string;
   userAgent: string;
+  /** Keep-alive connections per origin (default 128). */
   connections?: number;
+  /** Requests in flight per connection (HTTP/1.1 pipelining; default 1: off). */
+  pipelining?: number;
 }
+
+const BODY_MAX = 8 * 1024 * 1024;
 
 export class HttpExecutor {
   private readonly agent: Agent;
   constructor(private readonly opts: HttpExecutorOptions) {
-    // Keep-alive pool; pipelining off (servers behind us may not support it).
-    this.agent = new Agent({ connections: opts.connections ?? 128, keepAliveTimeout: 30_000 });
+    // Keep-alive pool; pipelining off unless configured (servers behind us may not support it).
+    this.agent = new Agent({ connections: opts.connections ?? 128, pipelining: opts.pipelining ?? 1, keepAliveTimeout: 30_000 });
   }
 
   /** Resolves and checks the target; throws hostNotAllowed for anything off the list. */
@@ -65,7 +70,8 @@ export class HttpExecutor {
     return u;
   }
 
-  async send(req: ExpandedRequest, extraHeaders: Record<string, string>, timeoutMs: number): Promise<ExecResponse> {
+  /** Sends one request. `readBody`: a successful response's body too (JSON parsed when it is JSON). */
+  async send(req: ExpandedRequest, extraHeaders: Record<string, string>, timeoutMs: number, o: { readBody?: boolean } = {}): Promise<ExecResponse> {
     const url = this.target(req);
     const headers: Record<string, string> = { 'user-agent': this.opts.userAgent };
     for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
@@ -84,13 +90,22 @@ export class HttpExecutor {
         headers,
         body,
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(timeoutMs),
+        // undici's own timers are coarse (about 1 s); a short timeout gets a precise signal.
+        // Long ones skip it: a timer per request costs throughput.
+        ...(timeoutMs < 5000 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
       const out: ExecResponse = { status: res.statusCode, headers: res.headers };
-      if (res.statusCode >= 400) {
-        const text = await readExcerpt(res.body);
+      if (o.readBody && res.statusCode < 400) {
+        const text = await readExcerpt(res.body, BODY_MAX);
+        try {
+          out.body = JSON.parse(text);
+        } catch {
+          out.body = text;
+        }
+      } else if (res.statusCode >= 400) {
+        const text = await readExcerpt(res.body, EXCERPT);
         try {
           out.body = JSON.parse(text);
         } catch {
@@ -110,16 +125,16 @@ export class HttpExecutor {
   }
 }
 
-async function readExcerpt(body: AsyncIterable<Buffer> & { dump(): Promise<void> }): Promise<string> {
+async function readExcerpt(body: AsyncIterable<Buffer> & { dump(): Promise<void> }, max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of body) {
-    if (n < EXCERPT) {
+    if (n < max) {
       chunks.push(c);
       n += c.length;
     }
   }
-  return Buffer.concat(chunks).subarray(0, EXCERPT).toString('utf8');
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
 }
 
 /** Retry-After (seconds or an HTTP date) in ms, or undefined. */

@@ -5,9 +5,13 @@ import type { EventLog } from '../events/log/types.ts';
 import { compileRuleMap, loadRuleFile, type Rule } from './rule.ts';
 import { ChangePropEngine } from './engine.ts';
 import type { DlqStreams } from './dlq.ts';
+import { deriveRules, type DerivedRules } from './deps.ts';
+import type { SysOptions } from './sys.ts';
 
-/** Every configured rule; throws ConfigError (file, line, rule, field) on a bad one or a duplicate name. */
-export function configuredRules(config: CascadeConfig): Rule[] {
+export const DERIVED_FILE = '<derived from changeprop.dependencies>';
+
+/** The user's rules (rule files and inline `templates:`); throws ConfigError on a bad one or a duplicate name. */
+export function userRules(config: CascadeConfig): Rule[] {
   const cp = config.changeprop;
   const rules: Rule[] = [];
   for (const f of cp.rule_files) rules.push(...loadRuleFile(f));
@@ -21,6 +25,36 @@ export function configuredRules(config: CascadeConfig): Rule[] {
     seen.set(r.name, r);
   }
   return rules;
+}
+
+export interface ExplainedRules {
+  derived: DerivedRules;
+  /** Derived rules replaced by a user rule of the same name. */
+  replaced: string[];
+  rules: Rule[];
+}
+
+/** Derived rules (from `changeprop.dependencies`) and the user's rules; a user rule replaces a derived one of its name. */
+export function explainRules(config: CascadeConfig): ExplainedRules {
+  const derived = deriveRules(config.changeprop);
+  const users = userRules(config);
+  const names = new Set(users.map((r) => r.name));
+  const replaced = Object.keys(derived.templates).filter((n) => names.has(n));
+  const keep = Object.fromEntries(Object.entries(derived.templates).filter(([n]) => !names.has(n)));
+  const rules = [...compileRuleMap(keep, DERIVED_FILE), ...users];
+  return { derived, replaced, rules };
+}
+
+/** Every rule that runs: derived and configured. Throws ConfigError (file, line, rule, field). */
+export function configuredRules(config: CascadeConfig): Rule[] {
+  return explainRules(config).rules;
+}
+
+/** Options of the in-process `/sys/` modules: the domains' origins, fan-out batch, purges. */
+export function sysOptions(config: CascadeConfig): SysOptions {
+  const origins: Record<string, string> = {};
+  for (const [d, c] of Object.entries(config.domains)) origins[d] = c.origin.url;
+  return { origins, transclusionBatch: config.changeprop.transclusion_batch, purge: config.changeprop.purge };
 }
 
 export function dlqStreams(config: CascadeConfig): DlqStreams {
@@ -65,6 +99,8 @@ export async function startChangeprop(
     retryMaxDelayMs: cp.retry_max_delay_ms,
     userAgent: cp.user_agent,
     logger: deps.logger,
+    sys: sysOptions(config),
+    http: { connections: cp.http_connections, pipelining: cp.http_pipelining },
   });
   await engine.start();
   deps.logger?.('changeprop started', { rules: rules.map((r) => r.name) });

@@ -77,6 +77,34 @@ rules
     if (bad) process.exit(2);
   });
 
+rules
+  .command('explain')
+  .description('print the dependency graph and every rule that runs (derived from changeprop.dependencies, and configured)')
+  .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
+  .action(async (opts: { config: string }) => {
+    const cfg = config(opts.config);
+    const { explainRules, DERIVED_FILE } = await import('../changeprop/service.ts');
+    const { stringify } = await import('yaml');
+    let ex;
+    try {
+      ex = explainRules(cfg);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      console.error(`cascade: invalid rules\n${e.message}`);
+      process.exit(2);
+    }
+    console.log(`# dependency graph (${opts.config}: changeprop.dependencies)`);
+    if (!ex.derived.graph.length) console.log('#   (none declared)');
+    for (const g of ex.derived.graph) console.log(`#   ${g.from} → ${g.to}   [${g.rules.join(', ')}]${g.note ? ` (${g.note})` : ''}`);
+    for (const n of ex.replaced) console.log(`#   derived rule ${n} is replaced by a configured rule of that name`);
+    const derived = ex.rules.filter((r) => r.file === DERIVED_FILE);
+    const own = ex.rules.filter((r) => r.file !== DERIVED_FILE);
+    console.log(`\n# derived rules (${derived.length})`);
+    console.log(stringify({ templates: Object.fromEntries(derived.map((r) => [r.name, r.spec])) }, { lineWidth: 0 }).trimEnd());
+    console.log(`\n# configured rules (${own.length}: changeprop.rule_files, changeprop.templates)`);
+    for (const r of own) console.log(`#   ${r.name}  (${r.file}:${r.line})`);
+  });
+
 const dlq = program.command('dlq').description('change-propagation dead letters');
 async function dlqContext(file: string) {
   const cfg = config(file);

@@ -1,0 +1,247 @@
+// In-process exec targets, as Wikimedia change-propagation's `/sys/` modules: a rule's exec
+// whose URI starts with `/sys/links/` or is `/sys/purge` is handled here instead of over HTTP.
+//
+// POST /sys/links/transcludes/{title}  body: a revision-create event, or a continuation event
+//   One batch of the origin's `list=embeddedin` (paged with eicontinue): a resource_change-shaped
+//   event per transcluding page on `change-prop.transcludes.resource-change`, and, when the
+//   origin has more, one continuation event on `change-prop.transcludes.continue` that the same
+//   rule processes next. Event ids derive from the original event, so a replayed batch is
+//   deduplicated by the log and the engine.
+// POST /sys/purge  body: { domain, endpoints: [...], titles: [...] }
+//   CDN purges: the public URLs (changeprop.purge.urls) of every endpoint × title, collected
+//   into batches (deduplicated) and sent as `PURGE` (or the configured method) to every target;
+//   with `xkey`, one request per surrogate key. Resolves when the batch has been sent.
+import { createHash } from 'node:crypto';
+import type { EventLog } from '../events/log/types.ts';
+import type { PurgeConfig } from './config.ts';
+import type { ExecResponse, HttpExecutor } from './http.ts';
+import type { ExpandedRequest } from './template.ts';
+
+export const TRANSCLUDES_STREAM = 'change-prop.transcludes.resource-change';
+export const CONTINUE_STREAM = 'change-prop.transcludes.continue';
+
+export interface SysOptions {
+  /** Domain → origin base URL (MediaWiki action API at `{origin}/w/api.php`). */
+  origins: Record<string, string>;
+  /** Pages per embeddedin batch. */
+  transclusionBatch: number;
+  purge?: PurgeConfig;
+}
+
+interface EventLike {
+  meta?: Record<string, unknown>;
+  original_event?: EventLike;
+  continue?: unknown;
+  [k: string]: unknown;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** URL path segment for a title, as the content API writes it (MediaWiki keeps `:` `,` `@` `$` `;` readable). */
+export function encodeTitle(key: string): string {
+  return encodeURIComponent(key).replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%40/g, '@').replace(/%24/g, '$').replace(/%3B/g, ';');
+}
+
+/** A stable UUID-shaped id from a string (replays of one batch produce the same events). */
+export function stableId(s: string): string {
+  const h = createHash('sha1').update(s).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const ok = (body: unknown): ExecResponse => ({ status: 200, headers: {}, body });
+const fail = (status: number, title: string): ExecResponse => ({ status, headers: {}, body: { title }, error: title });
+
+export class SysModules {
+  private readonly purger?: Purger;
+  constructor(
+    private readonly opts: SysOptions,
+    private readonly e: { log: EventLog; datacenter: string; http: HttpExecutor },
+  ) {
+    if (opts.purge) this.purger = new Purger(opts.purge, e.http);
+  }
+
+  static handles(uri: string): boolean {
+    return uri.startsWith('/sys/links/') || uri === '/sys/purge' || uri.startsWith('/sys/purge?');
+  }
+
+  async handle(req: ExpandedRequest, chain: string, timeoutMs: number): Promise<ExecResponse> {
+    const path = req.uri.split('?')[0];
+    const m = /^\/sys\/links\/transcludes\/(.+)$/.exec(path);
+    if (m && req.method === 'POST') return this.transcludes(decodeURIComponent(m[1]), req.body as EventLike, chain, timeoutMs);
+    if (path === '/sys/purge' && req.method === 'POST') {
+      if (!this.purger) return ok({ purged: 0, note: 'no purge configuration' });
+      return this.purger.purge(req.body as PurgeRequest);
+    }
+    return fail(404, `no in-process module for ${req.method} ${path}`);
+  }
+
+  private async transcludes(title: string, ev: EventLike, chain: string, timeoutMs: number): Promise<ExecResponse> {
+    if (!ev || typeof ev !== 'object') return fail(400, 'the body must be the event');
+    const cont = typeof ev.continue === 'string' && ev.original_event ? ev.continue : undefined;
+    const orig = cont ? (ev.original_event as EventLike) : ev;
+    const domain = str(orig.meta?.domain);
+    const origin = domain ? this.opts.origins[domain] : undefined;
+    if (!domain || !origin) return fail(404, `no origin configured for domain ${domain ?? '(none)'}`);
+    const q = new URLSearchParams({ action: 'query', list: 'embeddedin', eititle: title, eilimit: String(this.opts.transclusionBatch), format: 'json', formatversion: '2' });
+    if (cont) q.set('eicontinue', cont);
+    const res = await this.e.http.send(
+      { method: 'GET', uri: `${origin.replace(/\/$/, '')}/w/api.php?${q}`, headers: { accept: 'application/json' }, query: {} },
+      { 'x-triggered-by': chain },
+      timeoutMs,
+      { readBody: true },
+    );
+    if (res.status >= 400) return res;
+    const data = res.body as { error?: { code?: string; info?: string }; query?: { embeddedin?: { title: string; ns?: number; pageid?: number }[] }; continue?: { eicontinue?: string } };
+    if (!data || typeof data !== 'object') return fail(502, 'the origin sent no JSON for list=embeddedin');
+    if (data.error) {
+      // Bad titles and continuation tokens cannot succeed on retry; anything else may.
+      const permanent = ['invalidtitle', 'badcontinue', 'missingparam', 'badvalue'].includes(data.error.code ?? '');
+      return fail(permanent ? 400 : 502, `list=embeddedin: ${data.error.code}: ${data.error.info ?? ''}`);
+    }
+    // Continuation steps are left out of the chain: batch n+1 is not a loop of batch n.
+    const baseChain = chain
+      .split(',')
+      .filter((s) => s && !s.startsWith(`${CONTINUE_STREAM}:`))
+      .join(',');
+    const origId = str(orig.meta?.id) ?? `${domain}/${title}/${str(orig.meta?.dt)}`;
+    const rootDt = str(orig.meta?.dt) ?? new Date().toISOString();
+    const now = new Date().toISOString();
+    const pages = data.query?.embeddedin ?? [];
+    const events = pages.map((p) => {
+      const key = p.title.replace(/ /g, '_');
+      const id = stableId(`${origId}|transcludes|${key}`);
+      const value = {
+        $schema: '/resource_change/1.0.0',
+        meta: { uri: `https://${domain}/wiki/${encodeTitle(key)}`, stream: TRANSCLUDES_STREAM, domain, dt: now, id, ...(orig.meta?.request_id ? { request_id: orig.meta.request_id } : {}) },
+        tags: ['change-prop', 'transcludes'],
+        page_title: key,
+        ...(p.ns !== undefined ? { page_namespace: p.ns } : {}),
+        // Per dependent page: a render done after this time already includes the edit.
+        root_event: { signature: `https://${domain}/api/rest_v1/page/html/${encodeTitle(key)}`, dt: rootDt },
+        ...(baseChain ? { triggered_by: baseChain } : {}),
+      };
+      return { id, key: `${domain}/${key}`, value: Buffer.from(JSON.stringify(value)) };
+    });
+    if (events.length) await this.e.log.append(`${this.e.datacenter}.${TRANSCLUDES_STREAM}`, events);
+    const next = data.continue?.eicontinue;
+    if (next) {
+      const id = stableId(`${origId}|transcludes-continue|${next}`);
+      const value = {
+        $schema: '/change-prop/continue/1.0.0',
+        meta: { uri: str(orig.meta?.uri) ?? `https://${domain}/wiki/${encodeTitle(title)}`, stream: CONTINUE_STREAM, domain, dt: now, id },
+        original_event: orig,
+        continue: next,
+        ...(baseChain ? { triggered_by: baseChain } : {}),
+      };
+      await this.e.log.append(`${this.e.datacenter}.${CONTINUE_STREAM}`, [{ id, value: Buffer.from(JSON.stringify(value)) }]);
+    }
+    return ok({ pages: events.length, continue: next ?? null });
+  }
+
+  async close(): Promise<void> {
+    await this.purger?.drain();
+  }
+}
+
+export interface PurgeRequest {
+  domain?: unknown;
+  endpoints?: unknown;
+  titles?: unknown;
+}
+
+interface Batch {
+  urls: Set<string>;
+  keys: Set<string>;
+  waiters: ((r: ExecResponse) => void)[];
+}
+
+/** Collects purges into batches and sends them to every target. */
+export class Purger {
+  private batch: Batch | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = new Set<Promise<void>>();
+  /** Requests sent so far (tests, stats). */
+  sent = 0;
+
+  constructor(
+    private readonly cfg: PurgeConfig,
+    private readonly http: HttpExecutor,
+  ) {}
+
+  /** The public URLs and surrogate keys of endpoints × titles of a domain. */
+  expand(r: PurgeRequest): { urls: string[]; keys: string[] } {
+    const domain = typeof r.domain === 'string' ? r.domain : '';
+    const list = (v: unknown) => (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string' && x !== '');
+    const titles = list(r.titles);
+    const endpoints = list(r.endpoints);
+    const urls: string[] = [];
+    const keys: string[] = [];
+    if (!domain) return { urls, keys };
+    for (const title of titles) {
+      const enc = encodeTitle(title);
+      for (const endpoint of endpoints)
+        for (const tpl of this.cfg.urls) urls.push(tpl.replace(/\{domain\}/g, domain).replace(/\{endpoint\}/g, endpoint).replace(/\{title\}/g, enc));
+      // As the content API's Surrogate-Key header: `{domain}/{encodeURIComponent(title)}`.
+      keys.push(`${domain}/${encodeURIComponent(title)}`);
+    }
+    return { urls, keys };
+  }
+
+  purge(r: PurgeRequest): Promise<ExecResponse> {
+    if (!this.cfg.targets.length) return Promise.resolve(ok({ purged: 0, note: 'no purge targets configured' }));
+    const { urls, keys } = this.expand(r);
+    if (!urls.length && !keys.length) return Promise.resolve(ok({ purged: 0 }));
+    const b = (this.batch ??= { urls: new Set(), keys: new Set(), waiters: [] });
+    for (const u of urls) b.urls.add(u);
+    if (this.cfg.xkey.enabled) for (const k of keys) b.keys.add(k);
+    const p = new Promise<ExecResponse>((resolve) => b.waiters.push(resolve));
+    if (b.urls.size + b.keys.size >= this.cfg.batch_size) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.cfg.batch_ms);
+    return p;
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const b = this.batch;
+    this.batch = undefined;
+    if (!b) return;
+    const run = this.send(b).then((res) => {
+      for (const w of b.waiters) w(res);
+    });
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+  }
+
+  private async send(b: Batch): Promise<ExecResponse> {
+    const jobs: ExpandedRequest[] = [];
+    for (const target of this.cfg.targets) {
+      const base = target.replace(/\/$/, '');
+      for (const u of b.urls) {
+        const url = new URL(u);
+        jobs.push({ method: this.cfg.method, uri: `${base}${url.pathname}${url.search}`, headers: { host: url.host }, query: {} });
+      }
+      for (const k of b.keys) jobs.push({ method: this.cfg.xkey.method, uri: `${base}/`, headers: { [this.cfg.xkey.header.toLowerCase()]: k }, query: {} });
+    }
+    let worst: ExecResponse | undefined;
+    let i = 0;
+    const worker = async () => {
+      while (i < jobs.length) {
+        const job = jobs[i++];
+        const res = await this.http.send(job, {}, 10_000);
+        this.sent++;
+        // 404 from a cache means "not cached": purged all the same.
+        if (res.status >= 400 && res.status !== 404 && (!worst || res.status > worst.status)) worst = res;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.cfg.concurrency, jobs.length) }, worker));
+    if (!worst) return ok({ purged: jobs.length });
+    // A target down or failing (5xx) is retried; a refusal (405: PURGE not allowed) is a dead letter.
+    return worst.status >= 500 ? fail(503, `purge failed: ${worst.error ?? `HTTP ${worst.status}`}`) : worst;
+  }
+
+  async drain(): Promise<void> {
+    if (this.batch) this.flush();
+    await Promise.allSettled([...this.running]);
+  }
+}
