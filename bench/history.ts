@@ -1,28 +1,22 @@
-// npm run bench:history — cross-revision compression (issue 6) against plain per-revision brotli.
-// Series 1: all 1,313 versions of ../shared/corpora/revisions/parsertests-history.tar.zst as
-// revisions of one key. Series 2: generated edits of ../shared/corpora/html pages.
-// Each series is written to: the history codec over an in-memory row map, the history codec
-// over a minimal SQLite table (the README recipe), and plain brotli rows in SQLite (baseline).
+// npm run bench:history — `compression: history` (issue 6) through the real content store
+// (SqliteStore and PostgresStore, the ContentStore API) against per-revision brotli buckets, in
+// the same run. Series 1: all 1,313 versions of ../shared/corpora/revisions/parsertests-history
+// .tar.zst as revisions of one key. Series 2: generated edits of ../shared/corpora/html pages.
+// Per variant: stored bytes (SQLite file / pg_total_relation_size of krv + krv_latest, and the
+// sum of stored values) as % of raw; write p50/p99 (one put at a time, awaited: durable);
+// latest read p50/p99 (stored bytes, and decoded); N random old revisions by rev+tid p50/p99 with
+// the store's body cache (32 MB) and from a freshly opened store with the cache off (cold).
+// Every read is checked byte-identical (outside the timings).
 // Options: --versions N (default all), --edits N (default 300), --reads N (default 1000),
-//          --max-chain M (default 64).
+//          --max-chain M (default: the bucket default), --no-pg.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { brotliCompressSync, brotliDecompressSync, constants as Z } from 'node:zlib';
 import Database from 'better-sqlite3';
-import {
-  baseFromChain,
-  compressLatest,
-  decodeChain,
-  decompressLatest,
-  encodeRevision,
-  MemoryHistoryStore,
-  planRevision,
-  type ChainMeta,
-  type HistoryOptions,
-  type HistoryRow,
-} from '../src/storage/history/index.ts';
+import pg from 'pg';
+import { PostgresStore, SqliteStore, bucketSpec, type ContentStore } from '../src/storage/index.ts';
+import { DEFAULT_MAX_CHAIN } from '../src/storage/history-sql.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number): number => {
@@ -32,11 +26,13 @@ const opt = (name: string, def: number): number => {
 const VERSIONS = opt('versions', 1313);
 const EDITS = opt('edits', 300);
 const READS = opt('reads', 1000);
-const MAX_CHAIN = opt('max-chain', 64);
+const MAX_CHAIN = opt('max-chain', DEFAULT_MAX_CHAIN);
+const WITH_PG = !args.includes('--no-pg');
+const PG_URL = process.env.CASCADE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const corpus = process.env.CASCADE_CORPUS_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'corpora');
-const BASELINE_QUALITY = 4; // what src/storage/common.ts uses for `compression: brotli`
+const D = 'bench.example';
 
-console.log(`$ npm run bench:history -- --versions ${VERSIONS} --edits ${EDITS} --reads ${READS} --max-chain ${MAX_CHAIN}`);
+console.log(`$ npm run bench:history -- --versions ${VERSIONS} --edits ${EDITS} --reads ${READS} --max-chain ${MAX_CHAIN}${WITH_PG ? '' : ' --no-pg'}`);
 console.log(`node ${process.version}, ${new Date().toISOString()}; timings are indicative (shared 2-core machine)\n`);
 
 const work = mkdtempSync(join(tmpdir(), 'cascade-bench-history-'));
@@ -111,196 +107,171 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor(s.length * p))];
 };
 const ms = (x: number): string => x.toFixed(2);
-const tidOf = (i: number): string => `t${String(i).padStart(8, '0')}`;
+
+interface Backend {
+  name: string;
+  /** Opens the store of one variant (`fresh`: a new schema/file; else the same one again). */
+  open(variant: string, cacheBytes?: number): Promise<ContentStore>;
+  /** Table or file bytes, and the sum of stored values (rows, latest copies). */
+  size(variant: string): Promise<{ table: number; tableFull?: number; rows: number; copies: number }>;
+  cleanup(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  const path = (v: string) => join(work, `${v}.sqlite`);
+  return {
+    name: 'SQLite',
+    open: async (v, cacheBytes) => SqliteStore.open({ path: path(v), synchronous: 'normal', ...(cacheBytes !== undefined ? { historyCacheBytes: cacheBytes } : {}) }),
+    async size(v) {
+      const db = new Database(path(v));
+      try {
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        const rows = (db.prepare('SELECT coalesce(sum(length(body)), 0) AS n FROM krv').get() as { n: number }).n;
+        const copies = (db.prepare('SELECT coalesce(sum(length(stored)), 0) AS n FROM krv_latest').get() as { n: number }).n;
+        return { table: statSync(path(v)).size, rows, copies };
+      } finally {
+        db.close();
+      }
+    },
+    cleanup: async () => {},
+  };
+}
+
+function postgresBackend(): Backend {
+  const schema = (v: string) => `cascade_bench_history_${process.pid}_${v}`;
+  const used = new Set<string>();
+  const q = async <T>(sql: string): Promise<T[]> => {
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      return (await c.query(sql)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    name: 'PostgreSQL',
+    open: async (v, cacheBytes) => {
+      used.add(v);
+      return PostgresStore.open({ url: PG_URL, schema: schema(v), poolSize: 4, ...(cacheBytes !== undefined ? { historyCacheBytes: cacheBytes } : {}) });
+    },
+    async size(v) {
+      const s = schema(v);
+      const total = async () =>
+        Number((await q<{ t: string }>(`SELECT pg_total_relation_size('"${s}".krv') + pg_total_relation_size('"${s}".krv_latest') AS t`))[0].t);
+      // Each put rewrites the latest copy (a TOASTed value): plain VACUUM makes the old versions
+      // reusable space, only VACUUM FULL gives it back; both sizes are shown.
+      await q(`VACUUM ANALYZE "${s}".krv`);
+      await q(`VACUUM ANALYZE "${s}".krv_latest`);
+      const table = await total();
+      await q(`VACUUM FULL "${s}".krv`);
+      await q(`VACUUM FULL "${s}".krv_latest`);
+      const [r] = await q<{ rows: string; copies: string }>(
+        `SELECT (SELECT coalesce(sum(length(body)), 0) FROM "${s}".krv) AS rows, (SELECT coalesce(sum(length(stored)), 0) FROM "${s}".krv_latest) AS copies`,
+      );
+      return { table, tableFull: await total(), rows: Number(r.rows), copies: Number(r.copies) };
+    },
+    cleanup: async () => {
+      for (const v of used) await q(`DROP SCHEMA IF EXISTS "${schema(v)}" CASCADE`);
+    },
+  };
+}
 
 interface Result {
   name: string;
-  stored: number;
-  file?: number;
+  size: { table: number; tableFull?: number; rows: number; copies: number };
   write: number[];
   latestStored: number[];
   latestBody: number[];
   old: number[];
+  oldCold: number[];
 }
 
-interface Variant {
-  name: string;
-  put(i: number, body: Buffer): void;
-  latestStored(): Buffer;
-  latestBody(): Buffer;
-  get(i: number): Buffer;
-  stored(): number;
-  file?(): number;
-  close?(): void;
-}
-
-function memoryHistory(opts: HistoryOptions): Variant {
-  const s = new MemoryHistoryStore(opts);
-  return {
-    name: 'history, in-memory rows',
-    put: (i, b) => void s.put('k', i, tidOf(i), b),
-    latestStored: () => s.getLatestStored('k') as Buffer,
-    latestBody: () => decompressLatest(s.getLatestStored('k') as Buffer),
-    get: (i) => s.get('k', i, tidOf(i)) as Buffer,
-    stored: () => s.storedBytes('k'),
-  };
-}
-
-/** The README recipe on SQLite: append-only rows with a self-referencing FK, a latest copy. */
-function sqliteHistory(opts: HistoryOptions): Variant {
-  const file = join(work, 'history.sqlite');
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.exec(`
-    CREATE TABLE h (
-      key TEXT NOT NULL, rev INTEGER NOT NULL, tid TEXT NOT NULL,
-      kind INTEGER NOT NULL, base_rev INTEGER, base_tid TEXT,
-      depth INTEGER NOT NULL, run INTEGER NOT NULL, base_only INTEGER NOT NULL DEFAULT 0,
-      payload BLOB NOT NULL,
-      PRIMARY KEY (key, rev, tid),
-      FOREIGN KEY (key, base_rev, base_tid) REFERENCES h (key, rev, tid)
-    );
-    CREATE INDEX h_base ON h (key, base_rev, base_tid) WHERE base_tid IS NOT NULL;
-    CREATE TABLE latest (key TEXT PRIMARY KEY, rev INTEGER NOT NULL, tid TEXT NOT NULL, stored BLOB NOT NULL);
-  `);
-  const META = 'rev, tid, kind, base_rev AS baseRev, base_tid AS baseTid, depth, run';
-  const latestMeta = db.prepare(`SELECT ${META} FROM h WHERE key = ? AND base_only = 0 ORDER BY rev DESC, tid DESC LIMIT 1`);
-  const chain = db.prepare(`
-    WITH RECURSIVE c (key, rev, tid, kind, base_rev, base_tid, depth, run, payload) AS (
-      SELECT key, rev, tid, kind, base_rev, base_tid, depth, run, payload FROM h WHERE key = ? AND rev = ? AND tid = ?
-      UNION ALL
-      SELECT h.key, h.rev, h.tid, h.kind, h.base_rev, h.base_tid, h.depth, h.run, h.payload
-        FROM h JOIN c ON h.key = c.key AND h.rev = c.base_rev AND h.tid = c.base_tid
-    ) SELECT ${META}, payload FROM c`);
-  const getLatest = db.prepare('SELECT rev, tid, stored FROM latest WHERE key = ?');
-  const insert = db.prepare('INSERT INTO h (key, rev, tid, kind, base_rev, base_tid, depth, run, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-  const upsertLatest = db.prepare(`
-    INSERT INTO latest (key, rev, tid, stored) VALUES (?, ?, ?, ?)
-    ON CONFLICT (key) DO UPDATE SET rev = excluded.rev, tid = excluded.tid, stored = excluded.stored
-    WHERE excluded.rev > latest.rev OR (excluded.rev = latest.rev AND excluded.tid > latest.tid)`);
-  const write = db.transaction((key: string, rev: number, tid: string, e: ReturnType<typeof encodeRevision>, stored: Buffer) => {
-    insert.run(key, rev, tid, e.kind === 'snapshot' ? 0 : 1, e.baseRev, e.baseTid, e.depth, e.run, e.payload);
-    upsertLatest.run(key, rev, tid, stored);
-  });
-  type Raw = Omit<ChainMeta, 'kind'> & { kind: number; payload?: Buffer };
-  const toRow = (r: Raw): HistoryRow => ({ ...r, kind: r.kind === 0 ? 'snapshot' : 'delta' }) as HistoryRow;
-  const fetchChain = (key: string, rev: number, tid: string): HistoryRow[] => (chain.all(key, rev, tid) as Raw[]).map(toRow);
-  return {
-    name: 'history, SQLite table',
-    put(i, body) {
-      const m = latestMeta.get('k') as Raw | undefined;
-      const latest = m ? (toRow(m) as ChainMeta) : undefined;
-      const plan = planRevision(latest, opts);
-      let base: { row: ChainMeta; body: Buffer } | undefined;
-      if (plan.kind === 'delta') {
-        const copy = getLatest.get('k') as { rev: number; tid: string; stored: Buffer } | undefined;
-        if (plan.baseIsLatest && latest && copy && copy.rev === latest.rev && copy.tid === latest.tid) base = { row: latest, body: decompressLatest(copy.stored) };
-        else base = baseFromChain(fetchChain('k', plan.chainOf.rev, plan.chainOf.tid), plan);
-      }
-      const stored = compressLatest(body, opts);
-      write('k', i, tidOf(i), encodeRevision(plan, body, base, opts, stored), stored);
-    },
-    latestStored: () => (getLatest.get('k') as { stored: Buffer }).stored,
-    latestBody: () => decompressLatest((getLatest.get('k') as { stored: Buffer }).stored),
-    get: (i) => decodeChain(fetchChain('k', i, tidOf(i)), { rev: i, tid: tidOf(i) }),
-    stored: () => (db.prepare('SELECT sum(length(payload)) AS n FROM h').get() as { n: number }).n,
-    file() {
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      return statSync(file).size;
-    },
-    close: () => db.close(),
-  };
-}
-
-function sqliteBaseline(): Variant {
-  const file = join(work, 'baseline.sqlite');
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.exec('CREATE TABLE b (key TEXT NOT NULL, rev INTEGER NOT NULL, tid TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (key, rev, tid))');
-  const ins = db.prepare('INSERT INTO b (key, rev, tid, body) VALUES (?, ?, ?, ?)');
-  const latest = db.prepare('SELECT body FROM b WHERE key = ? ORDER BY rev DESC, tid DESC LIMIT 1');
-  const one = db.prepare('SELECT body FROM b WHERE key = ? AND rev = ? AND tid = ?');
-  const br = (b: Buffer): Buffer => brotliCompressSync(b, { params: { [Z.BROTLI_PARAM_QUALITY]: BASELINE_QUALITY } });
-  return {
-    name: `baseline: brotli q${BASELINE_QUALITY} per revision, SQLite`,
-    put: (i, body) => void ins.run('k', i, tidOf(i), br(body)),
-    latestStored: () => (latest.get('k') as { body: Buffer }).body,
-    latestBody: () => brotliDecompressSync((latest.get('k') as { body: Buffer }).body),
-    get: (i) => brotliDecompressSync((one.get('k', i, tidOf(i)) as { body: Buffer }).body),
-    stored: () => (db.prepare('SELECT sum(length(body)) AS n FROM b').get() as { n: number }).n,
-    file() {
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      return statSync(file).size;
-    },
-    close: () => db.close(),
-  };
-}
-
-function run(v: Variant, files: string[]): Result {
+async function run(be: Backend, variant: 'history' | 'brotli', series: string, files: string[]): Promise<Result> {
+  const v = `${variant}_${series}`;
+  const cfg = variant === 'history' ? ({ type: 'key_rev_value', compression: 'history', history: { max_chain: MAX_CHAIN } } as const) : ({ type: 'key_rev_value', compression: 'brotli' } as const);
+  let store = await be.open(v);
+  await store.declareBucket(bucketSpec(D, 'b', cfg));
+  const key = 'Main_Page';
+  const tids: string[] = [];
   const write: number[] = [];
   for (let i = 0; i < files.length; i++) {
     const body = readFileSync(files[i]);
     const t = performance.now();
-    v.put(i + 1, body);
+    const r = await store.put({ domain: D, bucket: 'b', key, rev: i + 1, body, contentType: 'text/html' });
     write.push(performance.now() - t);
+    tids.push(r.tid);
   }
   const lastBody = readFileSync(files[files.length - 1]);
   const latestStored: number[] = [];
   const latestBody: number[] = [];
-  for (let k = 0; k < 200; k++) {
+  for (let k = 0; k < 500; k++) {
     let t = performance.now();
-    v.latestStored();
+    const rec = await store.getLatest(D, 'b', key);
+    void rec?.stored.length;
     latestStored.push(performance.now() - t);
     t = performance.now();
-    const b = v.latestBody();
+    const b = (await store.getLatest(D, 'b', key))?.body();
     latestBody.push(performance.now() - t);
-    if (k === 0 && !b.equals(lastBody)) throw new Error(`${v.name}: latest differs`);
+    if (k === 0 && !b?.equals(lastBody)) throw new Error(`${be.name} ${v}: latest differs`);
   }
-  const rand = rng(42);
-  const old: number[] = [];
-  for (let k = 0; k < READS; k++) {
-    const i = 1 + Math.floor(rand() * (files.length - 1)); // any but the latest
-    const t = performance.now();
-    const b = v.get(i);
-    old.push(performance.now() - t);
-    if (!b.equals(readFileSync(files[i - 1]))) throw new Error(`${v.name}: revision ${i} differs`);
-  }
-  const r: Result = { name: v.name, stored: v.stored(), file: v.file?.(), write, latestStored, latestBody, old };
-  v.close?.();
-  rmSync(join(work, 'history.sqlite'), { force: true });
-  rmSync(join(work, 'baseline.sqlite'), { force: true });
-  return r;
+  const oldReads = async (st: ContentStore, seed: number): Promise<number[]> => {
+    const rand = rng(seed);
+    const out: number[] = [];
+    for (let k = 0; k < READS; k++) {
+      const i = Math.floor(rand() * (files.length - 1)); // any but the latest
+      const t = performance.now();
+      const rec = await st.getRevTid(D, 'b', key, i + 1, tids[i]);
+      const b = rec?.body();
+      out.push(performance.now() - t);
+      if (!b?.equals(readFileSync(files[i]))) throw new Error(`${be.name} ${v}: revision ${i + 1} differs`);
+    }
+    return out;
+  };
+  const old = await oldReads(store, 42);
+  await store.close();
+  // Cold: a fresh store with the body cache off, so every read fetches and applies its chain.
+  store = await be.open(v, 0);
+  await store.declareBucket(bucketSpec(D, 'b', cfg));
+  const oldCold = await oldReads(store, 43);
+  await store.close();
+  const size = await be.size(v);
+  return { name: `${be.name}, ${variant === 'history' ? `history (max_chain ${MAX_CHAIN})` : 'brotli per revision'}`, size, write, latestStored, latestBody, old, oldCold };
 }
 
 function table(title: string, raw: number, n: number, results: Result[]): void {
-  console.log(`\n## ${title}: ${n} revisions, ${(raw / 1e6).toFixed(1)} MB raw, max_chain ${MAX_CHAIN}, ${READS} random old reads (all verified byte-identical)\n`);
-  console.log('| variant | stored values | % of raw | SQLite file | % of raw | write p50 / p99 ms | latest (stored bytes) p50 / p99 ms | latest decoded p50 / p99 ms | random old p50 / p99 ms |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(`\n## ${title}: ${n} revisions of one key, ${(raw / 1e6).toFixed(1)} MB raw, ${READS} random old reads (all verified byte-identical)\n`);
+  console.log('| variant | table/file | % of raw | stored values (rows + latest copy) | % of raw | write p50 / p99 ms | latest stored p50 / p99 ms | latest decoded p50 / p99 ms | old p50 / p99 ms | old, cold p50 / p99 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const p = (xs: number[]) => `${ms(pct(xs, 0.5))} / ${ms(pct(xs, 0.99))}`;
   for (const r of results) {
+    const stored = r.size.rows + r.size.copies;
     console.log(
-      `| ${r.name} | ${(r.stored / 1e6).toFixed(3)} MB | ${((r.stored / raw) * 100).toFixed(3)} % | ` +
-        `${r.file ? `${(r.file / 1e6).toFixed(3)} MB | ${((r.file / raw) * 100).toFixed(3)} %` : '– | –'} | ` +
-        `${ms(pct(r.write, 0.5))} / ${ms(pct(r.write, 0.99))} | ${ms(pct(r.latestStored, 0.5))} / ${ms(pct(r.latestStored, 0.99))} | ` +
-        `${ms(pct(r.latestBody, 0.5))} / ${ms(pct(r.latestBody, 0.99))} | ${ms(pct(r.old, 0.5))} / ${ms(pct(r.old, 0.99))} |`,
+      `| ${r.name} | ${(r.size.table / 1e6).toFixed(2)} MB | ${((r.size.table / raw) * 100).toFixed(3)} %` +
+        `${r.size.tableFull !== undefined ? ` (VACUUM FULL: ${((r.size.tableFull / raw) * 100).toFixed(3)} %)` : ''} | ` +
+        `${(r.size.rows / 1e6).toFixed(2)} + ${(r.size.copies / 1e6).toFixed(2)} MB | ${((stored / raw) * 100).toFixed(3)} % | ` +
+        `${p(r.write)} | ${p(r.latestStored)} | ${p(r.latestBody)} | ${p(r.old)} | ${p(r.oldCold)} |`,
     );
   }
 }
 
 async function main(): Promise<void> {
-  const opts: HistoryOptions = { maxChain: MAX_CHAIN };
   await extract();
   const series1 = Array.from({ length: VERSIONS }, (_, i) => join(work, 'parsertests', `${String(i + 1).padStart(5, '0')}.txt`));
   const series2 = generateEdits(EDITS);
-  for (const [title, files] of [
-    ['parserTests.txt history (real)', series1],
-    ['generated edits of Dog.html', series2],
-  ] as const) {
-    const raw = files.reduce((a, f) => a + statSync(f).size, 0);
-    const results = [run(memoryHistory(opts), files), run(sqliteHistory(opts), files), run(sqliteBaseline(), files)];
-    table(title, raw, files.length, results);
+  const backends = [sqliteBackend(), ...(WITH_PG ? [postgresBackend()] : [])];
+  try {
+    for (const [title, name, files] of [
+      ['parserTests.txt history (real)', 'parsertests', series1],
+      ['generated edits of Dog.html', 'generated', series2],
+    ] as const) {
+      const raw = files.reduce((a, f) => a + statSync(f).size, 0);
+      const results: Result[] = [];
+      for (const be of backends) for (const variant of ['history', 'brotli'] as const) results.push(await run(be, variant, name, files));
+      table(title, raw, files.length, results);
+    }
+  } finally {
+    for (const be of backends) await be.cleanup();
   }
 }
 

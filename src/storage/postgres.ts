@@ -30,7 +30,7 @@ import {
 } from './common.ts';
 import type { BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
 import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
-import { BodyCache, decodeCached, type RowRef } from './history/index.ts';
+import { BodyCache, decodeCached, orderChain, type RowRef, type StoredChainRow } from './history/index.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -337,8 +337,19 @@ export class PostgresStore implements ContentStore {
   private async krvRecord(bucket: number, key: string, r: RevRow): Promise<StoredRow> {
     if ((r[4] as string) !== 'history') return new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
     const ref = { rev: r[0], tid: tidOrderKey(r[1]) };
-    const rows = (await this.exec(this.q.hChain, [bucket, key, ref.rev, ref.tid])) as ChainRowSql[];
-    const body = decodeCached(HistoryWriter.chainRows(rows), ref, this.cache, (x) => historyRowId(bucket, key, x));
+    const id = (x: RowRef) => historyRowId(bucket, key, x);
+    // The chain with the leaves' payloads only (small); the keyframes' and the snapshot's (large,
+    // TOASTed, sent as hex) are fetched only when the cache does not hold the anchor.
+    const chain = orderChain(HistoryWriter.chainRows((await this.exec(this.q.hChainLeaves, [bucket, key, ref.rev, ref.tid])) as ChainRowSql[]), ref) as StoredChainRow[];
+    let cached = -1;
+    for (let i = chain.length - 1; i >= 0 && cached < 0; i--) if (this.cache.get(id(chain[i]), chain[i].hash)) cached = i;
+    const missing = chain.filter((c, i) => i > cached && c.payload === null);
+    if (missing.length > 0) {
+      const got = await this.exec(this.q.hBodies, [bucket, key, missing.map((c) => c.rev), missing.map((c) => c.tid)]);
+      const byId = new Map(got.map((g) => [`${g[0] as number}/${g[1] as string}`, g[2] as Buffer]));
+      for (const c of missing) c.payload = byId.get(`${c.rev}/${c.tid}`) as Buffer;
+    }
+    const body = decodeCached(chain, ref, this.cache, id);
     return new StoredRow(key, r[0], r[1], r[2], r[3], 'identity', body, r[6]);
   }
 
@@ -658,9 +669,26 @@ function statements(s: string, tag: string) {
          SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, body FROM ${s}.krv
           WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $4
          UNION ALL
+         -- LATERAL … OFFSET 0 (not pulled up): one primary-key probe per step. A plain join let
+         -- the planner scan every row of the key at each step on a table without statistics.
          SELECT k.rev, k.tid_order, k.h_kind, k.base_rev, k.base_tid_order, k.h_depth, k.h_run, k.hash, k.body
-           FROM ${s}.krv k JOIN c ON k.bucket = $1 AND k.key = $2 AND k.rev = c.base_rev AND k.tid_order = c.base_tid_order
+           FROM c, LATERAL (SELECT * FROM ${s}.krv x WHERE x.bucket = $1 AND x.key = $2 AND x.rev = c.base_rev AND x.tid_order = c.base_tid_order OFFSET 0) k
        ) SELECT * FROM c`,
+    ),
+    hChainLeaves: q(
+      'h_chain_leaves',
+      `WITH RECURSIVE c AS (
+         SELECT rev, tid_order, h_kind, base_rev, base_tid_order, h_depth, h_run, hash, CASE WHEN h_run > 0 THEN body END AS body FROM ${s}.krv
+          WHERE bucket = $1 AND key = $2 AND rev = $3 AND tid_order = $4
+         UNION ALL
+         SELECT k.rev, k.tid_order, k.h_kind, k.base_rev, k.base_tid_order, k.h_depth, k.h_run, k.hash, CASE WHEN k.h_run > 0 THEN k.body END
+           FROM c, LATERAL (SELECT * FROM ${s}.krv x WHERE x.bucket = $1 AND x.key = $2 AND x.rev = c.base_rev AND x.tid_order = c.base_tid_order OFFSET 0) k
+       ) SELECT * FROM c`,
+    ),
+    hBodies: q(
+      'h_bodies',
+      `SELECT k.rev, k.tid_order, k.body FROM unnest($3::bigint[], $4::text[]) AS u (rev, tid_order)
+         JOIN ${s}.krv k ON k.bucket = $1 AND k.key = $2 AND k.rev = u.rev AND k.tid_order = u.tid_order`,
     ),
     hInsert: q(
       'h_insert',
@@ -697,8 +725,8 @@ function statements(s: string, tag: string) {
          SELECT k.bucket, k.key, k.base_rev, k.base_tid_order FROM ${s}.krv k JOIN cand c ON k.bucket = c.bucket AND k.key = c.key
           WHERE k.base_rev IS NOT NULL AND (k.expires_at IS NULL OR k.expires_at > $1)
          UNION
-         SELECT k.bucket, k.key, k.base_rev, k.base_tid_order FROM ${s}.krv k
-           JOIN needed n ON k.bucket = n.bucket AND k.key = n.key AND k.rev = n.rev AND k.tid_order = n.tid_order
+         SELECT k.bucket, k.key, k.base_rev, k.base_tid_order
+           FROM needed n, LATERAL (SELECT * FROM ${s}.krv x WHERE x.bucket = n.bucket AND x.key = n.key AND x.rev = n.rev AND x.tid_order = n.tid_order OFFSET 0) k
           WHERE k.base_rev IS NOT NULL),
        del AS (
          DELETE FROM ${s}.krv k USING cand c WHERE k.bucket = c.bucket AND k.key = c.key AND k.expires_at <= $1
