@@ -1,18 +1,23 @@
-// npm run bench:events — the event intake over HTTP (POST /v1/events, batches of 100 valid
-// revision-create events, wrk with a Lua body), beside the same wrk against a trivial server
-// (to show the load generator is not the bottleneck), the intake in-process (validation +
-// append, no HTTP), and the log's own in-process rows (bench/events-log.ts, when present).
-// Usage: npm run bench:events -- [--seconds 8] [--connections 16] [--jetstream]
+// npm run bench:events — one table: the event intake over HTTP (POST /v1/events, batches of
+// 100 valid revision-create events, wrk with a Lua body) on SQLite (synchronous=full and
+// normal) and JetStream, beside the same wrk against a trivial server (to show the load
+// generator is not the bottleneck); the intake in-process (validation + append, no HTTP); and
+// the log's own in-process append/consume rows on both backends (bench/events-log.ts).
+// The machine is shared: events per CPU-second of this process are printed beside the
+// wall-clock rates (for JetStream, nats-server's CPU is not in them).
+// Usage: npm run bench:events -- [--seconds 8] [--connections 16] [--events 200000] [--no-jetstream]
 import { createServer, type Server } from 'node:http';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { configFromYaml } from '../src/config/index.ts';
 import { Router } from '../src/router/router.ts';
 import { createHttpServer } from '../src/router/server.ts';
 import { openEventBus, mountEvents, type EventBus } from '../src/events/index.ts';
+import { eventSpans } from '../src/events/json-spans.ts';
+import { runLogBench } from './events-log.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -124,9 +129,13 @@ async function httpIntake(name: string, lua: string, log: Record<string, unknown
     const warm = await fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     if (warm.status !== 201) throw new Error(`warm-up got ${warm.status}: ${await warm.text()}`);
     const before = await countTopic(bus, 'bench.mediawiki.revision-create');
+    const cpu0 = process.cpuUsage();
     const r = await runWrk(`${url}/v1/events`, lua);
+    const cpu = process.cpuUsage(cpu0);
     const stored = (await countTopic(bus, 'bench.mediawiki.revision-create')) - before;
-    const note = `${r.non2xx} non-201; ${stored} events stored${r.errors ? '; ' + r.errors : ''}`;
+    const acked = Math.round(r.rps * SECONDS) * BATCH;
+    const perCpu = stored / ((cpu.user + cpu.system) / 1e6);
+    const note = `${k(perCpu)}/CPU-s; ${r.non2xx} non-201; ${k(stored)} stored (~${k(acked)} acked)${r.errors ? '; ' + r.errors : ''}`;
     return { name, eventsPerSec: r.rps * BATCH, p50ms: r.p50, p99ms: r.p99, note };
   } finally {
     await closeServer(server);
@@ -134,6 +143,8 @@ async function httpIntake(name: string, lua: string, log: Record<string, unknown
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+const k = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-');
 
 async function countTopic(bus: EventBus, topic: string): Promise<number> {
   let n = 0;
@@ -158,7 +169,7 @@ async function trivial(lua: string): Promise<Row> {
   const url = await listen(server);
   try {
     const r = await runWrk(`${url}/v1/events`, lua);
-    return { name: 'wrk → trivial node server (baseline)', eventsPerSec: r.rps * BATCH, p50ms: r.p50, p99ms: r.p99, note: 'same body, no parse/validate/append' };
+    return { name: 'HTTP: wrk → trivial node server (baseline)', eventsPerSec: r.rps * BATCH, p50ms: r.p50, p99ms: r.p99, note: 'same body read and answered 201; no parse/validate/append' };
   } finally {
     await closeServer(server);
   }
@@ -171,13 +182,15 @@ async function inProcessIntake(): Promise<Row> {
     const lat: number[] = [];
     const deadline = performance.now() + SECONDS * 1000;
     let events = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     // CONNECTIONS concurrent producers, each parsing the request body as the HTTP path does.
     await Promise.all(
       Array.from({ length: CONNECTIONS }, async () => {
         while (performance.now() < deadline) {
           const s = performance.now();
-          const r = await bus.intake.process(JSON.parse(body) as unknown[]);
+          const bytes = Buffer.from(body);
+          const r = await bus.intake.process(JSON.parse(bytes.toString('utf8')) as unknown[], { raw: { body: bytes, spans: eventSpans(bytes)! } });
           if (r.accepted !== BATCH) throw new Error(`accepted ${r.accepted}`);
           lat.push(performance.now() - s);
           events += BATCH;
@@ -185,8 +198,15 @@ async function inProcessIntake(): Promise<Row> {
       }),
     );
     const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     lat.sort((a, b) => a - b);
-    return { name: 'intake in-process (parse + validate + append)', eventsPerSec: events / secs, p50ms: lat[Math.floor(lat.length * 0.5)], p99ms: lat[Math.floor(lat.length * 0.99)], note: `${CONNECTIONS} concurrent batches of ${BATCH}` };
+    return {
+      name: 'intake in-process, SQLite full (parse + validate + append)',
+      eventsPerSec: events / secs,
+      p50ms: lat[Math.floor(lat.length * 0.5)],
+      p99ms: lat[Math.floor(lat.length * 0.99)],
+      note: `${k(events / ((cpu.user + cpu.system) / 1e6))}/CPU-s; ${CONNECTIONS} concurrent batches of ${BATCH}`,
+    };
   } finally {
     await bus.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -198,12 +218,18 @@ function printTable(rows: Row[]): void {
   console.log('');
   console.log('| run | events/s | p50 ack ms | p99 ack ms | notes |');
   console.log('|---|---:|---:|---:|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.eventsPerSec).toLocaleString('en-US')} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${r.note ?? ''} |`);
+  for (const r of rows) console.log(`| ${r.name} | ${k(r.eventsPerSec)} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${r.note ?? ''} |`);
 }
 
 async function main(): Promise<void> {
+  const jetstream = !args.includes('--no-jetstream');
   console.log(`$ npm run bench:events -- ${args.join(' ')}`.trim());
-  console.log(`node ${process.version}; wrk -t2 -c${CONNECTIONS} -d${SECONDS}s; batches of ${BATCH} revision-create events (${body.length} bytes); target SQLite ≥ 30,000 events/s over HTTP`);
+  console.log(
+    `node ${process.version}; wrk -t2 -c${CONNECTIONS} -d${SECONDS}s; HTTP batches of ${BATCH} revision-create events (${body.length} bytes); ` +
+      `targets (SQLite): >= 30,000 events/s over HTTP, >= 100,000/s append, >= 200,000/s consume; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${cpus().length} cores`,
+  );
   const rows: Row[] = [];
   if (!wrkAvailable()) {
     console.error('wrk is not installed (apt-get install wrk): skipping the HTTP rows');
@@ -214,29 +240,27 @@ async function main(): Promise<void> {
     writeFileSync(lua, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = "${luaString}"\n`);
     try {
       rows.push(await trivial(lua));
-      rows.push(await httpIntake('HTTP intake, SQLite log (synchronous=full)', lua, { backend: 'sqlite', path: 'events.sqlite' }));
-      rows.push(await httpIntake('HTTP intake, SQLite log (synchronous=normal)', lua, { backend: 'sqlite', path: 'events.sqlite', synchronous: 'normal' }));
-      if (args.includes('--jetstream')) {
+      rows.push(await httpIntake('HTTP intake, SQLite (synchronous=full)', lua, { backend: 'sqlite', path: 'events.sqlite' }));
+      rows.push(await httpIntake('HTTP intake, SQLite (synchronous=normal)', lua, { backend: 'sqlite', path: 'events.sqlite', synchronous: 'normal' }));
+      if (jetstream) {
         const url = process.env.CASCADE_NATS_URL ?? 'nats://127.0.0.1:4222';
-        rows.push(await httpIntake('HTTP intake, JetStream log', lua, { backend: 'jetstream', url, stream_prefix: `bench${Date.now().toString(36)}` }).catch((e: unknown) => ({ name: 'HTTP intake, JetStream log', eventsPerSec: NaN, note: `failed: ${(e as Error).message}` })));
+        const prefix = `bench${Date.now().toString(36)}`;
+        const { deleteStreamsWithPrefix } = await import('../src/events/log/jetstream.ts');
+        try {
+          rows.push(await httpIntake('HTTP intake, JetStream (file storage)', lua, { backend: 'jetstream', url, stream_prefix: prefix }));
+        } catch (e) {
+          rows.push({ name: 'HTTP intake, JetStream', eventsPerSec: NaN, note: `failed: ${(e as Error).message}` });
+        } finally {
+          await deleteStreamsWithPrefix(url, prefix).catch(() => 0);
+        }
       }
     } finally {
       rmSync(luaDir, { recursive: true, force: true });
     }
   }
   rows.push(await inProcessIntake());
+  rows.push(...(await runLogBench({ events: opt('events', 200_000), jetstream })));
   printTable(rows);
-  const logBench = resolve(import.meta.dirname, 'events-log.ts');
-  if (existsSync(logBench)) {
-    const mod = (await import(logBench)) as { runLogBench?: () => Promise<unknown> };
-    if (typeof mod.runLogBench === 'function') {
-      console.log('\nThe log in-process (bench/events-log.ts):');
-      const logRows = await mod.runLogBench();
-      if (Array.isArray(logRows)) printTable(logRows as Row[]);
-    }
-  } else {
-    console.log('\n(bench/events-log.ts not present: no in-process log rows)');
-  }
 }
 
 await main();

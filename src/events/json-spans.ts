@@ -27,15 +27,16 @@ function isWs(c: number): boolean {
 }
 
 /** Index of the quote closing the string whose opening quote is at `i`. */
-function stringEnd(b: Uint8Array, i: number): number {
-  let j = i + 1;
-  const n = b.length;
-  while (j < n) {
-    const c = b[j];
-    if (c === QUOTE) return j;
-    j += c === BACKSLASH ? 2 : 1;
+function stringEnd(b: Buffer, i: number): number {
+  // memchr to the next quote (strings hold most of an event's bytes), then skip escaped ones.
+  let j = i;
+  for (;;) {
+    j = b.indexOf(QUOTE, j + 1);
+    if (j < 0) return b.length;
+    let k = j - 1;
+    while (b[k] === BACKSLASH) k--;
+    if ((j - 1 - k) % 2 === 0) return j;
   }
-  return n;
 }
 
 /**
@@ -43,7 +44,7 @@ function stringEnd(b: Uint8Array, i: number): number {
  * object. Undefined when the body is something else (an array with a non-object element, a
  * bare string…): the caller then serialises parsed events as before.
  */
-export function eventSpans(b: Uint8Array): EventSpan[] | undefined {
+export function eventSpans(b: Buffer): EventSpan[] | undefined {
   const n = b.length;
   let i = 0;
   while (i < n && isWs(b[i])) i++;
@@ -128,6 +129,10 @@ export function withMetaFields(bytes: Buffer, metaAt: number, fields: [string, s
     ins += `${JSON.stringify(fields[f][0])}:${JSON.stringify(fields[f][1])}`;
   }
   if (!empty) ins += ',';
-  const mid = Buffer.from(ins, 'utf8');
-  return Buffer.concat([bytes.subarray(0, metaAt), mid, bytes.subarray(metaAt)], bytes.length + mid.length);
+  const insLen = Buffer.byteLength(ins, 'utf8');
+  const out = Buffer.allocUnsafe(bytes.length + insLen);
+  bytes.copy(out, 0, 0, metaAt);
+  out.write(ins, metaAt, 'utf8');
+  bytes.copy(out, metaAt + insLen, metaAt);
+  return out;
 }

@@ -151,6 +151,46 @@ export interface SchemaRepositoryOptions {
   negativeTtlMs?: number;
 }
 
+/** Format checks whose results are remembered (pure functions of the string). */
+const MEMO_FORMATS = ['date-time', 'date', 'time', 'uri', 'uri-reference', 'iri', 'email', 'hostname'];
+const MEMO_MAX_ENTRIES = 10_000;
+const MEMO_MAX_LENGTH = 512;
+
+/**
+ * ajv-formats' full date-time and uri checks cost microseconds each (big regexes, date
+ * arithmetic) and an event has several; the same values recur (every event of a batch
+ * shares the meta.dt the intake filled, timestamps repeat within a second, URIs per page),
+ * so their results are remembered in a bounded map, cleared when full.
+ */
+function memoizeFormats(ajv: Ajv | Ajv2020): void {
+  for (const name of MEMO_FORMATS) {
+    const def = ajv.formats[name] as unknown;
+    let check: ((s: string) => boolean) | undefined;
+    let rest: Record<string, unknown> = {};
+    if (def instanceof RegExp) check = (s) => def.test(s);
+    else if (typeof def === 'function') check = def as (s: string) => boolean;
+    else if (def && typeof def === 'object' && !(def as { async?: boolean }).async && typeof (def as { validate?: unknown }).validate !== 'undefined') {
+      const v = (def as { validate: RegExp | ((s: string) => boolean) }).validate;
+      check = v instanceof RegExp ? (s) => v.test(s) : v;
+      rest = def as Record<string, unknown>;
+    }
+    if (!check || (rest.type !== undefined && rest.type !== 'string')) continue;
+    const seen = new Map<string, boolean>();
+    const inner = check;
+    const validate = (s: string): boolean => {
+      if (s.length > MEMO_MAX_LENGTH) return inner(s);
+      let r = seen.get(s);
+      if (r === undefined) {
+        r = inner(s);
+        if (seen.size >= MEMO_MAX_ENTRIES) seen.clear();
+        seen.set(s, r);
+      }
+      return r;
+    };
+    ajv.addFormat(name, { ...rest, type: 'string', validate } as never);
+  }
+}
+
 const DRAFT7 = 'http://json-schema.org/draft-07/schema#';
 const DRAFT2020 = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -184,6 +224,8 @@ export class SchemaRepository {
     this.ajv2020 = new Ajv2020(ajvOpts);
     addFormats(this.ajv7);
     addFormats(this.ajv2020);
+    memoizeFormats(this.ajv7);
+    memoizeFormats(this.ajv2020);
     this.negativeTtlMs = opts.negativeTtlMs ?? 10_000;
   }
 

@@ -120,6 +120,30 @@ describe('schema repository', () => {
     assert.equal(ev2.label, 'unnamed', 'defaults only when configured');
   });
 
+  it('checks date-time and uri formats (remembered results) the same every time', async () => {
+    const repo = new SchemaRepository([schemaSourceFor(SCHEMA_DIR)]);
+    const uri = '/mediawiki/revision/create/2.0.0';
+    const s = await repo.get(uri);
+    const ev = examples.find((e) => e.schema === uri)!.event;
+    const meta = ev.meta as Obj;
+    const cases: [Obj, boolean, string?][] = [
+      [ev, true],
+      [{ ...ev, meta: { ...meta, dt: '2020-02-30T10:00:00Z' } }, false, '/meta/dt'],
+      [{ ...ev, meta: { ...meta, dt: '2020-02-29T23:59:60Z' } }, true],
+      [{ ...ev, meta: { ...meta, dt: '2021-02-29T10:00:00Z' } }, false, '/meta/dt'],
+      [{ ...ev, rev_timestamp: '2020-06-10 18:56:00Z' }, true],
+      [{ ...ev, rev_timestamp: '2020-06-10T18:56:00' }, false, '/rev_timestamp'],
+      [{ ...ev, rev_timestamp: '2020-06-10T25:56:00Z' }, false, '/rev_timestamp'],
+      [{ ...ev, meta: { ...meta, uri: 'not a uri' } }, false, '/meta/uri'],
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const [e, ok, field] of cases) {
+        assert.equal(s.validate(e), ok, `${JSON.stringify(e.meta)} ${String(e.rev_timestamp)} round ${round}`);
+        if (field) assert.ok(formatErrors(s.validate.errors).some((m) => m.startsWith(field)), `${field} named`);
+      }
+    }
+  });
+
   it('resolves relative $schema URIs against an HTTP base, caches validators, fetches only configured hosts', async () => {
     const repo = new SchemaRepository([schemaSourceFor(dir), schemaSourceFor(base)]);
     const uri = '/mediawiki/revision/create/2.0.0';
