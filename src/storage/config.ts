@@ -43,7 +43,7 @@ export const bucketConfigSchema = {
     history: {
       type: 'object',
       additionalProperties: false,
-      properties: { max_chain: { type: 'integer', minimum: 1, maximum: 10000, default: 64 } },
+      properties: { max_chain: { type: 'integer', minimum: 1, maximum: 10000, default: 16 } },
     },
   },
 } as const;

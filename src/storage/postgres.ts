@@ -134,6 +134,17 @@ function migrations(s: string): { version: number; name: string; sql: string }[]
         ALTER TABLE ${s}.krv_latest ALTER COLUMN stored SET STORAGE EXTERNAL;
       `,
     },
+    {
+      version: 3,
+      name: 'krv_latest: vacuum after a fixed number of rewrites',
+      // Every history put rewrites its key's latest copy, a TOASTed value: the old versions are
+      // dead space until a vacuum makes it reusable. The default trigger (20 % of a table of one
+      // row per key) lets a busy key pile up thousands of dead copies; a fixed threshold does not.
+      sql: `
+        ALTER TABLE ${s}.krv_latest SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 200,
+          toast.autovacuum_vacuum_scale_factor = 0, toast.autovacuum_vacuum_threshold = 200);
+      `,
+    },
   ];
 }
 
