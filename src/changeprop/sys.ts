@@ -120,7 +120,8 @@ export class SysModules {
         root_event: { signature: `https://${domain}/api/rest_v1/page/html/${encodeTitle(key)}`, dt: rootDt },
         ...(baseChain ? { triggered_by: baseChain } : {}),
       };
-      return { id, key: `${domain}/${key}`, value: Buffer.from(JSON.stringify(value)) };
+      // No log key: keyed records are delivered one at a time per key partition, and batch order does not matter.
+      return { id, value: Buffer.from(JSON.stringify(value)) };
     });
     if (events.length) await this.e.log.append(`${this.e.datacenter}.${TRANSCLUDES_STREAM}`, events);
     const next = data.continue?.eicontinue;
