@@ -162,7 +162,8 @@ export class ContentService {
   }
 
   hasDomain(domain: string): boolean {
-    return this.deps.config.domains[domain] !== undefined;
+    // Own properties only: a path segment like `__proto__` names no domain.
+    return Object.hasOwn(this.deps.config.domains, domain);
   }
 
   // ---------------------------------------------------------------- siteinfo and titles

@@ -186,6 +186,14 @@ describe('hot path end to end (ttl 300 ms)', () => {
     assert.equal(b.body.toString('utf8'), body);
   });
 
+  it('names only configured domains (not inherited object properties)', async () => {
+    for (const d of ['__proto__', 'constructor', 'toString']) {
+      const r = await get(`/${d}/v1/page/html/Larkford`);
+      assert.equal(r.status, 404, d);
+      assert.match(String(r.headers['content-type']), /problem\+json/);
+    }
+  });
+
   it('answers HEAD and If-None-Match from the hot entry with all headers', async () => {
     const a = await get('/api/rest_v1/page/html/Larkford', { 'accept-encoding': 'gzip' });
     const head = await get('/api/rest_v1/page/html/Larkford', { 'accept-encoding': 'gzip', 'x-request-id': 'head-1' }, 'HEAD');
