@@ -17,6 +17,7 @@ import { Router } from '../src/router/router.ts';
 import { createHttpServer } from '../src/router/server.ts';
 import { openEventBus, mountEvents, type EventBus } from '../src/events/index.ts';
 import { eventSpans } from '../src/events/json-spans.ts';
+import { toLogEvents } from '../src/events/intake.ts';
 import { runLogBench } from './events-log.ts';
 
 const args = process.argv.slice(2);
@@ -213,6 +214,60 @@ async function inProcessIntake(): Promise<Row> {
   }
 }
 
+/**
+ * Where the intake's CPU time goes per event, stage by stage (one batch body at a time, CPU
+ * time of this process, so other load on the machine inflates it less than wall time):
+ * parse, locate event bytes, validate (prepare + ajv), make log values (splice meta), append.
+ */
+async function stageProfile(): Promise<{ stage: string; us: number }[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cascade-bench-events-'));
+  const bus = await openBus(dataDir, { backend: 'sqlite', path: 'events.sqlite' });
+  const rounds = Math.max(50, Math.round(SECONDS * 50));
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
+  const t = { parse: 0, spans: 0, check: 0, values: 0, append: 0 };
+  try {
+    const bytes = Buffer.from(body);
+    for (let r = 0; r < rounds + 5; r++) {
+      const warm = r < 5;
+      let c0 = cpu();
+      const items = JSON.parse(bytes.toString('utf8')) as unknown[];
+      let c1 = cpu();
+      if (!warm) t.parse += c1 - c0;
+      c0 = c1;
+      const spans = eventSpans(bytes)!;
+      c1 = cpu();
+      if (!warm) t.spans += c1 - c0;
+      c0 = c1;
+      const checked = await bus.intake.check(items, { raw: { body: bytes, spans } });
+      c1 = cpu();
+      if (!warm) t.check += c1 - c0;
+      if (checked.valid.length !== BATCH) throw new Error(`only ${checked.valid.length} valid`);
+      c0 = c1;
+      const values = toLogEvents(checked.valid, true);
+      c1 = cpu();
+      if (!warm) t.values += c1 - c0;
+      c0 = c1;
+      await bus.log.append('bench.mediawiki.revision-create', values);
+      c1 = cpu();
+      if (!warm) t.append += c1 - c0;
+    }
+  } finally {
+    await bus.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const per = (v: number) => v / (rounds * BATCH);
+  return [
+    { stage: 'JSON.parse of the body', us: per(t.parse) },
+    { stage: 'locate event bytes (json-spans)', us: per(t.spans) },
+    { stage: 'check: meta fill + ajv validation', us: per(t.check) },
+    { stage: 'log values (meta spliced into the bytes)', us: per(t.values) },
+    { stage: 'log.append, SQLite synchronous=full (one batch at a time)', us: per(t.append) },
+  ];
+}
+
 function printTable(rows: Row[]): void {
   const fmt = (n: number | undefined, d = 1) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
   console.log('');
@@ -261,6 +316,13 @@ async function main(): Promise<void> {
   rows.push(await inProcessIntake());
   rows.push(...(await runLogBench({ events: opt('events', 200_000), jetstream })));
   printTable(rows);
+  const stages = await stageProfile();
+  const total = stages.reduce((a, b) => a + b.us, 0);
+  console.log('\nWhere the intake CPU time goes, per event (in process, one batch of 100 at a time; HTTP adds the difference to the rows above):');
+  console.log('| stage | CPU µs/event | share |');
+  console.log('|---|---:|---:|');
+  for (const st of stages) console.log(`| ${st.stage} | ${st.us.toFixed(2)} | ${((100 * st.us) / total).toFixed(0)}% |`);
+  console.log(`| total | ${total.toFixed(2)} | = ${k(1e6 / total)} events per CPU-second |`);
 }
 
 await main();

@@ -115,24 +115,56 @@ export function eventSpans(b: Buffer): EventSpan[] | undefined {
   return spans;
 }
 
+/** Printable ASCII without `"` and `\\`: a JSON string of such text is just quoted. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function jsonString(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/** The text to insert just past the `{` of a meta object at `metaAt` in `bytes` for `fields`. */
+export function metaInsertion(bytes: Buffer, metaAt: number, fields: [string, string][]): string {
+  let k = metaAt;
+  while (k < bytes.length && isWs(bytes[k])) k++;
+  let ins = '';
+  for (let f = 0; f < fields.length; f++) {
+    if (f > 0) ins += ',';
+    ins += `${jsonString(fields[f][0])}:${jsonString(fields[f][1])}`;
+  }
+  return bytes[k] === CLOSE_OBJ ? ins : ins + ',';
+}
+
+/**
+ * Events' bytes with their meta insertions, written back to back into one buffer: one
+ * allocation per batch, and the log stores adjacent values without copying them again.
+ */
+export function spliceAll(parts: { bytes: Buffer; metaAt: number; ins: string }[]): Buffer[] {
+  let total = 0;
+  const insLens: number[] = new Array(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    insLens[i] = Buffer.byteLength(parts[i].ins, 'utf8');
+    total += parts[i].bytes.length + insLens[i];
+  }
+  const out = Buffer.allocUnsafe(total);
+  const values: Buffer[] = new Array(parts.length);
+  let pos = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const { bytes, metaAt, ins } = parts[i];
+    const start = pos;
+    out.set(bytes.subarray(0, metaAt), pos);
+    pos += metaAt;
+    pos += out.write(ins, pos, 'utf8');
+    out.set(bytes.subarray(metaAt), pos);
+    pos += bytes.length - metaAt;
+    values[i] = out.subarray(start, pos);
+  }
+  return values;
+}
+
 /**
  * The event's bytes with fields added at the start of its meta object (`metaAt` from
  * eventSpans, relative to `bytes`). Values are JSON-encoded here.
  */
 export function withMetaFields(bytes: Buffer, metaAt: number, fields: [string, string][]): Buffer {
-  let k = metaAt;
-  while (k < bytes.length && isWs(bytes[k])) k++;
-  const empty = bytes[k] === CLOSE_OBJ;
-  let ins = '';
-  for (let f = 0; f < fields.length; f++) {
-    if (f > 0) ins += ',';
-    ins += `${JSON.stringify(fields[f][0])}:${JSON.stringify(fields[f][1])}`;
-  }
-  if (!empty) ins += ',';
-  const insLen = Buffer.byteLength(ins, 'utf8');
-  const out = Buffer.allocUnsafe(bytes.length + insLen);
-  bytes.copy(out, 0, 0, metaAt);
-  out.write(ins, metaAt, 'utf8');
-  bytes.copy(out, metaAt + insLen, metaAt);
-  return out;
+  return spliceAll([{ bytes, metaAt, ins: metaInsertion(bytes, metaAt, fields) }])[0];
 }

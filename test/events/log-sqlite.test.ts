@@ -225,3 +225,27 @@ test('a file written with one row per record is migrated to chunks on open', asy
     await log.close();
   }
 });
+
+test('values lying back to back in one buffer are stored as they are (read from another connection)', async () => {
+  const path = join(tmp, 'adjacent.sqlite');
+  const evs = corpusEvents(40);
+  // One buffer holding every value, as the intake's meta splicing produces them.
+  const all = Buffer.concat(evs.map((e) => e.value));
+  let pos = 0;
+  const views: LogEvent[] = evs.map((e) => {
+    const v = all.subarray(pos, pos + e.value.length);
+    pos += e.value.length;
+    return { id: e.id, value: v };
+  });
+  const a = await openEventLog({ backend: 'sqlite', path, synchronous: 'normal' });
+  const b = await openEventLog({ backend: 'sqlite', path, synchronous: 'normal' });
+  try {
+    await a.append('local.adjacent', [...views.slice(0, 20), evs[20], ...views.slice(21)]);
+    const got = await b.read('local.adjacent', 0, 100);
+    assert.equal(got.length, 40);
+    assert.ok(got.every((r, i) => r.id === evs[i].id && r.value.equals(evs[i].value)));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

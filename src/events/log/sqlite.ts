@@ -504,7 +504,7 @@ export class SqliteEventLog implements EventLog {
       pos += ev.value.length;
       ends.writeUInt32LE(pos, 4 * i);
     }
-    const data = n === 1 ? evs[0].value : Buffer.concat(evs.map((e) => e.value), pos);
+    const data = n === 1 ? evs[0].value : (adjacent(evs) ?? Buffer.concat(evs.map((e) => e.value), pos));
     this.st.insertChunk.run(lo + start, n, now, JSON.stringify(ids), keys ? JSON.stringify(keys) : null, ends, data);
     // Consumers usually read what was just appended: keep it decoded (uncommitted until the
     // transaction is, but chunks are only ever read inside this process's own later turns).
@@ -952,6 +952,18 @@ function toRecord(topic: string, r: Rec, deliveries: number): LogRecord {
   const rec: LogRecord = { topic, offset: r.off, id: r.id, value: r.value, timestamp: r.ts, deliveries };
   if (r.key !== null) rec.key = r.key;
   return rec;
+}
+
+/** The values as one buffer when they already lie back to back in memory (no copy needed). */
+function adjacent(evs: LogEvent[]): Buffer | undefined {
+  const first = evs[0].value;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < evs.length; i++) {
+    const v = evs[i].value;
+    if (v.buffer !== first.buffer || v.byteOffset !== end) return undefined;
+    end += v.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 function decodeChunk(lo: number, row: ChunkRow): Chunk {

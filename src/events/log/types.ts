@@ -6,7 +6,7 @@ export interface LogEvent {
   id: string;
   /** Optional ordering key: events with one key are delivered in append order. */
   key?: string;
-  /** Serialized event (JSON bytes). */
+  /** Serialized event (JSON bytes). The log may keep a reference to it: do not modify it after appending. */
   value: Buffer;
 }
 
