@@ -60,6 +60,16 @@ export function eventSpans(b: Buffer): EventSpan[] | undefined {
   let unsafe = false;
   let afterMetaKey = false;
   for (; i < n; i++) {
+    if (depth > keyDepth) {
+      // Inside a value of an event: only strings and brackets matter until it closes.
+      for (; i < n; i++) {
+        const c = b[i];
+        if (c === QUOTE) i = stringEnd(b, i);
+        else if (c === OPEN_OBJ || c === OPEN_ARR) depth++;
+        else if ((c === CLOSE_OBJ || c === CLOSE_ARR) && --depth === keyDepth) break;
+      }
+      continue;
+    }
     const c = b[i];
     if (c === QUOTE) {
       const end = stringEnd(b, i);
