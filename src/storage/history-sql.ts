@@ -122,10 +122,14 @@ export class HistoryWriter {
       this.bucket, p.key, p.rev, p.tidOrder, p.tid, p.hash, p.expiresAt, p.writtenAt, p.contentType, p.headersJson,
       enc.kind === 'snapshot' ? 0 : 1, enc.baseRev, enc.baseTid, enc.depth, enc.run, enc.payload,
     ];
-    // The next put of this key uses this body as its base (a copy: the caller owns p.body).
-    this.cache.set(this.id(p.key)({ rev: p.rev, tid: p.tidOrder }), p.hash, Buffer.from(p.body));
+    this.remember(p);
     const isNewest = !pend.latest || newer(p.rev, p.tidOrder, pend.latest);
     return isNewest ? { row, copy: this.copyParams(p) } : { row };
+  }
+
+  /** The next put of this key uses this body as its base (a copy: the caller owns p.body). */
+  private remember(p: PreparedPut): void {
+    if (p.body.length <= this.cache.maxBytes / 4) this.cache.set(this.id(p.key)({ rev: p.rev, tid: p.tidOrder }), p.hash, Buffer.from(p.body));
   }
 
   copyParams(p: PreparedPut): unknown[] {
@@ -156,7 +160,7 @@ export class HistoryWriter {
         : encodeDeltaPayload(bodyOf({ rev: same[3], tid: same[4] }), p.body, this.opts);
     const row = [p.tid, p.hash, p.expiresAt, p.writtenAt, p.contentType, p.headersJson, payload, this.bucket, p.key, p.rev, p.tidOrder];
     const kids = childBodies.map((c) => ({ rev: c.rev, tidOrder: c.tidOrder, payload: encodeDeltaPayload(p.body, c.body, this.opts) }));
-    this.cache.set(id({ rev: p.rev, tid: p.tidOrder }), p.hash, Buffer.from(p.body));
+    this.remember(p);
     const latest = latestRow && metaOf(latestRow);
     const isNewest = !latest || (latest.rev === p.rev && latest.tid === p.tidOrder) || newer(p.rev, p.tidOrder, latest);
     return isNewest ? { row, children: kids, copy: this.copyParams(p) } : { row, children: kids };
