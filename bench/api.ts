@@ -7,7 +7,8 @@
 // Bare and Cascade runs alternate (bare, cascade, bare, cascade, …) to cancel drift; the
 // ratio is the mean of the per-round ratios.
 // Usage: npm run bench:api [-- --duration 10 --connections 10,50 --rounds 2 --pages Avere,Dog]
-// Diagnosis: --cpu-prof DIR (profile of the Cascade process), --changeprop off, --entry FILE.
+// Diagnosis: --cpu-prof DIR (profile of the Cascade process), --changeprop off, --entry FILE
+// and --config FILE (another build or checkout; the config's data settings are replaced).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
@@ -78,13 +79,14 @@ function getRaw(url: string): Promise<{ status: number; headers: Record<string, 
 const dir = mkdtempSync(join(tmpdir(), 'cascade-bench-api-'));
 const port = await freePort();
 const wikiPort = await freePort();
-const base = parse(readFileSync(join(root, 'config', 'cascade.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
+const baseConfig = resolve(opt('config', join(root, 'config', 'cascade.yaml')));
+const base = parse(readFileSync(baseConfig, 'utf8')) as Record<string, Record<string, unknown>>;
 base.listen = { host: '127.0.0.1', port };
 base.data_dir = dir as unknown as Record<string, unknown>;
 base.wiki = { ...(base.wiki ?? {}), port: wikiPort };
 (base.domains['example.wiki'] as { origin: { url: string } }).origin.url = `http://127.0.0.1:${wikiPort}`;
 if (!changeprop) base.changeprop = { ...(base.changeprop ?? {}), enabled: false };
-if (base.changeprop?.rule_files) base.changeprop.rule_files = ((base.changeprop.rule_files as string[]) ?? []).map((f) => resolve(root, f));
+if (base.changeprop?.rule_files) base.changeprop.rule_files = ((base.changeprop.rule_files as string[]) ?? []).map((f) => resolve(baseConfig, '..', '..', f));
 const configFile = join(dir, 'cascade.yaml');
 const configText = stringify(base);
 writeFileSync(configFile, configText);
