@@ -249,3 +249,22 @@ test('values lying back to back in one buffer are stored as they are (read from 
     await b.close();
   }
 });
+
+test('the dedup window holds at most dedup_max_ids ids per topic: the oldest beyond it are new again', async () => {
+  const log = await openEventLog({ backend: 'sqlite', path: join(tmp, 'capped.sqlite'), synchronous: 'normal', dedup_max_ids: 1000 });
+  try {
+    const evs = corpusEvents(1500);
+    for (let i = 0; i < evs.length; i += 100) await log.append('local.capped', evs.slice(i, i + 100));
+    const again = await log.append('local.capped', [evs[0], evs[1499], evs[600]]);
+    assert.deepEqual(
+      again.map((r) => r.duplicate),
+      [false, true, true],
+    );
+    assert.deepEqual(
+      again.slice(1).map((r) => r.offset),
+      [1500, 601],
+    );
+  } finally {
+    await log.close();
+  }
+});
