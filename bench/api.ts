@@ -143,6 +143,13 @@ const cascade = spawn(process.execPath, [...nodeFlags, entry, 'serve', '-c', con
 const cascadeExit = new Promise<number | null>((res) => cascade.once('exit', (code) => res(code)));
 const cascadeUrl = `http://127.0.0.1:${port}`;
 
+/** Cascade's event-loop delay (p99, max; ms) since the previous call (each scrape resets it). */
+async function loopDelay(): Promise<{ p99: number; max: number }> {
+  const m = (await getRaw(`${cascadeUrl}/metrics`)).body.toString('utf8');
+  const q = (k: string) => Number(new RegExp(`^cascade_event_loop_delay_seconds\\{quantile="${k}"\\} (\\S+)`, 'm').exec(m)?.[1]) * 1000;
+  return { p99: q('0.99'), max: q('1') };
+}
+
 function procMem(pid: number): { rss: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
@@ -206,7 +213,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const rows: string[][] = [];
 let mem: { rss: number; hwm: number } | undefined;
 let memStart: { rss: number; hwm: number } | undefined;
-const idle = { cpu: NaN };
+const idle = { cpu: NaN, loop: { p99: NaN, max: NaN } };
 const heap = { text: '' };
 let memBare = { rss: NaN, hwm: NaN };
 let exitCode: number | null;
@@ -231,8 +238,10 @@ try {
   memStart = procMem(cascade.pid!);
   // CPU Cascade spends with no requests (background work: change-propagation consumers, purges).
   const idle0 = cpuSeconds(cascade.pid!);
+  await loopDelay();
   await sleep(5000);
   idle.cpu = (cpuSeconds(cascade.pid!) - idle0) / 5;
+  idle.loop = await loopDelay();
   for (const p of PAGES) {
     const url = `${cascadeUrl}/api/rest_v1/page/html/${p.title}`;
     const first = await getRaw(url);
@@ -251,10 +260,13 @@ try {
     try {
       for (const c of conns) {
         const cas: WrkResult[] = [];
+        const loops: { p99: number; max: number }[] = [];
         const bar: WrkResult[] = [];
         for (let r = 0; r < rounds; r++) {
           bar.push(await wrk(bare.url, c, bare.child.pid!));
+          await loopDelay();
           cas.push(await wrk(url, c, cascade.pid!));
+          loops.push(await loopDelay());
         }
         const ratios = cas.map((x, i) => x.rps / bar[i].rps);
         rows.push([
@@ -269,6 +281,7 @@ try {
           mean(bar.map((x) => x.p99)).toFixed(2),
           `${mean(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})`,
           `${mean(cas.map((x) => x.cpuUs)).toFixed(0)} / ${mean(bar.map((x) => x.cpuUs)).toFixed(0)}`,
+          `${mean(loops.map((x) => x.p99)).toFixed(1)} / ${Math.max(...loops.map((x) => x.max)).toFixed(1)}`,
         ]);
       }
       memBare = procMem(bare.child.pid!);
@@ -288,13 +301,15 @@ try {
 
 console.log(`node ${process.version}; Cascade: node ${nodeFlags.join(' ')}${nodeFlags.length ? ' ' : ''}${entry.startsWith(root) ? entry.slice(root.length + 1) : entry} serve -c <tmp>/cascade.yaml (config/cascade.yaml on a temp data dir${changeprop ? '' : ', changeprop disabled'})`);
 console.log(`wrk ${WRK(0, '<url>').join(' ').replace('-c0', `-c{${conns.join(',')}}`)}   ${rounds} round(s) of bare then cascade per row`);
-const head = ['page', 'sent', 'conc', 'cascade req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'p50 ms', 'p99 ms', 'ratio (per round)', 'CPU µs/req cascade / bare'];
+const head = ['page', 'sent', 'conc', 'cascade req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'p50 ms', 'p99 ms', 'ratio (per round)', 'CPU µs/req cascade / bare', 'loop delay p99 / max ms'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]) => r.map((v, i) => v.padStart(widths[i])).join('  ');
 console.log(line(head));
 for (const r of rows) console.log(line(r));
 console.log(`Cascade process (embedded default, example wiki in-process; ${SEEDED.map((p) => p.title).join(', ')} read once): VmRSS ${memStart!.rss.toFixed(0)} MB before the runs; after them VmRSS ${mem!.rss.toFixed(0)} MB, VmHWM (peak) ${mem!.hwm.toFixed(0)} MB`);
 console.log(`  of which (from /metrics after the runs): ${heap.text}`);
-console.log(`Cascade CPU while idle (5 s before the runs): ${(idle.cpu * 100).toFixed(1)} % of a core`);
+console.log(
+  `Cascade while idle (5 s before the runs): CPU ${(idle.cpu * 100).toFixed(1)} % of a core, event-loop delay p99 ${idle.loop.p99.toFixed(1)} ms, max ${idle.loop.max.toFixed(1)} ms`,
+);
 console.log(`bare server after its runs (last page): VmRSS ${memBare.rss.toFixed(0)} MB, VmHWM ${memBare.hwm.toFixed(0)} MB; Cascade exit code ${String(exitCode)}`);
 if (cpuProf) console.log(`CPU profile of the Cascade process in ${resolve(cpuProf)}; data left in ${dir}`);

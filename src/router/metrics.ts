@@ -1,5 +1,6 @@
 // Prometheus metrics in the text exposition format, without a client library: the hot path
 // only bumps numbers in pre-created series (Map lookups per label, no key strings built).
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestContext } from './router.ts';
 import type { Router } from './router.ts';
 
@@ -207,6 +208,27 @@ export const httpRequestDuration = metrics.histogram(
   'HTTP request duration by route pattern, method and status',
   ['route', 'method', 'status'],
 );
+
+// Event-loop delay (native sampling timer, no JavaScript per tick): what a request may wait
+// behind other work on the loop; the tail latency's floor.
+const LOOP_RESOLUTION_MS = 20;
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+loopDelay.enable();
+
+metrics.collect(() => {
+  const d = loopDelay;
+  // The histogram holds intervals between samples: the delay is what exceeds the resolution.
+  const delay = (ns: number) => (d.count ? Math.max(0, ns - LOOP_RESOLUTION_MS * 1e6) / 1e9 : 0);
+  const lines = [
+    `# HELP cascade_event_loop_delay_seconds Event-loop delay since the last scrape (sampled every ${LOOP_RESOLUTION_MS} ms)`,
+    '# TYPE cascade_event_loop_delay_seconds gauge',
+    `cascade_event_loop_delay_seconds{quantile="0.5"} ${delay(d.percentile(50))}`,
+    `cascade_event_loop_delay_seconds{quantile="0.99"} ${delay(d.percentile(99))}`,
+    `cascade_event_loop_delay_seconds{quantile="1"} ${delay(d.max)}`,
+  ];
+  d.reset();
+  return lines.join('\n');
+});
 
 metrics.collect(() => {
   const m = process.memoryUsage();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { Router, type Handler, type RequestContext } from '../../src/router/router.ts';
 import { createHttpServer, DEFAULT_HEADERS, precomputeHeaders, writePrecomputed } from '../../src/router/server.ts';
-import { Histogram, MetricsRegistry } from '../../src/router/metrics.ts';
+import { Histogram, metrics, MetricsRegistry } from '../../src/router/metrics.ts';
 
 async function serve(r: Router, onResponse?: Parameters<typeof createHttpServer>[0]['onResponse']) {
   const server = createHttpServer({ router: r, ...(onResponse ? { onResponse } : {}) });
@@ -131,5 +131,20 @@ describe('metrics: series', () => {
     c.inc(['html', 'hit']);
     assert.equal(c.get(['html', 'hit']), 4);
     assert.match(reg.render(), /hits_total\{endpoint="html",outcome="hit"\} 4\n/);
+  });
+});
+
+describe('metrics: event-loop delay', () => {
+  it('reports a blocked loop, and resets at each scrape', async () => {
+    metrics.render();
+    await new Promise((r) => setTimeout(r, 60)); // the first interval after a reset is not recorded
+    const until = performance.now() + 120;
+    while (performance.now() < until); // block the loop
+    await new Promise((r) => setTimeout(r, 60));
+    const max = (text: string) => Number(/^cascade_event_loop_delay_seconds\{quantile="1"\} (\S+)$/m.exec(text)?.[1]);
+    const first = max(metrics.render());
+    assert.ok(first >= 0.08 && first < 5, String(first));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(max(metrics.render()) < first, 'the next scrape no longer sees the blocked interval');
   });
 });
