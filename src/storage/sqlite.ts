@@ -592,7 +592,9 @@ function prepareStatements(db: Db) {
          WHERE bucket = @b AND key = @key AND rev = @rev AND tid_order = @t
         UNION ALL
         SELECT k.rev, k.tid_order, k.h_kind, k.base_rev, k.base_tid_order, k.h_depth, k.h_run, k.hash, k.body
-          FROM krv k JOIN c ON k.bucket = @b AND k.key = @key AND k.rev = c.base_rev AND k.tid_order = c.base_tid_order
+          -- CROSS JOIN fixes c as the outer loop: one primary-key lookup per step (a plain join
+          -- let the planner scan every row of the key at each step: 3 ms for 9 steps).
+          FROM c CROSS JOIN krv k ON k.bucket = @b AND k.key = @key AND k.rev = c.base_rev AND k.tid_order = c.base_tid_order
       ) SELECT * FROM c`),
     hInsert: db.prepare(`
       INSERT INTO krv (bucket, key, rev, tid_order, tid, hash, expires_at, written_at, content_type, headers, encoding,
@@ -618,7 +620,7 @@ function prepareStatements(db: Db) {
         SELECT base_rev, base_tid_order FROM krv
          WHERE bucket = @b AND key = @key AND base_rev IS NOT NULL AND (expires_at IS NULL OR expires_at > @now)
         UNION
-        SELECT k.base_rev, k.base_tid_order FROM krv k JOIN needed n ON k.bucket = @b AND k.key = @key AND k.rev = n.rev AND k.tid_order = n.tid_order
+        SELECT k.base_rev, k.base_tid_order FROM needed n CROSS JOIN krv k ON k.bucket = @b AND k.key = @key AND k.rev = n.rev AND k.tid_order = n.tid_order
          WHERE k.base_rev IS NOT NULL
       )
       DELETE FROM krv WHERE bucket = @b AND key = @key AND expires_at <= @now AND (rev, tid_order) NOT IN (SELECT rev, tid_order FROM needed)`),
