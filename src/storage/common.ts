@@ -222,7 +222,7 @@ export function checkBody(body: unknown): Buffer {
 export async function preparePut(spec: BucketSpec, req: PutRequest, now: number = Date.now()): Promise<PreparedPut> {
   const key = validateKey(req.key);
   const rev = spec.type === 'key_rev_value' ? validateRev(req.rev) : 0;
-  const tid = req.tid === undefined ? newTid(now) : validateTid(req.tid);
+  const tid = req.tid === undefined ? newTid() : validateTid(req.tid);
   const body = checkBody(req.body);
   if (req.ifUnmodifiedSince !== undefined && !Number.isFinite(req.ifUnmodifiedSince)) {
     throw new CascadeError(StorageErrors.badRev, 'ifUnmodifiedSince must be a time in ms');

@@ -11,16 +11,23 @@ let lastTicks = 0n;
 
 const TID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
-/** A new v1 UUID for `ms` (default now). Strictly increasing within this process. */
-export function newTid(ms: number = Date.now()): string {
-  let ticks = BigInt(Math.floor(ms)) * 10000n + GREGORIAN_OFFSET;
-  if (ticks <= lastTicks) {
-    if (ms >= Date.now() - 1) ticks = lastTicks + 1n; // same millisecond: count 100-ns steps
-    else clockSeq = (clockSeq + 1) & 0x3fff; // explicit old time: distinguish by clock sequence
+/**
+ * A new v1 UUID. Without `ms` (now) tids are strictly increasing within this process: ids
+ * made in one millisecond count on in 100-ns steps. With an explicit `ms` the tid carries
+ * exactly that time, and repeated calls for one time differ in their clock sequence.
+ */
+export function newTid(ms?: number): string {
+  if (ms === undefined) {
+    let ticks = BigInt(Date.now()) * 10000n + GREGORIAN_OFFSET;
+    if (ticks <= lastTicks) ticks = lastTicks + 1n;
+    lastTicks = ticks;
+    return formatTid(ticks, clockSeq, node);
   }
-  if (ticks > lastTicks) lastTicks = ticks;
-  return formatTid(ticks, clockSeq, node);
+  const ticks = BigInt(Math.floor(ms)) * 10000n + GREGORIAN_OFFSET;
+  explicitSeq = (explicitSeq + 1) & 0x3fff;
+  return formatTid(ticks, explicitSeq, node);
 }
+let explicitSeq = clockSeq;
 
 /** A v1 UUID for a fixed time with random low bits (e.g. a tid derived from an event time). */
 export function tidAt(ms: number): string {

@@ -28,4 +28,5 @@ test('explicitly old times still yield distinct tids', () => {
   const b = newTid(old);
   assert.notEqual(a, b);
   assert.equal(tidTime(a), old);
+  assert.equal(tidTime(b), old);
 });
