@@ -8,6 +8,8 @@ export interface StorageConfig {
   postgres: { url: string; schema: string; pool_size: number };
   /** How often expired rows are purged in the background. */
   purge_interval_seconds: number;
+  /** Decoded bodies of `compression: history` rows kept in memory (keyframes, latest bodies). */
+  history_cache_mb: number;
 }
 
 export interface BucketConfig {
@@ -74,6 +76,7 @@ export const storageConfigSchema = {
       },
     },
     purge_interval_seconds: { type: 'integer', minimum: 1, default: 60 },
+    history_cache_mb: { type: 'integer', minimum: 0, default: 32 },
   },
 } as const;
 

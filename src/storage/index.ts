@@ -17,10 +17,11 @@ export { mountStorage } from './http.ts';
 /** Opens the configured backend and declares every configured bucket. */
 export async function openStore(config: CascadeConfig): Promise<ContentStore> {
   const sc = config.storage;
+  const historyCacheBytes = (sc.history_cache_mb ?? 32) * 1024 * 1024;
   const store: ContentStore =
     sc.backend === 'postgres'
-      ? await PostgresStore.open({ url: sc.postgres.url, schema: sc.postgres.schema, poolSize: sc.postgres.pool_size })
-      : SqliteStore.open({ path: dataPath(config, sc.sqlite.path), synchronous: sc.sqlite.synchronous });
+      ? await PostgresStore.open({ url: sc.postgres.url, schema: sc.postgres.schema, poolSize: sc.postgres.pool_size, historyCacheBytes })
+      : SqliteStore.open({ path: dataPath(config, sc.sqlite.path), synchronous: sc.sqlite.synchronous, historyCacheBytes });
   try {
     for (const [domain, d] of Object.entries(config.domains)) {
       for (const [name, b] of Object.entries(d.buckets ?? {})) await store.declareBucket(bucketSpec(domain, name, b));
