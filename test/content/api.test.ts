@@ -308,7 +308,7 @@ describe('content API: writes, re-renders and coalescing', () => {
 
   it('50 concurrent no-cache requests cause exactly one origin render', async () => {
     await get(`${API}/page/html/Main_Page`);
-    await wikiPost('/w/rest.php/v1/_test/delay?ms=150&count=1');
+    await wikiPost('/w/rest.php/v1/_test/delay?ms=1500&count=1'); // long enough for all 50 to arrive on a loaded machine
     const before = h.wiki.stats().byTitle.Main_Page ?? 0;
     const results = await Promise.all(
       Array.from({ length: 50 }, () => get(`${API}/page/html/Main_Page`, { 'cache-control': 'no-cache' })),
