@@ -43,6 +43,9 @@ export class ServedEntry {
   private readonly heads: Partial<Record<StoredEncoding, string[]>> = {};
   private head304: string[] | undefined = undefined;
   size: number;
+  /** HotCache bookkeeping: keys holding this entry, and the size accounted for it (once). */
+  hotRefs = 0;
+  hotBytes = 0;
 
   constructor(
     record: StoredRecord,
@@ -148,8 +151,6 @@ export class ServedEntry {
 
 interface Slot {
   entry: ServedEntry;
-  /** The entry's size when it was accounted under this key. */
-  size: number;
   /** When the slot last moved to the recent end (ms). */
   touched: number;
 }
@@ -157,7 +158,10 @@ interface Slot {
 /** Recency is refreshed at most this often per key, so a hit costs no Map re-insertion. */
 const TOUCH_INTERVAL_MS = 1000;
 
-/** Byte-bounded LRU of ServedEntry, by key. */
+/**
+ * Byte-bounded LRU of ServedEntry, by key. An entry held under several keys (a page's latest
+ * and its revision) counts once.
+ */
 export class HotCache {
   private map = new Map<string, Slot>();
   private bytes = 0;
@@ -192,33 +196,39 @@ export class HotCache {
   }
 
   set(key: string, e: ServedEntry): void {
+    const cur = this.map.get(key);
+    if (cur?.entry === e) {
+      cur.touched = Date.now();
+      this.map.delete(key);
+      this.map.set(key, cur);
+      return;
+    }
     this.delete(key);
     if (e.size > this.maxBytes / 4) return; // too big to be worth caching: it would push out many others
-    this.map.set(key, { entry: e, size: e.size, touched: Date.now() });
-    this.bytes += e.size;
+    this.map.set(key, { entry: e, touched: Date.now() });
+    if (e.hotRefs++ === 0) {
+      e.hotBytes = e.size;
+      this.bytes += e.size;
+    }
     this.evict();
   }
 
-  /** Re-accounts an entry whose size grew (a variant was added) under every key holding it. */
-  grew(e: ServedEntry, key?: string): void {
-    const fix = (k: string, s: Slot) => {
-      this.bytes += e.size - s.size;
-      s.size = e.size;
-    };
-    if (key !== undefined) {
-      const s = this.map.get(key);
-      if (s?.entry === e) fix(key, s);
-    } else {
-      for (const [k, s] of this.map) if (s.entry === e) fix(k, s);
-    }
+  /** Re-accounts an entry whose size grew (a variant was added). */
+  grew(e: ServedEntry): void {
+    if (e.hotRefs === 0) return;
+    this.bytes += e.size - e.hotBytes;
+    e.hotBytes = e.size;
     this.evict();
   }
 
   delete(key: string): void {
     const s = this.map.get(key);
     if (s) {
-      this.bytes -= s.size;
       this.map.delete(key);
+      if (--s.entry.hotRefs === 0) {
+        this.bytes -= s.entry.hotBytes;
+        s.entry.hotBytes = 0;
+      }
     }
   }
 

@@ -126,6 +126,23 @@ describe('HotCache', () => {
     assert.equal(c.totalBytes, 0);
   });
 
+  it('counts an entry held under several keys once, until its last key goes', () => {
+    const c = new HotCache(1_000_000, 60_000);
+    const e = entryOf(100_000);
+    c.set('latest', e);
+    c.set('rev/1', e);
+    c.set('rev/1', e);
+    assert.equal(c.totalBytes, e.size);
+    e.size += 50_000;
+    c.grew(e);
+    assert.equal(c.totalBytes, e.size);
+    c.delete('latest');
+    assert.equal(c.totalBytes, e.size);
+    assert.equal(c.peek('rev/1'), e);
+    c.set('rev/1', entryOf(10));
+    assert.ok(c.totalBytes < 20_000, 'replacing the last key frees the entry');
+  });
+
   it('answers get() only while fresh; peek() still sees an expired entry', () => {
     const c = new HotCache(1_000_000, 100);
     const e = entryOf(10);
