@@ -220,10 +220,13 @@ export class ContentRoutes {
   private async derived(ctx: RequestContext, domain: string, kind: DerivedKind): Promise<void> {
     const t = await this.title(ctx, domain);
     if (!t) return;
-    const o = readOptions(ctx);
+    // Derived content is keyed by the stored HTML's rev/tid, so it is never older than that
+    // HTML: a no-cache request for it must not re-render the HTML at the origin again (change
+    // propagation asks for summaries right after the HTML it was derived from changed).
+    const o = { ...readOptions(ctx), noCache: false };
     const html = await this.svc.html(domain, t, o);
     if (this.redirectIfNeeded(ctx, html)) return;
-    const served = await this.svc.derived(kind, domain, t, html.entry, { ...o, noCache: false });
+    const served = await this.svc.derived(kind, domain, t, html.entry, o);
     if (html.stale) served.stale = html.stale;
     await this.send(ctx, served, kind);
   }
