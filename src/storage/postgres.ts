@@ -30,7 +30,7 @@ import {
 } from './common.ts';
 import type { BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
 import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
-import { BodyCache, decodeCached, orderChain, type RowRef, type StoredChainRow } from './history/index.ts';
+import { BodyCache, decodeCached, HistoryChainError, orderChain, type RowRef, type StoredChainRow } from './history/index.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -357,8 +357,8 @@ export class PostgresStore implements ContentStore {
     const missing = chain.filter((c, i) => i > cached && c.payload === null);
     if (missing.length > 0) {
       const got = await this.exec(this.q.hBodies, [bucket, key, missing.map((c) => c.rev), missing.map((c) => c.tid)]);
-      const byId = new Map(got.map((g) => [`${g[0] as number}/${g[1] as string}`, g[2] as Buffer]));
-      for (const c of missing) c.payload = byId.get(`${c.rev}/${c.tid}`) as Buffer;
+      if (got.length !== missing.length) throw new HistoryChainError(`${missing.length - got.length} chain rows vanished while reading`);
+      missing.forEach((c, i) => (c.payload = got[i][0] as Buffer));
     }
     const body = decodeCached(chain, ref, this.cache, id);
     return new StoredRow(key, r[0], r[1], r[2], r[3], 'identity', body, r[6]);
@@ -696,10 +696,12 @@ function statements(s: string, tag: string) {
            FROM c, LATERAL (SELECT * FROM ${s}.krv x WHERE x.bucket = $1 AND x.key = $2 AND x.rev = c.base_rev AND x.tid_order = c.base_tid_order OFFSET 0) k
        ) SELECT * FROM c`,
     ),
+    // Payloads only, in the order asked. (Per-query binary results would halve the bytes of a
+    // snapshot sent as hex, but pg decodes row fields as UTF-8 unless the whole client is binary.)
     hBodies: q(
       'h_bodies',
-      `SELECT k.rev, k.tid_order, k.body FROM unnest($3::bigint[], $4::text[]) AS u (rev, tid_order)
-         JOIN ${s}.krv k ON k.bucket = $1 AND k.key = $2 AND k.rev = u.rev AND k.tid_order = u.tid_order`,
+      `SELECT k.body FROM unnest($3::bigint[], $4::text[]) WITH ORDINALITY AS u (rev, tid_order, n)
+         JOIN ${s}.krv k ON k.bucket = $1 AND k.key = $2 AND k.rev = u.rev AND k.tid_order = u.tid_order ORDER BY u.n`,
     ),
     hInsert: q(
       'h_insert',
