@@ -503,6 +503,45 @@ for (const b of backends) {
       }
     });
 
+    test('a waiting fetch returns a record appended meanwhile promptly', async (t) => {
+      const log = await b.open(t);
+      if (!log) return;
+      try {
+        // Two topics, keyed (spread over key partitions) and unkeyed records, small and large
+        // fetch sizes: wherever the record lands, the member waiting in fetch gets it at once,
+        // not when some earlier pull expires. Each round acks before the next, as a worker does.
+        const tps = [topic(), topic()];
+        const c = await log.consumer('prompt', tps, { startAt: 'latest' });
+        const sizes = [1, 16, 256];
+        const lat: number[] = [];
+        for (let i = 0; i < 50; i++) {
+          const ev = corpusEvents(1)[0];
+          if (i % 3 !== 2) ev.key = `${examples[i % examples.length].event.meta?.stream ?? 'k'}#${i}`;
+          const waiting = c.fetch(sizes[i % sizes.length], 5000);
+          await sleep(30 + (i % 4) * 10); // the fetch is waiting by now
+          const t0 = performance.now();
+          await log.append(tps[i % 2], [ev]);
+          const recs = await waiting;
+          const ms = performance.now() - t0;
+          assert.deepEqual(
+            recs.map((r) => r.id),
+            [ev.id],
+            `round ${i}: the appended record`,
+          );
+          await c.ack(recs);
+          lat.push(ms);
+        }
+        lat.sort((x, y) => x - y);
+        const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(1);
+        t.diagnostic(`append→fetch ms: p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} max ${q(1)}`);
+        // 200 ms: far above a healthy hand-over (a few ms), far below a pull expiry (≥ 1 s).
+        assert.ok(lat[lat.length - 1] <= 200, `every record within 200 ms (slowest ${lat[lat.length - 1].toFixed(1)} ms)`);
+        await c.close();
+      } finally {
+        await log.close();
+      }
+    });
+
     test('lag counts the records a group has not acked', async (t) => {
       const log = await b.open(t);
       if (!log) return;

@@ -497,6 +497,7 @@ class Puller {
     if (this.open.get(key) === req) this.open.delete(key);
     this.ids.delete(req.subject.slice(this.inbox.length + 1));
     req.resolve();
+    for (const w of this.waiters) w(); // a waiting fetch renews the request
   }
 
   /** True while a request to this consumer is open. */
@@ -552,7 +553,7 @@ class Puller {
     });
   }
 
-  /** Resolves when a message arrives, or after `ms`. */
+  /** Resolves when a message arrives or a request is over, or after `ms`. */
   waitAny(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const w = () => {
@@ -615,8 +616,8 @@ class JetStreamConsumer implements Consumer {
     return out;
   }
 
-  /** Pulls from each sub-consumer (rotating who goes first), asking for at most `max` in all. */
-  private async pullRound(max: number, waitMs: number): Promise<void> {
+  /** Asks each sub-consumer for what is there now (rotating who goes first), at most `max` in all. */
+  private async pullNow(max: number): Promise<void> {
     const n = this.subs.length;
     const start = this.rotate;
     this.rotate = (this.rotate + 1) % n;
@@ -627,16 +628,38 @@ class JetStreamConsumer implements Consumer {
       if (this.puller.busy(s.stream, s.durable)) continue; // still open: delivers into `ready`
       const batch = Math.min(left, s.batch);
       left -= batch;
-      pulls.push(this.puller.pull(s.stream, s.durable, batch, waitMs, s.limited));
+      pulls.push(this.puller.pull(s.stream, s.durable, batch, 0, s.limited));
     }
-    if (waitMs === 0) {
-      // A partition at its max_ack_pending answers only at expiry: do not wait for that one.
-      await Promise.race([Promise.all(pulls), this.puller.waitReady(max, IMMEDIATE_MS)]);
-      return;
+    // A partition at its max_ack_pending answers only at expiry: do not wait for that one.
+    await Promise.race([Promise.all(pulls), this.puller.waitReady(max, IMMEDIATE_MS)]);
+  }
+
+  /**
+   * Waits up to `waitMs` for a record, with a request open on every sub-consumer for the whole
+   * wait (renewed when one is over early), so a record appended to any of them comes at once.
+   * Sharing `max` among them in rotation, as pullNow does, left some without a request (the
+   * unkeyed consumer's batch took it all): a record appended there waited for a later fetch
+   * whose rotation reached it, 1-2 s in the changeprop loop. So this may ask for more than
+   * `max` in all; what comes beyond it stays in `ready` for the next fetch.
+   */
+  private async pullWait(max: number, waitMs: number): Promise<void> {
+    const deadline = performance.now() + waitMs;
+    const unlimited = this.subs.filter((s) => !s.limited).length;
+    const share = Math.max(1, Math.ceil(max / Math.max(1, unlimited)));
+    for (;;) {
+      const began = performance.now();
+      const left = deadline - began;
+      if (this.puller.ready.length > 0 || left < 1 || this.closed) break;
+      for (const s of this.subs) {
+        if (this.puller.busy(s.stream, s.durable)) continue;
+        void this.puller.pull(s.stream, s.durable, s.limited ? 1 : Math.min(s.batch, share), left, s.limited);
+      }
+      await this.puller.waitAny(left); // a message, a request over, or the deadline
+      // A request refused at once (409 …) must not turn this into a busy loop.
+      const spent = performance.now() - began;
+      if (this.puller.ready.length === 0 && spent < 20) await new Promise((r) => setTimeout(r, Math.min(20 - spent, deadline - performance.now())));
     }
-    // Waiting: return as soon as something arrived (after one turn, to take what came with it).
-    // Requests still open keep delivering into `ready`, handed out by the next fetch.
-    if (this.puller.ready.length === 0) await Promise.race([Promise.all(pulls), this.puller.waitAny(waitMs + 2000)]);
+    // One more turn, to take what came with the first message.
     await new Promise((r) => setImmediate(r));
   }
 
@@ -644,8 +667,8 @@ class JetStreamConsumer implements Consumer {
     if (this.closed) throw new CascadeError(LogErrors.closed, 'the consumer is closed');
     if (!(max > 0)) return [];
     const ready = this.puller.ready;
-    if (ready.length < max) await this.pullRound(max, 0);
-    if (ready.length === 0 && waitMs > 0 && !this.closed) await this.pullRound(max, waitMs);
+    if (ready.length < max) await this.pullNow(max);
+    if (ready.length === 0 && waitMs > 0 && !this.closed) await this.pullWait(max, waitMs);
     return this.deliver(ready.splice(0, max));
   }
 
