@@ -897,9 +897,34 @@ export class SqliteEventLog implements EventLog {
     return this.enqueue(f, weight, durable);
   }
 
-  get pollIntervalMs(): number {
-    return this.cfg.poll_interval_ms;
+  /**
+   * Resolves on the next change that may give a waiting fetch work, or after `ms`.
+   * This process's commits signal at once; commits of other processes are noticed by one
+   * poller per log (not one per consumer), which reads `PRAGMA data_version` every
+   * poll_interval_ms while any fetch waits.
+   */
+  awaitChange(ms: number): Promise<void> {
+    if (this.waiting++ === 0) {
+      this.dataVersion ??= this.db.prepare('PRAGMA data_version').pluck();
+      this.seenDataVersion = this.dataVersion.get() as number;
+      this.poller = setInterval(() => {
+        if (this.closed) return;
+        const v = this.dataVersion!.get() as number;
+        if (v !== this.seenDataVersion) {
+          this.seenDataVersion = v;
+          this.changes.emit('change');
+        }
+      }, this.cfg.poll_interval_ms);
+      this.poller.unref();
+    }
+    return waitForChange(this.changes, ms).finally(() => {
+      if (--this.waiting === 0) clearInterval(this.poller);
+    });
   }
+  private waiting = 0;
+  private poller: NodeJS.Timeout | undefined;
+  private dataVersion: Database.Statement | undefined;
+  private seenDataVersion = 0;
 
   forget(c: SqliteConsumer): void {
     this.consumers.delete(c);
@@ -1030,7 +1055,9 @@ class SqliteConsumer implements Consumer {
       const left = deadline - Date.now();
       if (recs.length > 0 || left <= 0 || this.closed || this.log.isClosed()) return recs;
       if (this.log.version !== seen) continue;
-      await waitForChange(this.log.changes, Math.min(left, this.log.pollIntervalMs));
+      // Idle: wake on a commit of this or another process, or when a lease may have run
+      // out (redelivery), so an idle consumer costs no transaction per poll tick.
+      await this.log.awaitChange(Math.min(left, LEASE_RECHECK_MS, this.ackWaitMs));
     }
   }
 
@@ -1046,6 +1073,9 @@ class SqliteConsumer implements Consumer {
     if (!this.log.isClosed()) await this.log.run(() => this.log.releaseNow(this.member), 1, false);
   }
 }
+
+/** How often an idle fetch looks for leases that ran out (at most its consumer's ack wait). */
+const LEASE_RECHECK_MS = 1000;
 
 function waitForChange(em: EventEmitter, ms: number): Promise<void> {
   return new Promise((resolve) => {
