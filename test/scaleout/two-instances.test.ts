@@ -313,11 +313,11 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
     if (!ready) return t.skip('backends unavailable');
     // Only A runs yet: whatever renders the new page (A's changeprop or this read) is A.
     const title = ARTICLES[0];
-    const before = counter(await cacheCounters(A), 'html/rerender');
     const first = await editArticle(title);
-    // Read only once A's page_edit re-render is stored (counted when answered): a read racing
-    // it would render the latest revision a second time.
-    await until('A to re-render the new page', 15_000, async () => counter(await cacheCounters(A), 'html/rerender') > before);
+    // Read only once A's page_edit re-render is stored (the storage API never renders): a read
+    // racing it would render the latest revision a second time.
+    const storedUrl = `${A.url}/${DOMAIN}/sys/key_rev_value/html/${encodeURIComponent(title)}/${first.rev}`;
+    await until('A to store the re-render of the new page', 15_000, async () => (await fetch(storedUrl)).status === 200);
     await until('A to serve the new page on html, summary and mobile-sections', 15_000, () => serves(A, title, first.rev, first.marker));
     const fromA = await view(A, title);
     await sleep(300);
