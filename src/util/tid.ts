@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 const GREGORIAN_OFFSET = 122192928000000000n;
 const node = randomBytes(6);
 node[0] |= 0x01; // multicast bit: a random node id, not a MAC address
-let clockSeq = randomBytes(2).readUInt16BE(0) & 0x3fff;
+const clockSeq = randomBytes(2).readUInt16BE(0) & 0x3fff;
 let lastTicks = 0n;
 
 const TID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
