@@ -2,13 +2,14 @@
 // Each capability exposes a `mount...(router, deps)` function; this file only wires them.
 import type { Server } from 'node:http';
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
 import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
-import { mountContent, type MountedContent } from './content/index.ts';
+import { mountContent, startInvalidation, invalidationGroup, type MountedContent } from './content/index.ts';
 import { startWiki, type WikiHandle } from './wiki/index.ts';
 import { dataPath } from './config/index.ts';
 
@@ -94,6 +95,13 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   const url = typeof addr === 'object' && addr ? `http://${config.listen.host}:${addr.port}` : '';
   log('cascade listening', { url, storage: store.backend });
   if (wiki && !config.wiki.events_url && !config.listen.port) wiki.setEventsUrl(`${url}/v1/events`);
+  // [content] other processes sharing the store evict their hot copies on our resource_change
+  // (and we on theirs); a per-instance consumer group named after the instance.
+  if (config.content.hot_cache.cross_instance_invalidation ?? config.storage.backend === 'postgres') {
+    const id = config.content.instance_id ?? `${hostname()}-${url.slice(url.lastIndexOf(':') + 1)}`;
+    const inv = await startInvalidation(content.service, { log: events.log, topic: events.streams.topicOf('resource_change'), group: invalidationGroup(id), logger: log });
+    closers.push(() => inv.close());
+  }
   // [changeprop] started once listening: relative exec URIs of the rules go to this server.
   let changeprop: App['changeprop'];
   if (config.changeprop.enabled) {

@@ -20,7 +20,17 @@ export interface ContentConfig {
   /** Siteinfo is refetched after this long. */
   siteinfo_ttl_seconds: number;
   /** In-memory cache of ready-to-send renders, bounded by bytes; re-validated against the store after ttl_ms. */
-  hot_cache: { max_bytes: number; ttl_ms: number };
+  hot_cache: {
+    max_bytes: number;
+    ttl_ms: number;
+    /**
+     * Evict a page's hot entries when another instance stores a new render of it (a consumer of
+     * the resource_change topic). Unset: on when storage is shared (postgres), off for SQLite.
+     */
+    cross_instance_invalidation?: boolean;
+  };
+  /** Stable name of this process (its invalidation consumer group); default `{hostname}-{listen port}`. */
+  instance_id?: string;
   /** Largest POST body accepted (wikitext saves and transforms). */
   max_body_bytes: number;
   rate_limit: {
@@ -62,6 +72,7 @@ export const contentConfigSchema = {
       },
     },
     siteinfo_ttl_seconds: { type: 'integer', minimum: 1, default: 3600 },
+    instance_id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' },
     hot_cache: {
       type: 'object',
       additionalProperties: false,
@@ -72,6 +83,7 @@ export const contentConfigSchema = {
         // inside the 150 MB RSS budget of the embedded default.
         max_bytes: { type: 'integer', minimum: 0, default: 16777216 },
         ttl_ms: { type: 'integer', minimum: 0, default: 5000 },
+        cross_instance_invalidation: { type: 'boolean' },
       },
     },
     max_body_bytes: { type: 'integer', minimum: 1024, default: 4194304 },

@@ -12,6 +12,7 @@ import { mountDocs } from './spec.ts';
 export { ContentService, encodeTitle, injectTid, redirectTarget, HTML_TYPE, SUMMARY_TYPE, MOBILE_TYPE, cacheOutcomes } from './service.ts';
 export type { ContentDeps, PageMeta, Served, Outcome, DerivedKind, ReadOptions } from './service.ts';
 export { ContentErrors } from './errors.ts';
+export { startInvalidation, invalidationGroup, type Invalidator, type InvalidationOptions } from './invalidation.ts';
 export { buildSpec } from './spec.ts';
 export type { Endpoint, Stability } from './routes.ts';
 

@@ -97,6 +97,29 @@ export function encodeTitle(prefixedDbKey: string): string {
   return encodeURIComponent(prefixedDbKey).replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%40/g, '@').replace(/%24/g, '$').replace(/%3B/g, ';');
 }
 
+const PAGE_PREFIX = '/api/rest_v1/page/';
+
+/** Domain and prefixed DB key of a public URL made by `publicUri`, or undefined. */
+export function parsePublicUri(uri: string): { domain: string; endpoint: string; key: string } | undefined {
+  let u: URL;
+  try {
+    u = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  if (!u.pathname.startsWith(PAGE_PREFIX)) return undefined;
+  const rest = u.pathname.slice(PAGE_PREFIX.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || slash === rest.length - 1) return undefined;
+  let key: string;
+  try {
+    key = decodeURIComponent(rest.slice(slash + 1));
+  } catch {
+    return undefined;
+  }
+  return { domain: u.hostname, endpoint: rest.slice(0, slash), key };
+}
+
 /** Adds the render id to the document head, as Parsoid's `mw:TimeUuid` meta. */
 export function injectTid(html: string, tid: string): string {
   const meta = `<meta property="mw:TimeUuid" content="${tid}"/>`;
@@ -149,6 +172,12 @@ export class ContentService {
   private readonly accessMaxAgeMs: number;
   /** Renders started (for tests and the benchmark). */
   renders = 0;
+  /** Bumped by every eviction: a store read that started before one does not cache its (maybe older) result. */
+  private dropGen = 0;
+  /** meta.id of resource_change events this process emitted (its own writes are in its cache already). */
+  private readonly ownChanges = new Set<string>();
+  /** Pages evicted because another instance stored a new render (for tests and metrics). */
+  remoteEvictions = 0;
 
   constructor(private readonly deps: ContentDeps) {
     this.cfg = deps.config.content;
@@ -352,6 +381,7 @@ export class ContentService {
   }
 
   private dropHot(domain: string, key: string): void {
+    this.dropGen++;
     for (const b of ['html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining']) {
       this.hot.deletePrefix(`${domain}\u0000${b}\u0000${key}\u0000`);
     }
@@ -464,6 +494,7 @@ export class ContentService {
     if (fresh) return Promise.resolve(fresh);
     let p = this.loads.get(hk);
     if (!p) {
+      const gen = this.dropGen;
       p = (async () => {
         try {
           const rec = await load();
@@ -480,7 +511,9 @@ export class ContentService {
           // This process stored a newer render while the read ran: keep it.
           if (cur && (cur.rev > rev || (cur.rev === rev && cur.renderedAt > tidTime(rec.tid)))) return cur;
           const e = this.entry(domain, bucket, rec);
-          this.hot.set(hk, e);
+          // An eviction ran while the store was read: the record may predate it, so serve it
+          // once and let the next read go to the store again.
+          if (gen === this.dropGen) this.hot.set(hk, e);
           return e;
         } finally {
           this.loads.delete(hk);
@@ -735,7 +768,23 @@ export class ContentService {
       tags: ['cascade', endpoint],
       ...(o.triggeredBy ? { triggered_by: o.triggeredBy } : {}),
     };
+    if (this.ownChanges.size >= 10000) this.ownChanges.clear(); // ids whose event never came back (no consumer)
+    this.ownChanges.add((event.meta as { id: string }).id);
     this.producer.produce([event]).catch((e: unknown) => this.log('resource_change not emitted', { uri: (event.meta as { uri: string }).uri, error: String(e) }));
+  }
+
+  /**
+   * A resource_change from the shared log: when another process stored a new render of the
+   * page, drops this process's hot entries of it (all endpoints, latest and revisions) so the
+   * next read goes to the shared store. Returns whether anything was evicted for it.
+   */
+  applyResourceChange(uri: string, eventId: string | undefined): boolean {
+    if (eventId !== undefined && this.ownChanges.delete(eventId)) return false;
+    const page = parsePublicUri(uri);
+    if (!page || !this.hasDomain(page.domain)) return false;
+    this.dropHot(page.domain, page.key);
+    this.remoteEvictions++;
+    return true;
   }
 
   // ---------------------------------------------------------------- derived content
