@@ -58,6 +58,12 @@ export interface PurgeConfig {
   batch_ms: number;
   /** Purge requests in flight per batch. */
   concurrency: number;
+  /**
+   * Send every batch again this long after the first time (0: off), as MediaWiki's rebound
+   * purges: a CDN refetch racing the purge may still hit an instance that has not yet seen
+   * the change (hot cache eviction travels through the log) and cache the old copy.
+   */
+  rebound_ms: number;
 }
 
 export const changepropConfigSchema = {
@@ -96,6 +102,7 @@ export const changepropConfigSchema = {
         enabled: { type: 'boolean', default: true },
         targets: { type: 'array', items: { type: 'string', pattern: '^https?://' }, default: [] },
         method: { type: 'string', pattern: '^[A-Z]+$', default: 'PURGE' },
+        rebound_ms: { type: 'integer', minimum: 0, maximum: 600000, default: 2000 },
         urls: {
           type: 'array',
           items: { type: 'string', pattern: '^https?://' },

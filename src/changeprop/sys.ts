@@ -161,6 +161,7 @@ export class Purger {
   private batch: Batch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = new Set<Promise<void>>();
+  private rebounds = new Set<NodeJS.Timeout>();
   /** Requests sent so far (tests, stats). */
   sent = 0;
 
@@ -210,8 +211,21 @@ export class Purger {
     const run = this.send(b).then((res) => {
       for (const w of b.waiters) w(res);
     });
-    this.running.add(run);
-    void run.finally(() => this.running.delete(run));
+    this.track(run);
+    if (this.cfg.rebound_ms > 0) {
+      // Best effort, like MediaWiki's rebound purges: not retried, not durable.
+      const t = setTimeout(() => {
+        this.rebounds.delete(t);
+        this.track(this.send(b).then(() => {}));
+      }, this.cfg.rebound_ms);
+      t.unref();
+      this.rebounds.add(t);
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
   }
 
   private async send(b: Batch): Promise<ExecResponse> {
@@ -243,6 +257,8 @@ export class Purger {
 
   async drain(): Promise<void> {
     if (this.batch) this.flush();
+    for (const t of this.rebounds) clearTimeout(t);
+    this.rebounds.clear();
     await Promise.allSettled([...this.running]);
   }
 }

@@ -163,3 +163,31 @@ test('purges: URL templates × endpoints × titles, deduplicated in a batch, xke
     await b.close();
   }
 });
+
+test('purges rebound: every batch is sent again rebound_ms later (a refetch racing the first purge)', async () => {
+  const a = await new Target().start();
+  const http = new HttpExecutor({ allowed: new HostAllowList([a.url]), userAgent: 't' });
+  const cfg = base(`  purge:
+    targets: [${a.url}]
+    urls: ['http://{domain}/api/rest_v1/page/{endpoint}/{title}']
+    batch_ms: 5
+    rebound_ms: 150`).changeprop.purge;
+  const p = new Purger(cfg, http);
+  try {
+    const t0 = Date.now();
+    assert.equal((await p.purge({ domain: 'example.wiki', endpoints: ['html'], titles: ['R'] })).status, 200);
+    assert.equal(a.seen.length, 1);
+    while (a.seen.length < 2 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(a.seen.length, 2, 'the rebound purge arrived');
+    assert.ok(Date.now() - t0 >= 150, 'not before rebound_ms');
+    assert.deepEqual(a.seen.map((s) => s.path), ['/api/rest_v1/page/html/R', '/api/rest_v1/page/html/R']);
+    // drain() cancels pending rebounds (shutdown does not wait for them).
+    await p.purge({ domain: 'example.wiki', endpoints: ['html'], titles: ['S'] });
+    await p.drain();
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(a.seen.length, 3);
+  } finally {
+    await http.close();
+    await a.close();
+  }
+});
