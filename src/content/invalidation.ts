@@ -34,7 +34,9 @@ export function invalidationGroup(instanceId: string): string {
 export async function startInvalidation(service: ContentService, opts: InvalidationOptions): Promise<Invalidator> {
   const log = opts.logger ?? (() => {});
   // The ack wait only matters for a crashed instance's unacked records; eviction is idempotent.
-  const consumer: Consumer = await opts.log.consumer(opts.group, [opts.topic], { startAt: 'latest', ackWaitMs: 30_000 });
+  // A group per instance id: forgotten a day after its instance is gone, so ids that change
+  // (listen port 0) do not pile up durable JetStream consumers.
+  const consumer: Consumer = await opts.log.consumer(opts.group, [opts.topic], { startAt: 'latest', ackWaitMs: 30_000, forgetAfterMs: 86_400_000 });
   let stopped = false;
   let events = 0;
   let evicted = 0;

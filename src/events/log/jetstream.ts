@@ -271,7 +271,7 @@ export class JetStreamEventLog implements EventLog {
       await Promise.all(
         parts.map(async (p) => {
           const durable = this.durable(group, p);
-          await this.ensureConsumer(stream, durable, p === 'u' ? `${base}.u` : `${base}.k.${p}`, p === 'u' ? 10_000 : 1, ackWaitMs, opts.startAt ?? 'earliest');
+          await this.ensureConsumer(stream, durable, p === 'u' ? `${base}.u` : `${base}.k.${p}`, p === 'u' ? 10_000 : 1, ackWaitMs, opts.startAt ?? 'earliest', opts.forgetAfterMs);
           subs.push({ topic, stream, durable, batch: p === 'u' ? 1000 : 1, limited: p !== 'u' });
         }),
       );
@@ -281,7 +281,15 @@ export class JetStreamEventLog implements EventLog {
     return c;
   }
 
-  private async ensureConsumer(stream: string, durable: string, filter: string, maxAckPending: number, ackWaitMs: number, startAt: 'earliest' | 'latest'): Promise<void> {
+  private async ensureConsumer(
+    stream: string,
+    durable: string,
+    filter: string,
+    maxAckPending: number,
+    ackWaitMs: number,
+    startAt: 'earliest' | 'latest',
+    forgetAfterMs?: number,
+  ): Promise<void> {
     try {
       const info = await this.jsm.consumers.info(stream, durable);
       if (info.config.ack_wait !== ms2ns(ackWaitMs)) await this.jsm.consumers.update(stream, durable, { ack_wait: ms2ns(ackWaitMs) });
@@ -298,6 +306,7 @@ export class JetStreamEventLog implements EventLog {
         max_deliver: -1,
         deliver_policy: startAt === 'latest' ? 'new' : 'all',
         filter_subject: filter,
+        ...(forgetAfterMs ? { inactive_threshold: ms2ns(forgetAfterMs) } : {}),
       } as never);
     } catch (e) {
       try {

@@ -34,6 +34,12 @@ export interface ConsumerOptions {
   startAt?: 'earliest' | 'latest';
   /** A fetched record not acked within this time is redelivered (to any member). */
   ackWaitMs?: number;
+  /**
+   * A group with no member for this long may be forgotten by the backend (its position
+   * dropped), for throwaway per-instance groups. JetStream: the consumers' inactive_threshold;
+   * SQLite keeps group rows (a few bytes each).
+   */
+  forgetAfterMs?: number;
 }
 
 /** One member of a consumer group. Members of one group share the work. */
