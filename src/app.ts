@@ -94,6 +94,12 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   const addr = server.address();
   const url = typeof addr === 'object' && addr ? `http://${config.listen.host}:${addr.port}` : '';
   log('cascade listening', { url, storage: store.backend });
+  // Closed after change propagation (registered later, closed earlier), whose execs go to
+  // this server, and before the capabilities the handlers use.
+  closers.push(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+  });
   if (wiki && !config.wiki.events_url && !config.listen.port) wiki.setEventsUrl(`${url}/v1/events`);
   // [content] other processes sharing the store evict their hot copies on our resource_change
   // (and we on theirs); a per-instance consumer group named after the instance.
@@ -122,8 +128,6 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
     server,
     url,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
       for (const c of closers.reverse()) await c();
     },
   };
