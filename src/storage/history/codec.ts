@@ -201,22 +201,7 @@ export function decodeChain(rows: readonly HistoryRow[], target?: RowRef): Buffe
   const snap = chain[0];
   const body = unbrotli(snap.payload, `snapshot ${snap.rev}/${snap.tid}`);
   if (chain.length === 1) return body;
-  const deltas: ParsedDelta[] = [];
-  for (let i = 1; i < chain.length; i++) {
-    const r = chain[i];
-    try {
-      deltas.push(parseDelta(unbrotli(r.payload, `delta ${r.rev}/${r.tid}`)));
-    } catch (e) {
-      if (e instanceof DeltaFormatError) throw new HistoryChainError(`row ${r.rev}/${r.tid}: ${e.message}`, { cause: e });
-      throw e;
-    }
-  }
-  try {
-    return applyChain(body, deltas);
-  } catch (e) {
-    if (e instanceof DeltaFormatError) throw new HistoryChainError(e.message, { cause: e });
-    throw e;
-  }
+  return applyParsed(body, chain.slice(1));
 }
 
 /** A stored chain row with the sha256 of its decoded body (all zeros: unknown, never cached). */
