@@ -15,6 +15,11 @@ export interface RequestContext {
   requestId: string;
   /** True when the caller is inside the trust boundary (see server.ts `isInternalCaller`). */
   internal: boolean;
+  /**
+   * The client's address as the trust boundary sees it: the socket's peer, or the address a
+   * trusted proxy forwarded for (server.ts). Producer authorization and rate limits key on it.
+   */
+  clientIp: string;
   /** The route pattern that matched, for metrics (e.g. `/{domain}/v1/page/html/{title}`). */
   route: string;
 }

@@ -113,6 +113,7 @@ class Context implements RequestContext {
     private readonly rawQuery: string,
     readonly requestId: string,
     readonly internal: boolean,
+    readonly clientIp: string,
     readonly started: number,
   ) {}
 
@@ -142,7 +143,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
     res.requestId = requestId;
-    const ctx = new Context(req, res, req.method ?? 'GET', path, q === -1 ? EMPTY_QUERY : url.slice(q + 1), requestId, isInternalCaller(req, opts), started);
+    const ctx = new Context(req, res, req.method ?? 'GET', path, q === -1 ? EMPTY_QUERY : url.slice(q + 1), requestId, isInternalCaller(req, opts), req.socket.remoteAddress ?? '', started);
     let result: Promise<void> | void;
     try {
       if (ctx.method === 'OPTIONS') {
