@@ -61,7 +61,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   // [events] intake POST /v1/events and the log
   const events = await openEventBus(config, { logger: log });
   closers.push(() => events.close());
-  mountEvents(router, { intake: events.intake, maxBodyBytes: config.events.max_body_bytes, allowHasty: config.events.allow_hasty, logger: log });
+  mountEvents(router, { ...events.http, logger: log });
   // [wiki] example wiki origin on its own port
   let wiki: WikiHandle | undefined;
   if (config.wiki.enabled) {

@@ -9,6 +9,35 @@ export interface StreamConfig {
   key_field?: string;
 }
 
+/** A bearer token, given literally or as the name of an environment variable holding it. */
+export type ProducerToken = string | { env: string };
+
+/**
+ * Who may produce to some streams over HTTP. Every condition given must hold: `from` (the
+ * client address is in one of these networks) and `tokens` (`Authorization: Bearer` is one of
+ * these). A request is allowed a stream when any rule allows it. Cascade's internal streams
+ * (resource_change, change-prop.*, the error stream) are opened only by rules with `internal: true`.
+ */
+export interface ProducerRule {
+  /** Stream names or `/regex/` patterns. */
+  streams: string[];
+  /** CIDRs, single addresses, `loopback`, or `any`. */
+  from?: string[];
+  tokens?: ProducerToken[];
+  /** Lets this rule open internal streams to HTTP producers (never needed for Cascade's own events). */
+  internal?: boolean;
+}
+
+export interface SchemaCacheConfig {
+  /** Compiled schemas kept (least recently used evicted beyond). */
+  max_entries: number;
+  /** Sum of the kept schemas' document sizes (bytes of their JSON). */
+  max_bytes: number;
+  /** Not-found / not-compilable results kept (each for `negative_ttl_ms`). */
+  negative_max_entries: number;
+  negative_ttl_ms: number;
+}
+
 export interface EventsConfig {
   /**
    * Where `$schema` URIs are looked up, in order: `builtin` (the schemas in src/events/schemas),
@@ -34,7 +63,22 @@ export interface EventsConfig {
   schema_fetch_timeout_ms: number;
   /** The durable log (src/events/log/config.ts); default SQLite `events.sqlite` under data_dir. */
   log: LogConfig;
+  /**
+   * Who may produce which streams over HTTP. Unset (configs older than this setting): loopback
+   * may produce `mediawiki.*`, nobody else anything (a warning at start says so).
+   */
+  producers?: ProducerRule[];
+  /** Most events in one request (413 beyond). */
+  max_events_per_request: number;
+  /** Deepest JSON nesting of a request body (400 beyond; the array of a batch counts as one level). */
+  max_json_depth: number;
+  schema_cache: SchemaCacheConfig;
+  /** An append not durable within this time is answered 503 with Retry-After (the events may still land; resending dedups by id). */
+  append_timeout_ms: number;
 }
+
+/** What an unset `events.producers` means: the example wiki (or a MediaWiki on this host) may post its events. */
+export const DEFAULT_PRODUCERS: ProducerRule[] = [{ streams: ['/^mediawiki\\./'], from: ['loopback'] }];
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -70,5 +114,48 @@ export const eventsConfigSchema = {
     mutating_validation: { type: 'boolean', default: false },
     schema_fetch_timeout_ms: { type: 'integer', minimum: 100, default: 5000 },
     log: logConfigSchema,
+    producers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['streams'],
+        anyOf: [{ required: ['from'] }, { required: ['tokens'] }],
+        properties: {
+          streams: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+          from: {
+            type: 'array',
+            minItems: 1,
+            // An address or CIDR (IPv4 or IPv6), `loopback` or `any`; checked exactly at start.
+            items: { type: 'string', pattern: '^(loopback|any|[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,2})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?)$' },
+          },
+          tokens: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              anyOf: [
+                { type: 'string', minLength: 16 },
+                { type: 'object', additionalProperties: false, required: ['env'], properties: { env: { type: 'string', minLength: 1 } } },
+              ],
+            },
+          },
+          internal: { type: 'boolean', default: false },
+        },
+      },
+    },
+    max_events_per_request: { type: 'integer', minimum: 1, default: 1000 },
+    max_json_depth: { type: 'integer', minimum: 8, maximum: 10_000, default: 64 },
+    schema_cache: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_entries: { type: 'integer', minimum: 1, default: 500 },
+        max_bytes: { type: 'integer', minimum: 1024, default: 16 * 1024 * 1024 },
+        negative_max_entries: { type: 'integer', minimum: 1, default: 1000 },
+        negative_ttl_ms: { type: 'integer', minimum: 0, default: 10_000 },
+      },
+    },
+    append_timeout_ms: { type: 'integer', minimum: 100, default: 1000 },
   },
 } as const;

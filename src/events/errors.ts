@@ -12,4 +12,13 @@ export const EventErrors = {
   schemaNotFound: defineError('CASCADE_EVENTS_SCHEMA_NOT_FOUND', 400, 'Event schema not found'),
   schemaInvalid: defineError('CASCADE_EVENTS_SCHEMA_INVALID', 400, 'Event schema cannot be compiled'),
   schemaHostNotAllowed: defineError('CASCADE_EVENTS_SCHEMA_HOST_NOT_ALLOWED', 400, 'Schema URI outside the configured schema repositories'),
+  /** No (or an unknown) bearer token where one is needed for the streams sent. */
+  producerUnauthenticated: defineError('CASCADE_EVENTS_PRODUCER_UNAUTHENTICATED', 401, 'Producer not authenticated'),
+  /** The producer is known (or needs none) but may not produce to a stream it sent. */
+  producerForbidden: defineError('CASCADE_EVENTS_PRODUCER_FORBIDDEN', 403, 'Producer not allowed for this stream'),
+  tooManyEvents: defineError('CASCADE_EVENTS_TOO_MANY', 413, 'Too many events in one request'),
+  tooDeep: defineError('CASCADE_EVENTS_TOO_DEEP', 400, 'Request body nested too deeply'),
+  badSchemaUri: defineError('CASCADE_EVENTS_BAD_SCHEMA_URI', 400, 'Invalid $schema URI'),
+  /** The log is down or too slow: retry after Retry-After (resending the same events dedups by id). */
+  logUnavailable: defineError('CASCADE_EVENTS_LOG_UNAVAILABLE', 503, 'Event log unavailable'),
 } as const;

@@ -1,19 +1,29 @@
 // POST /v1/events, compatible with EventGate: one event or an array (application/json, or
 // text/plain as navigator.sendBeacon sends it), CloudEvents in structured and batched mode.
 // 201 all accepted, 207 some, 400 all invalid, 500 all failed, 202 at once with ?hasty=true.
-import { CascadeError } from '../errors/index.ts';
+import { CascadeError, isCascadeError } from '../errors/index.ts';
 import type { Router, RequestContext } from '../router/router.ts';
 import { readBody, sendJson } from '../router/server.ts';
 import { EventErrors } from './errors.ts';
 import { CE_BATCH_CONTENT_TYPE, CE_CONTENT_TYPE } from './cloudevents.ts';
-import type { Intake, IntakeResult, ProcessOptions } from './intake.ts';
-import { eventSpans } from './json-spans.ts';
+import { boundedLogger, truncate, type Intake, type IntakeResult, type ProcessOptions } from './intake.ts';
+import { eventSpans, nestsDeeperThan } from './json-spans.ts';
+import { ProducerAuthorizer, type ProducerCaller } from './producers.ts';
+import { DEFAULT_PRODUCERS } from './config.ts';
 
 export interface EventsHttpDeps {
   intake: Intake;
   maxBodyBytes: number;
   allowHasty: boolean;
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Who may produce what; default: loopback may produce `mediawiki.*` (DEFAULT_PRODUCERS). */
+  producers?: ProducerAuthorizer;
+  /** Most events per request (413 beyond); default 1000. */
+  maxEvents?: number;
+  /** Deepest JSON nesting (400 beyond); default 64. */
+  maxJsonDepth?: number;
+  /** Retry-After (seconds) of a 503 while the log is down; default 1. */
+  retryAfterSeconds?: number;
 }
 
 type BodyKind = 'events' | 'cloudevent' | 'cloudevents-batch';
@@ -34,15 +44,48 @@ export function statusOf(r: IntakeResult): number {
   return 207;
 }
 
+/** The stream an item names (before any validation), for authorization. */
+function streamOf(item: unknown, kind: BodyKind): string | undefined {
+  if (!item || typeof item !== 'object' || Array.isArray(item)) return undefined;
+  const o = item as Record<string, unknown>;
+  if (kind !== 'events' && typeof o.stream === 'string' && o.stream !== '') return o.stream;
+  const ev = kind === 'events' ? o : o.data;
+  const meta = ev && typeof ev === 'object' ? (ev as Record<string, unknown>).meta : undefined;
+  const s = meta && typeof meta === 'object' ? (meta as Record<string, unknown>).stream : undefined;
+  return typeof s === 'string' && s !== '' ? s : undefined;
+}
+
 export function mountEvents(router: Router, deps: EventsHttpDeps): void {
+  const producers = deps.producers ?? new ProducerAuthorizer(DEFAULT_PRODUCERS, { names: ['resource_change'], prefixes: ['change-prop.'] });
+  const maxEvents = deps.maxEvents ?? 1000;
+  const maxDepth = deps.maxJsonDepth ?? 64;
+  const retryAfter = String(deps.retryAfterSeconds ?? 1);
+  const log = boundedLogger(deps.logger);
+  // Refusals carry what a client needs to act on (and, for 401, the auth scheme); the body of a
+  // refused request is drained unread.
+  const refuse = (ctx: RequestContext, e: unknown, drain: boolean): never => {
+    if (isCascadeError(e) && e.status === 401) ctx.res.setHeader('www-authenticate', 'Bearer realm="cascade-events"');
+    if (drain) {
+      ctx.res.setHeader('connection', 'close');
+      ctx.req.resume();
+    }
+    throw e;
+  };
   router.add('POST', '/v1/events', async (ctx: RequestContext) => {
+    const caller: ProducerCaller = producers.identify(ctx.req, ctx.clientIp);
+    try {
+      producers.admit(caller);
+    } catch (e) {
+      refuse(ctx, e, true);
+    }
     const kind = bodyKind(ctx.req.headers['content-type']);
     const body = await readBody(ctx.req, deps.maxBodyBytes);
+    if (nestsDeeperThan(body, maxDepth)) throw new CascadeError(EventErrors.tooDeep, `the body nests arrays/objects deeper than ${maxDepth} levels`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));
     } catch (e) {
-      throw new CascadeError(EventErrors.badBody, `body is not valid JSON: ${(e as Error).message}`);
+      throw new CascadeError(EventErrors.badBody, `body is not valid JSON: ${truncate((e as Error).message, 200)}`);
     }
     let items: unknown[];
     if (kind === 'cloudevent') {
@@ -55,6 +98,18 @@ export function mountEvents(router: Router, deps: EventsHttpDeps): void {
       items = Array.isArray(parsed) ? parsed : [parsed];
     }
     if (items.length === 0) throw new CascadeError(EventErrors.badBody, 'no events in the request');
+    if (items.length > maxEvents) throw new CascadeError(EventErrors.tooManyEvents, `${items.length} events in one request; at most ${maxEvents} (events.max_events_per_request)`);
+    // Every stream named must be open to this caller, or nothing is stored (see README: producers).
+    const streams = new Set<string>();
+    for (const it of items) {
+      const s = streamOf(it, kind);
+      if (s !== undefined) streams.add(s);
+    }
+    try {
+      producers.authorize(caller, streams);
+    } catch (e) {
+      refuse(ctx, e, false);
+    }
     const sentId = ctx.req.headers['x-request-id'];
     const opts: ProcessOptions = {
       requestId: typeof sentId === 'string' && sentId !== '' ? ctx.requestId : undefined,
@@ -73,13 +128,20 @@ export function mountEvents(router: Router, deps: EventsHttpDeps): void {
       ctx.res.end();
       deps.intake.process(items, opts).then(
         (r) => {
-          if (r.invalid.length || r.error.length) deps.logger?.('hasty events not accepted', { requestId: ctx.requestId, invalid: r.invalid.length, error: r.error.length });
+          if (r.invalid.length || r.error.length) log('hasty events not accepted', { requestId: ctx.requestId, invalid: r.invalid.length, error: r.error.length });
         },
-        (e: unknown) => deps.logger?.('hasty events failed', { requestId: ctx.requestId, error: String((e as Error)?.message ?? e) }),
+        (e: unknown) => log('hasty events failed', { requestId: ctx.requestId, error: String((e as Error)?.message ?? e) }),
       );
       return;
     }
     const result = await deps.intake.process(items, opts);
+    if (result.logUnavailable) {
+      ctx.res.setHeader('retry-after', retryAfter);
+      // Nothing stored and only the log to blame: one 503, not EventGate's per-event 500.
+      if (result.error.length === result.total) {
+        throw new CascadeError(EventErrors.logUnavailable, `the event log is unavailable; nothing was stored, send the events again after ${retryAfter} s (same ids: no duplicates)`);
+      }
+    }
     const status = statusOf(result);
     if (status === 201) {
       ctx.res.statusCode = 201;

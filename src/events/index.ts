@@ -7,6 +7,9 @@ import { SchemaRepository, schemaSourceFor } from './schema-repo.ts';
 import { StreamRegistry } from './streams.ts';
 import { Intake } from './intake.ts';
 import { IntakeProducer } from './producer.ts';
+import { ProducerAuthorizer } from './producers.ts';
+import { DEFAULT_PRODUCERS } from './config.ts';
+import type { EventsHttpDeps } from './http.ts';
 
 export { mountEvents, statusOf, type EventsHttpDeps } from './http.ts';
 export { Intake, type IntakeResult, type InvalidEvent, type FailedEvent, type ProcessOptions } from './intake.ts';
@@ -15,7 +18,8 @@ export { SchemaRepository, DirectorySchemaSource, HttpSchemaSource, schemaSource
 export { StreamRegistry, type ResolvedStream } from './streams.ts';
 export { cloudEventIdentity, CE_CONTENT_TYPE, CE_BATCH_CONTENT_TYPE } from './cloudevents.ts';
 export { EventErrors } from './errors.ts';
-export { eventsConfigSchema, type EventsConfig, type StreamConfig } from './config.ts';
+export { eventsConfigSchema, DEFAULT_PRODUCERS, type EventsConfig, type StreamConfig, type ProducerRule } from './config.ts';
+export { ProducerAuthorizer, producerAddress, type ProducerCaller, type InternalStreams } from './producers.ts';
 export type { EventLog, EventProducer, LogEvent, LogRecord, Consumer } from './log/types.ts';
 
 export interface EventBus {
@@ -24,6 +28,10 @@ export interface EventBus {
   producer: EventProducer;
   repo: SchemaRepository;
   streams: StreamRegistry;
+  /** Who may produce what over HTTP (events.producers). */
+  producers: ProducerAuthorizer;
+  /** What mountEvents needs, from config (add a logger). */
+  http: EventsHttpDeps;
   close(): Promise<void>;
 }
 
@@ -31,6 +39,21 @@ export interface EventBusOptions {
   /** Use this log instead of opening `events.log` (the bus then does not close it). */
   log?: EventLog;
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Where `{ env: NAME }` producer tokens are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Streams only Cascade produces: resource_change, change propagation's (retry, dead letters,
+ * transclusion fan-out and continuations, all under `change-prop.` by default or the configured
+ * prefixes) and the intake's own error stream.
+ */
+export function internalStreams(config: CascadeConfig): { names: string[]; prefixes: string[] } {
+  const cp = config.changeprop as { retry_stream?: string; dlq_stream?: string } | undefined;
+  return {
+    names: ['resource_change', config.events.error_stream],
+    prefixes: ['change-prop.', ...(cp?.retry_stream ? [cp.retry_stream + '.'] : []), ...(cp?.dlq_stream ? [cp.dlq_stream + '.'] : [])],
+  };
 }
 
 /** Opens the configured log and builds the intake and producer on it. */
@@ -41,6 +64,12 @@ export async function openEventBus(config: CascadeConfig, opts: EventBusOptions 
     { mutating: ev.mutating_validation },
   );
   const streams = new StreamRegistry(ev.streams, config.datacenter);
+  const producers = new ProducerAuthorizer(ev.producers ?? DEFAULT_PRODUCERS, internalStreams(config), opts.env);
+  if (!ev.producers) {
+    opts.logger?.('events.producers is not set: only loopback may produce mediawiki.* streams over HTTP, nothing else is open', {
+      add: 'events: { producers: [ { streams: [\'/^mediawiki\\./\'], from: [loopback, <your wiki\'s network>] }, { streams: [<stream>], tokens: [{ env: <VAR> }] } ] }',
+    });
+  }
   const log = opts.log ?? (await openEventLog(ev.log, { baseDir: config.data_dir }));
   const intake = new Intake({
     log,
@@ -50,6 +79,7 @@ export async function openEventBus(config: CascadeConfig, opts: EventBusOptions 
     errorSchema: ev.error_schema,
     emitterId: ev.emitter_id,
     logger: opts.logger,
+    appendTimeoutMs: ev.append_timeout_ms,
   });
   return {
     log,
@@ -57,6 +87,16 @@ export async function openEventBus(config: CascadeConfig, opts: EventBusOptions 
     producer: new IntakeProducer(intake),
     repo,
     streams,
+    producers,
+    http: {
+      intake,
+      producers,
+      maxBodyBytes: ev.max_body_bytes,
+      allowHasty: ev.allow_hasty,
+      maxEvents: ev.max_events_per_request,
+      maxJsonDepth: ev.max_json_depth,
+      retryAfterSeconds: Math.max(1, Math.ceil(ev.append_timeout_ms / 1000)),
+    },
     async close() {
       if (!opts.log) await log.close();
     },

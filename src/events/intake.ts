@@ -3,7 +3,8 @@
 // topic, and report each event as accepted, invalid (client's fault) or failed (ours).
 // An event counts as accepted only once the log's append has resolved (durable).
 import { randomUUID } from 'node:crypto';
-import { isCascadeError } from '../errors/index.ts';
+import { CascadeError, isCascadeError } from '../errors/index.ts';
+import { LogErrors } from './log/errors.ts';
 import type { EventLog, LogEvent } from './log/types.ts';
 import { formatErrors, type CompiledSchema, type SchemaRepository } from './schema-repo.ts';
 import type { StreamRegistry, ResolvedStream } from './streams.ts';
@@ -35,6 +36,8 @@ export interface IntakeResult {
   ids: string[];
   invalid: InvalidEvent[];
   error: FailedEvent[];
+  /** Some events failed because the log is down or too slow (retrying later may succeed). */
+  logUnavailable?: boolean;
 }
 
 export interface IntakeOptions {
@@ -46,6 +49,8 @@ export interface IntakeOptions {
   errorSchema: string;
   emitterId: string;
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** An append not durable by then fails (503 over HTTP) instead of holding the request; default 1000 ms. */
+  appendTimeoutMs?: number;
 }
 
 export interface ProcessOptions {
@@ -88,8 +93,34 @@ export interface Checked {
   error: FailedEvent[];
 }
 
+export type EventsLogger = (msg: string, fields?: Record<string, unknown>) => void;
+
+const LOG_FIELD_MAX = 500;
+
+/**
+ * A logger whose lines stay short whatever a client sent: every field is cut to 500 characters
+ * (objects after serialising), so a 100 KB `$schema` or event never becomes a 100 KB log line.
+ */
+export function boundedLogger(logger: EventsLogger | undefined): EventsLogger {
+  if (!logger) return () => {};
+  return (msg, fields) => {
+    if (!fields) return logger(truncate(msg, LOG_FIELD_MAX));
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(fields).slice(0, 20)) {
+      const v = fields[k];
+      if (typeof v === 'string') out[k] = truncate(v, LOG_FIELD_MAX);
+      else if (v !== null && typeof v === 'object') out[k] = truncate(safeStringify(v), LOG_FIELD_MAX);
+      else out[k] = v;
+    }
+    logger(truncate(msg, LOG_FIELD_MAX), out);
+  };
+}
+
 export class Intake {
-  constructor(private readonly o: IntakeOptions) {}
+  private readonly log: EventsLogger;
+  constructor(private readonly o: IntakeOptions) {
+    this.log = boundedLogger(o.logger);
+  }
 
   /** Validates a batch and appends the valid events; emits error events for invalid ones. */
   async process(items: unknown[], opts: ProcessOptions = {}): Promise<IntakeResult> {
@@ -104,6 +135,7 @@ export class Intake {
       ids: appended.ids,
       invalid: checked.invalid,
       error: [...checked.error, ...appended.error].sort((a, b) => a.index - b.index),
+      ...(appended.logUnavailable ? { logUnavailable: true } : {}),
     };
   }
 
@@ -138,7 +170,7 @@ export class Intake {
         if (isCascadeError(e) && e.status < 500) {
           invalid.push(this.invalidOf(c, e.message, [`/$schema ${e.message}`]));
         } else {
-          this.o.logger?.('schema lookup failed', { schema: c.schemaUri, error: String((e as Error)?.message ?? e) });
+          this.log('schema lookup failed', { schema: c.schemaUri, error: String((e as Error)?.message ?? e) });
           error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `schema ${c.schemaUri} could not be loaded` } });
         }
         continue;
@@ -152,7 +184,7 @@ export class Intake {
   }
 
   /** Appends valid events, one append per topic. Durable when this resolves. */
-  async append(valid: Candidate[]): Promise<{ ids: string[]; error: FailedEvent[] }> {
+  async append(valid: Candidate[]): Promise<{ ids: string[]; error: FailedEvent[]; logUnavailable?: boolean }> {
     const byTopic = new Map<string, Candidate[]>();
     for (const c of valid) {
       let list = byTopic.get(c.stream.topic);
@@ -161,22 +193,45 @@ export class Intake {
     }
     const error: FailedEvent[] = [];
     const ok = new Set<Candidate>();
+    let logUnavailable = false;
     await Promise.all(
       [...byTopic].map(async ([topic, list]) => {
         const reuse = !this.o.repo.mutating;
         const batch = toLogEvents(list, reuse);
         try {
-          await this.o.log.append(topic, batch);
+          await this.appendGuarded(topic, batch);
           for (const c of list) ok.add(c);
         } catch (e) {
-          this.o.logger?.('log append failed', { topic, events: list.length, error: String((e as Error)?.message ?? e) });
+          if (isCascadeError(e) && e.status === 503) logUnavailable = true;
+          this.log('log append failed', { topic, events: list.length, error: String((e as Error)?.message ?? e) });
           for (const c of list) error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `event could not be made durable in ${topic}` } });
         }
       }),
     );
     const ids: string[] = [];
     for (const c of valid) if (ok.has(c)) ids.push(c.logId);
-    return { ids, error };
+    return logUnavailable ? { ids, error, logUnavailable } : { ids, error };
+  }
+
+  /**
+   * The log's append, failing fast: at once while the log reports itself down, and after
+   * `appendTimeoutMs` when it does not answer (a NATS connection black-holed, a SQLite file
+   * locked by another process). The append may still complete later; producers resend with
+   * the same ids and the log's dedup keeps one copy.
+   */
+  private appendGuarded(topic: string, events: LogEvent[]): Promise<unknown> {
+    const log = this.o.log;
+    if (log.available && !log.available()) {
+      return Promise.reject(new CascadeError(LogErrors.unavailable, `the event log (${log.backend}) is not reachable`));
+    }
+    const timeoutMs = this.o.appendTimeoutMs ?? 1000;
+    const append = log.append(topic, events);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CascadeError(LogErrors.unavailable, `the event log (${log.backend}) did not make the events durable within ${timeoutMs} ms`)), timeoutMs);
+    });
+    append.catch(() => {}); // a late failure after the timeout is not unhandled
+    return Promise.race([append, timeout]).finally(() => clearTimeout(timer));
   }
 
   private prepare(item: unknown, index: number, now: string, opts: ProcessOptions, invalid: InvalidEvent[]): Candidate | undefined {
@@ -285,16 +340,16 @@ export class Intake {
         ...(withErrorsField ? { errors: inv.context.errors } : {}),
       };
       if (schema && !schema.validate(ev)) {
-        this.o.logger?.('error event does not match its schema; dropped', { errors: formatErrors(schema.validate.errors) });
+        this.log('error event does not match its schema; dropped', { errors: formatErrors(schema.validate.errors) });
         continue;
       }
       events.push({ id, value: Buffer.from(JSON.stringify(ev)) });
     }
     if (events.length === 0) return;
     try {
-      await this.o.log.append(this.o.streams.topicOf(stream), events);
+      await this.appendGuarded(this.o.streams.topicOf(stream), events);
     } catch (e) {
-      this.o.logger?.('error events could not be appended', { error: String((e as Error)?.message ?? e) });
+      this.log('error events could not be appended', { error: String((e as Error)?.message ?? e) });
     }
   }
 }
@@ -363,6 +418,11 @@ function rawOf(c: Candidate): unknown {
   const event = { ...c.event, meta };
   if (c.raw !== c.event && c.raw && typeof c.raw === 'object') return { ...(c.raw as Obj), data: event };
   return event;
+}
+
+/** Log fields stay short whatever a client sent (a 100 KB `$schema` must not become a 100 KB log line). */
+export function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} chars)`;
 }
 
 function safeStringify(v: unknown): string {

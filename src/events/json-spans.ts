@@ -178,3 +178,21 @@ export function spliceAll(parts: { bytes: Buffer; metaAt: number; ins: string }[
 export function withMetaFields(bytes: Buffer, metaAt: number, fields: [string, string][]): Buffer {
   return spliceAll([{ bytes, metaAt, ins: metaInsertion(bytes, metaAt, fields) }])[0];
 }
+
+/**
+ * Whether the JSON text nests deeper than `max` arrays/objects. Checked before JSON.parse so
+ * a hostile body (10,000 nested arrays) never reaches code that recurses over the parsed value
+ * (validation, error reports, serialisation). Strings are skipped with memchr, as above.
+ */
+export function nestsDeeperThan(b: Buffer, max: number): boolean {
+  let depth = 0;
+  const n = b.length;
+  for (let i = 0; i < n; i++) {
+    const c = b[i];
+    if (c === QUOTE) i = stringEnd(b, i);
+    else if (c === OPEN_OBJ || c === OPEN_ARR) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_OBJ || c === CLOSE_ARR) depth--;
+  }
+  return false;
+}

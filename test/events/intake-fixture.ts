@@ -19,7 +19,17 @@ export interface IntakeFixture {
   close(): Promise<void>;
 }
 
-export async function startIntake(events: Record<string, unknown>, opts: { datacenter?: string } = {}): Promise<IntakeFixture> {
+/**
+ * The intake tests post many streams from loopback: unless a test says otherwise, loopback may
+ * produce any stream, including the corpus's change-prop.* examples (internal streams, opened
+ * explicitly as an operator would).
+ */
+const OPEN_TO_LOOPBACK = [
+  { streams: ['/.*/'], from: ['loopback'] },
+  { streams: ['/^change-prop\\./'], from: ['loopback'], internal: true },
+];
+
+export async function startIntake(events: Record<string, unknown>, opts: { datacenter?: string; env?: NodeJS.ProcessEnv; host?: string; logger?: (msg: string, fields?: Record<string, unknown>) => void; producers?: unknown } = {}): Promise<IntakeFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cascade-intake-'));
   const config = configFromYaml(
     JSON.stringify({
@@ -28,16 +38,16 @@ export async function startIntake(events: Record<string, unknown>, opts: { datac
       datacenter: opts.datacenter ?? 'dc1',
       default_domain: 'example.wiki',
       domains: { 'example.wiki': { origin: { url: 'http://127.0.0.1:1' } } },
-      events: { log: { backend: 'sqlite', path: 'events.sqlite' }, ...events },
+      events: { log: { backend: 'sqlite', path: 'events.sqlite' }, ...(opts.producers === undefined ? { producers: OPEN_TO_LOOPBACK } : opts.producers === null ? {} : { producers: opts.producers }), ...events },
     }),
     '<test>',
     {},
   );
-  const bus = await openEventBus(config);
+  const bus = await openEventBus(config, { env: opts.env, logger: opts.logger });
   const router = new Router();
-  mountEvents(router, { intake: bus.intake, maxBodyBytes: config.events.max_body_bytes, allowHasty: config.events.allow_hasty });
+  mountEvents(router, bus.http);
   const server = createHttpServer({ router });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, opts.host ?? '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,

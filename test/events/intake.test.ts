@@ -340,14 +340,15 @@ describe('event intake over HTTP with the public schemas', () => {
     assert.equal(batchOfOne.status, 400, 'a batch must be an array');
   });
 
-  it('answers 500 when every event fails server-side (the log is closed)', async () => {
+  it('answers 503 with Retry-After when the log cannot store anything (closed), 207 when some events are invalid', async () => {
     const fx2 = await startIntake({ schema_base_uris: [SCHEMA_DIR], streams: corpusStreams(), error_stream: '' });
     try {
       await fx2.bus.log.close();
       const r = await fx2.post([revisionCreate({ rev_id: 1 }), revisionCreate({ rev_id: 2 })]);
-      assert.equal(r.status, 500);
-      const body = r.body as { invalid: unknown[]; error: { index: number; context: { message: string } }[] };
-      assert.deepEqual(body.error.map((e) => e.index), [0, 1]);
+      assert.equal(r.status, 503);
+      assert.equal(r.headers.get('content-type'), 'application/problem+json');
+      assert.ok(Number(r.headers.get('retry-after')) >= 1, 'Retry-After');
+      assert.equal((r.body as { code: string }).code, 'CASCADE_EVENTS_LOG_UNAVAILABLE');
       const mixed = await fx2.post([revisionCreate({ rev_id: 'x' }), revisionCreate({ rev_id: 3 })]);
       assert.equal(mixed.status, 207, 'invalid plus failed, none accepted');
     } finally {

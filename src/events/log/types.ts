@@ -62,6 +62,11 @@ export interface RetentionOptions {
 
 export interface EventLog {
   readonly backend: string;
+  /**
+   * False while the backend is known to be unreachable (JetStream: the connection is down), so
+   * producers fail at once instead of waiting for a timeout. Optional: absent means unknown.
+   */
+  available?(): boolean;
   /** Durable when the promise resolves (an acknowledged event survives kill -9). */
   append(topic: string, events: LogEvent[]): Promise<AppendResult[]>;
   /** Records from `fromOffset` (inclusive; 0 or 1 = from the start), at most `max`, oldest first. */

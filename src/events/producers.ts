@@ -1,0 +1,211 @@
+// Producer authorization for POST /v1/events: which callers (client network, bearer token) may
+// produce which streams. Decided per request before the body is read (a caller allowed nothing
+// costs no parsing), then per stream named in the batch. Cascade's internal streams are never
+// open to HTTP unless a rule says `internal: true`; Cascade's own producer (IntakeProducer)
+// does not go through here at all.
+import type { IncomingMessage } from 'node:http';
+import { BlockList, isIP } from 'node:net';
+import { createHash } from 'node:crypto';
+import { ConfigError } from '../config/load.ts';
+import { CascadeError } from '../errors/index.ts';
+import { EventErrors } from './errors.ts';
+import type { ProducerRule, ProducerToken } from './config.ts';
+
+/** Streams Cascade itself produces: exact names and name prefixes. */
+export interface InternalStreams {
+  names: string[];
+  prefixes: string[];
+}
+
+export interface ProducerCaller {
+  /** The client address the network rules were matched against (undefined: not known). */
+  address: string | undefined;
+  token: 'none' | 'valid' | 'invalid';
+  /** Rules whose network and token conditions this caller meets. */
+  rules: readonly CompiledRule[];
+}
+
+interface CompiledRule {
+  exact: ReadonlySet<string>;
+  patterns: readonly RegExp[];
+  internal: boolean;
+  /** undefined: any address. */
+  nets: BlockList | undefined;
+  /** sha256 hex of each token; undefined: no token needed. */
+  tokens: ReadonlySet<string> | undefined;
+  /** Stream name → allowed, bounded (names are chosen by clients). */
+  seen: Map<string, boolean>;
+}
+
+const MAX_SEEN = 4096;
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** A BlockList of the entries (CIDRs, addresses, `loopback`); undefined when `any` is among them. */
+export function networkList(entries: string[], where: string): BlockList | undefined {
+  const list = new BlockList();
+  for (const e of entries) {
+    if (e === 'any') return undefined;
+    if (e === 'loopback') {
+      list.addSubnet('127.0.0.0', 8, 'ipv4');
+      list.addSubnet('::1', 128, 'ipv6');
+      continue;
+    }
+    const [addr, bits, extra] = e.split('/');
+    const family = isIP(addr);
+    const max = family === 4 ? 32 : 128;
+    const prefix = bits === undefined ? max : Number(bits);
+    if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
+      throw new ConfigError([{ file: '<config>', line: 0, column: 0, path: where, message: `'${e}' is not an address, a CIDR, 'loopback' or 'any'` }]);
+    }
+    list.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list;
+}
+
+export function parseStreamPattern(name: string): RegExp | undefined {
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(name);
+  return m ? new RegExp(m[1], m[2].replace(/[gy]/g, '')) : undefined;
+}
+
+export class ProducerAuthorizer {
+  private readonly rules: CompiledRule[];
+  private readonly internalNames: ReadonlySet<string>;
+  private readonly internalPrefixes: readonly string[];
+  /** Whether any rule takes a token (then a caller without one is told to authenticate: 401). */
+  readonly usesTokens: boolean;
+
+  constructor(rules: ProducerRule[], internal: InternalStreams, env: NodeJS.ProcessEnv = process.env) {
+    this.internalNames = new Set(internal.names.filter(Boolean));
+    this.internalPrefixes = internal.prefixes.filter(Boolean);
+    this.rules = rules.map((r, i) => {
+      const where = `events.producers.${i}`;
+      const exact = new Set<string>();
+      const patterns: RegExp[] = [];
+      for (const s of r.streams) {
+        let re: RegExp | undefined;
+        try {
+          re = parseStreamPattern(s);
+        } catch (e) {
+          throw new ConfigError([{ file: '<config>', line: 0, column: 0, path: `${where}.streams`, message: `invalid stream pattern ${s}: ${(e as Error).message}` }]);
+        }
+        if (re) patterns.push(re);
+        else exact.add(s);
+      }
+      return {
+        exact,
+        patterns,
+        internal: r.internal === true,
+        nets: r.from ? networkList(r.from, `${where}.from`) : undefined,
+        tokens: r.tokens ? new Set(r.tokens.map((t) => sha256(resolveToken(t, `${where}.tokens`, env)))) : undefined,
+        seen: new Map(),
+      };
+    });
+    this.usesTokens = this.rules.some((r) => r.tokens !== undefined);
+  }
+
+  isInternal(stream: string): boolean {
+    if (this.internalNames.has(stream)) return true;
+    for (const p of this.internalPrefixes) if (stream.startsWith(p)) return true;
+    return false;
+  }
+
+  /** Who is calling: the client address (see `producerAddress`) and the bearer token's standing. */
+  identify(req: IncomingMessage, clientIp: string): ProducerCaller {
+    const address = producerAddress(req, clientIp);
+    const auth = req.headers.authorization;
+    let token: ProducerCaller['token'] = 'none';
+    let hash: string | undefined;
+    if (auth !== undefined) {
+      const m = /^Bearer[ ]+([\x21-\x7e]{1,4096})\s*$/i.exec(auth);
+      hash = m ? sha256(m[1]) : undefined;
+      token = hash !== undefined && this.rules.some((r) => r.tokens?.has(hash!)) ? 'valid' : 'invalid';
+    }
+    const rules = this.rules.filter((r) => netOk(r, address) && (r.tokens === undefined || (hash !== undefined && r.tokens.has(hash))));
+    return { address, token, rules };
+  }
+
+  /** Throws 401/403 when the caller may produce nothing at all (checked before the body is read). */
+  admit(caller: ProducerCaller): void {
+    if (caller.token === 'invalid') throw new CascadeError(EventErrors.producerUnauthenticated, 'the bearer token is not one this intake knows');
+    if (caller.rules.length > 0) return;
+    if (caller.token === 'none' && this.rules.some((r) => r.tokens !== undefined && netOk(r, caller.address))) {
+      throw new CascadeError(EventErrors.producerUnauthenticated, 'producing events here needs a bearer token (Authorization: Bearer …)');
+    }
+    throw new CascadeError(EventErrors.producerForbidden, `${describe(caller)} may not produce any stream here (events.producers)`);
+  }
+
+  allowed(caller: ProducerCaller, stream: string): boolean {
+    const internal = this.isInternal(stream);
+    for (const r of caller.rules) if ((!internal || r.internal) && streamOk(r, stream)) return true;
+    return false;
+  }
+
+  /** Throws 401/403 unless the caller may produce every one of `streams`. */
+  authorize(caller: ProducerCaller, streams: Iterable<string>): void {
+    const refused: string[] = [];
+    for (const s of streams) if (!this.allowed(caller, s)) refused.push(s);
+    if (refused.length === 0) return;
+    const names = refused.slice(0, 5).map((s) => JSON.stringify(s.length > 100 ? s.slice(0, 100) + '…' : s)).join(', ') + (refused.length > 5 ? `, and ${refused.length - 5} more` : '');
+    // A token would help when a token rule reachable from this network allows every refused stream.
+    const tokenWouldHelp =
+      caller.token === 'none' &&
+      refused.every((s) => {
+        const internal = this.isInternal(s);
+        return this.rules.some((r) => r.tokens !== undefined && netOk(r, caller.address) && (!internal || r.internal) && streamOk(r, s));
+      });
+    if (tokenWouldHelp) throw new CascadeError(EventErrors.producerUnauthenticated, `stream ${names} needs a bearer token (Authorization: Bearer …)`);
+    const internal = refused.some((s) => this.isInternal(s));
+    throw new CascadeError(
+      EventErrors.producerForbidden,
+      `${describe(caller)} may not produce to ${names}${internal ? ' (Cascade\'s internal streams take only its own events)' : ''}; nothing in this request was stored`,
+    );
+  }
+}
+
+function describe(c: ProducerCaller): string {
+  const who = c.address === undefined ? 'a forwarded client' : c.address;
+  return c.token === 'valid' ? `this token (from ${who})` : who;
+}
+
+function netOk(r: CompiledRule, address: string | undefined): boolean {
+  if (!r.nets) return true;
+  if (address === undefined) return false;
+  const family = isIP(address);
+  return family !== 0 && r.nets.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+function streamOk(r: CompiledRule, stream: string): boolean {
+  if (r.exact.has(stream)) return true;
+  if (r.patterns.length === 0) return false;
+  let ok = r.seen.get(stream);
+  if (ok === undefined) {
+    ok = r.patterns.some((p) => p.test(stream));
+    if (r.seen.size >= MAX_SEEN) r.seen.clear();
+    r.seen.set(stream, ok);
+  }
+  return ok;
+}
+
+function resolveToken(t: ProducerToken, where: string, env: NodeJS.ProcessEnv): string {
+  if (typeof t === 'string') return t;
+  const v = env[t.env];
+  if (!v || v.length < 16) {
+    throw new ConfigError([{ file: `environment variable ${t.env}`, line: 0, column: 0, path: where, message: v ? 'holds a token shorter than 16 characters' : 'is not set (a producer token is read from it)' }]);
+  }
+  return v;
+}
+
+/**
+ * The address network rules see: `ctx.clientIp`, except when that is still the socket's peer
+ * although the request carries forwarding headers. Then a proxy nobody declared trusted sent
+ * it for someone else (nginx on loopback in front of Cascade), so the real client is unknown
+ * and only a token can admit it.
+ */
+export function producerAddress(req: IncomingMessage, clientIp: string): string | undefined {
+  if (clientIp === req.socket.remoteAddress) {
+    for (const h of FORWARDING_HEADERS) if (req.headers[h] !== undefined) return undefined;
+  }
+  return clientIp || undefined;
+}
