@@ -61,7 +61,10 @@ export async function openEventBus(config: CascadeConfig, opts: EventBusOptions 
   const ev = config.events;
   const repo = new SchemaRepository(
     ev.schema_base_uris.map((b) => schemaSourceFor(b, { timeoutMs: ev.schema_fetch_timeout_ms })),
-    { mutating: ev.mutating_validation },
+    {
+      mutating: ev.mutating_validation,
+      cache: { maxEntries: ev.schema_cache.max_entries, maxBytes: ev.schema_cache.max_bytes, negativeMaxEntries: ev.schema_cache.negative_max_entries, negativeTtlMs: ev.schema_cache.negative_ttl_ms },
+    },
   );
   const streams = new StreamRegistry(ev.streams, config.datacenter);
   const producers = new ProducerAuthorizer(ev.producers ?? DEFAULT_PRODUCERS, internalStreams(config), opts.env);

@@ -66,6 +66,9 @@ export interface ProcessOptions {
   raw?: { body: Buffer; spans: EventSpan[] };
 }
 
+/** Schema lookups one request runs at once. */
+const SCHEMA_LOOKUPS_AT_ONCE = 8;
+
 // Which meta fields the intake added, so the raw event can be reported as it was sent.
 const ADDED_ID = 1;
 const ADDED_DT = 2;
@@ -77,6 +80,8 @@ export interface Candidate {
   raw: unknown;
   event: Obj;
   schemaUri: string;
+  /** Canonical cache key of schemaUri (schema-cache.ts). */
+  schemaKey: string;
   stream: ResolvedStream;
   logId: string;
   added: number;
@@ -150,23 +155,29 @@ export class Intake {
       const c = this.prepare(items[i], i, now, opts, invalid);
       if (!c) continue;
       candidates.push(c);
-      if (!this.o.repo.cached(c.schemaUri)) (uncached ??= new Set()).add(c.schemaUri);
+      if (!this.o.repo.cachedKey(c.schemaKey)) (uncached ??= new Set()).add(c.schemaKey);
     }
-    // Schemas not yet compiled are resolved once per URI for the whole batch.
+    // Schemas not yet compiled are resolved once per key for the whole batch, a few at a time
+    // (a batch naming thousands of unknown schemas must not open thousands of lookups at once).
     const failures = new Map<string, unknown>();
     if (uncached) {
-      await Promise.all(
-        [...uncached].map((uri) => this.o.repo.get(uri).then(
-          () => undefined,
-          (e: unknown) => void failures.set(uri, e),
-        )),
-      );
+      const keys = [...uncached];
+      let next = 0;
+      const worker = async () => {
+        while (next < keys.length) {
+          const key = keys[next++];
+          await this.o.repo.get(key).catch((e: unknown) => void failures.set(key, e));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(SCHEMA_LOOKUPS_AT_ONCE, keys.length) }, worker));
     }
     const valid: Candidate[] = [];
     for (const c of candidates) {
-      const schema = this.o.repo.cached(c.schemaUri);
+      let schema = this.o.repo.cachedKey(c.schemaKey);
+      // Evicted meanwhile (a batch naming more schemas than the cache holds): compile it again.
+      if (!schema && !failures.has(c.schemaKey)) schema = await this.o.repo.get(c.schemaKey).catch((e: unknown) => void failures.set(c.schemaKey, e) as undefined);
       if (!schema) {
-        const e = failures.get(c.schemaUri);
+        const e = failures.get(c.schemaKey);
         if (isCascadeError(e) && e.status < 500) {
           invalid.push(this.invalidOf(c, e.message, [`/$schema ${e.message}`]));
         } else {
@@ -289,7 +300,9 @@ export class Intake {
       if (!opts.cloudEvents) return reject('meta.id must be a non-empty string', '/meta/id');
       logId = randomUUID();
     }
-    const c: Candidate = { index, raw: item, event, schemaUri: schemaUri as string, stream, logId, added };
+    const k = this.o.repo.key(schemaUri as string);
+    if ('problem' in k) return reject(k.problem, opts.cloudEvents ? '/dataschema' : '/$schema');
+    const c: Candidate = { index, raw: item, event, schemaUri: schemaUri as string, schemaKey: k.key, stream, logId, added };
     const span = opts.cloudEvents ? undefined : opts.raw?.spans[index];
     if (span) {
       c.bytes = opts.raw!.body.subarray(span.start, span.end);

@@ -10,6 +10,7 @@ import ajvFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { CascadeError } from '../errors/index.ts';
 import { EventErrors } from './errors.ts';
+import { SchemaCache, canonicalSchemaKey, type CacheLimits } from './schema-cache.ts';
 
 // ajv-formats is CommonJS: under NodeNext the default import is module.exports, whose
 // `.default` is the plugin (the same function at run time, typed differently).
@@ -135,7 +136,7 @@ export function schemaSourceFor(base: string, opts: { timeoutMs?: number } = {})
 }
 
 export interface CompiledSchema {
-  /** The `$schema` URI events name. */
+  /** The canonical `$schema` key it was first compiled for (other spellings may share it). */
   uri: string;
   location: string;
   title: string | undefined;
@@ -149,7 +150,11 @@ export interface SchemaRepositoryOptions {
   mutating?: boolean;
   /** How long a missing schema is remembered before it is looked up again. */
   negativeTtlMs?: number;
+  /** Bounds of the compiled and not-found caches (events.schema_cache). */
+  cache?: Partial<CacheLimits>;
 }
+
+export const DEFAULT_CACHE_LIMITS: CacheLimits = { maxEntries: 500, maxBytes: 16 * 1024 * 1024, negativeMaxEntries: 1000, negativeTtlMs: 10_000 };
 
 /** Format checks whose results are remembered (pure functions of the string). */
 const MEMO_FORMATS = ['date-time', 'date', 'time', 'uri', 'uri-reference', 'iri', 'email', 'hostname'];
@@ -194,14 +199,15 @@ function memoizeFormats(ajv: Ajv | Ajv2020): void {
 const DRAFT7 = 'http://json-schema.org/draft-07/schema#';
 const DRAFT2020 = 'https://json-schema.org/draft/2020-12/schema';
 
-/** The repository: sources tried in order, validators compiled once and cached by URI. */
+/**
+ * The repository: sources tried in order, validators compiled once per document and cached by
+ * the canonical `$schema` key, bounded (schema-cache.ts).
+ */
 export class SchemaRepository {
   private readonly ajv7: Ajv;
   private readonly ajv2020: Ajv2020;
-  private readonly compiled = new Map<string, CompiledSchema>();
+  private readonly cache: SchemaCache<CompiledSchema>;
   private readonly pending = new Map<string, Promise<CompiledSchema>>();
-  private readonly missing = new Map<string, { error: CascadeError; until: number }>();
-  private readonly negativeTtlMs: number;
   /** Whether validation may change events (then the intake serialises them after validating). */
   readonly mutating: boolean;
 
@@ -226,24 +232,48 @@ export class SchemaRepository {
     addFormats(this.ajv2020);
     memoizeFormats(this.ajv7);
     memoizeFormats(this.ajv2020);
-    this.negativeTtlMs = opts.negativeTtlMs ?? 10_000;
+    const limits = { ...DEFAULT_CACHE_LIMITS, ...(opts.negativeTtlMs !== undefined ? { negativeTtlMs: opts.negativeTtlMs } : {}), ...opts.cache };
+    // An evicted document is dropped from ajv too (ajv keeps every compiled schema otherwise).
+    this.cache = new SchemaCache<CompiledSchema>(limits, (c) => (c.schema.$schema === DRAFT2020 ? this.ajv2020 : this.ajv7).removeSchema(c.schema));
   }
 
-  /** The compiled schema if it is already cached (the hot path: no promise, no I/O). */
+  /** The canonical cache key of a `$schema` value, or why it is refused (400). */
+  key(uri: string): { key: string } | { problem: string } {
+    return canonicalSchemaKey(uri);
+  }
+
+  /** The compiled schema for a canonical key (see `key`) if cached (the hot path: no promise, no I/O). */
+  cachedKey(key: string): CompiledSchema | undefined {
+    return this.cache.get(key);
+  }
+
+  /** The compiled schema for a `$schema` value if it is already cached. */
   cached(uri: string): CompiledSchema | undefined {
-    return this.compiled.get(uri);
+    const k = canonicalSchemaKey(uri);
+    return 'key' in k ? this.cache.get(k.key) : undefined;
   }
 
-  /** Resolves, compiles and caches. Throws CASCADE_EVENTS_SCHEMA_NOT_FOUND (4xx) or a server-side error. */
+  /** Sizes of the caches (for tests and metrics). */
+  cacheStats(): { entries: number; locations: number; bytes: number; negative: number; pending: number } {
+    return { ...this.cache.stats(), pending: this.pending.size };
+  }
+
+  /**
+   * Resolves, compiles and caches. Throws CASCADE_EVENTS_SCHEMA_NOT_FOUND / _BAD_SCHEMA_URI
+   * (4xx) or a server-side error.
+   */
   get(uri: string): Promise<CompiledSchema> {
-    const hit = this.compiled.get(uri);
+    const k = canonicalSchemaKey(uri);
+    if ('problem' in k) return Promise.reject(new CascadeError(EventErrors.badSchemaUri, k.problem));
+    const key = k.key;
+    const hit = this.cache.get(key);
     if (hit) return Promise.resolve(hit);
-    const miss = this.missing.get(uri);
-    if (miss && miss.until > Date.now()) return Promise.reject(miss.error);
-    let p = this.pending.get(uri);
+    const miss = this.cache.failure(key);
+    if (miss) return Promise.reject(miss as Error);
+    let p = this.pending.get(key);
     if (!p) {
-      p = this.resolveAndCompile(uri).finally(() => this.pending.delete(uri));
-      this.pending.set(uri, p);
+      p = this.resolveAndCompile(key).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
     }
     return p;
   }
@@ -259,18 +289,23 @@ export class SchemaRepository {
       const error = absolute && !this.sources.some((s) => uri.startsWith(s.base))
         ? new CascadeError(EventErrors.schemaHostNotAllowed, `$schema ${uri} is not under a configured schema base`)
         : new CascadeError(EventErrors.schemaNotFound, `no schema found for $schema ${uri}`);
-      // Bounded: clients choose `$schema`, so unknown URIs must not grow memory without limit.
-      if (this.missing.size >= 10_000) this.missing.clear();
-      this.missing.set(uri, { error, until: Date.now() + this.negativeTtlMs });
+      this.cache.rememberFailure(uri, error);
       throw error;
     }
+    // Another spelling of this `$schema` already compiled the same document: share it.
+    const same = this.cache.atLocation(loaded.location);
+    if (same) {
+      this.cache.set(uri, loaded.location, same, 0);
+      return same;
+    }
+    const bytes = JSON.stringify(loaded.schema).length;
     const schema = normaliseSchema(loaded.schema, loaded.location);
     let validate: ValidateFunction;
     try {
       validate = schema.$schema === DRAFT2020 ? this.ajv2020.compile(schema) : this.ajv7.compile(schema);
     } catch (e) {
       const error = new CascadeError(EventErrors.schemaInvalid, `schema ${uri} (${loaded.location}) does not compile: ${(e as Error).message}`, { cause: e });
-      this.missing.set(uri, { error, until: Date.now() + this.negativeTtlMs });
+      this.cache.rememberFailure(uri, error);
       throw error;
     }
     const entry: CompiledSchema = {
@@ -280,7 +315,7 @@ export class SchemaRepository {
       schema,
       validate,
     };
-    this.compiled.set(uri, entry);
+    this.cache.set(uri, loaded.location, entry, bytes);
     return entry;
   }
 }

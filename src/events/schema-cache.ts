@@ -1,0 +1,143 @@
+// The schema repository's caches, bounded: `$schema` URIs are chosen by clients, so neither
+// the compiled schemas nor the not-found answers may grow with what clients send. Keys are
+// canonical (see canonicalSchemaKey): `/x/1.0.0?v=1`, `/x/1.0.0#a` and `/y/../x/1.0.0` are
+// one entry. Several keys that resolve to one document share one compiled validator.
+
+/** A `$schema` longer than this, or with control characters, is refused before any lookup. */
+export const MAX_SCHEMA_URI_LENGTH = 255;
+
+// A control character anywhere, or something the slow path has to normalise.
+const NEEDS_CARE = /[\x00-\x1f\x7f?#\\%]|\/\.|\/\//; // eslint-disable-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/; // eslint-disable-line no-control-regex
+
+/**
+ * The canonical cache key of a `$schema` value, or a reason it is not acceptable. Query and
+ * fragment are dropped (schema repositories serve files, which have neither), dot segments
+ * and repeated slashes resolved; absolute URIs go through WHATWG URL parsing.
+ */
+export function canonicalSchemaKey(uri: string): { key: string } | { problem: string } {
+  if (uri.length > MAX_SCHEMA_URI_LENGTH) return { problem: `$schema is longer than ${MAX_SCHEMA_URI_LENGTH} characters` };
+  if (uri.startsWith('/') && !NEEDS_CARE.test(uri)) return { key: uri };
+  if (CONTROL.test(uri)) return { problem: '$schema contains control characters' };
+  if (/^[a-z][a-z0-9+.-]*:/i.test(uri)) {
+    let u: URL;
+    try {
+      u = new URL(uri);
+    } catch {
+      return { problem: '$schema is not a valid URI' };
+    }
+    u.search = '';
+    u.hash = '';
+    return { key: u.href };
+  }
+  let path = uri.split(/[?#]/)[0].replace(/\\/g, '/');
+  if (!path.startsWith('/')) path = '/' + path;
+  const out: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  return { key: '/' + out.join('/') };
+}
+
+export interface CacheLimits {
+  maxEntries: number;
+  /** Sum of the cached documents' sizes (their JSON length). */
+  maxBytes: number;
+  negativeMaxEntries: number;
+  negativeTtlMs: number;
+}
+
+interface Shared<T> {
+  value: T;
+  bytes: number;
+  keys: number;
+}
+
+/**
+ * Key → value LRU bounded in entries and bytes, where values are shared by location: a
+ * location's value is released (`onRelease`, e.g. to drop it from ajv) when its last key goes.
+ */
+export class SchemaCache<T> {
+  private readonly byKey = new Map<string, { location: string; shared: Shared<T> }>();
+  private readonly byLocation = new Map<string, Shared<T>>();
+  private readonly negative = new Map<string, { error: unknown; until: number }>();
+  private bytes = 0;
+
+  constructor(
+    private readonly limits: CacheLimits,
+    private readonly onRelease: (value: T) => void,
+  ) {}
+
+  /** The hot path: a hit moves the key to the young end (Map order is the LRU order). */
+  get(key: string): T | undefined {
+    const e = this.byKey.get(key);
+    if (!e) return undefined;
+    this.byKey.delete(key);
+    this.byKey.set(key, e);
+    return e.shared.value;
+  }
+
+  /** The value already compiled for a location (another key resolved to it), if any. */
+  atLocation(location: string): T | undefined {
+    return this.byLocation.get(location)?.value;
+  }
+
+  set(key: string, location: string, value: T, bytes: number): void {
+    this.delete(key);
+    let shared = this.byLocation.get(location);
+    if (!shared || shared.value !== value) {
+      if (shared) this.releaseLocation(location, shared);
+      shared = { value, bytes, keys: 0 };
+      this.byLocation.set(location, shared);
+      this.bytes += bytes;
+    }
+    shared.keys++;
+    this.byKey.set(key, { location, shared });
+    this.negative.delete(key);
+    // Evict the least recently used keys until within bounds (the newest one always stays).
+    for (const [k] of this.byKey) {
+      if (this.byKey.size <= this.limits.maxEntries && this.bytes <= this.limits.maxBytes) break;
+      if (k === key) continue;
+      this.delete(k);
+    }
+  }
+
+  delete(key: string): void {
+    const e = this.byKey.get(key);
+    if (!e) return;
+    this.byKey.delete(key);
+    if (--e.shared.keys === 0) this.releaseLocation(e.location, e.shared);
+  }
+
+  private releaseLocation(location: string, shared: Shared<T>): void {
+    if (this.byLocation.get(location) === shared) this.byLocation.delete(location);
+    this.bytes -= shared.bytes;
+    this.onRelease(shared.value);
+  }
+
+  /** A remembered failure for this key, while it is fresh. */
+  failure(key: string): unknown {
+    const n = this.negative.get(key);
+    if (!n) return undefined;
+    if (n.until > Date.now()) return n.error;
+    this.negative.delete(key);
+    return undefined;
+  }
+
+  rememberFailure(key: string, error: unknown): void {
+    if (this.limits.negativeTtlMs <= 0) return;
+    this.negative.delete(key);
+    this.negative.set(key, { error, until: Date.now() + this.limits.negativeTtlMs });
+    // Oldest first: Map order is insertion order.
+    for (const [k] of this.negative) {
+      if (this.negative.size <= this.limits.negativeMaxEntries) break;
+      this.negative.delete(k);
+    }
+  }
+
+  stats(): { entries: number; locations: number; bytes: number; negative: number } {
+    return { entries: this.byKey.size, locations: this.byLocation.size, bytes: this.bytes, negative: this.negative.size };
+  }
+}
