@@ -190,6 +190,13 @@ function checkTopic(topic: string): void {
   }
 }
 
+/** How long one attempt to take the write lock may block the event loop. */
+const BUSY_ATTEMPT_MS = 50;
+/** Pause between attempts while another connection holds the write lock. */
+const BUSY_RETRY_MS = 25;
+/** After this long without the write lock, the queued writes fail (callers answer 503 much sooner). */
+const BUSY_GIVE_UP_MS = 10_000;
+
 export class SqliteEventLog implements EventLog {
   readonly backend = 'sqlite';
   readonly path: string;
@@ -198,6 +205,9 @@ export class SqliteEventLog implements EventLog {
   private readonly defaultRetention: { max_age_ms: number; max_bytes: number };
   private queue: QueuedOp[] = [];
   private flushScheduled = false;
+  /** When the write lock was first found taken by another connection (0: not now). */
+  private busySince = 0;
+  private busyRetry: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly topicIds = new Map<string, number>();
   private readonly groupIds = new Map<string, number>();
@@ -252,6 +262,9 @@ export class SqliteEventLog implements EventLog {
     this.st = this.prepare();
     this.dedupMaxIds = cfg.dedup_max_ids ?? LOG_DEFAULTS.dedup_max_ids;
     this.savepoint = this.db.transaction((f: () => unknown) => f());
+    // From now on every write goes through flush(), which waits for another connection's write
+    // lock off the event loop (BUSY → retry on a timer) instead of blocking it for seconds.
+    this.db.pragma(`busy_timeout = ${BUSY_ATTEMPT_MS}`);
     this.trimTimer = setInterval(() => {
       this.trim().catch(() => {});
     }, this.cfg.trim_interval_ms);
@@ -349,8 +362,19 @@ export class SqliteEventLog implements EventLog {
     });
     try {
       txn.immediate();
+      this.busySince = 0;
     } catch (e) {
       this.forgetUncommitted();
+      if ((e as { code?: string }).code === 'SQLITE_BUSY' && Date.now() - (this.busySince ||= Date.now()) < BUSY_GIVE_UP_MS && !this.closed) {
+        // Another process (or connection) holds the write lock: try again shortly, in order.
+        this.queue.unshift(...ops);
+        this.busyRetry ??= setTimeout(() => {
+          this.busyRetry = undefined;
+          this.flush();
+        }, BUSY_RETRY_MS);
+        return;
+      }
+      this.busySince = 0;
       const err = new CascadeError(LogErrors.unavailable, `event log commit failed: ${(e as Error).message}`, { cause: e });
       for (const op of ops) op.reject(err);
       return;
