@@ -86,7 +86,15 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   closers.push(() => content.close());
   // [changeprop] rule engine consumers
 
-  const server = createHttpServer({ router, internalToken: config.admin_token, logger: log, before: content.before, onResponse: content.onResponse });
+  const server = createHttpServer({
+    router,
+    internalToken: config.admin_token,
+    trustedProxies: config.http.trusted_proxies,
+    forwardedHeaders: config.http.forwarded_headers,
+    logger: log,
+    before: content.before,
+    onResponse: content.onResponse,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());

@@ -2,16 +2,22 @@
 // errors, and dispatch through the Router. Handlers write their own responses. Kept lean:
 // every request of the content API's hot path goes through here.
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { CascadeError, Errors, sendProblem, toCascadeError } from '../errors/index.ts';
 import { Router, type RequestContext } from './router.ts';
+import { isLoopbackIp } from './cidr.ts';
+import { ClientResolver, hasForwarding, plainIp, type ForwardedHeader } from './proxy.ts';
 
 export interface HttpServerOptions {
   router: Router;
   /** Shared secret that marks a request as internal from anywhere (header `x-cascade-internal`). */
   internalToken?: string;
-  /** Treat loopback callers without X-Forwarded-For as internal (default true). */
+  /** Treat loopback callers without a forwarding header as internal (default true). */
   loopbackIsInternal?: boolean;
+  /** Proxies (addresses, CIDR ranges) whose forwarding headers name the client (default none). */
+  trustedProxies?: readonly string[];
+  /** The forwarding headers that count, in order of preference (default X-Forwarded-For). */
+  forwardedHeaders?: readonly ForwardedHeader[];
   /** Called once per finished request, e.g. for metrics. */
   onResponse?: (ctx: RequestContext, durationMs: number) => void;
   /** Runs before dispatch; may throw a CascadeError (rate limits) or answer itself and return true. */
@@ -86,16 +92,24 @@ export function writePrecomputed(res: ServerResponse, status: number, head: stri
 }
 
 export function isLoopback(addr: string | undefined): boolean {
-  if (!addr) return false;
-  return addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.');
+  return isLoopbackIp(addr);
 }
 
-export function isInternalCaller(req: IncomingMessage, opts: Pick<HttpServerOptions, 'internalToken' | 'loopbackIsInternal'>): boolean {
-  const token = req.headers['x-cascade-internal'];
-  if (opts.internalToken && typeof token === 'string' && token === opts.internalToken) return true;
-  if (opts.loopbackIsInternal === false) return false;
-  // A proxy or CDN in front of us on loopback forwards for external clients.
-  return isLoopback(req.socket.remoteAddress) && req.headers['x-forwarded-for'] === undefined;
+/** Whether the request carries the admin token in `x-cascade-internal` (compared in constant time). */
+export function hasInternalToken(req: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return false;
+  const given = req.headers['x-cascade-internal'];
+  if (typeof given !== 'string' || given.length !== token.length) return false;
+  return timingSafeEqual(Buffer.from(given), Buffer.from(token));
+}
+
+/**
+ * Whether a request comes from inside the trust boundary: the admin token, or a loopback
+ * client (resolved through trusted proxies) with no forwarding header from an untrusted hop.
+ */
+export function isInternalCaller(req: IncomingMessage, opts: Pick<HttpServerOptions, 'internalToken' | 'loopbackIsInternal' | 'trustedProxies' | 'forwardedHeaders'>): boolean {
+  if (hasInternalToken(req, opts.internalToken)) return true;
+  return new ClientResolver(opts).resolve(req.socket.remoteAddress, req.headers).loopback;
 }
 
 const EMPTY_QUERY = '';
@@ -126,6 +140,9 @@ const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, st
 
 export function createHttpServer(opts: HttpServerOptions): Server {
   const { router } = opts;
+  const resolver = new ClientResolver(opts);
+  const token = opts.internalToken;
+  const loopbackIsInternal = opts.loopbackIsInternal !== false;
   const finish = (ctx: Context): void => {
     opts.onResponse?.(ctx, performance.now() - ctx.started);
   };
@@ -143,7 +160,20 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
     res.requestId = requestId;
-    const ctx = new Context(req, res, req.method ?? 'GET', path, q === -1 ? EMPTY_QUERY : url.slice(q + 1), requestId, isInternalCaller(req, opts), req.socket.remoteAddress ?? '', started);
+    // Who is calling: without trusted proxies (the default) the socket peer, allocation-free.
+    const peer = req.socket.remoteAddress ?? '';
+    let clientIp: string;
+    let internal: boolean;
+    if (!resolver.anyTrusted) {
+      clientIp = peer.charCodeAt(0) === 0x3a /* : */ ? plainIp(peer) : peer;
+      internal = loopbackIsInternal && isLoopbackIp(peer) && !hasForwarding(req.headers);
+    } else {
+      const c = resolver.resolve(peer, req.headers);
+      clientIp = c.ip;
+      internal = c.loopback;
+    }
+    if (!internal && token !== undefined && hasInternalToken(req, token)) internal = true;
+    const ctx = new Context(req, res, req.method ?? 'GET', path, q === -1 ? EMPTY_QUERY : url.slice(q + 1), requestId, internal, clientIp, started);
     let result: Promise<void> | void;
     try {
       if (ctx.method === 'OPTIONS') {
