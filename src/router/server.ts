@@ -6,6 +6,8 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { CascadeError, Errors, sendProblem, toCascadeError } from '../errors/index.ts';
 import { Router, type RequestContext } from './router.ts';
 import { isLoopbackIp } from './cidr.ts';
+import { answerClientErrors } from './client-error.ts';
+import { EdgeErrors, MAX_URI_BYTES } from './errors.ts';
 import { ClientResolver, hasForwarding, plainIp, type ForwardedHeader } from './proxy.ts';
 
 export interface HttpServerOptions {
@@ -182,6 +184,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         finish(ctx);
         return;
       }
+      if (url.length > MAX_URI_BYTES) throw new CascadeError(EdgeErrors.uriTooLong, `the request target is longer than ${MAX_URI_BYTES} bytes`);
       if (opts.before?.(ctx)) {
         finish(ctx);
         return;
@@ -211,7 +214,9 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         },
       );
   };
-  return createServer({ keepAliveTimeout: 65_000, ServerResponse: CascadeResponse }, handle as (req: IncomingMessage, res: ServerResponse) => void);
+  const server = createServer({ keepAliveTimeout: 65_000, ServerResponse: CascadeResponse }, handle as (req: IncomingMessage, res: ServerResponse) => void);
+  answerClientErrors(server);
+  return server;
 }
 
 /** Reads a request body up to `limit` bytes; 413 beyond it. */
