@@ -40,7 +40,9 @@ describe('clientError: malformed requests get problem+json', () => {
   let port: number;
   before(async () => {
     const r = new Router();
-    r.add('GET', '/ok', (ctx) => ctx.res.end('ok'));
+    r.add('GET', '/ok', (ctx) => {
+      ctx.res.end('ok');
+    });
     r.add('POST', '/ok', async (ctx) => {
       for await (const chunk of ctx.req) void chunk;
       ctx.res.end('read');
