@@ -7,6 +7,8 @@ import { CascadeError, Errors, sendProblem, toCascadeError } from '../errors/ind
 import { Router, type RequestContext } from './router.ts';
 import { isLoopbackIp } from './cidr.ts';
 import { answerClientErrors } from './client-error.ts';
+import { boundFields } from './log.ts';
+import { DetailRedactor } from './redact.ts';
 import { EdgeErrors, MAX_URI_BYTES } from './errors.ts';
 import { ClientResolver, hasForwarding, plainIp, type ForwardedHeader } from './proxy.ts';
 
@@ -25,6 +27,8 @@ export interface HttpServerOptions {
   /** Runs before dispatch; may throw a CascadeError (rate limits) or answer itself and return true. */
   before?: (ctx: RequestContext) => boolean | void;
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Host names of internal services (origins…) that error details for external callers must not name. */
+  internalHosts?: readonly string[];
 }
 
 /** Headers every response carries (security, CORS); a handler's own value of one wins. */
@@ -148,9 +152,20 @@ export function createHttpServer(opts: HttpServerOptions): Server {
   const finish = (ctx: Context): void => {
     opts.onResponse?.(ctx, performance.now() - ctx.started);
   };
+  const redactor = new DetailRedactor(opts.internalHosts);
+  const log = (msg: string, fields: Record<string, unknown>) => opts.logger?.(msg, boundFields(fields));
   const fail = (ctx: Context, e: unknown): void => {
-    const ce = toCascadeError(e);
-    if (ce.status >= 500) opts.logger?.('request failed', { requestId: ctx.requestId, path: ctx.path, error: String((e as Error)?.stack ?? e) });
+    let ce = toCascadeError(e);
+    if (ce.status >= 500) {
+      const cause = ce.cause as Error | undefined;
+      log('request failed', { requestId: ctx.requestId, path: ctx.path, status: ce.status, detail: ce.message, error: String(cause?.stack ?? (e as Error)?.stack ?? e) });
+    }
+    // External callers never learn internal addresses; the full detail is in the log above.
+    if (!ctx.internal) {
+      const pub = redactor.apply(ce);
+      if (pub !== ce && ce.status < 500) log('error detail redacted', { requestId: ctx.requestId, path: ctx.path, status: ce.status, detail: ce.message });
+      ce = pub;
+    }
     sendProblem(ctx.res, ce, ctx.path);
   };
   // Synchronous: handlers that answer from memory return nothing and cost no promise.
