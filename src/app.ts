@@ -7,6 +7,7 @@ import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
 import { formatLogLine } from './router/log.ts';
+import { metrics, mountMetrics } from './router/metrics.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
 import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
@@ -84,6 +85,8 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   }
   // [content] /{domain}/v1/… and /api/rest_v1/…
   const content = mountContent(router, { config, store, producer: events.producer, log });
+  // [router] /metrics: internal callers or the admin token unless metrics.public
+  mountMetrics(router, metrics, { public: config.metrics.public, ...(config.admin_token ? { token: config.admin_token } : {}) });
   closers.push(() => content.close());
   // [changeprop] rule engine consumers
 
