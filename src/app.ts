@@ -6,6 +6,8 @@ import { hostname } from 'node:os';
 import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
+import { formatLogLine } from './router/log.ts';
+import { metrics, mountMetrics } from './router/metrics.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
 import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
@@ -33,7 +35,7 @@ export interface App {
 
 export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } = {}): Promise<App> {
   mkdirSync(config.data_dir, { recursive: true });
-  const log = opts.quiet ? () => {} : (msg: string, f?: Record<string, unknown>) => console.log(JSON.stringify({ msg, ...f }));
+  const log = opts.quiet ? () => {} : (msg: string, f?: Record<string, unknown>) => console.log(formatLogLine(msg, f));
   const closers: (() => Promise<void>)[] = [];
 
   // storage
@@ -83,10 +85,21 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   }
   // [content] /{domain}/v1/… and /api/rest_v1/…
   const content = mountContent(router, { config, store, producer: events.producer, log });
+  // [router] /metrics: internal callers or the admin token unless metrics.public
+  mountMetrics(router, metrics, { public: config.metrics.public, ...(config.admin_token ? { token: config.admin_token } : {}) });
   closers.push(() => content.close());
   // [changeprop] rule engine consumers
 
-  const server = createHttpServer({ router, internalToken: config.admin_token, logger: log, before: content.before, onResponse: content.onResponse });
+  const server = createHttpServer({
+    router,
+    internalToken: config.admin_token,
+    trustedProxies: config.http.trusted_proxies,
+    forwardedHeaders: config.http.forwarded_headers,
+    internalHosts: internalHostNames(config),
+    logger: log,
+    before: content.before,
+    onResponse: content.onResponse,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
@@ -131,4 +144,18 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
       for (const c of closers.reverse()) await c();
     },
   };
+}
+
+/** Host names of the services behind Cascade, which public error details must not name. */
+function internalHostNames(config: CascadeConfig): string[] {
+  const hosts = [config.listen.host, config.wiki.host];
+  for (const d of Object.values(config.domains)) {
+    try {
+      hosts.push(new URL(d.origin.url).hostname);
+    } catch {
+      // the config schema requires http(s) URLs; a bad one fails elsewhere
+    }
+  }
+  // A public domain served through its own origin (en.wikipedia.org) is no secret.
+  return hosts.filter((h): h is string => typeof h === 'string' && !Object.hasOwn(config.domains, h));
 }

@@ -97,13 +97,18 @@ function schemaProblems(loaded: LoadedYaml<unknown>, errors: ErrorObject[]): Con
   return out;
 }
 
-/** Reads, parses and validates a YAML file. */
-export function loadYamlFile<T>(file: string, schema: AnySchema): T {
+/** Reads and parses a YAML file, keeping positions. */
+export function readYamlFile(file: string): LoadedYaml<unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError([{ file, line: 0, column: 0, path: '', message: `cannot read: ${(e as Error).message}` }]);
   }
-  return validateConfig<T>(parseYaml(text, file), schema);
+  return parseYaml(text, file);
+}
+
+/** Reads, parses and validates a YAML file. */
+export function loadYamlFile<T>(file: string, schema: AnySchema): T {
+  return validateConfig<T>(readYamlFile(file), schema);
 }

@@ -1,6 +1,9 @@
 // Prometheus metrics in the text exposition format, without a client library: the hot path
 // only bumps numbers in pre-created series (Map lookups per label, no key strings built).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { timingSafeEqual } from 'node:crypto';
+import { CascadeError } from '../errors/index.ts';
+import { EdgeErrors } from './errors.ts';
 import type { RequestContext } from './router.ts';
 import type { Router } from './router.ts';
 
@@ -253,9 +256,22 @@ export function observeRequest(ctx: RequestContext, durationMs: number): void {
   httpRequestDuration.observe3(ctx.route, ctx.method, ctx.res.statusCode, durationMs / 1000);
 }
 
-/** Mounts `GET /metrics` (Prometheus text format). */
-export function mountMetrics(router: Router, registry: MetricsRegistry = metrics): void {
+export interface MetricsAccess {
+  /** Anyone may read (`metrics.public: true`); otherwise internal callers and the admin token only. */
+  public?: boolean;
+  /** The admin token, also accepted as `Authorization: Bearer <token>` (a Prometheus scrape config). */
+  token?: string;
+}
+
+/** Mounts `GET /metrics` (Prometheus text format): internal callers or the admin token unless public. */
+export function mountMetrics(router: Router, registry: MetricsRegistry = metrics, access: MetricsAccess = {}): void {
+  const bearer = access.token ? Buffer.from(`Bearer ${access.token}`) : undefined;
   router.add('GET', '/metrics', (ctx) => {
+    if (!access.public && !ctx.internal) {
+      const auth = ctx.req.headers.authorization;
+      const ok = bearer !== undefined && typeof auth === 'string' && auth.length === bearer.length && timingSafeEqual(Buffer.from(auth), bearer);
+      if (!ok) throw new CascadeError(EdgeErrors.metricsForbidden, 'metrics are for internal callers or the admin token (Authorization: Bearer); set metrics.public to open them');
+    }
     const body = registry.render();
     ctx.res.statusCode = 200;
     ctx.res.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
