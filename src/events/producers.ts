@@ -4,8 +4,9 @@
 // open to HTTP unless a rule says `internal: true`; Cascade's own producer (IntakeProducer)
 // does not go through here at all.
 import type { IncomingMessage } from 'node:http';
-import { BlockList, isIP } from 'node:net';
 import { createHash } from 'node:crypto';
+import { cidrMatcher, parseCidr } from '../router/cidr.ts';
+import { hasForwarding, plainIp } from '../router/proxy.ts';
 import { ConfigError } from '../config/load.ts';
 import { CascadeError } from '../errors/index.ts';
 import { EventErrors } from './errors.ts';
@@ -30,7 +31,7 @@ interface CompiledRule {
   patterns: readonly RegExp[];
   internal: boolean;
   /** undefined: any address. */
-  nets: BlockList | undefined;
+  nets: ((ip: string) => boolean) | undefined;
   /** sha256 hex of each token; undefined: no token needed. */
   tokens: ReadonlySet<string> | undefined;
   /** Stream name → allowed, bounded (names are chosen by clients). */
@@ -38,30 +39,21 @@ interface CompiledRule {
 }
 
 const MAX_SEEN = 4096;
-const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-/** A BlockList of the entries (CIDRs, addresses, `loopback`); undefined when `any` is among them. */
-export function networkList(entries: string[], where: string): BlockList | undefined {
-  const list = new BlockList();
-  for (const e of entries) {
-    if (e === 'any') return undefined;
-    if (e === 'loopback') {
-      list.addSubnet('127.0.0.0', 8, 'ipv4');
-      list.addSubnet('::1', 128, 'ipv6');
-      continue;
+/** A matcher of the entries (CIDRs, addresses, `loopback`); undefined when `any` is among them. */
+export function networkList(entries: string[], where: string): ((ip: string) => boolean) | undefined {
+  if (entries.includes('any')) return undefined;
+  const list = entries.flatMap((e) => (e === 'loopback' ? ['127.0.0.0/8', '::1/128'] : [e]));
+  for (const e of list) {
+    try {
+      parseCidr(e);
+    } catch (err) {
+      throw new ConfigError([{ file: '<config>', line: 0, column: 0, path: where, message: `${(err as Error).message}: give addresses, CIDR ranges, 'loopback' or 'any'` }]);
     }
-    const [addr, bits, extra] = e.split('/');
-    const family = isIP(addr);
-    const max = family === 4 ? 32 : 128;
-    const prefix = bits === undefined ? max : Number(bits);
-    if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
-      throw new ConfigError([{ file: '<config>', line: 0, column: 0, path: where, message: `'${e}' is not an address, a CIDR, 'loopback' or 'any'` }]);
-    }
-    list.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
   }
-  return list;
+  return cidrMatcher(list);
 }
 
 export function parseStreamPattern(name: string): RegExp | undefined {
@@ -171,9 +163,7 @@ function describe(c: ProducerCaller): string {
 
 function netOk(r: CompiledRule, address: string | undefined): boolean {
   if (!r.nets) return true;
-  if (address === undefined) return false;
-  const family = isIP(address);
-  return family !== 0 && r.nets.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  return address !== undefined && r.nets(address);
 }
 
 function streamOk(r: CompiledRule, stream: string): boolean {
@@ -198,14 +188,12 @@ function resolveToken(t: ProducerToken, where: string, env: NodeJS.ProcessEnv): 
 }
 
 /**
- * The address network rules see: `ctx.clientIp`, except when that is still the socket's peer
- * although the request carries forwarding headers. Then a proxy nobody declared trusted sent
- * it for someone else (nginx on loopback in front of Cascade), so the real client is unknown
- * and only a token can admit it.
+ * The address network rules see: `ctx.clientIp` (resolved through trusted proxies by the HTTP
+ * front), except when that is still the socket's peer although the request carries forwarding
+ * headers. Then a proxy nobody declared trusted sent it for someone else (nginx on loopback in
+ * front of Cascade), so the real client is unknown and only a token can admit it.
  */
 export function producerAddress(req: IncomingMessage, clientIp: string): string | undefined {
-  if (clientIp === req.socket.remoteAddress) {
-    for (const h of FORWARDING_HEADERS) if (req.headers[h] !== undefined) return undefined;
-  }
+  if (plainIp(clientIp) === plainIp(req.socket.remoteAddress ?? '') && hasForwarding(req.headers)) return undefined;
   return clientIp || undefined;
 }

@@ -29,7 +29,7 @@ const OPEN_TO_LOOPBACK = [
   { streams: ['/^change-prop\\./'], from: ['loopback'], internal: true },
 ];
 
-export async function startIntake(events: Record<string, unknown>, opts: { datacenter?: string; env?: NodeJS.ProcessEnv; host?: string; logger?: (msg: string, fields?: Record<string, unknown>) => void; producers?: unknown } = {}): Promise<IntakeFixture> {
+export async function startIntake(events: Record<string, unknown>, opts: { datacenter?: string; env?: NodeJS.ProcessEnv; host?: string; logger?: (msg: string, fields?: Record<string, unknown>) => void; producers?: unknown; trustedProxies?: string[] } = {}): Promise<IntakeFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cascade-intake-'));
   const config = configFromYaml(
     JSON.stringify({
@@ -46,7 +46,7 @@ export async function startIntake(events: Record<string, unknown>, opts: { datac
   const bus = await openEventBus(config, { env: opts.env, logger: opts.logger });
   const router = new Router();
   mountEvents(router, bus.http);
-  const server = createHttpServer({ router });
+  const server = createHttpServer({ router, trustedProxies: opts.trustedProxies });
   await new Promise<void>((resolve) => server.listen(0, opts.host ?? '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

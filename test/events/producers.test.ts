@@ -175,6 +175,29 @@ describe('producer authorization: networks, tokens, internal streams', () => {
   });
 });
 
+describe('producer authorization behind a trusted proxy', () => {
+  let fx: IntakeFixture;
+  before(async () => {
+    fx = await startIntake(
+      { schema_base_uris: [SCHEMA_DIR], streams: STREAMS },
+      { trustedProxies: ['127.0.0.1'], producers: [{ streams: ['/^mediawiki\\./'], from: ['loopback', '198.51.100.0/24'] }] },
+    );
+  });
+  after(() => fx.close());
+
+  it('network rules see the client the trusted proxy names', async () => {
+    const lan = await post(fx.url, ev('mediawiki.a'), { headers: { 'x-forwarded-for': '198.51.100.7' } });
+    assert.equal(lan.status, 201, JSON.stringify(lan.body));
+    const outside = await post(fx.url, ev('mediawiki.a'), { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    assert.equal(outside.status, 403);
+    assert.match(String(outside.body?.detail), /203\.0\.113\.9/);
+    const spoofed = await post(fx.url, ev('mediawiki.a'), { headers: { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' } });
+    assert.equal(spoofed.status, 403, 'only the hop the trusted proxy saw counts');
+    const direct = await post(fx.url, ev('mediawiki.a'));
+    assert.equal(direct.status, 201, 'the proxy host itself, no forwarding header');
+  });
+});
+
 describe('producer config', () => {
   const base = (producers: unknown) =>
     JSON.stringify({ data_dir: '/tmp/unused', default_domain: 'w', domains: { w: { origin: { url: 'http://127.0.0.1:1' } } }, events: { producers } });
