@@ -127,7 +127,7 @@ export const eventsConfigSchema = {
             type: 'array',
             minItems: 1,
             // An address or CIDR (IPv4 or IPv6), `loopback` or `any`; checked exactly at start.
-            items: { type: 'string', pattern: '^(loopback|any|[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,2})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?)$' },
+            items: { type: 'string', pattern: '^(loopback|any|(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}(/([0-9]|[12][0-9]|3[0-2]))?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))?)$' },
           },
           tokens: {
             type: 'array',

@@ -208,8 +208,10 @@ describe('producer config', () => {
   });
 
   it('a CIDR that parses but is wrong, or a missing token variable, fails the start naming it', async () => {
-    const bad = configFromYaml(base([{ streams: ['a'], from: ['10.0.0.0/33'] }]), 'c.yaml', {});
-    await assert.rejects(openEventBus(bad), (e: unknown) => e instanceof ConfigError && /events\.producers\.0\.from.*10\.0\.0\.0\/33/.test(e.message));
+    assert.throws(() => configFromYaml(base([{ streams: ['a'], from: ['10.0.0.0/33'] }]), 'c.yaml', {}), ConfigError, 'prefix beyond /32');
+    assert.throws(() => configFromYaml(base([{ streams: ['a'], from: ['300.1.1.1'] }]), 'c.yaml', {}), ConfigError, 'octet beyond 255');
+    const bad = configFromYaml(base([{ streams: ['a'], from: ['1:2:3:4:5:6:7:8:9'] }]), 'c.yaml', {});
+    await assert.rejects(openEventBus(bad), (e: unknown) => e instanceof ConfigError && /events\.producers\.0\.from.*1:2:3:4:5:6:7:8:9/.test(e.message));
     const noEnv = configFromYaml(base([{ streams: ['a'], tokens: [{ env: 'NO_SUCH_TOKEN_VAR' }] }]), 'c.yaml', {});
     await assert.rejects(openEventBus(noEnv, { env: {} }), (e: unknown) => e instanceof ConfigError && /NO_SUCH_TOKEN_VAR.*not set/.test(e.message));
   });
