@@ -75,6 +75,10 @@ export interface EventsConfig {
   schema_cache: SchemaCacheConfig;
   /** An append not durable within this time is answered 503 with Retry-After (the events may still land; resending dedups by id). */
   append_timeout_ms: number;
+  /** An event whose schema cannot be loaded counts as `error` (EventGate: 500 when all do) or `invalid` (400). */
+  unloadable_schema: 'error' | 'invalid';
+  /** Compile schemas that fail ajv's json-schema-secure check (EventGate's allowInsecureSchemas). */
+  allow_insecure_schemas: boolean;
 }
 
 /** What an unset `events.producers` means: the example wiki (or a MediaWiki on this host) may post its events. */
@@ -157,5 +161,7 @@ export const eventsConfigSchema = {
       },
     },
     append_timeout_ms: { type: 'integer', minimum: 100, default: 1000 },
+    unloadable_schema: { enum: ['error', 'invalid'], default: 'error' },
+    allow_insecure_schemas: { type: 'boolean', default: false },
   },
 } as const;

@@ -11,6 +11,8 @@ export const EventErrors = {
   produceFailed: defineError('CASCADE_EVENTS_PRODUCE_FAILED', 503, 'Events could not be made durable'),
   schemaNotFound: defineError('CASCADE_EVENTS_SCHEMA_NOT_FOUND', 400, 'Event schema not found'),
   schemaInvalid: defineError('CASCADE_EVENTS_SCHEMA_INVALID', 400, 'Event schema cannot be compiled'),
+  /** A schema using features that make validation costly for hostile input (ajv's json-schema-secure), as EventGate refuses. */
+  schemaInsecure: defineError('CASCADE_EVENTS_SCHEMA_INSECURE', 400, 'Event schema not secure for compilation'),
   schemaHostNotAllowed: defineError('CASCADE_EVENTS_SCHEMA_HOST_NOT_ALLOWED', 400, 'Schema URI outside the configured schema repositories'),
   /** No (or an unknown) bearer token where one is needed for the streams sent. */
   producerUnauthenticated: defineError('CASCADE_EVENTS_PRODUCER_UNAUTHENTICATED', 401, 'Producer not authenticated'),

@@ -63,6 +63,7 @@ export async function openEventBus(config: CascadeConfig, opts: EventBusOptions 
     ev.schema_base_uris.map((b) => schemaSourceFor(b, { timeoutMs: ev.schema_fetch_timeout_ms })),
     {
       mutating: ev.mutating_validation,
+      allowInsecure: ev.allow_insecure_schemas,
       cache: { maxEntries: ev.schema_cache.max_entries, maxBytes: ev.schema_cache.max_bytes, negativeMaxEntries: ev.schema_cache.negative_max_entries, negativeTtlMs: ev.schema_cache.negative_ttl_ms },
     },
   );
@@ -83,6 +84,7 @@ export async function openEventBus(config: CascadeConfig, opts: EventBusOptions 
     emitterId: ev.emitter_id,
     logger: opts.logger,
     appendTimeoutMs: ev.append_timeout_ms,
+    unloadableSchema: ev.unloadable_schema,
   });
   return {
     log,

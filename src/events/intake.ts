@@ -10,6 +10,8 @@ import { formatErrors, type CompiledSchema, type SchemaRepository } from './sche
 import type { StreamRegistry, ResolvedStream } from './streams.ts';
 import { mapCloudEvent } from './cloudevents.ts';
 import { metaInsertion, spliceAll, type EventSpan } from './json-spans.ts';
+import { errorsText, fromAjv, intakeError, type EventValidationError } from './validation-errors.ts';
+import { EventErrors } from './errors.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -18,7 +20,8 @@ export interface InvalidEvent {
   /** Position in the request's batch. */
   index: number;
   event: unknown;
-  context: { message: string; errors: string[] };
+  /** As EventGate reports it: the AJV error objects and their `errorsText` (plus a one-line message). */
+  context: { message: string; errors: EventValidationError[]; errorsText: string };
 }
 
 export interface FailedEvent {
@@ -51,7 +54,15 @@ export interface IntakeOptions {
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
   /** An append not durable by then fails (503 over HTTP) instead of holding the request; default 1000 ms. */
   appendTimeoutMs?: number;
+  /**
+   * How an event whose schema cannot be loaded (not found, does not compile, insecure) counts:
+   * `error` as in EventGate (500 when all are), or `invalid` (400). Default `error`.
+   */
+  unloadableSchema?: 'error' | 'invalid';
 }
+
+/** Schema failures EventGate reports as "error" (its EventSchemaLoadError). */
+const UNLOADABLE = new Set([EventErrors.schemaNotFound.code, EventErrors.schemaInvalid.code, EventErrors.schemaInsecure.code]);
 
 export interface ProcessOptions {
   requestId?: string;
@@ -178,11 +189,13 @@ export class Intake {
       if (!schema && !failures.has(c.schemaKey)) schema = await this.o.repo.get(c.schemaKey).catch((e: unknown) => void failures.set(c.schemaKey, e) as undefined);
       if (!schema) {
         const e = failures.get(c.schemaKey);
-        if (isCascadeError(e) && e.status < 500) {
-          invalid.push(this.invalidOf(c, e.message, [`/$schema ${e.message}`]));
+        const asError = !isCascadeError(e) || e.status >= 500 || (UNLOADABLE.has(e.code) && this.o.unloadableSchema !== 'invalid');
+        if (!asError) {
+          invalid.push(this.invalidOf(c, e.message, [intakeError('/$schema', e.message, 'schema')]));
         } else {
-          this.log('schema lookup failed', { schema: c.schemaUri, error: String((e as Error)?.message ?? e) });
-          error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `schema ${c.schemaUri} could not be loaded` } });
+          if (!isCascadeError(e) || e.status >= 500) this.log('schema lookup failed', { schema: c.schemaUri, error: String((e as Error)?.message ?? e) });
+          const why = isCascadeError(e) && e.status < 500 ? `: ${e.message}` : '';
+          error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `Failed loading schema at ${c.schemaKey}${why}` } });
         }
         continue;
       }
@@ -247,7 +260,8 @@ export class Intake {
 
   private prepare(item: unknown, index: number, now: string, opts: ProcessOptions, invalid: InvalidEvent[]): Candidate | undefined {
     const reject = (message: string, field: string) => {
-      invalid.push({ status: 'invalid', index, event: item, context: { message, errors: [`${field} ${message}`] } });
+      const errors = [intakeError(field, message)];
+      invalid.push({ status: 'invalid', index, event: item, context: { message, errors, errorsText: errorsText(errors) } });
       return undefined;
     };
     let event: Obj;
@@ -311,8 +325,8 @@ export class Intake {
     return c;
   }
 
-  private invalidOf(c: Candidate, message: string, errors: string[]): InvalidEvent {
-    return { status: 'invalid', index: c.index, event: rawOf(c), context: { message, errors } };
+  private invalidOf(c: Candidate, message: string, errors: EventValidationError[]): InvalidEvent {
+    return { status: 'invalid', index: c.index, event: rawOf(c), context: { message, errors, errorsText: errorsText(errors) } };
   }
 
   /** Error events, in the shape of the public `/error/…` schema, to the error stream. */
@@ -346,11 +360,11 @@ export class Intake {
         dt: now,
         emitter_id: this.o.emitterId,
         error_type: 'ValidationError',
-        message: `${inv.context.message}: ${inv.context.errors.join('; ')}`,
+        message: `${inv.context.message}: ${inv.context.errorsText}`,
         raw_event: safeStringify(raw),
         ...(typeof rawSchema === 'string' ? { errored_schema_uri: rawSchema } : {}),
         ...(rawMeta && typeof rawMeta.stream === 'string' ? { errored_stream_name: rawMeta.stream } : {}),
-        ...(withErrorsField ? { errors: inv.context.errors } : {}),
+        ...(withErrorsField ? { errors: formatErrors(inv.context.errors) } : {}),
       };
       if (schema && !schema.validate(ev)) {
         this.log('error event does not match its schema; dropped', { errors: formatErrors(schema.validate.errors) });
@@ -367,19 +381,19 @@ export class Intake {
   }
 }
 
-function validateAgainst(schema: CompiledSchema, c: Candidate): { message: string; errors: string[] } | undefined {
+function validateAgainst(schema: CompiledSchema, c: Candidate): { message: string; errors: EventValidationError[] } | undefined {
   if (schema.title !== undefined && !c.stream.titles.has(schema.title)) {
     return {
       message: `schema ${c.schemaUri} (title ${schema.title}) is not allowed in stream ${c.stream.name}`,
-      errors: [`/$schema title ${schema.title} is not one of ${[...c.stream.titles].join(', ')}`],
+      errors: [intakeError('/$schema', `title ${schema.title} is not one of ${[...c.stream.titles].join(', ')}`, 'stream')],
     };
   }
   if (schema.title === undefined) {
-    return { message: `schema ${c.schemaUri} has no title; stream ${c.stream.name} cannot admit it`, errors: ['/$schema has no title'] };
+    return { message: `schema ${c.schemaUri} has no title; stream ${c.stream.name} cannot admit it`, errors: [intakeError('/$schema', 'has no title', 'stream')] };
   }
   if (schema.validate(c.event)) return undefined;
-  const errors = formatErrors(schema.validate.errors);
-  return { message: `event does not match schema ${c.schemaUri}: ${errors[0]}`, errors };
+  const errors = fromAjv(schema.validate.errors);
+  return { message: `Event failed validation with schema at ${c.schemaUri}: ${formatErrors(errors)[0]}`, errors };
 }
 
 /**

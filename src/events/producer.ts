@@ -16,7 +16,7 @@ export class IntakeProducer implements EventProducer {
     if (events.length === 0) return;
     const checked = await this.intake.check(events);
     if (checked.invalid.length > 0) {
-      const reasons = checked.invalid.map((i) => ({ index: i.index, message: i.context.message, errors: i.context.errors }));
+      const reasons = checked.invalid.map((i) => ({ index: i.index, message: i.context.message, errors: i.context.errorsText }));
       throw new CascadeError(EventErrors.invalidEvents, `${checked.invalid.length} of ${events.length} events are invalid: ${reasons[0].message}`, { extra: { invalid: reasons } });
     }
     if (checked.error.length > 0) {

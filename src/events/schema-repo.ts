@@ -2,6 +2,7 @@
 // directories, HTTP bases) as EventGate does (base + $schema + '.json' or '.yaml'), compiles
 // it with ajv once and caches the validator by URI. Sources are pluggable (SchemaSource).
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { resolve, sep, extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Ajv, type ValidateFunction, type ErrorObject, type Options as AjvOptions } from 'ajv';
@@ -33,17 +34,30 @@ export interface SchemaSource {
 const SCHEMA_EXTENSIONS = ['.json', '.yaml', '.yml'];
 
 function parseSchemaText(text: string, name: string): Record<string, unknown> {
-  const ext = extname(name.split(/[?#]/)[0]).toLowerCase();
-  const doc: unknown = ext === '.yaml' || ext === '.yml' ? parseYaml(text) : JSON.parse(text);
+  const ext = SCHEMA_EXTENSIONS.includes(extname(name.split(/[?#]/)[0]).toLowerCase()) ? extname(name.split(/[?#]/)[0]).toLowerCase() : '';
+  let doc: unknown;
+  if (ext === '.yaml' || ext === '.yml') doc = parseYaml(text);
+  else if (ext === '.json') doc = JSON.parse(text);
+  else {
+    // A file without extension (EventGate's repositories have them): JSON, else YAML.
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      doc = parseYaml(text);
+    }
+  }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${name} is not a JSON Schema object`);
   return doc as Record<string, unknown>;
 }
 
-/** Candidate names for a `$schema` path: as is when it names an extension, else + .json / .yaml. */
+/**
+ * Candidate names for a `$schema` path: as is when it names an extension, else + .json / .yaml
+ * / .yml, then the bare name (a file without extension, as EventGate resolves `$schema`).
+ */
 function candidates(path: string): string[] {
   const ext = extname(path).toLowerCase();
   if (SCHEMA_EXTENSIONS.includes(ext)) return [path];
-  return SCHEMA_EXTENSIONS.map((e) => path + e);
+  return [...SCHEMA_EXTENSIONS.map((e) => path + e), path];
 }
 
 /** Schemas in a local directory laid out as their `$id`s (`<dir>/mediawiki/revision/create/2.0.0.json`). */
@@ -152,7 +166,13 @@ export interface SchemaRepositoryOptions {
   negativeTtlMs?: number;
   /** Bounds of the compiled and not-found caches (events.schema_cache). */
   cache?: Partial<CacheLimits>;
+  /** Compile schemas that fail ajv's json-schema-secure check (EventGate refuses them by default). */
+  allowInsecure?: boolean;
 }
+
+// ajv's meta-schema of schemas that are safe to compile and run on hostile input (string
+// `pattern`/`format` need `maxLength`, …); EventGate checks every loaded schema against it.
+const SECURE_META_SCHEMA = createRequire(import.meta.url)('ajv/dist/refs/json-schema-secure.json') as Record<string, unknown>;
 
 export const DEFAULT_CACHE_LIMITS: CacheLimits = { maxEntries: 500, maxBytes: 16 * 1024 * 1024, negativeMaxEntries: 1000, negativeTtlMs: 10_000 };
 
@@ -208,6 +228,7 @@ export class SchemaRepository {
   private readonly ajv2020: Ajv2020;
   private readonly cache: SchemaCache<CompiledSchema>;
   private readonly pending = new Map<string, Promise<CompiledSchema>>();
+  private readonly isSecure: ValidateFunction | undefined;
   /** Whether validation may change events (then the intake serialises them after validating). */
   readonly mutating: boolean;
 
@@ -216,6 +237,7 @@ export class SchemaRepository {
     opts: SchemaRepositoryOptions = {},
   ) {
     this.mutating = opts.mutating === true;
+    this.isSecure = opts.allowInsecure ? undefined : new Ajv({ strict: false, allErrors: true }).compile(SECURE_META_SCHEMA);
     const ajvOpts: AjvOptions = {
       strict: false,
       allErrors: true,
@@ -300,6 +322,12 @@ export class SchemaRepository {
     }
     const bytes = JSON.stringify(loaded.schema).length;
     const schema = normaliseSchema(loaded.schema, loaded.location);
+    if (this.isSecure && !this.isSecure(schema)) {
+      const why = formatErrors(this.isSecure.errors).slice(0, 3).join('; ');
+      const error = new CascadeError(EventErrors.schemaInsecure, `schema ${uri} (${loaded.location}) is not secure for compilation: ${why}`);
+      this.cache.rememberFailure(uri, error);
+      throw error;
+    }
     let validate: ValidateFunction;
     try {
       validate = schema.$schema === DRAFT2020 ? this.ajv2020.compile(schema) : this.ajv7.compile(schema);
@@ -327,6 +355,7 @@ export class SchemaRepository {
  */
 export function normaliseSchema(schema: Record<string, unknown>, location: string): Record<string, unknown> {
   const meta = typeof schema.$schema === 'string' ? schema.$schema : '';
+  if (/draft-0[34]\//.test(meta)) fromDraft04(schema);
   schema.$schema = /draft\/(2020-12|2019-09)/.test(meta) ? DRAFT2020 : DRAFT7;
   const rootId = typeof schema.$id === 'string' ? schema.$id : undefined;
   // Count nested ids; duplicates (or copies of the root id) are dropped, unique ones kept.
@@ -343,6 +372,27 @@ export function normaliseSchema(schema: Record<string, unknown>, location: strin
   // The location is unique per document; the declared `$id` (relative, e.g. /x/1.0.0) may not be.
   schema.$id = location;
   return schema;
+}
+
+/**
+ * Rewrites a draft-04 schema as draft-07 in place (ajv 8 compiles no draft-04): `id` becomes
+ * `$id`, boolean `exclusiveMaximum`/`exclusiveMinimum` become the numeric form. The other
+ * keywords EventGate's schemas use mean the same in both drafts.
+ */
+function fromDraft04(schema: Record<string, unknown>): void {
+  walkSchema(schema, 0, (node) => {
+    if (typeof node.id === 'string' && node.$id === undefined) {
+      node.$id = node.id;
+      delete node.id;
+    }
+    for (const [flag, bound] of [['exclusiveMaximum', 'maximum'], ['exclusiveMinimum', 'minimum']] as const) {
+      if (typeof node[flag] !== 'boolean') continue;
+      if (node[flag] === true && typeof node[bound] === 'number') {
+        node[flag] = node[bound];
+        delete node[bound];
+      } else delete node[flag];
+    }
+  });
 }
 
 function walkSchema(node: unknown, depth: number, visit: (n: Record<string, unknown>, depth: number) => void): void {
@@ -362,7 +412,7 @@ function walkSchema(node: unknown, depth: number, visit: (n: Record<string, unkn
 }
 
 /** Human-readable validation errors, each naming the field (`/page_id must be integer`). */
-export function formatErrors(errors: ErrorObject[] | null | undefined): string[] {
+export function formatErrors(errors: readonly Pick<ErrorObject, 'instancePath' | 'keyword' | 'params' | 'message'>[] | null | undefined): string[] {
   if (!errors) return [];
   return errors.map((e) => {
     const at = e.instancePath || '';

@@ -31,7 +31,7 @@ describe('Cascade\'s own schemas', () => {
   const pub = new SchemaRepository([schemaSourceFor(SCHEMA_DIR)]);
 
   it('cover the embedded default streams, with the public $id and title', () => {
-    for (const uri of ['/mediawiki/revision/create/2.0.0', '/mediawiki/page/delete/1.0.0', '/mediawiki/page/undelete/1.0.0', '/mediawiki/page/move/1.0.0', '/mediawiki/revision/visibility-change/1.0.0', '/resource_change/1.0.0', '/change-prop/retry/1.0.0', '/error/2.1.0']) {
+    for (const uri of ['/mediawiki/revision/create/1.0.0', '/mediawiki/revision/create/1.1.0', '/mediawiki/revision/create/1.2.0', '/mediawiki/revision/create/2.0.0', '/mediawiki/page/delete/1.0.0', '/mediawiki/page/undelete/1.0.0', '/mediawiki/page/move/1.0.0', '/mediawiki/revision/visibility-change/1.0.0', '/resource_change/1.0.0', '/change-prop/retry/1.0.0', '/error/2.1.0']) {
       assert.ok(ownSchemas.includes(uri), uri);
     }
     for (const uri of ownSchemas) {

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { corpusPath } from '../helpers/corpus.ts';
 import { startIntake, UUID_V4, type IntakeFixture } from './intake-fixture.ts';
-import { cloudEventIdentity, type LogRecord } from '../../src/events/index.ts';
+import { cloudEventIdentity, formatErrors, type LogRecord } from '../../src/events/index.ts';
+import type { EventValidationError } from '../../src/events/validation-errors.ts';
 
 type Obj = Record<string, unknown>;
 interface Example {
@@ -134,7 +135,7 @@ describe('event intake over HTTP with the public schemas', () => {
     }
   });
 
-  it('rejects mutated examples with 400 and a reason naming the field', async () => {
+  it('rejects mutated examples with 400 and the AJV errors naming the field (EventGate: errors, errorsText)', async () => {
     const missing: { event: Obj; field: string }[] = [];
     const wrongType: { event: Obj; field: string }[] = [];
     const unknown: { event: Obj; field: string }[] = [];
@@ -159,24 +160,34 @@ describe('event intake over HTTP with the public schemas', () => {
       }
       unknown.push({ event: { ...clone(e.event), $schema: '/does/not/exist/1.0.0' }, field: '$schema' });
     }
-    for (const [kind, list] of [['missing', missing], ['wrong type', wrongType], ['unknown $schema', unknown]] as const) {
+    for (const [kind, list] of [['missing', missing], ['wrong type', wrongType]] as const) {
       const before = (await fx.records(ERROR_STREAM)).length;
       const r = await fx.post(list.map((x) => x.event));
       assert.equal(r.status, 400, kind);
-      const body = r.body as { invalid: { index: number; event: unknown; context: { message: string; errors: string[] } }[]; error: unknown[] };
+      const body = r.body as { invalid: { index: number; event: unknown; context: { message: string; errors: EventValidationError[]; errorsText: string } }[]; error: unknown[] };
       assert.equal(body.invalid.length, list.length, kind);
       assert.equal(body.error.length, 0);
       for (const inv of body.invalid) {
         const want = list[inv.index];
-        assert.ok(
-          inv.context.errors.some((msg) => msg.includes(`/${want.field}`)),
-          `${kind}: reason for ${want.field} in ${JSON.stringify(inv.context.errors)}`,
-        );
+        const named = formatErrors(inv.context.errors);
+        assert.ok(named.some((msg) => msg.includes(`/${want.field}`)), `${kind}: reason for ${want.field} in ${JSON.stringify(inv.context.errors)}`);
+        for (const e of inv.context.errors) {
+          assert.equal(typeof e.keyword, 'string');
+          assert.equal(typeof e.schemaPath, 'string');
+          assert.equal(e.dataPath, e.instancePath.replace(/\//g, '.').replace(/\.(\d+)(?=\.|$)/g, '[$1]'), 'ajv 6 style dataPath');
+        }
+        assert.equal(inv.context.errorsText, inv.context.errors.map((e) => `'${e.dataPath}' ${e.message}`).join(', '), 'EventGate errorsText');
         assert.deepEqual(inv.event, want.event, 'the invalid event is reported as sent');
       }
       const errs = (await fx.records(ERROR_STREAM)).slice(before).map(parse);
       assert.equal(errs.length, list.length, `${kind}: one error event per invalid event`);
     }
+    // A schema that cannot be loaded is EventGate's "error" (500 when every event has one).
+    const r = await fx.post(unknown.map((x) => x.event));
+    assert.equal(r.status, 500);
+    const body = r.body as { invalid: unknown[]; error: { index: number; context: { message: string } }[] };
+    assert.equal(body.error.length, unknown.length);
+    assert.match(body.error[0].context.message, /^Failed loading schema at \/does\/not\/exist\/1\.0\.0/);
     // A single invalid event is a 400 too, with the field named.
     const one = await fx.post(missing[0].event);
     assert.equal(one.status, 400);
@@ -212,9 +223,10 @@ describe('event intake over HTTP with the public schemas', () => {
     const c = revisionCreate({ rev_id: 9003 });
     const r = await fx.post([a, b, c]);
     assert.equal(r.status, 207);
-    const body = r.body as { invalid: { index: number; context: { errors: string[] } }[]; error: unknown[] };
+    const body = r.body as { invalid: { index: number; context: { errors: EventValidationError[]; errorsText: string } }[]; error: unknown[] };
     assert.deepEqual(body.invalid.map((i) => i.index), [1]);
-    assert.ok(body.invalid[0].context.errors.some((m) => m.includes('/rev_id')));
+    assert.ok(body.invalid[0].context.errors.some((e) => e.instancePath === '/rev_id' && e.dataPath === '.rev_id' && e.keyword === 'type'));
+    assert.match(body.invalid[0].context.errorsText, /^'\.rev_id' must be integer/);
     const added = (await fx.records(stream)).slice(before).map(parse);
     assert.deepEqual(added.map((e) => e.rev_id), [9001, 9003]);
   });
