@@ -77,6 +77,9 @@ export interface ProcessOptions {
   raw?: { body: Buffer; spans: EventSpan[] };
 }
 
+/** How long Cascade's own producer waits for an append (it fails at once while the log reports itself down). */
+const IN_PROCESS_APPEND_TIMEOUT_MS = 10_000;
+
 /** Schema lookups one request runs at once. */
 const SCHEMA_LOOKUPS_AT_ONCE = 8;
 
@@ -142,7 +145,7 @@ export class Intake {
   async process(items: unknown[], opts: ProcessOptions = {}): Promise<IntakeResult> {
     const checked = await this.check(items, opts);
     const [appended] = await Promise.all([
-      this.append(checked.valid),
+      this.append(checked.valid, this.o.appendTimeoutMs ?? 1000),
       opts.emitErrorEvents && checked.invalid.length > 0 ? this.emitErrors(checked.invalid, opts.requestId) : undefined,
     ]);
     return {
@@ -207,8 +210,12 @@ export class Intake {
     return { total: items.length, valid, invalid, error };
   }
 
-  /** Appends valid events, one append per topic. Durable when this resolves. */
-  async append(valid: Candidate[]): Promise<{ ids: string[]; error: FailedEvent[]; logUnavailable?: boolean }> {
+  /**
+   * Appends valid events, one append per topic. Durable when this resolves. `timeoutMs` bounds
+   * the wait (HTTP: events.append_timeout_ms; Cascade's own producer waits longer by default,
+   * since no client is held and a lost resource_change costs a missed re-render).
+   */
+  async append(valid: Candidate[], timeoutMs = IN_PROCESS_APPEND_TIMEOUT_MS): Promise<{ ids: string[]; error: FailedEvent[]; logUnavailable?: boolean }> {
     const byTopic = new Map<string, Candidate[]>();
     for (const c of valid) {
       let list = byTopic.get(c.stream.topic);
@@ -223,7 +230,7 @@ export class Intake {
         const reuse = !this.o.repo.mutating;
         const batch = toLogEvents(list, reuse);
         try {
-          await this.appendGuarded(topic, batch);
+          await this.appendGuarded(topic, batch, timeoutMs);
           for (const c of list) ok.add(c);
         } catch (e) {
           if (isCascadeError(e) && e.status === 503) logUnavailable = true;
@@ -243,12 +250,11 @@ export class Intake {
    * locked by another process). The append may still complete later; producers resend with
    * the same ids and the log's dedup keeps one copy.
    */
-  private appendGuarded(topic: string, events: LogEvent[]): Promise<unknown> {
+  private appendGuarded(topic: string, events: LogEvent[], timeoutMs: number): Promise<unknown> {
     const log = this.o.log;
     if (log.available && !log.available()) {
       return Promise.reject(new CascadeError(LogErrors.unavailable, `the event log (${log.backend}) is not reachable`));
     }
-    const timeoutMs = this.o.appendTimeoutMs ?? 1000;
     const append = log.append(topic, events);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -374,7 +380,7 @@ export class Intake {
     }
     if (events.length === 0) return;
     try {
-      await this.appendGuarded(this.o.streams.topicOf(stream), events);
+      await this.appendGuarded(this.o.streams.topicOf(stream), events, this.o.appendTimeoutMs ?? 1000);
     } catch (e) {
       this.log('error events could not be appended', { error: String((e as Error)?.message ?? e) });
     }

@@ -97,6 +97,8 @@ describe('intake while the log is down', () => {
       await stopNats(nats);
       await expectUnavailable(fx);
       await expectUnavailable(fx);
+      // Cascade's own producer fails too (at once: the log reports itself down), with a 503 error.
+      await assert.rejects(fx.bus.producer.produce([ev()]), (e: unknown) => (e as { code?: string; status?: number }).code === 'CASCADE_EVENTS_PRODUCE_FAILED' && (e as { status: number }).status === 503);
       nats = await startNats(port, dir);
       await expectRecovery(fx);
       // The event before the outage and those after it are all in the log.
