@@ -50,8 +50,17 @@ program
   .command('check-config')
   .description('validate a config file and exit')
   .argument('[file]', 'config file', DEFAULT_CONFIG)
-  .action((file: string) => {
-    config(file);
+  .action(async (file: string) => {
+    const cfg = config(file);
+    // [events] what serve refuses beyond the schema: patterns, networks, token variables, schema dirs
+    const { checkEventsConfig } = await import('../events/index.ts');
+    try {
+      checkEventsConfig(cfg);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      console.error(`cascade: invalid configuration\n${e.message.replaceAll('<config>', file)}`);
+      process.exit(2);
+    }
     console.log(`${file}: ok`);
   });
 

@@ -1,6 +1,9 @@
 // Public surface of the event bus: the intake (POST /v1/events), the in-process producer,
 // the schema repository and the durable log.
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { CascadeConfig } from '../config/index.ts';
+import { ConfigError } from '../config/load.ts';
 import { openEventLog } from './log/index.ts';
 import type { EventLog, EventProducer } from './log/types.ts';
 import { SchemaRepository, schemaSourceFor } from './schema-repo.ts';
@@ -56,9 +59,28 @@ export function internalStreams(config: CascadeConfig): { names: string[]; prefi
   };
 }
 
+/**
+ * What `serve` would refuse in the events section beyond its JSON Schema: stream and producer
+ * patterns that are no regular expressions, networks that do not parse, token variables that
+ * are unset, schema directories that do not exist. Throws ConfigError naming the setting.
+ */
+export function checkEventsConfig(config: CascadeConfig, env: NodeJS.ProcessEnv = process.env): void {
+  const ev = config.events;
+  new StreamRegistry(ev.streams, config.datacenter);
+  new ProducerAuthorizer(ev.producers ?? DEFAULT_PRODUCERS, internalStreams(config), env);
+  ev.schema_base_uris.forEach((b, i) => {
+    if (b === 'builtin' || /^https?:\/\//i.test(b)) return;
+    const dir = b.startsWith('file:') ? fileURLToPath(b) : b;
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new ConfigError([{ file: '<config>', line: 0, column: 0, path: `events.schema_base_uris.${i}`, message: `${b} is not a directory` }]);
+    }
+  });
+}
+
 /** Opens the configured log and builds the intake and producer on it. */
 export async function openEventBus(config: CascadeConfig, opts: EventBusOptions = {}): Promise<EventBus> {
   const ev = config.events;
+  checkEventsConfig(config, opts.env);
   const repo = new SchemaRepository(
     ev.schema_base_uris.map((b) => schemaSourceFor(b, { timeoutMs: ev.schema_fetch_timeout_ms })),
     {

@@ -1,6 +1,7 @@
 // Stream configuration: which streams exist, which schema titles each accepts, and the log
 // topic they go to (`{datacenter}.{stream}`, as Wikimedia prefixes topics per datacenter).
 import type { StreamConfig } from './config.ts';
+import { ConfigError } from '../config/load.ts';
 
 export interface ResolvedStream {
   name: string;
@@ -24,7 +25,15 @@ export class StreamRegistry {
   ) {
     for (const [name, cfg] of Object.entries(streams)) {
       const m = /^\/(.*)\/([a-z]*)$/s.exec(name);
-      if (m) this.patterns.push({ re: new RegExp(m[1], m[2].replace(/[gy]/g, '')), cfg });
+      if (m) {
+        let re: RegExp;
+        try {
+          re = new RegExp(m[1], m[2].replace(/[gy]/g, ''));
+        } catch (e) {
+          throw new ConfigError([{ file: '<config>', line: 0, column: 0, path: `events.streams.${name}`, message: `not a valid stream pattern: ${(e as Error).message}` }]);
+        }
+        this.patterns.push({ re, cfg });
+      }
       else this.exact.set(name, this.build(name, cfg));
     }
   }

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { corpusPath } from '../helpers/corpus.ts';
 import { startIntake, type IntakeFixture } from './intake-fixture.ts';
 import { configFromYaml, ConfigError } from '../../src/config/index.ts';
-import { openEventBus } from '../../src/events/index.ts';
+import { openEventBus, checkEventsConfig } from '../../src/events/index.ts';
 
 const SCHEMA_DIR = corpusPath('events', 'schemas');
 // Any stream admits the test schema, so authorization is the only thing that differs.
@@ -214,5 +214,12 @@ describe('producer config', () => {
     await assert.rejects(openEventBus(bad), (e: unknown) => e instanceof ConfigError && /events\.producers\.0\.from.*1:2:3:4:5:6:7:8:9/.test(e.message));
     const noEnv = configFromYaml(base([{ streams: ['a'], tokens: [{ env: 'NO_SUCH_TOKEN_VAR' }] }]), 'c.yaml', {});
     await assert.rejects(openEventBus(noEnv, { env: {} }), (e: unknown) => e instanceof ConfigError && /NO_SUCH_TOKEN_VAR.*not set/.test(e.message));
+  });
+
+  it('checkEventsConfig (check-config) refuses what serve would: a bad stream pattern, a missing schema directory', () => {
+    const cfg = (events: unknown) => configFromYaml(JSON.stringify({ data_dir: '/tmp/unused', default_domain: 'w', domains: { w: { origin: { url: 'http://127.0.0.1:1' } } }, events }), 'c.yaml', {});
+    assert.throws(() => checkEventsConfig(cfg({ streams: { '/a(/': { schema_title: 'x' } } }), {}), (e: unknown) => e instanceof ConfigError && /events\.streams\.\/a\(\/: not a valid stream pattern/.test(e.message));
+    assert.throws(() => checkEventsConfig(cfg({ schema_base_uris: ['builtin', '/no/such/schema/dir'] }), {}), (e: unknown) => e instanceof ConfigError && /schema_base_uris\.1: \/no\/such\/schema\/dir is not a directory/.test(e.message));
+    assert.doesNotThrow(() => checkEventsConfig(cfg({}), {}));
   });
 });
