@@ -209,6 +209,37 @@ describe('hostile input over HTTP', () => {
     assert.match(page.body, /Larkford/);
   });
 
+  it('titles: invisible characters MediaWiki strips answer 301 to the canonical title, refused ones 400', async () => {
+    const base = new URL(h.url);
+    const cases: [string, number, string?][] = [
+      ['%E2%80%8ELarkford', 301, '/api/rest_v1/page/html/Larkford'],
+      ['%C2%A0Larkford%E3%80%80', 301, '/api/rest_v1/page/html/Larkford'],
+      ['Silver%E2%80%82River', 301, '/api/rest_v1/page/html/Silver_River'],
+      ['%EF%BB%BFLarkford', 400],
+      ['Lark%EF%BB%BFford', 400],
+      ['Larkford%00', 400],
+      ['Larkford%EF%BF%BE', 400],
+      ['Larkford%C0%80', 400],
+    ];
+    for (const [title, status, location] of cases) {
+      const r = await new Promise<{ status: number; location?: string; type?: string; body: string }>((resolve, reject) => {
+        request({ host: base.hostname, port: base.port, path: `/api/rest_v1/page/html/${title}`, headers: { 'x-forwarded-for': '203.0.113.8' } }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, type: res.headers['content-type'], body }));
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(r.status, status, `${title}: ${r.body.slice(0, 200)}`);
+      if (location) assert.equal(r.location, location, title);
+      else {
+        assert.equal(r.type, 'application/problem+json', title);
+        assert.match(r.body, /"title_error":"title-invalid-(characters|utf8)"/, title);
+      }
+    }
+  });
+
   // Event bodies the intake must refuse with 400 (src/events: nesting depth and $schema limits).
   it('hostile event bodies: 4xx problem+json, never 5xx', { todo: 'the event intake answers 500 to these until its depth and $schema limits land (src/events)' }, async () => {
     const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
