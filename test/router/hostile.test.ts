@@ -209,6 +209,33 @@ describe('hostile input over HTTP', () => {
     assert.match(page.body, /Larkford/);
   });
 
+  it('prototype names are plain names: 404 problem+json for assets, domains and buckets', async () => {
+    const base = new URL(h.url);
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'prototype', '__defineGetter__']) {
+      const cases: [string, number, string][] = [
+        [`/_swagger/${name}`, 404, 'CASCADE_NOT_FOUND'],
+        [`/${name}/v1/page/html/Larkford`, 404, 'CASCADE_CONTENT_UNKNOWN_DOMAIN'],
+        [`/${name}/v1/`, 404, 'CASCADE_CONTENT_UNKNOWN_DOMAIN'],
+        [`/example.wiki/sys/key_value/${name}/k`, 404, 'CASCADE_STORAGE_UNKNOWN_BUCKET'],
+      ];
+      for (const [path, status, code] of cases) {
+        const r = await send(base, { method: 'GET', path });
+        assert.equal(r.status, status, `${path}: ${r.body.slice(0, 200)}`);
+        assert.equal(r.type, 'application/problem+json', path);
+        assert.equal((JSON.parse(r.body) as { code: string }).code, code, path);
+      }
+      // A form field of that name is just a field.
+      const form = await send(base, {
+        method: 'POST',
+        path: '/api/rest_v1/transform/wikitext/to/html/Larkford',
+        headers: { 'content-type': 'multipart/form-data; boundary=zz' },
+        body: `--zz\r\nContent-Disposition: form-data; name="${name}"\r\n\r\nx\r\n--zz--\r\n`,
+      });
+      assert.equal(form.status, 400, `form field ${name}: ${form.body.slice(0, 200)}`);
+      assert.match(form.body, /`wikitext` is required/);
+    }
+  });
+
   it('titles: invisible characters MediaWiki strips answer 301 to the canonical title, refused ones 400', async () => {
     const base = new URL(h.url);
     const cases: [string, number, string?][] = [
