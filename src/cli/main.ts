@@ -225,7 +225,8 @@ wikiCmd
     const { dataPath } = await import('../config/index.ts');
     const cfg = config(opts.config);
     const w = cfg.wiki;
-    const log = (msg: string, f?: Record<string, unknown>) => console.log(JSON.stringify({ msg, ...f }));
+    const { formatLogLine } = await import('../router/log.ts');
+    const log = (msg: string, f?: Record<string, unknown>) => console.log(formatLogLine(msg, f));
     const handle = await startWiki({
       dbPath: opts.db ?? dataPath(cfg, w.path),
       host: w.host,
