@@ -7,6 +7,8 @@ export const EventErrors = {
   unsupportedType: defineError('CASCADE_EVENTS_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported event content type'),
   /** One or more events failed validation (in-process producer). */
   invalidEvents: defineError('CASCADE_EVENTS_INVALID', 400, 'Invalid events'),
+  /** Every event of a request failed, some on our side (EventGate's 500: a schema that cannot be loaded, …). */
+  eventsFailed: defineError('CASCADE_EVENTS_FAILED', 500, 'Events not accepted'),
   /** The log did not make events durable (in-process producer). */
   produceFailed: defineError('CASCADE_EVENTS_PRODUCE_FAILED', 503, 'Events could not be made durable'),
   schemaNotFound: defineError('CASCADE_EVENTS_SCHEMA_NOT_FOUND', 400, 'Event schema not found'),

@@ -1,7 +1,7 @@
 // POST /v1/events, compatible with EventGate: one event or an array (application/json, or
 // text/plain as navigator.sendBeacon sends it), CloudEvents in structured and batched mode.
 // 201 all accepted, 207 some, 400 all invalid, 500 all failed, 202 at once with ?hasty=true.
-import { CascadeError, isCascadeError } from '../errors/index.ts';
+import { CascadeError, isCascadeError, sendProblem } from '../errors/index.ts';
 import type { Router, RequestContext } from '../router/router.ts';
 import { readBody, sendJson } from '../router/server.ts';
 import { EventErrors } from './errors.ts';
@@ -149,6 +149,17 @@ export function mountEvents(router: Router, deps: EventsHttpDeps): void {
       ctx.res.end();
       return;
     }
-    sendJson(ctx.res, status, { invalid: result.invalid, error: result.error });
+    if (status === 207) {
+      sendJson(ctx.res, status, { invalid: result.invalid, error: result.error });
+      return;
+    }
+    // 400 / 500: EventGate's body ({invalid, error}) as members of a problem+json document,
+    // so EventGate clients and problem+json clients both read it.
+    const def = status === 400 ? EventErrors.invalidEvents : EventErrors.eventsFailed;
+    const detail =
+      status === 400
+        ? `${result.invalid.length} out of ${result.total} events were invalid and not accepted`
+        : `${result.invalid.length + result.error.length} out of ${result.total} events had failures and were not accepted (${result.invalid.length} invalid and ${result.error.length} errored)`;
+    sendProblem(ctx.res, new CascadeError(def, detail, { extra: { invalid: result.invalid, error: result.error } }), ctx.path);
   });
 }

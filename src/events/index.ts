@@ -10,7 +10,7 @@ import { SchemaRepository, schemaSourceFor } from './schema-repo.ts';
 import { StreamRegistry } from './streams.ts';
 import { Intake } from './intake.ts';
 import { IntakeProducer } from './producer.ts';
-import { ProducerAuthorizer } from './producers.ts';
+import { ProducerAuthorizer, internalStreams } from './producers.ts';
 import { DEFAULT_PRODUCERS } from './config.ts';
 import type { EventsHttpDeps } from './http.ts';
 
@@ -22,7 +22,7 @@ export { StreamRegistry, type ResolvedStream } from './streams.ts';
 export { cloudEventIdentity, CE_CONTENT_TYPE, CE_BATCH_CONTENT_TYPE } from './cloudevents.ts';
 export { EventErrors } from './errors.ts';
 export { eventsConfigSchema, DEFAULT_PRODUCERS, type EventsConfig, type StreamConfig, type ProducerRule } from './config.ts';
-export { ProducerAuthorizer, producerAddress, type ProducerCaller, type InternalStreams } from './producers.ts';
+export { ProducerAuthorizer, producerAddress, internalStreams, checkProducerConfig, type ProducerCaller, type InternalStreams } from './producers.ts';
 export type { EventLog, EventProducer, LogEvent, LogRecord, Consumer } from './log/types.ts';
 
 export interface EventBus {
@@ -44,19 +44,6 @@ export interface EventBusOptions {
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
   /** Where `{ env: NAME }` producer tokens are read (default process.env). */
   env?: NodeJS.ProcessEnv;
-}
-
-/**
- * Streams only Cascade produces: resource_change, change propagation's (retry, dead letters,
- * transclusion fan-out and continuations, all under `change-prop.` by default or the configured
- * prefixes) and the intake's own error stream.
- */
-export function internalStreams(config: CascadeConfig): { names: string[]; prefixes: string[] } {
-  const cp = config.changeprop as { retry_stream?: string; dlq_stream?: string } | undefined;
-  return {
-    names: ['resource_change', config.events.error_stream],
-    prefixes: ['change-prop.', ...(cp?.retry_stream ? [cp.retry_stream + '.'] : []), ...(cp?.dlq_stream ? [cp.dlq_stream + '.'] : [])],
-  };
 }
 
 /**

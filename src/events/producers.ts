@@ -10,7 +10,8 @@ import { hasForwarding, plainIp } from '../router/proxy.ts';
 import { ConfigError } from '../config/load.ts';
 import { CascadeError } from '../errors/index.ts';
 import { EventErrors } from './errors.ts';
-import type { ProducerRule, ProducerToken } from './config.ts';
+import { DEFAULT_PRODUCERS, type ProducerRule, type ProducerToken } from './config.ts';
+import type { CascadeConfig } from '../config/schema.ts';
 
 /** Streams Cascade itself produces: exact names and name prefixes. */
 export interface InternalStreams {
@@ -196,4 +197,22 @@ function resolveToken(t: ProducerToken, where: string, env: NodeJS.ProcessEnv): 
 export function producerAddress(req: IncomingMessage, clientIp: string): string | undefined {
   if (plainIp(clientIp) === plainIp(req.socket.remoteAddress ?? '') && hasForwarding(req.headers)) return undefined;
   return clientIp || undefined;
+}
+
+/**
+ * Streams only Cascade produces: resource_change, change propagation's (retry, dead letters,
+ * transclusion fan-out and continuations, all under `change-prop.` by default or the configured
+ * prefixes) and the intake's own error stream.
+ */
+export function internalStreams(config: CascadeConfig): InternalStreams {
+  const cp = config.changeprop as { retry_stream?: string; dlq_stream?: string } | undefined;
+  return {
+    names: ['resource_change', config.events.error_stream],
+    prefixes: ['change-prop.', ...(cp?.retry_stream ? [cp.retry_stream + '.'] : []), ...(cp?.dlq_stream ? [cp.dlq_stream + '.'] : [])],
+  };
+}
+
+/** Throws ConfigError (path `events.producers.…`) for what the authorizer cannot build from the config. */
+export function checkProducerConfig(config: CascadeConfig, env: NodeJS.ProcessEnv = process.env): void {
+  new ProducerAuthorizer(config.events.producers ?? DEFAULT_PRODUCERS, internalStreams(config), env);
 }

@@ -142,6 +142,17 @@ const LOOPBACK = [parseCidr('127.0.0.0/8'), parseCidr('::1/128')];
 export function isLoopbackIp(ip: string | undefined): boolean {
   if (!ip) return false;
   if (ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.')) return isIP(ip) !== 0;
+  return isLoopbackBytes(ip);
+}
+
+/** As isLoopbackIp for an address already known to be valid (no re-validation). */
+export function isLoopbackValidIp(ip: string): boolean {
+  if (ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.')) return true;
+  // Other loopback spellings are IPv6 ending in 1 (0:0:0:0:0:0:0:1, ::ffff:7f00:1).
+  return ip.charCodeAt(ip.length - 1) === 0x31 && ip.includes(':') && isLoopbackBytes(ip);
+}
+
+function isLoopbackBytes(ip: string): boolean {
   const b = ipBytes(ip);
   return b !== undefined && (cidrContains(LOOPBACK[0]!, b) || cidrContains(LOOPBACK[1]!, b));
 }

@@ -5,7 +5,8 @@
 // untrusted peer — loopback included — means the request came through a proxy for someone
 // else, so it is external.
 import type { IncomingHttpHeaders } from 'node:http';
-import { cidrMatcher, ipBytes, isLoopbackIp } from './cidr.ts';
+import { isIP } from 'node:net';
+import { cidrMatcher, isLoopbackValidIp } from './cidr.ts';
 
 export type ForwardedHeader = 'x-forwarded-for' | 'forwarded' | 'x-real-ip';
 export const FORWARDED_HEADERS: readonly ForwardedHeader[] = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
@@ -84,7 +85,7 @@ function normalizeHop(s: string): string | undefined {
   } else if (v.indexOf(':') !== -1 && v.indexOf(':') === v.lastIndexOf(':')) {
     v = v.slice(0, v.indexOf(':')); // IPv4 with a port
   }
-  return ipBytes(v) && !v.includes('%') ? plainIp(v) : undefined;
+  return isIP(v) !== 0 ? plainIp(v) : undefined;
 }
 
 /**
@@ -111,7 +112,7 @@ export class ClientResolver {
     const p = peer ?? '';
     if (!this.anyTrusted || !this.trusted(p)) {
       // The peer is the client; a forwarding header from it means it relays for others.
-      return { ip: plainIp(p), loopback: this.loopbackIsInternal && isLoopbackIp(p) && !hasForwarding(h) };
+      return { ip: plainIp(p), loopback: this.loopbackIsInternal && isLoopbackValidIp(p) && !hasForwarding(h) };
     }
     return this.walk(p, h);
   }
@@ -126,16 +127,16 @@ export class ClientResolver {
     }
     // A trusted proxy that names nobody: the request is its own (a health check, say), unless
     // it relays a forwarding header we do not count, which we cannot read safely.
-    if (header === undefined) return { ip: plainIp(peer), loopback: this.loopbackIsInternal && isLoopbackIp(peer) && !hasForwarding(h) };
+    if (header === undefined) return { ip: plainIp(peer), loopback: this.loopbackIsInternal && isLoopbackValidIp(peer) && !hasForwarding(h) };
     const chain = forwardedChain(header, h[header]);
     let client = plainIp(peer);
-    let allLoopback = isLoopbackIp(peer);
+    let allLoopback = isLoopbackValidIp(peer);
     for (let i = chain.length - 1; i >= 0; i--) {
       const hop = chain[i];
       // A hop that is no address: the trusted proxy to its right is the last we know of.
       if (hop === undefined) return { ip: client, loopback: false };
       client = hop;
-      allLoopback &&= isLoopbackIp(hop);
+      allLoopback &&= isLoopbackValidIp(hop);
       if (!this.trusted(hop)) break;
     }
     return { ip: client, loopback: this.loopbackIsInternal && allLoopback };

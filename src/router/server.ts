@@ -101,6 +101,11 @@ export function isLoopback(addr: string | undefined): boolean {
   return isLoopbackIp(addr);
 }
 
+/** A socket's own peer address (always a valid IP): the prefix says it, no parsing needed. */
+function isLoopbackPeer(peer: string): boolean {
+  return peer.startsWith('127.') || peer === '::1' || peer.startsWith('::ffff:127.');
+}
+
 /** Whether the request carries the admin token in `x-cascade-internal` (compared in constant time). */
 export function hasInternalToken(req: IncomingMessage, token: string | undefined): boolean {
   if (!token) return false;
@@ -183,7 +188,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     let internal: boolean;
     if (!resolver.anyTrusted) {
       clientIp = peer.charCodeAt(0) === 0x3a /* : */ ? plainIp(peer) : peer;
-      internal = loopbackIsInternal && isLoopbackIp(peer) && !hasForwarding(req.headers);
+      internal = loopbackIsInternal && isLoopbackPeer(peer) && !hasForwarding(req.headers);
     } else {
       const c = resolver.resolve(peer, req.headers);
       clientIp = c.ip;

@@ -164,6 +164,9 @@ describe('event intake over HTTP with the public schemas', () => {
       const before = (await fx.records(ERROR_STREAM)).length;
       const r = await fx.post(list.map((x) => x.event));
       assert.equal(r.status, 400, kind);
+      // EventGate's body as members of a problem+json document.
+      assert.equal(r.headers.get('content-type'), 'application/problem+json', kind);
+      assert.equal((r.body as { status: number; code: string }).code, 'CASCADE_EVENTS_INVALID');
       const body = r.body as { invalid: { index: number; event: unknown; context: { message: string; errors: EventValidationError[]; errorsText: string } }[]; error: unknown[] };
       assert.equal(body.invalid.length, list.length, kind);
       assert.equal(body.error.length, 0);

@@ -229,6 +229,14 @@ domains:
     });
   }
 
+  it('/metrics: internal callers and the admin token only', async () => {
+    assert.equal((await raw(port, '127.0.0.1', '/metrics', {})).status, 200);
+    const ext = await raw(port, '127.0.0.2', '/metrics', { 'x-forwarded-for': '203.0.113.9' });
+    assert.equal(ext.status, 403);
+    assert.match(ext.body, /CASCADE_METRICS_FORBIDDEN/);
+    assert.equal((await raw(port, '127.0.0.1', '/metrics', { 'x-real-ip': '203.0.113.9', authorization: `Bearer ${TOKEN}` })).status, 200);
+  });
+
   it('absolute-form request targets naming loopback change nothing', async () => {
     const ext = await rawLine(port, `GET http://127.0.0.1:${port}${SYS} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: 203.0.113.1\r\nConnection: close\r\n\r\n`);
     assert.match(ext, /^HTTP\/1\.1 (403|404) /);
