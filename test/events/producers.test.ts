@@ -11,6 +11,10 @@ import { corpusPath } from '../helpers/corpus.ts';
 import { startIntake, type IntakeFixture } from './intake-fixture.ts';
 import { configFromYaml, ConfigError } from '../../src/config/index.ts';
 import { openEventBus, checkEventsConfig } from '../../src/events/index.ts';
+import { loadCheckedConfig } from '../../src/config/check.ts';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const SCHEMA_DIR = corpusPath('events', 'schemas');
 // Any stream admits the test schema, so authorization is the only thing that differs.
@@ -221,5 +225,20 @@ describe('producer config', () => {
     assert.throws(() => checkEventsConfig(cfg({ streams: { '/a(/': { schema_title: 'x' } } }), {}), (e: unknown) => e instanceof ConfigError && /events\.streams\.\/a\(\/: not a valid stream pattern/.test(e.message));
     assert.throws(() => checkEventsConfig(cfg({ schema_base_uris: ['builtin', '/no/such/schema/dir'] }), {}), (e: unknown) => e instanceof ConfigError && /schema_base_uris\.1: \/no\/such\/schema\/dir is not a directory/.test(e.message));
     assert.doesNotThrow(() => checkEventsConfig(cfg({}), {}));
+  });
+
+  it('check-config names the file and line of a bad producer rule', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cascade-prodcfg-'));
+    try {
+      const file = join(dir, 'c.yaml');
+      writeFileSync(file, ['default_domain: w', `data_dir: ${dir}`, 'domains: { w: { origin: { url: "http://127.0.0.1:1" } } }', 'changeprop: { enabled: false }', 'events:', '  producers:', '    - { streams: [a], from: [loopback] }', '    - { streams: ["/b(/"], tokens: [{ env: NO_SUCH_PRODUCER_TOKEN }] }', ''].join('\n'));
+      await assert.rejects(loadCheckedConfig(file, {}), (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:8:\\d+: events\\.producers\\.1`));
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
