@@ -151,13 +151,14 @@ export class DashboardSampler {
 
   constructor(private readonly registry: MetricsRegistry) {}
 
-  /** Takes a sample now (at most one per 250 ms) and answers the panels' data. */
+  /** Reads the registry now and answers the panels' data (rates against the kept samples). */
   data(now = Date.now()): DashboardData {
     this.lastAsked = now;
     this.timer ??= setInterval(() => this.tick(), SAMPLE_MS).unref();
     const last = this.snaps[this.snaps.length - 1];
-    if (!last || now - last.t >= 250) this.sample(now);
-    return this.build();
+    // Kept for rates and charts at most once a second, however many viewers poll.
+    const cur = !last || now - last.t >= 1000 ? this.sample(now) : this.read(now);
+    return this.build(cur);
   }
 
   close(): void {
@@ -176,7 +177,7 @@ export class DashboardSampler {
     this.sample(Date.now());
   }
 
-  private sample(now: number): void {
+  private read(now: number): Snapshot {
     const { samples } = parseExposition(this.registry.render());
     const byName = new Map<string, Sample[]>();
     for (const s of samples) {
@@ -186,12 +187,17 @@ export class DashboardSampler {
       if (!l) byName.set(s.name, (l = []));
       l.push(s);
     }
+    return { t: now, byName };
+  }
+
+  private sample(now: number): Snapshot {
     const prev = this.snaps[this.snaps.length - 1];
-    const snap: Snapshot = { t: now, byName };
+    const snap = this.read(now);
     this.snaps.push(snap);
     // Keep one snapshot older than the window as the rates' baseline.
     while (this.snaps.length > 2 && now - this.snaps[1].t >= WINDOW_MS) this.snaps.shift();
     if (prev) this.addPoints(prev, snap);
+    return snap;
   }
 
   private point(name: string, t: number, v: number | null): void {
@@ -222,9 +228,8 @@ export class DashboardSampler {
     this.point('hot_ratio', t, ratio(hot.get('hit') ?? 0, hot.get('miss') ?? 0));
   }
 
-  private build(): DashboardData {
-    const cur = this.snaps[this.snaps.length - 1];
-    const base = this.snaps.length > 1 ? this.snaps[0] : undefined;
+  private build(cur: Snapshot): DashboardData {
+    const base = this.snaps[0] !== cur ? this.snaps[0] : undefined;
     const dt = base ? (cur.t - base.t) / 1000 : 0;
     const rate = (c: number, p: number | undefined) => (base && dt > 0 ? increase(c, p) / dt : 0);
 
