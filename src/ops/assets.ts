@@ -12,13 +12,15 @@ header .sub { color: #b9c1d3; font-size: 13px; }
 header a { color: #9fc2ff; }
 main { padding: 18px 24px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
-section.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; min-width: 0; }
+section.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; min-width: 0; overflow-x: auto; }
 section.card h2 { margin: 0 0 8px; font-size: 15px; }
 section.card h2 small { font-weight: normal; color: var(--muted); }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 3px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
+td.barcell { width: 45%; vertical-align: middle; }
+td code { white-space: nowrap; }
 th { color: var(--muted); font-weight: 600; font-size: 12px; }
-td.n, th.n { text-align: right; }
+td.n, th.n { text-align: right; white-space: nowrap; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #eef1f6; padding: 1px 4px; border-radius: 3px; }
 .big { font-size: 28px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .pair { display: flex; gap: 28px; margin-bottom: 6px; }
@@ -115,6 +117,10 @@ export const DASHBOARD_JS = String.raw`
         pen = true;
       });
       if (d) s.appendChild(svg('path', { d: d, fill: 'none', stroke: COLORS[i % COLORS.length], 'stroke-width': 1.6, 'vector-effect': 'non-scaling-stroke' }));
+      // Dots too while there are few points: a lone sample between gaps still shows.
+      if (se.points.length < 40) se.points.forEach(function (p) {
+        if (p[1] !== null) s.appendChild(svg('circle', { cx: X(p[0]).toFixed(1), cy: Y(p[1]).toFixed(1), r: 2.2, fill: COLORS[i % COLORS.length] }));
+      });
     });
     var box = el('div');
     box.appendChild(s);
@@ -136,7 +142,7 @@ export const DASHBOARD_JS = String.raw`
     var max = Math.max.apply(null, rows.map(value).concat([1]));
     return table(['', '', ''], rows.map(function (r) {
       var b = el('div', { 'class': 'bar' }); b.style.width = (100 * value(r) / max).toFixed(1) + '%';
-      return [el('td', null, [label(r)]), el('td', { style: null }, [b]), cell(key(r), value(r), text(r))];
+      return [el('td', null, [label(r)]), el('td', { 'class': 'barcell' }, [b]), cell(key(r), value(r), text(r))];
     }), '');
   }
   function fill(id, nodes) {
@@ -164,13 +170,13 @@ export const DASHBOARD_JS = String.raw`
       }), 'no rules running')
     ]);
     fill('p-flight', [
-      table(['rule', 'in flight', 'done/s', 'received', 'retries', 'retries/s'], d.rules.map(function (r) {
+      table(['rule', 'in flight', 'done/s', 'received', 'retries', 'retry/s'], d.rules.map(function (r) {
         return [el('td', null, [r.rule]), cell('inflight.' + r.rule, r.in_flight, fmt(r.in_flight)), cell('exec_rate.' + r.rule, r.exec_rate, fmt(r.exec_rate)),
           cell('received.' + r.rule, r.received, fmt(r.received)), cell('retried.' + r.rule, r.retried, fmt(r.retried), r.retried ? 'n bad' : 'n'), cell('retry_rate.' + r.rule, r.retry_rate, fmt(r.retry_rate))];
       }), 'no rules running')
     ]);
     fill('p-dead', [
-      table(['rule', 'dead letters', 'to see them'], d.rules.map(function (r) {
+      table(['rule', 'dead', 'to list them'], d.rules.map(function (r) {
         return [el('td', null, [r.rule]), cell('dead.' + r.rule, r.dead, fmt(r.dead), r.dead ? 'n bad' : 'n'), el('td', null, [el('code', null, [r.dlq_command])])];
       }), 'no rules running')
     ]);

@@ -1,0 +1,87 @@
+// The dashboard in a real headless Chromium: it loads without console errors, shows the
+// numbers /metrics exports, and updates after edits made through the example wiki. The test
+// writes a screenshot (test-output/dashboard.png, or CASCADE_SCREENSHOT) and prints its path.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { launchChromium, requireChromium } from './chromium.ts';
+import { editPage, scrape, settle, startOpsApp, total, until } from './harness.ts';
+
+/** The raw number behind a dashboard cell (its data-v), or undefined while it is not shown. */
+async function shown(page: Page, key: string): Promise<number | undefined> {
+  const v = await page.locator(`[data-k="${key}"]`).first().getAttribute('data-v', { timeout: 1000 }).catch(() => null);
+  return v === null || v === '' ? undefined : Number(v);
+}
+
+test('dashboard in headless Chromium: no console errors, the numbers of /metrics, live after edits', async (t) => {
+  if (!requireChromium(t)) return;
+  const env = await startOpsApp();
+  const browser = await launchChromium();
+  const problems: string[] = [];
+  try {
+    const { app, wikiUrl } = env;
+    // The seed pages go through change propagation at start; let that finish first.
+    await until(async () => (await app.store.getLatest('example.wiki', 'summary', 'Silver_River')) !== undefined, 20_000, 'seed pages propagated');
+    await settle(app);
+
+    const page = await browser.context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    const res = await page.goto(`${app.url}/_dashboard`);
+    assert.equal(res?.status(), 200);
+    assert.equal(await page.title(), 'Cascade dashboard');
+
+    // The page shows what /metrics says (once its next poll has run).
+    const m0 = await scrape(app.url);
+    const key = 'intake.accepted.mediawiki.revision-create';
+    const accepted0 = total(m0, 'cascade_events_intake_total', { stream: 'mediawiki.revision-create', outcome: 'accepted' });
+    const renders0 = total(m0, 'cascade_content_renders_total');
+    assert.ok(accepted0 > 0 && renders0 > 0, 'the seed edits went through');
+    await until(async () => (await shown(page, key)) === accepted0, 10_000, `the page to show ${accepted0} accepted revision-create events`);
+    await until(async () => (await shown(page, 'renders.total')) === renders0, 10_000, `the page to show ${renders0} renders`);
+    assert.equal(await shown(page, 'dead.page_edit'), total(m0, 'cascade_changeprop_events_total', { rule: 'page_edit', outcome: 'dead' }));
+    assert.ok((await page.locator('#p-dead code').allTextContents()).includes('cascade dlq list --rule page_edit'), 'the dlq command per rule');
+
+    // A burst of edits through the example wiki: the panels follow without a reload.
+    const edits = 12;
+    const titles = ['Silver River', 'Larkford', 'Cascade', 'Ops burst page'];
+    for (let i = 0; i < edits; i++) {
+      const title = titles[i % titles.length];
+      await editPage(wikiUrl, title, `'''${title}''' edit ${i} of the dashboard burst, at ${Date.now()}. See [[Silver River]].`);
+    }
+    await settle(app);
+    const m1 = await scrape(app.url);
+    const accepted1 = total(m1, 'cascade_events_intake_total', { stream: 'mediawiki.revision-create', outcome: 'accepted' });
+    assert.equal(accepted1, accepted0 + edits);
+    await until(async () => (await shown(page, key)) === accepted1, 10_000, `the page to show ${accepted1} accepted events after the edits`);
+    const renders1 = total(m1, 'cascade_content_renders_total');
+    assert.ok(renders1 >= renders0 + edits, `renders ${renders0} → ${renders1}`);
+    await until(async () => (await shown(page, 'renders.total')) === renders1, 10_000, `the page to show ${renders1} renders`);
+    assert.equal(await shown(page, 'lag.count.page_edit') !== undefined, true);
+    const p99 = await shown(page, 'lag.p99.page_edit');
+    assert.ok(p99 !== undefined && p99 > 0, `page_edit lag p99 shown: ${p99}`);
+    assert.ok(((await shown(page, 'intake.rate.mediawiki.revision-create')) ?? 0) > 0, 'an intake rate');
+    assert.ok(((await shown(page, 'renders.per_minute')) ?? 0) > 0, 'renders per minute');
+    assert.ok(((await shown(page, 'origin.requests.example.wiki')) ?? 0) > 0, 'origin requests');
+    assert.ok((await page.locator('#p-intake svg.chart path').count()) > 0, 'the intake chart has a line');
+    assert.equal(await page.locator('#status').textContent(), 'live');
+    // Store sizes are measured once a minute: measure now and wait for the page to show it.
+    await app.ops.sizes.refresh();
+    const htmlBytes = (await app.store.bucketSizes()).find((b) => b.bucket === 'html')!.bytes;
+    await until(async () => (await shown(page, 'store.bytes.example.wiki/html')) === htmlBytes, 10_000, 'the store size of html');
+
+    const out = resolve(process.env.CASCADE_SCREENSHOT ?? 'test-output/dashboard.png');
+    mkdirSync(resolve(out, '..'), { recursive: true });
+    await page.screenshot({ path: out, fullPage: true });
+    console.log(`dashboard screenshot: ${out}`);
+    assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+  } finally {
+    await browser.close();
+    await env.close();
+  }
+});
