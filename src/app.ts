@@ -89,7 +89,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   closers.push(() => content.close());
   // [ops] home page `/`, dashboard `/_dashboard` (changeprop is known once started, below)
   let changeprop: App['changeprop'];
-  const ops = mountOps(router, { config, store, changeprop: () => changeprop, wikiUrl: () => wiki?.url, log });
+  const ops = mountOps(router, { config, store, log: events.log, changeprop: () => changeprop, wikiUrl: () => wiki?.url, logger: log });
   closers.push(async () => ops.close());
   // [changeprop] rule engine consumers
 

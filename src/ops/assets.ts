@@ -177,7 +177,8 @@ export const DASHBOARD_JS = String.raw`
     ]);
     fill('p-dead', [
       table(['rule', 'dead', 'to list them'], d.rules.map(function (r) {
-        return [el('td', null, [r.rule]), cell('dead.' + r.rule, r.dead, fmt(r.dead), r.dead ? 'n bad' : 'n'), el('td', null, [el('code', null, [r.dlq_command])])];
+        var link = el('a', { href: '/_dashboard/dead-letters/' + encodeURIComponent(r.rule) + (token ? '?token=' + encodeURIComponent(token) : ''), title: 'what ' + r.dlq_command + ' shows, as JSON' }, [r.dlq_command]);
+        return [el('td', null, [r.rule]), cell('dead.' + r.rule, r.dead, fmt(r.dead), r.dead ? 'n bad' : 'n'), el('td', null, [el('code', null, [link])])];
       }), 'no rules running')
     ]);
     var c = d.cache;

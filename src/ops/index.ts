@@ -10,6 +10,8 @@ import type { RequestContext, Router } from '../router/router.ts';
 import { sendJson } from '../router/server.ts';
 import type { ContentStore } from '../storage/types.ts';
 import type { ChangepropService } from '../changeprop/service.ts';
+import { listDeadLetters } from '../changeprop/dlq.ts';
+import type { EventLog } from '../events/log/types.ts';
 import { OPS_CSS, DASHBOARD_JS } from './assets.ts';
 import { DashboardSampler, SAMPLE_MS } from './dashboard-data.ts';
 import { OpsErrors } from './errors.ts';
@@ -26,10 +28,12 @@ export interface OpsDeps {
   store: ContentStore;
   /** Change propagation starts after the server listens: asked for at request time. */
   changeprop: () => ChangepropService | undefined;
+  /** The durable log (dead letters are read from it). */
+  log: EventLog;
   /** The example wiki's address, when it runs in this process. */
   wikiUrl: () => string | undefined;
   registry?: MetricsRegistry;
-  log?: (msg: string, f?: Record<string, unknown>) => void;
+  logger?: (msg: string, f?: Record<string, unknown>) => void;
 }
 
 export interface MountedOps {
@@ -42,6 +46,9 @@ export interface MountedOps {
 
 /** Our own pages may load our own assets and fetch our own data; nothing else. */
 const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** Dead letters answered per request (oldest first; `?since=` moves the start). */
+const DEAD_LETTER_PAGE = 200;
 
 let version: string | undefined;
 function packageVersion(): string {
@@ -85,7 +92,7 @@ export function mountOps(router: Router, deps: OpsDeps): MountedOps {
   const { config } = deps;
   const startedAt = new Date().toISOString();
   const sampler = new DashboardSampler(deps.registry ?? defaultRegistry);
-  const sizes = new BucketSizeProbe(deps.store, deps.log);
+  const sizes = new BucketSizeProbe(deps.store, deps.logger);
   const untrackSizes = trackBucketSizes(sizes);
   const guard = (ctx: RequestContext) => {
     if (!dashboardAllowed(ctx, config.admin_token)) {
@@ -128,6 +135,26 @@ export function mountOps(router: Router, deps: OpsDeps): MountedOps {
   router.add('GET', '/_dashboard/data', (ctx) => {
     guard(ctx);
     sendJson(ctx.res, 200, sampler.data(), { 'cache-control': 'no-store' });
+  });
+  // What `cascade dlq list --rule R` prints, as JSON (the dashboard links it per rule).
+  router.add('GET', '/_dashboard/dead-letters/{rule}', async (ctx) => {
+    guard(ctx);
+    const rule = ctx.params.rule;
+    if (!deps.changeprop()?.rules.some((r) => r.name === rule)) throw new CascadeError(Errors.notFound, `no rule named ${rule} is running`);
+    const sinceParam = ctx.query.get('since');
+    const since = sinceParam === null ? undefined : /^\d+$/.test(sinceParam) ? Number(sinceParam) : Date.parse(sinceParam);
+    if (since !== undefined && Number.isNaN(since)) throw new CascadeError(OpsErrors.badQuery, `since: an ISO time or milliseconds since the epoch, not ${sinceParam}`);
+    const list = await listDeadLetters(deps.log, { datacenter: config.datacenter, dlqStream: config.changeprop.dlq_stream, retryStream: config.changeprop.retry_stream }, rule, {
+      since,
+      limit: DEAD_LETTER_PAGE + 1,
+    });
+    sendJson(ctx.res, 200, {
+      rule,
+      command: `cascade dlq list --rule ${rule}`,
+      replay: `cascade dlq replay --rule ${rule}`,
+      truncated: list.length > DEAD_LETTER_PAGE,
+      dead_letters: list.slice(0, DEAD_LETTER_PAGE).map((d) => ({ ...d, timestamp: new Date(d.timestamp).toISOString(), raw_event: undefined })),
+    }, { 'cache-control': 'no-store' });
   });
   const assets: Record<string, [string, string]> = {
     'ops.css': ['text/css; charset=utf-8', OPS_CSS],

@@ -46,6 +46,9 @@ test('dashboard in headless Chromium: no console errors, the numbers of /metrics
     await until(async () => (await shown(page, 'renders.total')) === renders0, 10_000, `the page to show ${renders0} renders`);
     assert.equal(await shown(page, 'dead.page_edit'), total(m0, 'cascade_changeprop_events_total', { rule: 'page_edit', outcome: 'dead' }));
     assert.ok((await page.locator('#p-dead code').allTextContents()).includes('cascade dlq list --rule page_edit'), 'the dlq command per rule');
+    const dlqLink = await page.locator('#p-dead a', { hasText: 'cascade dlq list --rule page_edit' }).getAttribute('href');
+    assert.equal(dlqLink, '/_dashboard/dead-letters/page_edit');
+    assert.equal((await page.request.get(app.url + dlqLink)).status(), 200);
 
     // A burst of edits through the example wiki: the panels follow without a reload.
     const edits = 12;

@@ -109,6 +109,28 @@ test('dashboard data are the numbers /metrics exports, and move with an edit', a
   assert.ok(origin.latency.p99 !== null && origin.latency.p99 > 0);
 });
 
+test('dead letters of a rule as JSON (what cascade dlq list shows), behind the dashboard guard', async () => {
+  const { app } = env;
+  // A dead letter of our own making: an event on page_edit's dead-letter stream, as the engine writes it.
+  const topic = `${app.config.datacenter}.${app.config.changeprop.dlq_stream}.page_edit`;
+  const raw = JSON.stringify({ meta: { uri: 'https://example.wiki/wiki/Nowhere', stream: 'mediawiki.revision-create' } });
+  const dead = { meta: { stream: `${app.config.changeprop.dlq_stream}.page_edit`, id: 'b9c0c8d2-0000-4000-8000-000000000001', dt: new Date().toISOString(), uri: 'https://example.wiki/wiki/Nowhere' }, rule: 'page_edit', raw_event: raw, message: 'HTTP 500: test', status: 500, retries: 2 };
+  await app.events.log.append(topic, [{ id: dead.meta.id, value: Buffer.from(JSON.stringify(dead)) }]);
+  const r = await fetch(`${app.url}/_dashboard/dead-letters/page_edit`);
+  assert.equal(r.status, 200);
+  const body = (await r.json()) as { command: string; dead_letters: { status: number; message: string; uri: string; retries: number }[] };
+  assert.equal(body.command, 'cascade dlq list --rule page_edit');
+  const mine = body.dead_letters.find((d) => d.uri === 'https://example.wiki/wiki/Nowhere');
+  assert.deepEqual(mine && [mine.status, mine.message, mine.retries], [500, 'HTTP 500: test', 2]);
+  assert.equal((await fetch(`${app.url}/_dashboard/dead-letters/page_edit`, { headers: EXTERNAL })).status, 403);
+  assert.equal((await fetch(`${app.url}/_dashboard/dead-letters/no_such_rule`)).status, 404);
+  const bad = await fetch(`${app.url}/_dashboard/dead-letters/page_edit?since=yesterday-ish`);
+  assert.equal(bad.status, 400);
+  assert.match(bad.headers.get('content-type') ?? '', /problem\+json/);
+  const later = (await (await fetch(`${app.url}/_dashboard/dead-letters/page_edit?since=${Date.now() + 60_000}`)).json()) as { dead_letters: unknown[] };
+  assert.deepEqual(later.dead_letters, []);
+});
+
 test('store size per bucket: the dashboard shows what the store measures', async () => {
   const { app } = env;
   await app.ops.sizes.refresh();
