@@ -11,7 +11,7 @@ header h1 { margin: 0; font-size: 20px; }
 header .sub { color: #b9c1d3; font-size: 13px; }
 header a { color: #9fc2ff; }
 main { padding: 18px 24px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
 section.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; min-width: 0; overflow-x: auto; }
 section.card h2 { margin: 0 0 8px; font-size: 15px; }
 section.card h2 small { font-weight: normal; color: var(--muted); }
@@ -166,7 +166,7 @@ export const DASHBOARD_JS = String.raw`
       chart(seriesWith(d, 'lag_p99:'), secs),
       table(['rule', 'p50', 'p99', 'executions', 'over'], d.rules.map(function (r) {
         return [el('td', null, [r.rule]), cell('lag.p50.' + r.rule, r.lag.p50, secs(r.lag.p50)), cell('lag.p99.' + r.rule, r.lag.p99, secs(r.lag.p99)),
-          cell('lag.count.' + r.rule, r.lag.count, fmt(r.lag.count)), el('td', { 'class': 'n muted' }, [r.lag.over === 'window' ? 'last minute' : 'since start'])];
+          cell('lag.count.' + r.rule, r.lag.count, fmt(r.lag.count)), el('td', { 'class': 'n muted' }, [r.lag.over === 'window' ? 'last min' : 'all time'])];
       }), 'no rules running')
     ]);
     fill('p-flight', [
@@ -213,7 +213,7 @@ export const DASHBOARD_JS = String.raw`
   var status = document.getElementById('status');
   var failures = 0;
   function poll() {
-    fetch(dataUrl, { headers: headers, cache: 'no-store' }).then(function (r) {
+    fetch(dataUrl, { headers: headers }).then(function (r) {
       if (!r.ok) throw new Error('HTTP ' + r.status);
       return r.json();
     }).then(function (d) {

@@ -50,12 +50,18 @@ test('dashboard in headless Chromium: no console errors, the numbers of /metrics
     assert.equal(dlqLink, '/_dashboard/dead-letters/page_edit');
     assert.equal((await page.request.get(app.url + dlqLink)).status(), 200);
 
-    // A burst of edits through the example wiki: the panels follow without a reload.
-    const edits = 12;
-    const titles = ['Silver River', 'Larkford', 'Cascade', 'Ops burst page'];
-    for (let i = 0; i < edits; i++) {
-      const title = titles[i % titles.length];
-      await editPage(wikiUrl, title, `'''${title}''' edit ${i} of the dashboard burst, at ${Date.now()}. See [[Silver River]].`);
+    // Bursts of edits through the example wiki: after each, the page follows without a reload.
+    const rounds = 5;
+    const perRound = 3;
+    const edits = rounds * perRound;
+    const titles = ['Silver River', 'Larkford', 'Cascade'];
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < perRound; i++) {
+        const title = titles[i % titles.length];
+        await editPage(wikiUrl, title, `'''${title}''' edit ${round}.${i} of the dashboard bursts, at ${Date.now()}. See [[Larkford]].`);
+      }
+      const want = accepted0 + (round + 1) * perRound;
+      await until(async () => (await shown(page, key)) === want, 10_000, `the page to show ${want} accepted events after round ${round + 1}`);
     }
     await settle(app);
     const m1 = await scrape(app.url);
