@@ -27,7 +27,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #e
 .muted { color: var(--muted); }
 .bad { color: var(--bad); font-weight: 600; }
 .empty { color: var(--muted); font-style: italic; }
-svg.chart { width: 100%; height: 130px; display: block; margin: 4px 0 8px; }
+svg.chart { width: 100%; height: auto; max-height: 200px; display: block; margin: 4px 0 8px; }
 svg.chart text { font-size: 10px; fill: var(--muted); }
 .legend { font-size: 12px; color: var(--muted); margin: -4px 0 6px; }
 .legend span { margin-right: 12px; white-space: nowrap; }
@@ -88,10 +88,10 @@ export const DASHBOARD_JS = String.raw`
     return el('table', null, [thead].concat(rows.map(function (r) { return el('tr', null, r); })));
   }
 
-  // A line chart of [[ms, value|null], ...] series, drawn into an SVG of 400x130 units.
+  // A line chart of [[ms, value or null], ...] series, drawn into an SVG of 600x150 units.
   function chart(series, yfmt) {
-    var W = 400, H = 130, L = 44, B = 16, T = 6;
-    var s = svg('svg', { 'class': 'chart', viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', role: 'img' });
+    var W = 600, H = 150, L = 56, B = 16, T = 6;
+    var s = svg('svg', { 'class': 'chart', viewBox: '0 0 ' + W + ' ' + H, role: 'img' });
     var xs = [], ys = [];
     series.forEach(function (se) { se.points.forEach(function (p) { xs.push(p[0]); if (p[1] !== null) ys.push(p[1]); }); });
     var ymax = Math.max.apply(null, ys.concat([0])) || 1, ymin = 0;
