@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchChromium, requireChromium } from './chromium.ts';
-import { editPage, scrape, settle, startOpsApp, total, until } from './harness.ts';
+import { ADMIN_TOKEN, editPage, scrape, settle, startOpsApp, total, until } from './harness.ts';
 
 /** The raw number behind a dashboard cell (its data-v), or undefined while it is not shown. */
 async function shown(page: Page, key: string): Promise<number | undefined> {
@@ -89,6 +89,33 @@ test('dashboard in headless Chromium: no console errors, the numbers of /metrics
     await page.screenshot({ path: out, fullPage: true });
     console.log(`dashboard screenshot: ${out}`);
     assert.deepEqual(problems, [], 'no console errors, page errors or failed requests');
+  } finally {
+    await browser.close();
+    await env.close();
+  }
+});
+
+test('dashboard in headless Chromium for an external caller: ?token= opens it and the page sends the token with its polls', async (t) => {
+  if (!requireChromium(t)) return;
+  const env = await startOpsApp();
+  const browser = await launchChromium();
+  const problems: string[] = [];
+  try {
+    const { app } = env;
+    const page = await browser.context.newPage();
+    // Through a proxy on loopback: X-Forwarded-For makes every request of the page external.
+    await page.setExtraHTTPHeaders({ 'x-forwarded-for': '203.0.113.9' });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    assert.equal((await page.goto(`${app.url}/_dashboard`))?.status(), 403, 'no token: refused');
+    problems.length = 0; // the refused navigation's own console line
+    const res = await page.goto(`${app.url}/_dashboard?token=${ADMIN_TOKEN}`);
+    assert.equal(res?.status(), 200);
+    await until(async () => (await page.locator('#status').textContent()) === 'live', 10_000, 'the page to poll its data with the token');
+    await until(async () => (await shown(page, 'renders.total')) !== undefined, 10_000, 'numbers on the page');
+    assert.deepEqual(problems, []);
   } finally {
     await browser.close();
     await env.close();
