@@ -186,8 +186,8 @@ export const DASHBOARD_JS = String.raw`
       el('div', { 'class': 'pair' }, [
         el('div', null, [el('div', { 'class': 'muted' }, ['hot cache']), el('div', { 'class': 'big', 'data-k': 'cache.hot.ratio', 'data-v': c.hot.ratio === null ? '' : String(c.hot.ratio) }, [pct(c.hot.ratio)]),
           el('div', { 'class': 'muted' }, [fmt(c.hot.hits) + ' hits · ' + fmt(c.hot.misses) + ' misses · ' + bytes(c.hot.bytes)])]),
-        el('div', null, [el('div', { 'class': 'muted' }, ['store (no render needed)']), el('div', { 'class': 'big', 'data-k': 'cache.store.ratio', 'data-v': c.store.ratio === null ? '' : String(c.store.ratio) }, [pct(c.store.ratio)]),
-          el('div', { 'class': 'muted' }, [fmt(c.store.hits) + ' hits · ' + fmt(c.store.misses) + ' renders'])])
+        el('div', null, [el('div', { 'class': 'muted' }, ['store (served without rendering)']), el('div', { 'class': 'big', 'data-k': 'cache.store.ratio', 'data-v': c.store.ratio === null ? '' : String(c.store.ratio) }, [pct(c.store.ratio)]),
+          el('div', { 'class': 'muted' }, [fmt(c.store.hits) + ' hits · ' + fmt(c.store.misses) + ' misses (rendered or derived)'])])
       ]),
       chart(seriesWith(d, 'hot_ratio'), pct)
     ]);
