@@ -12,6 +12,10 @@ import { mapCloudEvent } from './cloudevents.ts';
 import { metaInsertion, spliceAll, type EventSpan } from './json-spans.ts';
 import { errorsText, fromAjv, intakeError, type EventValidationError } from './validation-errors.ts';
 import { EventErrors } from './errors.ts';
+import { metrics } from '../router/metrics.ts';
+
+/** Events by configured stream and outcome (accepted: durable; invalid: failed its schema; failed: its schema could not be loaded, or not made durable). */
+export const intakeEvents = metrics.counter('cascade_events_intake_total', 'Events taken in by stream and outcome (accepted, invalid, failed)', ['stream', 'outcome']);
 
 type Obj = Record<string, unknown>;
 
@@ -195,7 +199,9 @@ export class Intake {
         const asError = !isCascadeError(e) || e.status >= 500 || (UNLOADABLE.has(e.code) && this.o.unloadableSchema !== 'invalid');
         if (!asError) {
           invalid.push(this.invalidOf(c, e.message, [intakeError('/$schema', e.message, 'schema')]));
+          intakeEvents.inc([c.stream.name, 'invalid']);
         } else {
+          intakeEvents.inc([c.stream.name, 'failed']);
           if (!isCascadeError(e) || e.status >= 500) this.log('schema lookup failed', { schema: c.schemaUri, error: String((e as Error)?.message ?? e) });
           const why = isCascadeError(e) && e.status < 500 ? `: ${e.message}` : '';
           error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `Failed loading schema at ${c.schemaKey}${why}` } });
@@ -203,7 +209,10 @@ export class Intake {
         continue;
       }
       const problem = validateAgainst(schema, c);
-      if (problem) invalid.push(this.invalidOf(c, problem.message, problem.errors));
+      if (problem) {
+        invalid.push(this.invalidOf(c, problem.message, problem.errors));
+        intakeEvents.inc([c.stream.name, 'invalid']);
+      }
       else valid.push(c);
     }
     if (invalid.length > 1) invalid.sort((a, b) => a.index - b.index);
@@ -232,10 +241,12 @@ export class Intake {
         try {
           await this.appendGuarded(topic, batch, timeoutMs);
           for (const c of list) ok.add(c);
+          intakeEvents.inc([list[0].stream.name, 'accepted'], list.length);
         } catch (e) {
           if (isCascadeError(e) && e.status === 503) logUnavailable = true;
           this.log('log append failed', { topic, events: list.length, error: String((e as Error)?.message ?? e) });
           for (const c of list) error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `event could not be made durable in ${topic}` } });
+          intakeEvents.inc([list[0].stream.name, 'failed'], list.length);
         }
       }),
     );

@@ -177,6 +177,42 @@ export class Counter {
   }
 }
 
+/**
+ * A metric read at scrape time from live objects (rule engines, caches): each tracked source
+ * yields `[label values, value]`; sources reporting one series are summed (several apps in one
+ * process, as in tests). A source stops counting once its `track()` release is called.
+ */
+export class SampledMetric<T> {
+  private sources = new Set<T>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    readonly labelNames: readonly string[],
+    private readonly read: (source: T) => Iterable<readonly [readonly (string | number)[], number]>,
+  ) {}
+
+  track(source: T): () => void {
+    this.sources.add(source);
+    return () => void this.sources.delete(source);
+  }
+
+  render(): string {
+    const sums = new Map<string, number>();
+    for (const src of this.sources) {
+      for (const [values, v] of this.read(src)) {
+        const labels: Labels = {};
+        this.labelNames.forEach((n, i) => (labels[n] = String(values[i] ?? '')));
+        const key = labelText(labels);
+        sums.set(key, (sums.get(key) ?? 0) + v);
+      }
+    }
+    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    for (const [labels, v] of sums) out.push(`${this.name}${labels} ${v}`);
+    return out.join('\n');
+  }
+}
+
 export class MetricsRegistry {
   private metrics: { render(): string }[] = [];
   private collectors: (() => string)[] = [];
@@ -191,6 +227,19 @@ export class MetricsRegistry {
     const c = new Counter(name, help, labelNames);
     this.metrics.push(c);
     return c;
+  }
+
+  /** A counter or gauge read from live objects at scrape time (see SampledMetric). */
+  sampled<T>(
+    name: string,
+    help: string,
+    type: 'counter' | 'gauge',
+    labelNames: readonly string[],
+    read: (source: T) => Iterable<readonly [readonly (string | number)[], number]>,
+  ): SampledMetric<T> {
+    const m = new SampledMetric(name, help, type, labelNames, read);
+    this.metrics.push(m);
+    return m;
   }
 
   /** Adds a function producing exposition text at scrape time (gauges such as RSS). */
