@@ -7,6 +7,7 @@ import { ChangePropEngine } from './engine.ts';
 import type { DlqStreams } from './dlq.ts';
 import { deriveRules, type DerivedRules } from './deps.ts';
 import type { SysOptions } from './sys.ts';
+import { loadSigningKey } from './signing.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -58,7 +59,12 @@ export function sysOptions(config: CascadeConfig): SysOptions {
 }
 
 export function dlqStreams(config: CascadeConfig): DlqStreams {
-  return { datacenter: config.datacenter, dlqStream: config.changeprop.dlq_stream, retryStream: config.changeprop.retry_stream };
+  return { datacenter: config.datacenter, dlqStream: config.changeprop.dlq_stream, retryStream: config.changeprop.retry_stream, signingKey: signingKey(config) };
+}
+
+/** The key that signs retry and continuation events: `changeprop.signing_key`, else `{data_dir}/changeprop.key`. */
+export function signingKey(config: CascadeConfig): Buffer {
+  return loadSigningKey(config.changeprop.signing_key, config.data_dir);
 }
 
 /** Stream names `/regex/` rule topics resolve against: configured streams that are plain names. */
@@ -90,6 +96,8 @@ export async function startChangeprop(
     datacenter: config.datacenter,
     datacenters: cp.datacenters,
     knownStreams: knownStreams(config),
+    domains: Object.keys(config.domains),
+    signingKey: signingKey(config),
     allowedHosts: allowed,
     baseUri: cp.base_uri ?? deps.selfUrl,
     concurrency: cp.concurrency,

@@ -132,7 +132,7 @@ test('purges: URL templates × endpoints × titles, deduplicated in a batch, xke
     targets: [${a.url}, ${b.url}]
     xkey: { enabled: true, method: PURGE }
     batch_ms: 30`).changeprop.purge;
-  const p = new Purger(cfg, http);
+  const p = new Purger(cfg, http, ['example.wiki']);
   try {
     const rs = await Promise.all([
       p.purge({ domain: 'example.wiki', endpoints: ['html', 'summary'], titles: ['Talk:A/b c'] }),
@@ -172,7 +172,7 @@ test('purges rebound: every batch is sent again rebound_ms later (a refetch raci
     urls: ['http://{domain}/api/rest_v1/page/{endpoint}/{title}']
     batch_ms: 5
     rebound_ms: 150`).changeprop.purge;
-  const p = new Purger(cfg, http);
+  const p = new Purger(cfg, http, ['example.wiki']);
   try {
     const t0 = Date.now();
     assert.equal((await p.purge({ domain: 'example.wiki', endpoints: ['html'], titles: ['R'] })).status, 200);

@@ -109,6 +109,7 @@ templates:
     uri: `https://${meta.domain}/api/rest_v1/page/html/${revisionCreate.page_title}/${revisionCreate.rev_id}`,
     headers: { 'cache-control': 'no-cache', 'x-restbase-parentrevision': String(revisionCreate.rev_parent_id), 'if-unmodified-since': new Date(String(meta.dt)).toUTCString() },
     query: { redirect: 'false' },
+    target: 'variable',
   });
   // rev_parent_id is present in the example, so the redlinks rule does not apply.
   assert.equal(routeEvent(rules[1], revisionCreate), undefined);
