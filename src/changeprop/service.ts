@@ -8,6 +8,25 @@ import type { DlqStreams } from './dlq.ts';
 import { deriveRules, type DerivedRules } from './deps.ts';
 import type { SysOptions } from './sys.ts';
 import { loadSigningKey } from './signing.ts';
+import { metrics } from '../router/metrics.ts';
+
+// Running engines, exported on /metrics as counters per rule and outcome (refused and forged
+// events included). One collector for the process, however many engines start and stop.
+const liveEngines = new Set<ChangePropEngine>();
+let collecting = false;
+function exportMetrics(engine: ChangePropEngine): void {
+  liveEngines.add(engine);
+  if (collecting) return;
+  collecting = true;
+  metrics.collect(() => {
+    const name = 'cascade_changeprop_events_total';
+    const out = [`# HELP ${name} Change-propagation events per rule and outcome (refused: meta.domain not configured; forged: a retry or continuation event without a valid signature).`, `# TYPE ${name} counter`];
+    for (const e of liveEngines)
+      for (const [rule, st] of Object.entries(e.stats()))
+        for (const [outcome, n] of Object.entries(st)) out.push(`${name}{rule="${rule}",outcome="${outcome}"} ${n}`);
+    return out.join('\n');
+  });
+}
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -111,6 +130,14 @@ export async function startChangeprop(
     http: { connections: cp.http_connections, pipelining: cp.http_pipelining },
   });
   await engine.start();
+  exportMetrics(engine);
   deps.logger?.('changeprop started', { rules: rules.map((r) => r.name) });
-  return { engine, rules, close: () => engine.stop() };
+  return {
+    engine,
+    rules,
+    close: () => {
+      liveEngines.delete(engine);
+      return engine.stop();
+    },
+  };
 }

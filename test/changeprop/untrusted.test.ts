@@ -12,6 +12,7 @@ import { configFromYaml, type CascadeConfig } from '../../src/config/index.ts';
 import { startChangeprop, configuredRules, sysOptions, signingKey, type ChangepropService } from '../../src/changeprop/service.ts';
 import { ChangePropEngine } from '../../src/changeprop/engine.ts';
 import { EventSigner } from '../../src/changeprop/signing.ts';
+import { metrics } from '../../src/router/metrics.ts';
 import { requireBackend } from '../helpers/backends.ts';
 import { Target, sqliteLog, jetstreamLog, event, append, until, readAll, type TestLog } from './helpers.ts';
 
@@ -98,6 +99,7 @@ changeprop:
         await append(log, `${DC}.mediawiki.page-delete`, [ev]);
         await until(() => stats(cp, 'page_delete').dead === 1 && stats(cp, 'cdn_purge').dead === 1, 10_000, 'refusals');
         assert.equal(stats(cp, 'page_delete').refused, 1);
+        assert.match(metrics.render(), /^cascade_changeprop_events_total\{rule="page_delete",outcome="refused"\} 1$/m);
         const letters = await dead(log, 'page_delete');
         assert.equal(letters.length, 1);
         assert.equal(letters[0].status, 400);
