@@ -107,6 +107,10 @@ export async function startChangeprop(
 ): Promise<ChangepropService> {
   const cp = config.changeprop;
   const rules = configuredRules(config);
+  if (!cp.signing_key && deps.log.backend !== 'sqlite') {
+    // Another instance on this log would dead-letter our retries as unsigned, and we theirs.
+    deps.logger?.('changeprop: no changeprop.signing_key configured; instances sharing this event log must share one (using the data dir key)', { file: config.data_dir });
+  }
   const allowed = [...cp.allowed_hosts, deps.selfUrl];
   for (const d of Object.values(config.domains)) allowed.push(d.origin.url);
   const engine = new ChangePropEngine({
