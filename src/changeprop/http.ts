@@ -32,6 +32,10 @@ export class HostAllowList {
   allows(u: URL): boolean {
     return this.hosts.has(u.host.toLowerCase()) || this.hosts.has(u.hostname.toLowerCase());
   }
+  /** A `Host` header value (`host` or `host:port`). */
+  allowsName(h: string): boolean {
+    return this.hosts.has(h.toLowerCase());
+  }
   list(): string[] {
     return [...this.hosts];
   }
@@ -79,6 +83,13 @@ export class HttpExecutor {
     }
     if (req.target === 'variable' && !this.opts.variableHosts?.allows(u)) {
       throw new CascadeError(ChangepropErrors.hostNotAllowed, `host ${u.host} (from the event) is not a configured domain or origin`);
+    }
+    // A rule may name a virtual host (Wikimedia's job runner rules do): a configured domain only.
+    if (req.target) {
+      const k = Object.keys(req.headers).find((h) => h.toLowerCase() === 'host');
+      if (k !== undefined && !this.opts.variableHosts?.allowsName(req.headers[k])) {
+        throw new CascadeError(ChangepropErrors.hostNotAllowed, `Host header ${JSON.stringify(req.headers[k].slice(0, 100))} is not a configured domain or origin`);
+      }
     }
     for (const [k, v] of Object.entries(req.query)) u.searchParams.append(k, v);
     return u;

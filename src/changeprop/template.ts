@@ -187,10 +187,6 @@ function flatStrings(v: unknown, header = false): Record<string, string> {
 
 export function compileRequestTemplate(spec: ExecSpec): RequestTemplate {
   const method = compileStringTemplate(String(spec.method ?? 'get'), true);
-  // The host comes from the uri only (and is checked there), never from a header.
-  for (const k of Object.keys(spec.headers ?? {})) {
-    if (k.toLowerCase() === 'host') throw new CascadeError(ChangepropErrors.invalidTemplate, "a 'host' header cannot be set: the host comes from the uri");
-  }
   const uri = compileUriTemplate(String(spec.uri));
   const headers = compileValueTemplate(spec.headers ?? {});
   const query = compileValueTemplate(spec.query ?? {});
