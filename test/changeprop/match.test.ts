@@ -138,13 +138,13 @@ services:
   assert.deepEqual(rules.map((r) => r.name), ['r1']);
 });
 
-test('rule: defaults (retry_on 5xx, ignore 412, limits, delay, factor, canaries discarded)', () => {
+test('rule: defaults (retry_on 50x, ignore 412, limits, delay, factor, canaries discarded)', () => {
   const r = one(`templates: { r: { topic: t, exec: { uri: 'http://x/' } } }`);
   assert.equal(r.retryLimit, 2);
   assert.equal(r.retryDelay, 60000);
   assert.equal(r.retryFactor, 6);
   assert.equal(r.discardCanaryEvents, true);
-  for (const [status, retry, ignore] of [[500, true, false], [503, true, false], [599, true, false], [404, false, false], [412, false, true], [200, false, false]] as const) {
+  for (const [status, retry, ignore] of [[500, true, false], [503, true, false], [509, true, false], [599, false, false], [404, false, false], [412, false, true], [200, false, false]] as const) {
     assert.equal(r.shouldRetry({ status }), retry, `retry ${status}`);
     assert.equal(r.shouldIgnore({ status }), ignore, `ignore ${status}`);
   }
