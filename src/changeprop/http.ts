@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import { CascadeError } from '../errors/index.ts';
 import { ChangepropErrors } from './errors.ts';
 import type { ExpandedRequest } from './template.ts';
+import { hasOrigin } from './uri.ts';
 
 export interface ExecResponse {
   status: number;
@@ -80,6 +81,9 @@ export class HttpExecutor {
     // variable host to a configured domain or origin only.
     if (req.target === 'relative' && (!this.opts.baseUri || u.origin !== new URL(this.opts.baseUri).origin)) {
       throw new CascadeError(ChangepropErrors.hostNotAllowed, `a relative exec URI must stay on Cascade (${this.opts.baseUri ?? 'no base_uri'}), not ${u.origin}`);
+    }
+    if (req.target === 'fixed' && req.origin && !hasOrigin(u, req.origin)) {
+      throw new CascadeError(ChangepropErrors.hostNotAllowed, `the exec URI's origin ${u.origin} is not its template's ${req.origin}`);
     }
     if (req.target === 'variable' && !this.opts.variableHosts?.allows(u)) {
       throw new CascadeError(ChangepropErrors.hostNotAllowed, `host ${u.host} (from the event) is not a configured domain or origin`);

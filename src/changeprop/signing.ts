@@ -1,5 +1,5 @@
 // Cascade's own change-propagation events (retries, template fan-out and its continuations)
-// carry an HMAC-SHA256 `signature` over the event, so that the engine can tell them from
+// carry an HMAC-SHA256 `signature` over the event's JSON (without `signature`), so that the engine can tell them from
 // events someone else wrote to those streams: a forged retry could otherwise pick its own
 // `retries_left`, `emitter_id` and `original_event`.
 //
@@ -12,19 +12,6 @@ import { join } from 'node:path';
 
 export const KEY_FILE = 'changeprop.key';
 
-/** Canonical JSON: keys sorted at every level, as JSON.stringify would write the values. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return '[' + v.map((x) => (x === undefined ? 'null' : canonical(x))).join(',') + ']';
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort();
-    return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonical(o[k])).join(',') + '}';
-  }
-  return JSON.stringify(v) ?? 'null';
-}
-
 export class EventSigner {
   private readonly key: Buffer;
   constructor(key: Buffer | string) {
@@ -34,8 +21,9 @@ export class EventSigner {
 
   private mac(ev: Record<string, unknown>): Buffer {
     const { signature: _omit, ...rest } = ev;
-    // Through JSON first: what is verified is what was written (undefined fields dropped).
-    return createHmac('sha256', this.key).update(canonical(JSON.parse(JSON.stringify(rest)))).digest();
+    // JSON.stringify of a parsed event gives back the text it was parsed from (same key order,
+    // same number and string forms), so the bytes signed are the bytes verified.
+    return createHmac('sha256', this.key).update(JSON.stringify(rest)).digest();
   }
 
   /** The event with its `signature`. */

@@ -163,6 +163,8 @@ export interface ExpandedRequest {
   body?: unknown;
   /** Where the URI may lead (uri.ts); absent for requests Cascade builds itself. */
   target?: UriTarget;
+  /** The origin a `fixed` template's URI must keep. */
+  origin?: string;
 }
 
 /** A compiled `exec` entry: one HTTP request template. */
@@ -203,6 +205,7 @@ export function compileRequestTemplate(spec: ExecSpec): RequestTemplate {
         query: flatStrings(query(scope)),
         target: uri.target,
       };
+      if (uri.origin) req.origin = uri.origin;
       if (body) req.body = body(scope);
       return req;
     },

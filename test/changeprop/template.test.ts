@@ -136,6 +136,7 @@ test('request template: method, uri, headers, query, body', () => {
     headers: { 'cache-control': 'no-cache', 'if-unmodified-since': 'Wed, 10 Jun 2020 18:57:16 GMT' },
     query: { redirect: 'false', rev: '123' },
     target: 'fixed',
+    origin: 'http://127.0.0.1:1',
     body: { title: 'AC/DC & Co?', meta: { domain: 'en.wikipedia.org' } },
   });
   // The method defaults to GET, and a uri of a single raw expression is still a string.
