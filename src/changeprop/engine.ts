@@ -356,15 +356,16 @@ class RuleRunner {
         const id = `${rec.topic}@${rec.offset}`;
         if (this.inFlight.has(id)) continue;
         const parsed = parse(rec);
-        const retry = parsed.ok ? (parsed.value as RetryEvent) : undefined;
-        if (!retry || retry.emitter_id !== this.emitterId || !retry.original_event) {
-          acker.add(rec);
+        if (!parsed.ok) {
+          acker.add(rec); // not a retry event at all
           continue;
         }
+        const retry = parsed.value as RetryEvent;
         this.inFlight.add(id);
-        // Only Cascade's own retries run; a forged or pre-signing one is dead-lettered (its
-        // original event kept there, for `cascade dlq replay` after a review).
-        const genuine = this.e.signer.verify(retry);
+        // Only Cascade's own retries for this rule run; a forged or pre-signing one is
+        // dead-lettered (its original event kept there, for `cascade dlq replay` after a review).
+        const original = retry.original_event !== null && typeof retry.original_event === 'object' && !Array.isArray(retry.original_event);
+        const genuine = original && retry.emitter_id === this.emitterId && this.e.signer.verify(retry);
         // A genuine retry is due when it says, within the backoff cap.
         const due = genuine ? Math.min(Date.parse(String(retry.retry_at ?? '')) || 0, Date.now() + this.maxDelay) : 0;
         const run = () => {
@@ -373,7 +374,12 @@ class RuleRunner {
               await this.slots.acquire();
               try {
                 if (genuine) await this.handleRetry(retry);
-                else await this.refuseForged(JSON.stringify(retry.original_event), retry.original_event as EventLike, 'retry event without a valid signature (forged, or written before retry events were signed)');
+                else
+                  await this.refuseForged(
+                    original ? JSON.stringify(retry.original_event) : parsed.raw,
+                    original ? (retry.original_event as EventLike) : undefined,
+                    `retry event without a valid signature for ${this.emitterId} (forged, or written before retry events were signed)`,
+                  );
                 acker.add(rec);
               } catch (err) {
                 this.e.logger('changeprop retry failed (left unacked for redelivery)', { rule: this.rule.name, error: String(err) });

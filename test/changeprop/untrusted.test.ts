@@ -221,6 +221,10 @@ changeprop:
         await until(() => stats(cp, 'flaky').dead === 2, 15_000, 'the signed retry exhausted');
         assert.equal(cascade.count('/render/forged'), 0);
         assert.equal(cascade.count('/render/signed'), 3, 'this attempt and retry_limit (2) more');
+        // emitter_id is signed, not trusted: another rule's genuine retry does not run here.
+        await append(log, retryTopic, [signer.sign({ ...retry('other'), emitter_id: 'change-prop#other' })]);
+        await until(() => stats(cp, 'flaky').forged === 2 && stats(cp, 'flaky').dead === 3, 10_000, 'a retry of another rule refused');
+        assert.equal(cascade.count('/render/other'), 0);
         // Continuation and fan-out events on Cascade's own streams need the signature too.
         await append(log, `${DC}.change-prop.transcludes.continue`, [event('change-prop.transcludes.continue', { original_event: event('mediawiki.revision-create', { page_title: 'Template:X' }), continue: '10|X' })]);
         await append(log, `${DC}.change-prop.transcludes.resource-change`, [event('change-prop.transcludes.resource-change', { page_title: 'Main_Page', root_event: { signature: 'x', dt: new Date().toISOString() } })]);
