@@ -70,7 +70,15 @@ export class SysModules {
   async handle(req: ExpandedRequest, chain: string, timeoutMs: number): Promise<ExecResponse> {
     const path = req.uri.split('?')[0];
     const m = /^\/sys\/links\/transcludes\/(.+)$/.exec(path);
-    if (m && req.method === 'POST') return this.transcludes(decodeURIComponent(m[1]), req.body as EventLike, chain, timeoutMs);
+    if (m && req.method === 'POST') {
+      let title: string;
+      try {
+        title = decodeURIComponent(m[1]);
+      } catch {
+        return fail(400, `not a percent-encoded title: ${m[1].slice(0, 100)}`);
+      }
+      return this.transcludes(title, req.body as EventLike, chain, timeoutMs);
+    }
     if (path === '/sys/purge' && req.method === 'POST') {
       if (!this.purger) return ok({ purged: 0, note: 'no purge configuration' });
       return this.purger.purge((req.body ?? {}) as PurgeRequest);
