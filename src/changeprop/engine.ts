@@ -13,6 +13,7 @@ import { HttpExecutor, HostAllowList, retryAfterMs, type ExecResponse } from './
 import type { Scope } from './expr.ts';
 import { SysModules, CONTINUE_STREAM, TRANSCLUDES_STREAM, type SysOptions } from './sys.ts';
 import { EventSigner } from './signing.ts';
+import { wellFormed } from './template.ts';
 
 export interface EngineOptions {
   log: EventLog;
@@ -601,7 +602,7 @@ class RuleRunner {
         res =
           this.sys && SysModules.handles(req.uri)
             ? await this.sys.handle(req, chain, this.rule.timeout)
-            : await this.http.send(req, { 'x-request-id': str(msg.meta?.request_id) ?? '', 'x-triggered-by': chain }, this.rule.timeout);
+            : await this.http.send(req, { 'x-request-id': headerSafe(str(msg.meta?.request_id) ?? ''), 'x-triggered-by': headerSafe(chain) }, this.rule.timeout);
       } catch (err) {
         // Template errors and forbidden hosts cannot succeed on retry; anything else might.
         if (isCascadeError(err) && err.status < 500) return { kind: 'dead', status: err.status, reason: err.message };
@@ -747,6 +748,11 @@ function parse(rec: LogRecord): Parsed {
   } catch (e) {
     return { ok: false, raw, error: (e as Error).message };
   }
+}
+
+/** Event text as a header value: what is not printable ASCII is percent-encoded (no CR/LF, nothing undici refuses). */
+export function headerSafe(s: string): string {
+  return /^[\x20-\x7e]*$/.test(s) ? s : wellFormed(s).replace(/[^\x20-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));

@@ -172,6 +172,20 @@ changeprop:
       });
     });
 
+    test('event text reaches request headers (x-triggered-by, x-request-id) only as printable ASCII: no header injection, no failed send', async (t) => {
+      await withService(t, async (log, cp) => {
+        const ev = event('page-change', { seg: 'hdr', host: origin.host, p: 'hdr' }, { uri: 'https://example.wiki/wiki/A\r\nx-injected: 1 é', request_id: 'r\nx-also: 2' });
+        await append(log, `${DC}.page-change`, [ev]);
+        await until(() => cascade.count('/s/hdr/w') === 1 && stats(cp, 'by_segment').succeeded === 1, 10_000, 'the exec');
+        const hit = cascade.seen.find((s) => s.path === '/s/hdr/w')!;
+        assert.equal(hit.headers['x-injected'], undefined);
+        assert.equal(hit.headers['x-also'], undefined);
+        assert.equal(hit.headers['x-triggered-by'], 'page-change:https://example.wiki/wiki/A%0D%0Ax-injected: 1 %C3%A9');
+        assert.equal(hit.headers['x-request-id'], 'r%0Ax-also: 2');
+        assert.equal(stats(cp, 'by_segment').retried, 0);
+      });
+    });
+
     test('purges: URLs and Host only from configured domains; a poison event is dead-lettered and the engine keeps consuming', async (t) => {
       await withService(t, async (log, cp) => {
         const before = cdn.seen.length;
