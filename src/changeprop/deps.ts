@@ -73,7 +73,10 @@ export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_
   const order = checkDependencies(deps);
   const templates: DerivedRules['templates'] = {};
   const graph: DerivedRules['graph'] = [];
-  const quick = { retry_limit: 2, retry_delay: 500 };
+  // Quick first retries (a new revision not yet visible at the origin), then long enough to
+  // outlast an origin outage (the content API answers 503 to a re-render it cannot verify as
+  // fresh): 0.5, 2, 8, 32, 128, 512 s, about 11 minutes in all, as Wikimedia's 1 + 6 minutes.
+  const quick = { retry_limit: 6, retry_delay: 500, retry_factor: 4 };
   const html = (uri: string, ius: string, extra: Record<string, unknown> = {}) => ({
     method: 'get',
     uri,

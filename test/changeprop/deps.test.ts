@@ -191,3 +191,16 @@ test('purges rebound: every batch is sent again rebound_ms later (a refetch raci
     await a.close();
   }
 });
+
+test('derived re-render rules retry quickly first, then long enough to outlast an origin outage (about 11 minutes)', () => {
+  const { rules } = explainRules(base(STANDARD));
+  for (const name of ['page_edit', 'transclusion_update', 'on_transclusion_update', 'summary_rerender', 'mobile_rerender']) {
+    const r = rules.find((x) => x.name === name)!;
+    const delays = Array.from({ length: r.retryLimit }, (_, n) => r.retryDelay * r.retryFactor ** n);
+    assert.equal(delays[0], 500, `${name}: first retry after 0.5 s`);
+    const total = delays.reduce((a, b) => a + b, 0);
+    assert.ok(total >= 600_000 && total <= 3_600_000, `${name}: retries span ${total} ms`);
+    // A 503 (the content API's answer to a re-render it cannot verify as fresh) is retried.
+    assert.ok(r.shouldRetry({ status: 503 }), `${name} retries 503`);
+  }
+});
