@@ -8,6 +8,7 @@
 // SQLite always; JetStream too unless --no-jetstream (NATS must be reachable).
 // Usage: npm run bench:changeprop -- [--events 50000] [--seconds 5] [--rate 1000] [--concurrency 256]
 //          [--connections 32] [--pipelining 8] [--no-jetstream]
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -129,7 +130,7 @@ async function appendAll(log: EventLog, topic: string, events: Record<string, un
   }
 }
 
-const engineOpts = { datacenter: 'dc1', allowedHosts: [`127.0.0.1:${port}`], http: { connections: CONNECTIONS, pipelining: PIPELINING }, fetchBatch: Math.max(256, CONCURRENCY) };
+const engineOpts = { datacenter: 'dc1', domains: [String((template.meta as { domain: unknown }).domain)], signingKey: randomBytes(32), allowedHosts: [`127.0.0.1:${port}`], http: { connections: CONNECTIONS, pipelining: PIPELINING }, fetchBatch: Math.max(256, CONCURRENCY) };
 
 async function run(name: string, open: () => Promise<{ log: EventLog; close: () => Promise<void> }>) {
   const topic = 'dc1.mediawiki.revision-create';

@@ -28,6 +28,12 @@ export interface ChangepropConfig {
   /** Upper bound of any retry delay (backoff cap and Retry-After cap). */
   retry_max_delay_ms: number;
   user_agent: string;
+  /**
+   * Key of the HMAC on Cascade's own retry and continuation events (src/changeprop/signing.ts).
+   * Unset: `{data_dir}/changeprop.key`, created on first start. Instances sharing an event log
+   * must share it.
+   */
+  signing_key?: string;
   /** Outbound keep-alive connections per host, and requests pipelined per connection (1: no pipelining). */
   http_connections: number;
   http_pipelining: number;
@@ -84,6 +90,7 @@ export const changepropConfigSchema = {
     dedupe_window_seconds: { type: 'integer', minimum: 0, default: 86400 },
     retry_max_delay_ms: { type: 'integer', minimum: 0, default: 3600000 },
     user_agent: { type: 'string', default: 'Cascade-ChangeProp' },
+    signing_key: { type: 'string', minLength: 32 },
     http_connections: { type: 'integer', minimum: 1, maximum: 4096, default: 128 },
     http_pipelining: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
     dependencies: {

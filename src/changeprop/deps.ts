@@ -73,7 +73,10 @@ export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_
   const order = checkDependencies(deps);
   const templates: DerivedRules['templates'] = {};
   const graph: DerivedRules['graph'] = [];
-  const quick = { retry_limit: 2, retry_delay: 500 };
+  // Quick first retries (a new revision not yet visible at the origin), then long enough to
+  // outlast an origin outage (the content API answers 503 to a re-render it cannot verify as
+  // fresh): 0.5, 2, 8, 32, 128, 512 s, about 11 minutes in all, as Wikimedia's 1 + 6 minutes.
+  const quick = { retry_limit: 6, retry_delay: 500, retry_factor: 4 };
   const html = (uri: string, ius: string, extra: Record<string, unknown> = {}) => ({
     method: 'get',
     uri,
@@ -92,7 +95,7 @@ export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_
           // 404: the new revision may not be visible at the origin yet.
           retry_on: { status: ['5xx', 404] },
           order_by: '{{message.meta.domain}}/{{message.page_title}}',
-          exec: html('/{{message.meta.domain}}/v1/page/html/{message.page_title}/{{message.rev_id}}', '{{date(message.meta.dt)}}'),
+          exec: html('/{message.meta.domain}/v1/page/html/{message.page_title}/{message.rev_id}', '{{date(message.meta.dt)}}'),
         };
         graph.push({ from: 'revision (mediawiki.revision-create)', to: 'html', rules: ['page_edit'] });
       } else if (on === 'templates') {
@@ -117,7 +120,7 @@ export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_
           description: 'html ← templates: re-render each transcluding page (no-cache, not over a render newer than the template edit)',
           topic: TRANSCLUDES_STREAM,
           ...quick,
-          exec: html('/{{message.meta.domain}}/v1/page/html/{message.page_title}', '{{date(message.root_event.dt)}}'),
+          exec: html('/{message.meta.domain}/v1/page/html/{message.page_title}', '{{date(message.root_event.dt)}}'),
         };
         graph.push({ from: 'templates (edits of transcluded pages)', to: 'html', rules: ['transclusion_update', 'on_transclusion_update'], note: 'list=embeddedin batches, continuation events' });
       } else {
@@ -127,7 +130,7 @@ export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_
           topic: 'resource_change',
           ...quick,
           match: { meta: { uri: URI_OF(on) }, tags: [on] },
-          exec: { method: 'get', uri: `/{{message.meta.domain}}/v1/page/${res}/{{match.meta.uri.title}}`, headers: { 'cache-control': 'no-cache' } },
+          exec: { method: 'get', uri: `/{message.meta.domain}/v1/page/${res}/{{match.meta.uri.title}}`, headers: { 'cache-control': 'no-cache' } },
         };
         graph.push({ from: on, to: res, rules: [name], note: 'resource_change' });
       }
@@ -136,15 +139,15 @@ export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_
 
   if (cp.access_rules && order.length) {
     const post = (uri: string, body?: unknown) => ({ method: 'post', uri, ...(body ? { body } : {}) });
-    templates.page_delete = { description: 'access: a deleted page is gone at once', topic: 'mediawiki.page-delete', retry_delay: 500, exec: post('/{{message.meta.domain}}/sys/content/page/{message.page_title}/deleted') };
-    templates.page_undelete = { description: 'access: an undeleted page is back at once', topic: 'mediawiki.page-undelete', retry_delay: 500, exec: post('/{{message.meta.domain}}/sys/content/page/{message.page_title}/undeleted') };
+    templates.page_delete = { description: 'access: a deleted page is gone at once', topic: 'mediawiki.page-delete', retry_delay: 500, exec: post('/{message.meta.domain}/sys/content/page/{message.page_title}/deleted') };
+    templates.page_undelete = { description: 'access: an undeleted page is back at once', topic: 'mediawiki.page-undelete', retry_delay: 500, exec: post('/{message.meta.domain}/sys/content/page/{message.page_title}/undeleted') };
     templates.page_move = {
       description: 'access: the old title follows the move at once',
       topic: 'mediawiki.page-move',
       retry_delay: 500,
-      exec: post('/{{message.meta.domain}}/sys/content/page/{message.prior_state.page_title}/moved', { to: '{{message.page_title}}' }),
+      exec: post('/{message.meta.domain}/sys/content/page/{message.prior_state.page_title}/moved', { to: '{{message.page_title}}' }),
     };
-    const vis = (hidden: boolean) => post('/{{message.meta.domain}}/sys/content/revision/{{message.rev_id}}/visibility', { title: '{{message.page_title}}', hidden });
+    const vis = (hidden: boolean) => post('/{message.meta.domain}/sys/content/revision/{message.rev_id}/visibility', { title: '{{message.page_title}}', hidden });
     templates.revision_visibility_change = {
       description: 'access: hidden revision text is refused at once',
       topic: 'mediawiki.revision-visibility-change',

@@ -8,6 +8,7 @@ import { ChangepropErrors } from './errors.ts';
 import { compileMatch } from './match.ts';
 import type { Rule } from './rule.ts';
 import { dlqTopic, retryTopic, type RetryEvent } from './engine.ts';
+import { EventSigner } from './signing.ts';
 
 export interface DeadLetter {
   rule: string;
@@ -28,6 +29,8 @@ export interface DlqStreams {
   datacenter: string;
   dlqStream: string;
   retryStream: string;
+  /** Replayed retries are signed like the engine's own (signing.ts); the engine runs no other. */
+  signingKey: Buffer | string;
 }
 
 export async function listDeadLetters(log: EventLog, s: DlqStreams, rule: string, opts: { since?: number; limit?: number } = {}): Promise<DeadLetter[]> {
@@ -92,6 +95,7 @@ export async function replayDeadLetters(
   const letters = await listDeadLetters(log, s, rule.name, { since: opts.since });
   const topic = retryTopic(s.datacenter, s.retryStream, rule.name);
   const events = [];
+  const signer = new EventSigner(s.signingKey);
   const now = new Date().toISOString();
   for (const d of letters) {
     if (d.event === undefined) continue;
@@ -108,7 +112,7 @@ export async function replayDeadLetters(
       retry_at: now,
     };
     // The log's dedup window drops a second replay of the same dead letter within it.
-    events.push({ id: `replay:${rule.name}:${d.offset}`, value: Buffer.from(JSON.stringify(ev)) });
+    events.push({ id: `replay:${rule.name}:${d.offset}`, value: Buffer.from(JSON.stringify(signer.sign(ev))) });
   }
   if (events.length === 0) return 0;
   const res = await log.append(topic, events);

@@ -11,12 +11,21 @@ import { isCascadeError } from '../errors/index.ts';
 import { routeEvent, resolveRuleStreams, type Rule, type RouteResult } from './rule.ts';
 import { HttpExecutor, HostAllowList, retryAfterMs, type ExecResponse } from './http.ts';
 import type { Scope } from './expr.ts';
-import { SysModules, type SysOptions } from './sys.ts';
+import { SysModules, CONTINUE_STREAM, TRANSCLUDES_STREAM, type SysOptions } from './sys.ts';
 import { propagationLag } from './metrics.ts';
+import { EventSigner } from './signing.ts';
+import { wellFormed } from './template.ts';
 
 export interface EngineOptions {
   log: EventLog;
   rules: Rule[];
+  /**
+   * The configured domains: an event whose `meta.domain` is not one of them is refused
+   * (dead-lettered, counted as `refused`) before any rule matches it.
+   */
+  domains: string[];
+  /** Key of the HMAC that authenticates Cascade's own retry and continuation events (signing.ts). */
+  signingKey: Buffer | string;
   /** This datacenter: retry and dead-letter streams are written here. */
   datacenter: string;
   /** Datacenters whose topics are consumed (default: this one). */
@@ -54,7 +63,19 @@ export interface RuleStats {
   superseded: number;
   loops: number;
   parked: number;
+  /** Events refused before matching: `meta.domain` not a configured domain. */
+  refused: number;
+  /** Retry and continuation events dropped (dead-lettered) for a missing or wrong signature. */
+  forged: number;
+  /** Exceptions while matching, templating or executing that became a dead letter or a retry. */
+  faults: number;
 }
+
+/** A durable write (retry event, dead letter) failed: the record stays unacked, for redelivery. */
+class DurableWriteError extends Error {}
+
+/** Streams only Cascade writes to; their events must carry a valid signature. */
+const SIGNED_STREAMS = new Set([CONTINUE_STREAM, TRANSCLUDES_STREAM]);
 
 const MAX_CHAIN = 16;
 const DEDUPE_MAX = 200_000;
@@ -152,6 +173,20 @@ interface Outcome {
   status?: number;
   res?: ExecResponse;
   reason?: string;
+  /** Refused at the gate: not a configured domain. */
+  refused?: boolean;
+  /** Refused at the gate: a signed stream's event without a valid signature. */
+  forged?: boolean;
+}
+
+const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).slice(0, 500);
+
+async function durably<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    throw new DurableWriteError(errText(e), { cause: e });
+  }
 }
 
 /** Batches acks: one ack call per short interval rather than per record. */
@@ -177,7 +212,7 @@ class Acker {
 }
 
 class RuleRunner {
-  readonly stats: RuleStats = { received: 0, matched: 0, executed: 0, succeeded: 0, ignored: 0, retried: 0, dead: 0, deduped: 0, superseded: 0, loops: 0, parked: 0 };
+  readonly stats: RuleStats = { received: 0, matched: 0, executed: 0, succeeded: 0, ignored: 0, retried: 0, dead: 0, deduped: 0, superseded: 0, loops: 0, parked: 0, refused: 0, forged: 0, faults: 0 };
   private readonly slots: Slots;
   private readonly seen: WindowMap;
   private readonly rootDone: WindowMap;
@@ -208,6 +243,8 @@ class RuleRunner {
       datacenters: string[];
       knownStreams: string[];
       logger: (msg: string, f?: Record<string, unknown>) => void;
+      domains: Set<string>;
+      signer: EventSigner;
     },
     private readonly http: HttpExecutor,
     private readonly sys?: SysModules,
@@ -274,15 +311,30 @@ class RuleRunner {
         if (this.inFlight.has(id)) continue; // redelivered while we still work on it
         this.stats.received++;
         const parsed = parse(rec);
-        const route = parsed.ok ? routeEvent(this.rule, parsed.value) : undefined;
-        if (parsed.ok && !route) {
-          acker.add(rec); // not for this rule: nothing to do, no slot taken
-          continue;
+        let route: RouteResult | undefined;
+        let refusal: Outcome | undefined;
+        if (parsed.ok) {
+          try {
+            // Events stay data: a refused event never reaches a rule's match or templates.
+            refusal = this.admit(rec.topic, parsed.value);
+            if (refusal?.kind === 'ignored') {
+              acker.add(rec); // a canary event the rule discards
+              continue;
+            }
+            if (!refusal) route = routeEvent(this.rule, parsed.value);
+          } catch (err) {
+            this.stats.faults++;
+            refusal = { kind: 'dead', status: 500, reason: `matching failed: ${errText(err)}` };
+          }
+          if (!refusal && !route) {
+            acker.add(rec); // not for this rule: nothing to do, no slot taken
+            continue;
+          }
         }
         this.inFlight.add(id);
         await this.slots.acquire();
         this.track(
-          this.handle(rec, parsed, route)
+          this.handle(rec, parsed, route, refusal)
             .then(() => acker.add(rec))
             .catch((err) => this.e.logger('changeprop event failed (left unacked for redelivery)', { rule: this.rule.name, offset: rec.offset, error: String(err) }))
             .finally(() => {
@@ -311,19 +363,30 @@ class RuleRunner {
         const id = `${rec.topic}@${rec.offset}`;
         if (this.inFlight.has(id)) continue;
         const parsed = parse(rec);
-        const retry = parsed.ok ? (parsed.value as RetryEvent) : undefined;
-        if (!retry || retry.emitter_id !== this.emitterId || !retry.original_event) {
-          acker.add(rec);
+        if (!parsed.ok) {
+          acker.add(rec); // not a retry event at all
           continue;
         }
+        const retry = parsed.value as RetryEvent;
         this.inFlight.add(id);
-        const due = Date.parse(retry.retry_at ?? '') || 0;
+        // Only Cascade's own retries for this rule run; a forged or pre-signing one is
+        // dead-lettered (its original event kept there, for `cascade dlq replay` after a review).
+        const original = retry.original_event !== null && typeof retry.original_event === 'object' && !Array.isArray(retry.original_event);
+        const genuine = original && retry.emitter_id === this.emitterId && this.e.signer.verify(retry);
+        // A genuine retry is due when it says, within the backoff cap.
+        const due = genuine ? Math.min(Date.parse(String(retry.retry_at ?? '')) || 0, Date.now() + this.maxDelay) : 0;
         const run = () => {
           this.track(
             (async () => {
               await this.slots.acquire();
               try {
-                await this.handleRetry(retry);
+                if (genuine) await this.handleRetry(retry);
+                else
+                  await this.refuseForged(
+                    original ? JSON.stringify(retry.original_event) : parsed.raw,
+                    original ? (retry.original_event as EventLike) : undefined,
+                    `retry event without a valid signature for ${this.emitterId} (forged, or written before retry events were signed)`,
+                  );
                 acker.add(rec);
               } catch (err) {
                 this.e.logger('changeprop retry failed (left unacked for redelivery)', { rule: this.rule.name, error: String(err) });
@@ -351,12 +414,57 @@ class RuleRunner {
   }
 
   /** One event from a source topic. Resolves when it may be acked. */
-  private async handle(rec: LogRecord, parsed: Parsed, route: RouteResult | undefined): Promise<void> {
+  /**
+   * The gate before any rule sees an event: undefined when admitted, `ignored` for a canary
+   * event the rule discards, else the refusal (dead letter).
+   */
+  private admit(topic: string, ev: unknown): Outcome | undefined {
+    const meta = (ev as EventLike).meta;
+    const domain = meta !== null && typeof meta === 'object' ? meta.domain : undefined;
+    if (domain === 'canary' && this.rule.discardCanaryEvents) return { kind: 'ignored' };
+    if (typeof domain !== 'string' || !this.e.domains.has(domain)) {
+      return { kind: 'dead', status: 400, reason: `meta.domain ${JSON.stringify(typeof domain === 'string' ? domain.slice(0, 200) : domain ?? null)} is not a configured domain`, refused: true };
+    }
+    const stream = topic.slice(topic.indexOf('.') + 1);
+    if (SIGNED_STREAMS.has(stream) && !this.e.signer.verify(ev)) {
+      return { kind: 'dead', status: 401, reason: `event on ${stream} without a valid signature (only Cascade writes to it)`, forged: true };
+    }
+    return undefined;
+  }
+
+  private async refuseForged(raw: string, msg: EventLike | undefined, reason: string): Promise<void> {
+    this.stats.forged++;
+    this.e.logger('changeprop refused an event', { rule: this.rule.name, reason });
+    await this.deadLetter(raw, msg, { kind: 'dead', status: 401, reason }, 0);
+  }
+
+  private async handle(rec: LogRecord, parsed: Parsed, route: RouteResult | undefined, refusal?: Outcome): Promise<void> {
     if (!parsed.ok) {
       await this.deadLetter(parsed.raw, undefined, { kind: 'dead', reason: `unparseable event: ${parsed.error}` }, 0);
       return;
     }
     const msg = parsed.value as EventLike;
+    if (refusal) {
+      if (refusal.forged) return this.refuseForged(parsed.raw, msg, refusal.reason ?? 'forged');
+      if (refusal.refused) {
+        this.stats.refused++;
+        this.e.logger('changeprop refused an event', { rule: this.rule.name, reason: refusal.reason });
+      }
+      await this.deadLetter(parsed.raw, msg, refusal, 0);
+      return;
+    }
+    try {
+      await this.handleAdmitted(rec, parsed.raw, msg, route!);
+    } catch (err) {
+      if (err instanceof DurableWriteError) throw err; // unacked: redelivered once the log is back
+      // Whatever else went wrong with this event, it must not come back forever.
+      this.stats.faults++;
+      this.e.logger('changeprop event failed (dead-lettered)', { rule: this.rule.name, error: errText(err) });
+      await this.deadLetter(parsed.raw, msg, { kind: 'dead', status: 500, reason: `internal error: ${errText(err)}` }, 0);
+    }
+  }
+
+  private async handleAdmitted(rec: LogRecord, raw: string, msg: EventLike, route: RouteResult): Promise<void> {
     this.stats.matched++;
     const now = Date.now();
     const id = msg.meta?.id;
@@ -377,21 +485,39 @@ class RuleRunner {
     if (chain.loop) {
       this.stats.loops++;
       this.e.logger('changeprop loop stopped', { rule: this.rule.name, chain: chain.value });
-      await this.deadLetter(parsed.raw, msg, { kind: 'dead', status: 508, reason: `loop detected: ${chain.value}` }, 0);
+      await this.deadLetter(raw, msg, { kind: 'dead', status: 508, reason: `loop detected: ${chain.value}` }, 0);
       return;
     }
-    await this.run(route!, msg, parsed.raw, this.rule.retryLimit, chain.value);
+    await this.run(route, msg, raw, this.rule.retryLimit, chain.value);
     if (typeof id === 'string') this.seen.set(id, Date.now());
     if (sig) this.rootDone.set(sig.key, now);
   }
 
   private async handleRetry(retry: RetryEvent): Promise<void> {
     const msg = retry.original_event as EventLike;
-    const route = routeEvent(this.rule, msg);
-    if (!route) return; // the rule changed since: nothing to do
-    const raw = JSON.stringify(msg);
-    // retries_left counts this attempt (Wikimedia's convention): after it, one fewer is left.
-    await this.run(route, msg, raw, Math.max(0, Number(retry.retries_left) - 1), retry.triggered_by ?? '');
+    let raw = '';
+    try {
+      raw = JSON.stringify(msg);
+      // The domain may have been removed from the config since.
+      const refusal = this.admit('', msg);
+      if (refusal?.kind === 'ignored') return;
+      if (refusal) {
+        this.stats.refused++;
+        await this.deadLetter(raw, msg, refusal, 0);
+        return;
+      }
+      const route = routeEvent(this.rule, msg);
+      if (!route) return; // the rule changed since: nothing to do
+      // retries_left counts this attempt (Wikimedia's convention): after it, one fewer is left;
+      // never more than the rule allows, whatever the event says.
+      const left = Math.min(this.rule.retryLimit, Math.max(0, Math.floor(Number(retry.retries_left) || 0) - 1));
+      await this.run(route, msg, raw, left, typeof retry.triggered_by === 'string' ? retry.triggered_by : '');
+    } catch (err) {
+      if (err instanceof DurableWriteError) throw err;
+      this.stats.faults++;
+      this.e.logger('changeprop retry failed (dead-lettered)', { rule: this.rule.name, error: errText(err) });
+      await this.deadLetter(raw, msg, { kind: 'dead', status: 500, reason: `internal error: ${errText(err)}` }, this.rule.retryLimit);
+    }
   }
 
   /**
@@ -485,11 +611,12 @@ class RuleRunner {
         res =
           this.sys && SysModules.handles(req.uri)
             ? await this.sys.handle(req, chain, this.rule.timeout)
-            : await this.http.send(req, { 'x-request-id': str(msg.meta?.request_id) ?? '', 'x-triggered-by': chain }, this.rule.timeout);
+            : await this.http.send(req, { 'x-request-id': headerSafe(str(msg.meta?.request_id) ?? ''), 'x-triggered-by': headerSafe(chain) }, this.rule.timeout);
       } catch (err) {
-        // Template errors and forbidden hosts cannot succeed on retry.
-        const status = isCascadeError(err) ? err.status : 500;
-        return { kind: 'dead', status, reason: (err as Error).message };
+        // Template errors and forbidden hosts cannot succeed on retry; anything else might.
+        if (isCascadeError(err) && err.status < 500) return { kind: 'dead', status: err.status, reason: err.message };
+        this.stats.faults++;
+        return { kind: 'retry', status: 503, reason: `exec failed: ${errText(err)}` };
       }
       if (res.status < 400) continue;
       const reason = res.error ?? `HTTP ${res.status}${typeof res.body === 'object' && res.body && 'title' in res.body ? `: ${String((res.body as { title: unknown }).title)}` : ''}`;
@@ -513,7 +640,8 @@ class RuleRunner {
       triggered_by: chain,
       retry_at: new Date(now + delayMs).toISOString(),
     };
-    await this.e.log.append(this.retryTopic, [{ id: ev.meta.id, value: Buffer.from(JSON.stringify(ev)) }]);
+    const value = Buffer.from(JSON.stringify(this.e.signer.sign(ev)));
+    await durably(() => this.e.log.append(this.retryTopic, [{ id: ev.meta.id, value }]));
     if (counted) this.stats.retried++;
   }
 
@@ -532,7 +660,7 @@ class RuleRunner {
       retries: Math.max(0, retriesDone),
       response: o.res ? { status: o.res.status, headers: pickHeaders(o.res.headers), body: o.res.body } : undefined,
     };
-    await this.e.log.append(this.dlqTopic, [{ id, value: Buffer.from(JSON.stringify(ev)) }]);
+    await durably(() => this.e.log.append(this.dlqTopic, [{ id, value: Buffer.from(JSON.stringify(ev)) }]));
     this.stats.dead++;
   }
 }
@@ -548,8 +676,11 @@ export class ChangePropEngine {
     if (opts.baseUri) allowed.add(opts.baseUri);
     for (const t of opts.sys?.purge?.targets ?? []) allowed.add(t);
     for (const o of Object.values(opts.sys?.origins ?? {})) allowed.add(o);
-    this.http = new HttpExecutor({ allowed, baseUri: opts.baseUri, userAgent: opts.userAgent ?? 'Cascade-ChangeProp', ...opts.http });
-    if (opts.sys) this.sys = new SysModules(opts.sys, { log: opts.log, datacenter: opts.datacenter, http: this.http });
+    // A template whose host comes from the event may reach only the domains and their origins.
+    const variableHosts = new HostAllowList([...opts.domains, ...Object.values(opts.sys?.origins ?? {})]);
+    this.http = new HttpExecutor({ allowed, variableHosts, baseUri: opts.baseUri, userAgent: opts.userAgent ?? 'Cascade-ChangeProp', ...opts.http });
+    const signer = new EventSigner(opts.signingKey);
+    if (opts.sys) this.sys = new SysModules(opts.sys, { log: opts.log, datacenter: opts.datacenter, http: this.http, signer });
     const e = {
       log: opts.log,
       datacenter: opts.datacenter,
@@ -563,6 +694,8 @@ export class ChangePropEngine {
       fetchBatch: opts.fetchBatch ?? 256,
       startAt: opts.startAt ?? 'earliest',
       logger: opts.logger ?? (() => {}),
+      domains: new Set(opts.domains),
+      signer,
     };
     this.runners = opts.rules.map((r) => new RuleRunner(r, e, this.http, this.sys));
   }
@@ -624,6 +757,11 @@ function parse(rec: LogRecord): Parsed {
   } catch (e) {
     return { ok: false, raw, error: (e as Error).message };
   }
+}
+
+/** Event text as a header value: what is not printable ASCII is percent-encoded (no CR/LF, nothing undici refuses). */
+export function headerSafe(s: string): string {
+  return /^[\x20-\x7e]*$/.test(s) ? s : wellFormed(s).replace(/[^\x20-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : v === undefined || v === null ? undefined : String(v));

@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import { CascadeError } from '../errors/index.ts';
 import { ChangepropErrors } from './errors.ts';
 import type { ExpandedRequest } from './template.ts';
+import { hasOrigin } from './uri.ts';
 
 export interface ExecResponse {
   status: number;
@@ -32,6 +33,10 @@ export class HostAllowList {
   allows(u: URL): boolean {
     return this.hosts.has(u.host.toLowerCase()) || this.hosts.has(u.hostname.toLowerCase());
   }
+  /** A `Host` header value (`host` or `host:port`). */
+  allowsName(h: string): boolean {
+    return this.hosts.has(h.toLowerCase());
+  }
   list(): string[] {
     return [...this.hosts];
   }
@@ -39,6 +44,11 @@ export class HostAllowList {
 
 export interface HttpExecutorOptions {
   allowed: HostAllowList;
+  /**
+   * Hosts a template whose host is a variable ('//{{message.meta.domain}}/...') may reach:
+   * the configured domains and their origins. Unset: none.
+   */
+  variableHosts?: HostAllowList;
   baseUri?: string;
   userAgent: string;
   /** Keep-alive connections per origin (default 128). */
@@ -65,7 +75,26 @@ export class HttpExecutor {
       throw new CascadeError(ChangepropErrors.hostNotAllowed, `not an absolute URI and no base_uri configured: ${req.uri}`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CascadeError(ChangepropErrors.hostNotAllowed, `protocol not allowed: ${u.protocol}`);
+    if (u.username || u.password) throw new CascadeError(ChangepropErrors.hostNotAllowed, 'credentials in an exec URI are not allowed');
     if (!this.opts.allowed.allows(u)) throw new CascadeError(ChangepropErrors.hostNotAllowed, `host ${u.host} is not in changeprop.allowed_hosts`);
+    // Where the rule's template may lead (uri.ts): a relative one to Cascade only, one with a
+    // variable host to a configured domain or origin only.
+    if (req.target === 'relative' && (!this.opts.baseUri || u.origin !== new URL(this.opts.baseUri).origin)) {
+      throw new CascadeError(ChangepropErrors.hostNotAllowed, `a relative exec URI must stay on Cascade (${this.opts.baseUri ?? 'no base_uri'}), not ${u.origin}`);
+    }
+    if (req.target === 'fixed' && req.origin && !hasOrigin(u, req.origin)) {
+      throw new CascadeError(ChangepropErrors.hostNotAllowed, `the exec URI's origin ${u.origin} is not its template's ${req.origin}`);
+    }
+    if (req.target === 'variable' && !this.opts.variableHosts?.allows(u)) {
+      throw new CascadeError(ChangepropErrors.hostNotAllowed, `host ${u.host} (from the event) is not a configured domain or origin`);
+    }
+    // A rule may name a virtual host (Wikimedia's job runner rules do): a configured domain only.
+    if (req.target) {
+      const k = Object.keys(req.headers).find((h) => h.toLowerCase() === 'host');
+      if (k !== undefined && !this.opts.variableHosts?.allowsName(req.headers[k])) {
+        throw new CascadeError(ChangepropErrors.hostNotAllowed, `Host header ${JSON.stringify(req.headers[k].slice(0, 100))} is not a configured domain or origin`);
+      }
+    }
     for (const [k, v] of Object.entries(req.query)) u.searchParams.append(k, v);
     return u;
   }

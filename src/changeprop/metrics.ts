@@ -11,11 +11,11 @@ export const propagationLag = metrics.histogram(
   [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
 );
 
-const OUTCOMES: (keyof RuleStats)[] = ['received', 'executed', 'succeeded', 'ignored', 'retried', 'dead', 'deduped', 'superseded', 'loops', 'parked'];
+const OUTCOMES: (keyof RuleStats)[] = ['received', 'executed', 'succeeded', 'ignored', 'retried', 'dead', 'deduped', 'superseded', 'loops', 'parked', 'refused', 'forged', 'faults'];
 
 const outcomes = metrics.sampled<ChangePropEngine>(
   'cascade_changeprop_events_total',
-  'Change propagation events by rule and outcome (dead: written to the dead-letter stream; retried: a retry scheduled)',
+  'Change propagation events by rule and outcome (dead: written to the dead-letter stream; retried: a retry scheduled; refused: meta.domain not configured; forged: a retry or continuation event without a valid signature; faults: unexpected errors dead-lettered)',
   'counter',
   ['rule', 'outcome'],
   function* (engine) {

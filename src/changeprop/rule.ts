@@ -73,9 +73,49 @@ const RULE_FIELDS = new Set([
   // extensions (src/changeprop/README.md)
   'order_by', 'rate_limit', 'circuit_breaker', 'retry_max_delay', 'retry_jitter', 'description',
   // accepted for compatibility with Wikimedia's rules; no effect here
-  'limiters', 'decode_results', 'budget',
+  'limiters', 'decode_results', 'budget', 'report',
+  // obsolete forms of Wikimedia's older rule files: `switch` is `cases`; `parallel` execs run in order
+  'switch', 'parallel',
 ]);
-const CASE_FIELDS = new Set(['match', 'match_not', 'exec', 'sample']);
+const CASE_FIELDS = new Set(['match', 'match_not', 'exec', 'sample', 'limiters']);
+/** Request settings of an exec; `tags` (older Wikimedia rules) has no effect. */
+const EXEC_FIELDS = ['method', 'uri', 'headers', 'query', 'body', 'tags'];
+
+/**
+ * YAML merge keys (`<<: *spec`, `<<: [*a, *b]`), which Wikimedia's rule files use: the parser
+ * leaves them as a '<<' key holding the aliased map(s). Own keys win, then earlier maps.
+ */
+export function resolveMergeKeys(v: unknown, depth = 0): unknown {
+  if (depth > 100) return v;
+  if (Array.isArray(v)) return v.map((x) => resolveMergeKeys(x, depth + 1));
+  if (!isObj(v)) return v;
+  const out: Record<string, unknown> = {};
+  if ('<<' in v) {
+    const sources = Array.isArray(v['<<']) ? v['<<'] : [v['<<']];
+    for (const src of [...sources].reverse()) {
+      if (!isObj(src)) continue;
+      const merged = resolveMergeKeys(src, depth + 1) as Record<string, unknown>;
+      for (const [k, x] of Object.entries(merged)) out[k] = x;
+    }
+  }
+  for (const [k, x] of Object.entries(v)) if (k !== '<<') out[k] = resolveMergeKeys(x, depth + 1);
+  return out;
+}
+
+/** service-runner's config-time `{env(NAME)}`, which a rule cannot use here (where it is, or undefined). */
+function findEnvReference(v: unknown, path: (string | number)[] = [], depth = 0): { path: (string | number)[]; text: string } | undefined {
+  if (depth > 50) return undefined;
+  if (typeof v === 'string') {
+    const m = /\{env\([^)]*\)\}/.exec(v);
+    return m ? { path, text: m[0] } : undefined;
+  }
+  const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : isObj(v) ? Object.entries(v) : [];
+  for (const [k, x] of entries) {
+    const r = findEnvReference(x, [...path, k], depth + 1);
+    if (r) return r;
+  }
+  return undefined;
+}
 
 /** Collects problems while compiling, each with rule, field and position. */
 class Problems {
@@ -118,7 +158,9 @@ function compileTopic(s: unknown): TopicSelector {
 
 /** `retry_on` / `ignore`: { status: [500, '5xx', '50x'], <other response field>: value }. */
 function compileResponseCondition(spec: unknown): (res: ResponseLike) => boolean {
-  if (!isObj(spec)) throw new Error('must be an object such as { status: [\'5xx\'] }');
+  // Older Wikimedia rules list statuses bare (`retry_on: [500]`): a list means { status: list }.
+  if (Array.isArray(spec)) spec = { status: spec };
+  if (!isObj(spec)) throw new Error('must be an object such as { status: [\'50x\'] }');
   const conds: ((res: ResponseLike) => boolean)[] = [];
   for (const [key, val] of Object.entries(spec)) {
     const opts = Array.isArray(val) ? val : [val];
@@ -181,7 +223,7 @@ function compileExec(p: Problems, rule: string, field: (string | number)[], exec
       return;
     }
     for (const k of Object.keys(req)) {
-      if (!['method', 'uri', 'headers', 'query', 'body'].includes(k)) p.add(rule, [...f, k], `unknown request setting '${k}'`);
+      if (!EXEC_FIELDS.includes(k)) p.add(rule, [...f, k], `unknown request setting '${k}'`);
     }
     if (req.method !== undefined && (typeof req.method !== 'string' || (!req.method.includes('{') && !/^[A-Za-z]+$/.test(req.method)))) {
       p.add(rule, [...f, 'method'], 'must be an HTTP method name');
@@ -189,7 +231,8 @@ function compileExec(p: Problems, rule: string, field: (string | number)[], exec
     for (const part of ['headers', 'query'] as const) {
       if (req[part] !== undefined && !isObj(req[part])) p.add(rule, [...f, part], 'must be an object');
     }
-    const t = p.guard(rule, f, () => compileRequestTemplate(req as ExecSpec));
+    const { tags: _noEffect, ...request } = req;
+    const t = p.guard(rule, f, () => compileRequestTemplate(request as ExecSpec));
     if (t) out.push(t);
   });
   return out;
@@ -221,12 +264,26 @@ function compileCase(p: Problems, rule: string, field: (string | number)[], spec
   return c;
 }
 
-function compileRule(p: Problems, name: string, spec: unknown, file: string, line: number): Rule | undefined {
+function compileRule(p: Problems, name: string, given: unknown, file: string, line: number): Rule | undefined {
   const before = p.list.length;
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) p.add(name, [], 'a rule name may contain only letters, digits, _ . and -');
-  if (!isObj(spec)) {
+  if (!isObj(given)) {
     p.add(name, [], 'must be an object');
     return undefined;
+  }
+  let spec = resolveMergeKeys(given) as Record<string, unknown>;
+  const env = findEnvReference(spec);
+  if (env) {
+    p.add(name, env.path, `${env.text}: service-runner's environment substitution is not supported in rules; write the value itself (a relative URI such as '/{{message.meta.domain}}/v1/…' reaches Cascade, which replaces RESTBASE_URL)`);
+    return undefined;
+  }
+  if (spec.switch !== undefined) {
+    // The older name of `cases`.
+    if (spec.cases !== undefined) p.add(name, ['switch'], "use 'cases' only ('switch' is its older name)");
+    else {
+      const { switch: cases, ...rest } = spec;
+      spec = { ...rest, cases };
+    }
   }
   for (const k of Object.keys(spec)) if (!RULE_FIELDS.has(k)) p.add(name, [k], `unknown setting '${k}'`);
 
@@ -275,7 +332,8 @@ function compileRule(p: Problems, name: string, spec: unknown, file: string, lin
   if (spec.discard_canary_events !== undefined && typeof spec.discard_canary_events !== 'boolean') {
     p.add(name, ['discard_canary_events'], 'must be true or false');
   }
-  const retryOn = spec.retry_on === undefined ? { status: ['5xx'] } : spec.retry_on;
+  // Wikimedia's default: '50x' (500-509); '5xx' would retry 510-599 too.
+  const retryOn = spec.retry_on === undefined ? { status: ['50x'] } : spec.retry_on;
   const ignore = spec.ignore === undefined ? { status: [412] } : spec.ignore;
   const shouldRetry = p.guard(name, ['retry_on'], () => compileResponseCondition(retryOn));
   const shouldIgnore = p.guard(name, ['ignore'], () => compileResponseCondition(ignore));

@@ -8,6 +8,7 @@ import type { DlqStreams } from './dlq.ts';
 import { deriveRules, type DerivedRules } from './deps.ts';
 import type { SysOptions } from './sys.ts';
 import { trackEngine } from './metrics.ts';
+import { loadSigningKey } from './signing.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -59,7 +60,12 @@ export function sysOptions(config: CascadeConfig): SysOptions {
 }
 
 export function dlqStreams(config: CascadeConfig): DlqStreams {
-  return { datacenter: config.datacenter, dlqStream: config.changeprop.dlq_stream, retryStream: config.changeprop.retry_stream };
+  return { datacenter: config.datacenter, dlqStream: config.changeprop.dlq_stream, retryStream: config.changeprop.retry_stream, signingKey: signingKey(config) };
+}
+
+/** The key that signs retry and continuation events: `changeprop.signing_key`, else `{data_dir}/changeprop.key`. */
+export function signingKey(config: CascadeConfig): Buffer {
+  return loadSigningKey(config.changeprop.signing_key, config.data_dir);
 }
 
 /** Stream names `/regex/` rule topics resolve against: configured streams that are plain names. */
@@ -83,6 +89,10 @@ export async function startChangeprop(
 ): Promise<ChangepropService> {
   const cp = config.changeprop;
   const rules = configuredRules(config);
+  if (!cp.signing_key && deps.log.backend !== 'sqlite') {
+    // Another instance on this log would dead-letter our retries as unsigned, and we theirs.
+    deps.logger?.('changeprop: no changeprop.signing_key configured; instances sharing this event log must share one (using the data dir key)', { file: config.data_dir });
+  }
   const allowed = [...cp.allowed_hosts, deps.selfUrl];
   for (const d of Object.values(config.domains)) allowed.push(d.origin.url);
   const engine = new ChangePropEngine({
@@ -91,6 +101,8 @@ export async function startChangeprop(
     datacenter: config.datacenter,
     datacenters: cp.datacenters,
     knownStreams: knownStreams(config),
+    domains: Object.keys(config.domains),
+    signingKey: signingKey(config),
     allowedHosts: allowed,
     baseUri: cp.base_uri ?? deps.selfUrl,
     concurrency: cp.concurrency,

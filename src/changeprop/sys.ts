@@ -12,8 +12,10 @@
 //   into batches (deduplicated) and sent as `PURGE` (or the configured method) to every target;
 //   with `xkey`, one request per surrogate key. Resolves when the batch has been sent.
 import { createHash } from 'node:crypto';
+import { isCascadeError } from '../errors/index.ts';
 import type { EventLog } from '../events/log/types.ts';
 import type { PurgeConfig } from './config.ts';
+import type { EventSigner } from './signing.ts';
 import type { ExecResponse, HttpExecutor } from './http.ts';
 import type { ExpandedRequest } from './template.ts';
 
@@ -55,9 +57,10 @@ export class SysModules {
   private readonly purger?: Purger;
   constructor(
     private readonly opts: SysOptions,
-    private readonly e: { log: EventLog; datacenter: string; http: HttpExecutor },
+    /** `signer`: the fan-out and continuation events are Cascade's own (signing.ts). */
+    private readonly e: { log: EventLog; datacenter: string; http: HttpExecutor; signer: EventSigner },
   ) {
-    if (opts.purge) this.purger = new Purger(opts.purge, e.http);
+    if (opts.purge) this.purger = new Purger(opts.purge, e.http, Object.keys(opts.origins));
   }
 
   static handles(uri: string): boolean {
@@ -67,17 +70,26 @@ export class SysModules {
   async handle(req: ExpandedRequest, chain: string, timeoutMs: number): Promise<ExecResponse> {
     const path = req.uri.split('?')[0];
     const m = /^\/sys\/links\/transcludes\/(.+)$/.exec(path);
-    if (m && req.method === 'POST') return this.transcludes(decodeURIComponent(m[1]), req.body as EventLike, chain, timeoutMs);
+    if (m && req.method === 'POST') {
+      let title: string;
+      try {
+        title = decodeURIComponent(m[1]);
+      } catch {
+        return fail(400, `not a percent-encoded title: ${m[1].slice(0, 100)}`);
+      }
+      return this.transcludes(title, req.body as EventLike, chain, timeoutMs);
+    }
     if (path === '/sys/purge' && req.method === 'POST') {
       if (!this.purger) return ok({ purged: 0, note: 'no purge configuration' });
-      return this.purger.purge(req.body as PurgeRequest);
+      return this.purger.purge((req.body ?? {}) as PurgeRequest);
     }
     return fail(404, `no in-process module for ${req.method} ${path}`);
   }
 
   private async transcludes(title: string, ev: EventLike, chain: string, timeoutMs: number): Promise<ExecResponse> {
     if (!ev || typeof ev !== 'object') return fail(400, 'the body must be the event');
-    const cont = typeof ev.continue === 'string' && ev.original_event ? ev.continue : undefined;
+    // Only a continuation event Cascade signed continues a listing; any other body is the edit.
+    const cont = typeof ev.continue === 'string' && ev.original_event && this.e.signer.verify(ev) ? ev.continue : undefined;
     const orig = cont ? (ev.original_event as EventLike) : ev;
     const domain = str(orig.meta?.domain);
     const origin = domain ? this.opts.origins[domain] : undefined;
@@ -121,7 +133,7 @@ export class SysModules {
         ...(baseChain ? { triggered_by: baseChain } : {}),
       };
       // No log key: keyed records are delivered one at a time per key partition, and batch order does not matter.
-      return { id, value: Buffer.from(JSON.stringify(value)) };
+      return { id, value: Buffer.from(JSON.stringify(this.e.signer.sign(value))) };
     });
     if (events.length) await this.e.log.append(`${this.e.datacenter}.${TRANSCLUDES_STREAM}`, events);
     const next = data.continue?.eicontinue;
@@ -134,7 +146,7 @@ export class SysModules {
         continue: next,
         ...(baseChain ? { triggered_by: baseChain } : {}),
       };
-      await this.e.log.append(`${this.e.datacenter}.${CONTINUE_STREAM}`, [{ id, value: Buffer.from(JSON.stringify(value)) }]);
+      await this.e.log.append(`${this.e.datacenter}.${CONTINUE_STREAM}`, [{ id, value: Buffer.from(JSON.stringify(this.e.signer.sign(value))) }]);
     }
     return ok({ pages: events.length, continue: next ?? null });
   }
@@ -165,12 +177,21 @@ export class Purger {
   /** Requests sent so far (tests, stats). */
   sent = 0;
 
+  private readonly domains: Set<string>;
+
+  /** `domains`: the configured domains, the only ones whose URLs (and Host) are purged. */
   constructor(
     private readonly cfg: PurgeConfig,
     private readonly http: HttpExecutor,
-  ) {}
+    domains: Iterable<string>,
+  ) {
+    this.domains = new Set(domains);
+  }
 
-  /** The public URLs and surrogate keys of endpoints × titles of a domain. */
+  /**
+   * The public URLs and surrogate keys of endpoints × titles of a domain. Throws a 400 reason
+   * for a domain that is not configured (the domain becomes the URL's host and the `Host`).
+   */
   expand(r: PurgeRequest): { urls: string[]; keys: string[] } {
     const domain = typeof r.domain === 'string' ? r.domain : '';
     const list = (v: unknown) => (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string' && x !== '');
@@ -178,8 +199,11 @@ export class Purger {
     const endpoints = list(r.endpoints);
     const urls: string[] = [];
     const keys: string[] = [];
-    if (!domain) return { urls, keys };
+    if (!this.domains.has(domain)) throw new Error(`not a configured domain: ${JSON.stringify(domain.slice(0, 100))}`);
+    for (const e of endpoints) if (!/^[a-z][a-z0-9-]*$/.test(e)) throw new Error(`not an endpoint name: ${JSON.stringify(e.slice(0, 100))}`);
     for (const title of titles) {
+      // A dot segment would purge another URL (URL parsing resolves it); no title is '.' or '..'.
+      if (title === '.' || title === '..') continue;
       const enc = encodeTitle(title);
       for (const endpoint of endpoints)
         for (const tpl of this.cfg.urls) urls.push(tpl.replace(/\{domain\}/g, domain).replace(/\{endpoint\}/g, endpoint).replace(/\{title\}/g, enc));
@@ -190,8 +214,14 @@ export class Purger {
   }
 
   purge(r: PurgeRequest): Promise<ExecResponse> {
+    let expanded: { urls: string[]; keys: string[] };
+    try {
+      expanded = this.expand(r);
+    } catch (e) {
+      return Promise.resolve(fail(400, `purge refused: ${(e as Error).message}`));
+    }
     if (!this.cfg.targets.length) return Promise.resolve(ok({ purged: 0, note: 'no purge targets configured' }));
-    const { urls, keys } = this.expand(r);
+    const { urls, keys } = expanded;
     if (!urls.length && !keys.length) return Promise.resolve(ok({ purged: 0 }));
     const b = (this.batch ??= { urls: new Set(), keys: new Set(), waiters: [] });
     for (const u of urls) b.urls.add(u);
@@ -208,15 +238,18 @@ export class Purger {
     const b = this.batch;
     this.batch = undefined;
     if (!b) return;
-    const run = this.send(b).then((res) => {
-      for (const w of b.waiters) w(res);
-    });
+    // send() does not throw; should it, every waiter still gets an answer (a retry).
+    const run = this.send(b)
+      .catch((e: unknown) => fail(503, `purge failed: ${(e as Error).message}`))
+      .then((res) => {
+        for (const w of b.waiters) w(res);
+      });
     this.track(run);
     if (this.cfg.rebound_ms > 0) {
       // Best effort, like MediaWiki's rebound purges: not retried, not durable.
       const t = setTimeout(() => {
         this.rebounds.delete(t);
-        this.track(this.send(b).then(() => {}));
+        this.track(this.send(b).then(() => {}, () => {}));
       }, this.cfg.rebound_ms);
       t.unref();
       this.rebounds.add(t);
@@ -225,7 +258,8 @@ export class Purger {
 
   private track(p: Promise<void>): void {
     this.running.add(p);
-    void p.finally(() => this.running.delete(p));
+    // Never an unhandled rejection: that would end the process.
+    void p.catch(() => {}).finally(() => this.running.delete(p));
   }
 
   private async send(b: Batch): Promise<ExecResponse> {
@@ -233,7 +267,12 @@ export class Purger {
     for (const target of this.cfg.targets) {
       const base = target.replace(/\/$/, '');
       for (const u of b.urls) {
-        const url = new URL(u);
+        let url: URL;
+        try {
+          url = new URL(u);
+        } catch {
+          continue; // not reachable from configured domains and titles; never fatal
+        }
         jobs.push({ method: this.cfg.method, uri: `${base}${url.pathname}${url.search}`, headers: { host: url.host }, query: {} });
       }
       for (const k of b.keys) jobs.push({ method: this.cfg.xkey.method, uri: `${base}/`, headers: { [this.cfg.xkey.header.toLowerCase()]: k }, query: {} });
@@ -243,7 +282,12 @@ export class Purger {
     const worker = async () => {
       while (i < jobs.length) {
         const job = jobs[i++];
-        const res = await this.http.send(job, {}, 10_000);
+        let res: ExecResponse;
+        try {
+          res = await this.http.send(job, {}, 10_000);
+        } catch (e) {
+          res = fail(isCascadeError(e) ? e.status : 503, (e as Error).message);
+        }
         this.sent++;
         // 404 from a cache means "not cached": purged all the same.
         if (res.status >= 400 && res.status !== 404 && (!worst || res.status > worst.status)) worst = res;

@@ -8,10 +8,11 @@
 import { CascadeError } from '../errors/index.ts';
 import { ChangepropErrors } from './errors.ts';
 import { compileExpression, isForbiddenKey, type Scope } from './expr.ts';
+import { compileUriTemplate, type UriTarget } from './uri.ts';
 
 export type Expander<T = unknown> = (scope: Scope) => T;
 
-type Part = string | { kind: 'raw' | 'enc' | 'plus' | 'opt'; eval: (s: Scope) => unknown; source: string };
+export type Part = string | { kind: 'raw' | 'enc' | 'plus' | 'opt'; eval: (s: Scope) => unknown; source: string };
 
 /** True when the string contains something that looks like a template (as hyperswitch decides). */
 export function hasTemplate(s: string): boolean {
@@ -19,7 +20,7 @@ export function hasTemplate(s: string): boolean {
 }
 
 /** Splits a template string into literal text and expressions; quotes inside expressions are respected. */
-function splitTemplate(spec: string): Part[] {
+export function splitTemplate(spec: string): Part[] {
   const parts: Part[] = [];
   let i = 0;
   let text = '';
@@ -77,7 +78,12 @@ function splitTemplate(spec: string): Part[] {
   return parts;
 }
 
-function stringify(v: unknown): string {
+/** Lone surrogates (which encodeURIComponent refuses) replaced by U+FFFD. */
+export function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+export function stringify(v: unknown): string {
   if (v === undefined || v === null) return '';
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
@@ -90,9 +96,9 @@ function render(p: Exclude<Part, string>, s: Scope): unknown {
     case 'plus':
       return v;
     case 'enc':
-      return v === undefined || v === null ? '' : encodeURIComponent(stringify(v));
+      return v === undefined || v === null ? '' : encodeURIComponent(wellFormed(stringify(v)));
     case 'opt':
-      return v === undefined || v === null ? '' : '/' + encodeURIComponent(stringify(v));
+      return v === undefined || v === null ? '' : '/' + encodeURIComponent(wellFormed(stringify(v)));
   }
 }
 
@@ -155,6 +161,10 @@ export interface ExpandedRequest {
   headers: Record<string, string>;
   query: Record<string, string>;
   body?: unknown;
+  /** Where the URI may lead (uri.ts); absent for requests Cascade builds itself. */
+  target?: UriTarget;
+  /** The origin a `fixed` template's URI must keep. */
+  origin?: string;
 }
 
 /** A compiled `exec` entry: one HTTP request template. */
@@ -163,12 +173,15 @@ export interface RequestTemplate {
   expand(scope: Scope): ExpandedRequest;
 }
 
-function flatStrings(v: unknown): Record<string, string> {
+function flatStrings(v: unknown, header = false): Record<string, string> {
   const out: Record<string, string> = {};
   if (v && typeof v === 'object') {
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       if (x === undefined || x === null) continue;
-      out[k] = typeof x === 'object' ? JSON.stringify(x) : String(x);
+      const s = typeof x === 'object' ? JSON.stringify(x) : String(x);
+      // An event value cannot add a header line or end the header block.
+      if (header && /[\r\n\0]/.test(s)) throw new CascadeError(ChangepropErrors.templateEval, `header '${k}' would contain a line break or NUL`);
+      out[k] = s;
     }
   }
   return out;
@@ -176,19 +189,23 @@ function flatStrings(v: unknown): Record<string, string> {
 
 export function compileRequestTemplate(spec: ExecSpec): RequestTemplate {
   const method = compileStringTemplate(String(spec.method ?? 'get'), true);
-  const uri = compileStringTemplate(String(spec.uri), true);
+  const uri = compileUriTemplate(String(spec.uri));
   const headers = compileValueTemplate(spec.headers ?? {});
   const query = compileValueTemplate(spec.query ?? {});
   const body = spec.body === undefined ? undefined : compileValueTemplate(spec.body);
   return {
     spec,
     expand(scope) {
+      const m = String(method(scope) || 'get').toUpperCase();
+      if (!/^[A-Z]{1,20}$/.test(m)) throw new CascadeError(ChangepropErrors.templateEval, `not an HTTP method: ${JSON.stringify(m.slice(0, 40))}`);
       const req: ExpandedRequest = {
-        method: String(method(scope) || 'get').toUpperCase(),
-        uri: String(uri(scope)),
-        headers: flatStrings(headers(scope)),
+        method: m,
+        uri: uri.expand(scope),
+        headers: flatStrings(headers(scope), true),
         query: flatStrings(query(scope)),
+        target: uri.target,
       };
+      if (uri.origin) req.origin = uri.origin;
       if (body) req.body = body(scope);
       return req;
     },

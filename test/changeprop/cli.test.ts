@@ -45,6 +45,8 @@ default_domain: example.wiki
 domains:
   example.wiki:
     origin: { url: '${target.url}' }
+  other.wiki:
+    origin: { url: '${target.url}' }
 changeprop:
   templates:
     render:

@@ -132,7 +132,7 @@ test('purges: URL templates × endpoints × titles, deduplicated in a batch, xke
     targets: [${a.url}, ${b.url}]
     xkey: { enabled: true, method: PURGE }
     batch_ms: 30`).changeprop.purge;
-  const p = new Purger(cfg, http);
+  const p = new Purger(cfg, http, ['example.wiki']);
   try {
     const rs = await Promise.all([
       p.purge({ domain: 'example.wiki', endpoints: ['html', 'summary'], titles: ['Talk:A/b c'] }),
@@ -172,7 +172,7 @@ test('purges rebound: every batch is sent again rebound_ms later (a refetch raci
     urls: ['http://{domain}/api/rest_v1/page/{endpoint}/{title}']
     batch_ms: 5
     rebound_ms: 150`).changeprop.purge;
-  const p = new Purger(cfg, http);
+  const p = new Purger(cfg, http, ['example.wiki']);
   try {
     const t0 = Date.now();
     assert.equal((await p.purge({ domain: 'example.wiki', endpoints: ['html'], titles: ['R'] })).status, 200);
@@ -189,5 +189,18 @@ test('purges rebound: every batch is sent again rebound_ms later (a refetch raci
   } finally {
     await http.close();
     await a.close();
+  }
+});
+
+test('derived re-render rules retry quickly first, then long enough to outlast an origin outage (about 11 minutes)', () => {
+  const { rules } = explainRules(base(STANDARD));
+  for (const name of ['page_edit', 'transclusion_update', 'on_transclusion_update', 'summary_rerender', 'mobile_rerender']) {
+    const r = rules.find((x) => x.name === name)!;
+    const delays = Array.from({ length: r.retryLimit }, (_, n) => r.retryDelay * r.retryFactor ** n);
+    assert.equal(delays[0], 500, `${name}: first retry after 0.5 s`);
+    const total = delays.reduce((a, b) => a + b, 0);
+    assert.ok(total >= 600_000 && total <= 3_600_000, `${name}: retries span ${total} ms`);
+    // A 503 (the content API's answer to a re-render it cannot verify as fresh) is retried.
+    assert.ok(r.shouldRetry({ status: 503 }), `${name} retries 503`);
   }
 });

@@ -6,7 +6,7 @@ import { rulesFromYaml } from '../../src/changeprop/rule.ts';
 
 const [path, yaml, host] = process.argv.slice(2);
 const log = await openEventLog({ backend: 'sqlite', path, synchronous: 'normal' });
-const engine = new ChangePropEngine({ log, rules: rulesFromYaml(yaml), datacenter: 'dc1', allowedHosts: [host] });
+const engine = new ChangePropEngine({ log, rules: rulesFromYaml(yaml), datacenter: 'dc1', domains: ['example.wiki'], signingKey: 'engine-child-signing-key-0123456789', allowedHosts: [host] });
 await engine.start();
 process.send?.('started');
 process.on('SIGTERM', () => {

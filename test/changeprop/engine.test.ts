@@ -9,6 +9,8 @@ import { requireBackend } from '../helpers/backends.ts';
 import { Target, sqliteLog, jetstreamLog, event, append, until, readAll, type TestLog } from './helpers.ts';
 
 const DC = 'dc1';
+const KEY = 'engine-test-signing-key-0123456789';
+const DOMAINS = ['example.wiki', 'other.wiki'];
 
 const backends: { name: string; open: (t: import('node:test').TestContext) => Promise<TestLog | undefined> }[] = [
   { name: 'sqlite', open: async () => sqliteLog() },
@@ -37,7 +39,7 @@ for (const b of backends) {
       const tl = await b.open(t);
       if (!tl) return;
       const rules = rulesFromYaml(yaml.replaceAll('TARGET', target.url));
-      const engine = new ChangePropEngine({ log: tl.log, rules, datacenter: DC, allowedHosts: [target.host], ...extra });
+      const engine = new ChangePropEngine({ log: tl.log, rules, datacenter: DC, domains: DOMAINS, signingKey: KEY, allowedHosts: [target.host], ...extra });
       try {
         await engine.start();
         await fn({ log: tl.log, engine });
@@ -95,7 +97,7 @@ templates:
     retry_delay: 10
     exec: { uri: 'TARGET${path}/{{message.title}}' }
 `, async ({ log, engine }) => {
-        const streams = { datacenter: DC, dlqStream: 'change-prop.error', retryStream: 'change-prop.retry' };
+        const streams = { datacenter: DC, dlqStream: 'change-prop.error', retryStream: 'change-prop.retry', signingKey: KEY };
         await append(log, `${DC}.page-change`, [event('page-change', { title: 'X' }), event('page-change', { title: 'Y' }, { domain: 'other.wiki' })]);
         await until(() => engine.stats().down.dead === 2, 10_000, 'two dead letters');
         assert.equal(target.count(`${path}/X`), 2); // first attempt + one retry
@@ -140,7 +142,7 @@ templates:
         await until(() => engine.stats().st.ignored === 1 && engine.stats().st.dead === 1 && engine.stats().evil.dead === 1, 10_000, 'outcomes');
         assert.equal(target.count(`${path}/404`), 1);
         assert.equal(engine.stats().st.retried, 0);
-        const evil = await listDeadLetters(log, { datacenter: DC, dlqStream: 'change-prop.error', retryStream: 'change-prop.retry' }, 'evil');
+        const evil = await listDeadLetters(log, { datacenter: DC, dlqStream: 'change-prop.error', retryStream: 'change-prop.retry', signingKey: KEY }, 'evil');
         assert.equal(evil.length, 1);
         assert.equal(evil[0].status, 403);
         assert.match(evil[0].message, /not in changeprop.allowed_hosts/);

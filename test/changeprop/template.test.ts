@@ -135,9 +135,11 @@ test('request template: method, uri, headers, query, body', () => {
     uri: 'http://127.0.0.1:1/page/AC%2FDC%20%26%20Co%3F/123',
     headers: { 'cache-control': 'no-cache', 'if-unmodified-since': 'Wed, 10 Jun 2020 18:57:16 GMT' },
     query: { redirect: 'false', rev: '123' },
+    target: 'fixed',
+    origin: 'http://127.0.0.1:1',
     body: { title: 'AC/DC & Co?', meta: { domain: 'en.wikipedia.org' } },
   });
   // The method defaults to GET, and a uri of a single raw expression is still a string.
   const g = compileRequestTemplate({ uri: '{{message.rev_id}}' });
-  assert.deepEqual(g.expand(scope), { method: 'GET', uri: '123', headers: {}, query: {} });
+  assert.deepEqual(g.expand(scope), { method: 'GET', uri: '123', headers: {}, query: {}, target: 'variable' });
 });

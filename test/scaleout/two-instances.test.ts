@@ -256,7 +256,8 @@ function writeConfig(name: string, wikiUrl: string): string {
     events: { ...base.events, log: { backend: 'jetstream', url: NATS_URL, stream_prefix: streamPrefix } },
     domains: { [DOMAIN]: { ...base.domains[DOMAIN], origin: { url: wikiUrl } } },
     wiki: { enabled: false },
-    changeprop: { ...base.changeprop, enabled: true, templates },
+    // Instances sharing a log run each other's retries: they share the key that signs them.
+    changeprop: { ...base.changeprop, enabled: true, templates, signing_key: 'scale-out-test-shared-signing-key-0123456789' },
   };
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, toYaml(cfg));
