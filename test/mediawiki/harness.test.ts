@@ -2,7 +2,7 @@
 // Cascade calls, and the admin actions the end-to-end suite relies on.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
+import { requireMediaWiki, type ApiJson, type MediaWiki } from '../helpers/mediawiki.ts';
 
 describe('real MediaWiki harness', () => {
   let mw: MediaWiki | undefined;
@@ -46,7 +46,7 @@ describe('real MediaWiki harness', () => {
     // (1.39 answers /revision/{id}/html of a hidden revision with a 500; /revision/{id} with 403.)
     const hidden = await fetch(`${mw.url}/w/rest.php/v1/revision/${e1.revid}`);
     assert.equal(hidden.status, 403, 'a revision with hidden content is refused to readers');
-    const anon = await (await fetch(`${mw.url}/w/api.php?action=query&prop=revisions&rvprop=ids%7Ccontent&revids=${e1.revid}&format=json&formatversion=2`)).json();
+    const anon = (await (await fetch(`${mw.url}/w/api.php?action=query&prop=revisions&rvprop=ids%7Ccontent&revids=${e1.revid}&format=json&formatversion=2`)).json()) as ApiJson;
     assert.equal(anon.query.pages[0].revisions[0].texthidden, true);
 
     const beforeDelete = await mw.latestRevision('Harness page moved');
