@@ -121,3 +121,26 @@ test('real MediaWiki: edit, revision deletion, move, delete, undelete become val
     await mw.close();
   }
 });
+
+test('real MediaWiki: a $wgRCFeeds UDP datagram wakes the follower long before its poll interval', async (t) => {
+  const { createSocket } = await import('node:dgram');
+  // A free UDP port for MediaWiki to send to.
+  const probe = createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const port = probe.address().port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const mw = await requireMediaWiki(t, { rcFeedUdpPort: port });
+  if (!mw) return;
+  const c = await startCascade(mw.url, { backend: 'sqlite', changeprop: false, changes: `{ follow: recentchanges, poll_interval_ms: 600000, rcfeed_udp_port: ${port} }` });
+  try {
+    const feed = c.app.changeFeeds.feeds.get(c.domain)!;
+    await until(() => feed.stats().watermark !== undefined, 10_000, 'the follower to start');
+    const e = await mw.edit('UDP woken page', 'Pushed.');
+    // The poll interval is 10 minutes: only the datagram can bring the event this soon.
+    await waitFor(c, 'mediawiki.revision-create', (x) => x.rev_id === e.revid, 'the event after the UDP wake-up');
+    assert.ok(feed.stats().wakeups >= 1, 'woken by UDP');
+  } finally {
+    await c.close();
+    await mw.close();
+  }
+});

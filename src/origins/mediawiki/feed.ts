@@ -59,6 +59,7 @@ export class RecentChangesFeed {
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private again = false;
+  private wakeRetries = 0;
   private wm: Watermark | undefined;
   private site: FeedSite | undefined;
   private udp: Socket | undefined;
@@ -100,6 +101,8 @@ export class RecentChangesFeed {
       s.once('error', reject);
       s.on('message', () => {
         this.counters.wakeups++;
+        // The datagram may leave before MediaWiki commits the row: re-poll briefly if it is not there yet.
+        this.wakeRetries = 5;
         this.poke();
       });
       s.bind(port, '127.0.0.1', () => {
@@ -129,8 +132,9 @@ export class RecentChangesFeed {
     let failures = 0;
     while (this.running) {
       this.again = false;
+      let produced = 0;
       try {
-        await this.pollOnce();
+        produced = await this.pollOnce();
         failures = 0;
       } catch (e) {
         failures++;
@@ -140,6 +144,11 @@ export class RecentChangesFeed {
       }
       // After errors: back off (capped at 30 s), never faster than the configured interval.
       const base = this.o.config.poll_interval_ms;
+      if (produced > 0) this.wakeRetries = 0;
+      if (this.wakeRetries > 0 && !failures) {
+        await this.sleep(Math.min(base, 25 * 2 ** (5 - this.wakeRetries--)));
+        continue;
+      }
       await this.sleep(failures ? Math.min(30_000, base * 2 ** Math.min(failures, 6)) : base);
     }
   }
