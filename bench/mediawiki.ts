@@ -87,7 +87,7 @@ try {
     const pending: { title: string; rev: number; t0: number; done: Record<string, number> }[] = [];
     const started = Date.now();
     const total = Math.max(1, Math.round(rate * seconds));
-    const inflight: Promise<void>[] = [];
+    const inflight = new Set<Promise<void>>();
     // Watches stored revisions while the edits go on, so each edit is timed from its response.
     let issuing = true;
     const watch = (async () => {
@@ -109,11 +109,14 @@ try {
       if (due > Date.now()) await sleep(due - Date.now());
       const title = pages[i % pages.length];
       const version = n++;
-      inflight.push(
-        mw.edit(title, text(title, version)).then((e) => {
-          pending.push({ title, rev: e.revid, t0: Date.now(), done: {} });
-        }),
-      );
+      // At most 2 edits in flight: the load generator must not take every PHP worker the
+      // renders need (the achieved rate shows when the wiki cannot keep up).
+      while (inflight.size >= 2) await Promise.race(inflight);
+      const p: Promise<void> = mw.edit(title, text(title, version)).then((e) => {
+        pending.push({ title, rev: e.revid, t0: Date.now(), done: {} });
+        inflight.delete(p);
+      });
+      inflight.add(p);
     }
     await Promise.all(inflight);
     const achieved = total / ((Date.now() - started) / 1000);

@@ -88,7 +88,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   closers.push(() => content.close());
   // [origins] follow the recentchanges of wikis without EventBus, onto the log
   const { startChangeFeeds } = await import('./origins/mediawiki/index.ts');
-  const changeFeeds = await startChangeFeeds(config, { origin: content.service.origin, producer: events.producer, store, log });
+  const changeFeeds = await startChangeFeeds(config, { producer: events.producer, store, log });
   closers.push(() => changeFeeds.close());
   // [changeprop] rule engine consumers
 

@@ -1,7 +1,7 @@
 // MediaWiki origins: following a wiki's changes without EventBus (feed*.ts) and probing what a
 // wiki offers (check.ts). The adapter for typed origin calls lives beside them (adapter.ts).
 import type { CascadeConfig } from '../../config/index.ts';
-import type { OriginClient } from '../../content/origin.ts';
+import { OriginClient } from '../../content/origin.ts';
 import type { EventProducer } from '../../events/log/types.ts';
 import type { ContentStore } from '../../storage/types.ts';
 import { DEFAULT_CHANGES } from './feed-config.ts';
@@ -20,17 +20,19 @@ export interface ChangeFeeds {
 /** Starts a recentchanges follower for each domain whose `origin.changes.follow` is `recentchanges`. */
 export async function startChangeFeeds(
   config: CascadeConfig,
-  deps: { origin: OriginClient; producer: EventProducer; store: ContentStore; log?: (msg: string, f?: Record<string, unknown>) => void },
+  deps: { producer: EventProducer; store: ContentStore; log?: (msg: string, f?: Record<string, unknown>) => void },
 ): Promise<ChangeFeeds> {
   const feeds = new Map<string, RecentChangesFeed>();
+  const followed = Object.fromEntries(Object.entries(config.domains).filter(([, d]) => d.origin.changes?.follow === 'recentchanges'));
+  // The followers' own connection per origin: polls must not queue behind slow renders.
+  const origin = new OriginClient(followed, { timeoutMs: config.content.origin.timeout_ms, connections: 1 });
   try {
-    for (const [domain, d] of Object.entries(config.domains)) {
+    for (const [domain, d] of Object.entries(followed)) {
       const cfg = { ...DEFAULT_CHANGES, ...d.origin.changes };
-      if (cfg.follow !== 'recentchanges') continue;
       const feed = new RecentChangesFeed({
         domain,
         config: cfg,
-        api: (path) => deps.origin.getJson<Record<string, unknown>>(domain, 'recentchanges', path),
+        api: (path) => origin.getJson<Record<string, unknown>>(domain, 'recentchanges', path),
         producer: deps.producer,
         store: deps.store,
         log: deps.log,
@@ -41,12 +43,14 @@ export async function startChangeFeeds(
     }
   } catch (e) {
     await Promise.all([...feeds.values()].map((f) => f.close()));
+    await origin.close();
     throw e;
   }
   return {
     feeds,
     close: async () => {
       await Promise.all([...feeds.values()].map((f) => f.close()));
+      await origin.close();
     },
   };
 }
