@@ -144,3 +144,39 @@ test('real MediaWiki: a $wgRCFeeds UDP datagram wakes the follower long before i
     await mw.close();
   }
 });
+
+test('a wiki that goes away: the follower backs off and reports, then catches up when it is back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cascade-feed-down-'));
+  const dbPath = join(dir, 'wiki.sqlite');
+  let wiki = await startWiki({ dbPath, port: 0, domain: 'example.wiki', seed: true });
+  const port = Number(new URL(wiki.url).port);
+  const c = await startCascade(wiki.url, { backend: 'sqlite', domain: 'example.wiki', changeprop: false, changes: '{ follow: recentchanges, poll_interval_ms: 100 }' });
+  try {
+    const feed = c.app.changeFeeds.feeds.get('example.wiki')!;
+    await until(() => feed.stats().watermark !== undefined, 10_000, 'the follower to start');
+    await wiki.close();
+    await until(() => feed.stats().errors >= 2, 10_000, 'failed polls to be counted');
+    assert.match(feed.stats().lastError ?? '', /origin|ECONNREFUSED|fetch failed/i);
+    // Cascade itself still answers.
+    assert.equal((await c.fetch('/metrics')).status, 200);
+    wiki = await startWiki({ dbPath, port, domain: 'example.wiki' });
+    const r = await fetch(`${wiki.url}/w/api.php`, { method: 'POST', body: new URLSearchParams({ action: 'edit', title: 'Back again', text: 'Back.', format: 'json', formatversion: '2' }) });
+    const rev = ((await r.json()) as { edit: { newrevid: number } }).edit.newrevid;
+    // Back-off is capped at 30 s; the change arrives after the next successful poll.
+    await waitFor(c, 'mediawiki.revision-create', (e) => e.rev_id === rev, 'the edit made after the outage');
+  } finally {
+    await c.close();
+    await wiki.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('origin.changes is validated with file and line', async () => {
+  const { configFromYaml } = await import('../../src/config/index.ts');
+  const yaml = 'default_domain: w.test\ndomains:\n  w.test:\n    origin:\n      url: http://127.0.0.1:1\n      changes: { follow: sometimes }\n';
+  assert.throws(() => configFromYaml(yaml, 'bad.yaml', {}), (e: Error) => /bad\.yaml:6:\d+: .*follow/.test(e.message));
+  const ok = configFromYaml(yaml.replace('sometimes', 'recentchanges'), 'ok.yaml', {});
+  assert.deepEqual(ok.domains['w.test'].origin.changes, { follow: 'recentchanges', poll_interval_ms: 1000, lookback_seconds: 10, batch: 500 });
+  const old = configFromYaml('default_domain: w.test\ndomains:\n  w.test:\n    origin: { url: "http://127.0.0.1:1" }\n', 'old.yaml', {});
+  assert.equal(old.domains['w.test'].origin.changes?.follow, 'off', 'an old config without changes keeps working: nothing followed');
+});
