@@ -105,6 +105,7 @@ test('real MediaWiki: edit, revision deletion, move, delete, undelete become val
     await mw.move('Feed test page', 'Feed test page moved');
     const move = await waitFor(c, 'mediawiki.page-move', (e) => title(e) === 'Feed_test_page_moved', 'page-move');
     assert.equal((move.prior_state as Ev).page_title, 'Feed_test_page');
+    assert.equal((move.new_redirect_page as Ev | undefined)?.page_title, 'Feed_test_page', 'the redirect left behind');
     await mw.edit('Template:Feed tpl', 'x');
     const tpl = await waitFor(c, 'mediawiki.revision-create', (e) => title(e) === 'Template:Feed_tpl', 'a template edit');
     assert.equal(tpl.page_namespace, 10);

@@ -138,7 +138,10 @@ export async function eventsOfChange(c: RecentChange, site: FeedSite, lookups: C
       const target = { ns: Number(params.target_ns ?? 0), title: targetTitle };
       const page = pageRow(target, pageId, c.revid ?? 0, false);
       const prior = pageRow(c, pageId, 0, false);
-      out.push(ev.pageMove(s, page, { namespace: prior.namespace, title: prior.title, prefixed: prior.prefixed, rev_id: c.revid ?? 0 }, undefined, who, reason));
+      // The redirect left at the old title, when there is one now.
+      const left = params.suppressredirect ? undefined : await lookups.page(c.title);
+      const redirect = left?.redirect ? { page: pageRow(c, left.pageid, left.lastrevid, true), rev_id: left.lastrevid } : undefined;
+      out.push(ev.pageMove(s, page, { namespace: prior.namespace, title: prior.title, prefixed: prior.prefixed, rev_id: c.revid ?? 0 }, redirect, who, reason));
     } else if (action === 'delete/revision' && params.type === 'revision') {
       const ids = (Array.isArray(params.ids) ? params.ids : []).map(Number).filter((n) => n > 0);
       const facts = ids.length ? await lookups.revisions(ids) : new Map<number, RevisionFacts>();

@@ -14,11 +14,15 @@
 // UDP may drop; the poll interval still bounds the delay.
 import { createSocket, type Socket } from 'node:dgram';
 import type { EventProducer } from '../../events/log/types.ts';
+import { metrics } from '../../router/metrics.ts';
 import type { ContentStore } from '../../storage/types.ts';
 import type { OriginChangesConfig } from './feed-config.ts';
 import { eventsOfChange, RC_PROPS, type ChangeLookups, type FeedSite, type RecentChange, type RevisionFacts } from './feed-events.ts';
 
 export const WATERMARK_BUCKET = 'origin-changes';
+
+const polls = metrics.counter('cascade_origin_change_polls_total', 'recentchanges polls of followed wikis by domain and result', ['domain', 'result']);
+const changesSeen = metrics.counter('cascade_origin_changes_total', 'Changes read from followed wikis and events produced for them, by domain', ['domain', 'kind']);
 const WATERMARK_KEY = 'recentchanges';
 
 /** GET of an action API query (path and query relative to the origin), parsed JSON. */
@@ -136,9 +140,11 @@ export class RecentChangesFeed {
       try {
         produced = await this.pollOnce();
         failures = 0;
+        polls.inc([this.o.domain, 'ok']);
       } catch (e) {
         failures++;
         this.counters.errors++;
+        polls.inc([this.o.domain, 'error']);
         this.counters.lastError = String((e as Error)?.message ?? e);
         this.o.log?.('recentchanges poll failed', { domain: this.o.domain, error: this.counters.lastError });
       }
@@ -178,6 +184,8 @@ export class RecentChangesFeed {
         produced += events.length;
         this.counters.changes += fresh.length;
         this.counters.events += events.length;
+        changesSeen.inc([this.o.domain, 'change'], fresh.length);
+        changesSeen.inc([this.o.domain, 'event'], events.length);
         for (const c of fresh) seen.set(c.rcid, c.timestamp);
         let ts: string = this.wm.ts;
         for (const c of fresh) if (Date.parse(c.timestamp) > Date.parse(ts)) ts = c.timestamp;
