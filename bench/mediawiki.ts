@@ -172,7 +172,7 @@ try {
       `| ${r.label} | ${r.edits} | ${r.achieved.toFixed(1)} | ${q('html', 50)} | ${q('html', 99)} | ${q('summary', 50)} | ${q('summary', 99)} | ${q('mobile-sections', 50)} | ${q('mobile-sections', 99)} | ${f(r.renderMean)} | ${f(pct(r.fresh.html, 99) - r.renderMean)} | ${r.lost} | ${r.perEdit.toFixed(2)} | ${r.polls} |`,
     );
   }
-  console.log(`\ndelete → 404: ${del.length}/${toDelete.length} deletes, p50 ${f(pct(del, 50))} ms, p99 ${f(pct(del, 99))} ms`);
+  console.log(`\ndelete → 404: ${del.length}/${toDelete.length} deletes, p50 ${f(pct(del, 50))} ms, p99 ${f(pct(del, 99))} ms (each: ${del.join(', ')})`);
   console.log(`\ntargets (issue 10): delete-to-404 p99 <= 2000 ms with the 1 s poll; edit-to-fresh p99 <= 2000 ms plus the render; no change lost`);
 } finally {
   await c.close();
