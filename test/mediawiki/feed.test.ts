@@ -177,7 +177,7 @@ test('origin.changes is validated with file and line', async () => {
   const yaml = 'default_domain: w.test\ndomains:\n  w.test:\n    origin:\n      url: http://127.0.0.1:1\n      changes: { follow: sometimes }\n';
   assert.throws(() => configFromYaml(yaml, 'bad.yaml', {}), (e: Error) => /bad\.yaml:6:\d+: .*follow/.test(e.message));
   const ok = configFromYaml(yaml.replace('sometimes', 'recentchanges'), 'ok.yaml', {});
-  assert.deepEqual(ok.domains['w.test'].origin.changes, { follow: 'recentchanges', poll_interval_ms: 1000, lookback_seconds: 10, batch: 500 });
+  assert.deepEqual(ok.domains['w.test'].origin.changes, { follow: 'recentchanges', poll_interval_ms: 1000, rcfeed_udp_host: '127.0.0.1', lookback_seconds: 10, batch: 500 });
   const old = configFromYaml('default_domain: w.test\ndomains:\n  w.test:\n    origin: { url: "http://127.0.0.1:1" }\n', 'old.yaml', {});
   assert.equal(old.domains['w.test'].origin.changes?.follow, 'off', 'an old config without changes keeps working: nothing followed');
 });

@@ -75,7 +75,7 @@ export class RecentChangesFeed {
     await this.o.store.declareBucket({ domain: this.o.domain, name: WATERMARK_BUCKET, type: 'key_value', compression: 'none', retention: { policy: 'all' } });
     const stored = await this.o.store.getLatest(this.o.domain, WATERMARK_BUCKET, WATERMARK_KEY);
     if (stored) this.wm = JSON.parse(stored.body().toString('utf8')) as Watermark;
-    if (this.o.config.rcfeed_udp_port) await this.listenUdp(this.o.config.rcfeed_udp_port);
+    if (this.o.config.rcfeed_udp_port) await this.listenUdp(this.o.config.rcfeed_udp_port, this.o.config.rcfeed_udp_host ?? '127.0.0.1');
     this.running = true;
     this.loop = this.run();
   }
@@ -99,9 +99,9 @@ export class RecentChangesFeed {
     await new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve()));
   }
 
-  private listenUdp(port: number): Promise<void> {
+  private listenUdp(port: number, host: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const s = createSocket('udp4');
+      const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
       s.once('error', reject);
       s.on('message', () => {
         this.counters.wakeups++;
@@ -109,7 +109,7 @@ export class RecentChangesFeed {
         this.wakeRetries = 5;
         this.poke();
       });
-      s.bind(port, '127.0.0.1', () => {
+      s.bind(port, host, () => {
         s.off('error', reject);
         s.on('error', (e) => this.o.log?.('rcfeed udp error', { domain: this.o.domain, error: e.message }));
         this.udp = s;
