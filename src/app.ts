@@ -25,6 +25,8 @@ export interface App {
   content: MountedContent;
   /** The example wiki origin, when `wiki.enabled` (its own port; counters for tests). */
   wiki?: WikiHandle;
+  /** recentchanges followers of domains with `origin.changes.follow: recentchanges`. */
+  changeFeeds: import('./origins/mediawiki/index.ts').ChangeFeeds;
   /** Change propagation, when `changeprop.enabled` (engine stats, rules). */
   changeprop?: import('./changeprop/service.ts').ChangepropService;
   /** The home page, the dashboard and its sampler (src/ops). */
@@ -91,6 +93,10 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   // [router] /metrics: internal callers or the admin token unless metrics.public
   mountMetrics(router, metrics, { public: config.metrics.public, ...(config.admin_token ? { token: config.admin_token } : {}) });
   closers.push(() => content.close());
+  // [origins] follow the recentchanges of wikis without EventBus, onto the log
+  const { startChangeFeeds } = await import('./origins/mediawiki/index.ts');
+  const changeFeeds = await startChangeFeeds(config, { producer: events.producer, store, log });
+  closers.push(() => changeFeeds.close());
   // [ops] home page `/`, dashboard `/_dashboard` (changeprop is known once started, below)
   let changeprop: App['changeprop'];
   const ops = mountOps(router, { config, store, log: events.log, changeprop: () => changeprop, wikiUrl: () => wiki?.url, logger: log });
@@ -153,6 +159,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
     ops,
     events,
     content,
+    changeFeeds,
     ...(wiki ? { wiki } : {}),
     ...(changeprop ? { changeprop } : {}),
     router,
