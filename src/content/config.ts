@@ -15,6 +15,10 @@ export interface ContentConfig {
   max_age: number;
   /** Access metadata (deleted/suppressed/latest rev) older than this is re-checked with the origin before serving. */
   access_check_max_age_seconds: number;
+  /** A delete or suppression event is applied at once and re-verified with the origin after this long. */
+  access_reverify_delay_ms: number;
+  /** Internal no-cache re-renders: attempts (with an origin purge between) to get a render newer than the change. */
+  rerender_attempts: number;
   /** Origin requests. */
   origin: { timeout_ms: number; connections: number };
   /** Siteinfo is refetched after this long. */
@@ -62,6 +66,8 @@ export const contentConfigSchema = {
     s_maxage: { type: 'integer', minimum: 0, default: 1209600 },
     max_age: { type: 'integer', minimum: 0, default: 0 },
     access_check_max_age_seconds: { type: 'integer', minimum: 0, default: 300 },
+    access_reverify_delay_ms: { type: 'integer', minimum: 0, maximum: 600000, default: 2000 },
+    rerender_attempts: { type: 'integer', minimum: 1, maximum: 10, default: 3 },
     origin: {
       type: 'object',
       additionalProperties: false,
