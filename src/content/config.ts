@@ -35,6 +35,15 @@ export interface ContentConfig {
   };
   /** Stable name of this process (its invalidation consumer group); default `{hostname}-{listen port}`. */
   instance_id?: string;
+  /** Deriving summaries and mobile sections off the event loop. */
+  derive: {
+    /** Worker threads; unset: one per core beyond the first, at most 2; 0 derives on the main thread. */
+    workers?: number;
+    /** Derivations waiting for a worker at most (beyond: 503, retried by change propagation). */
+    max_queue: number;
+    /** HTML shorter than this is derived inline (a worker round trip costs more). */
+    inline_below_bytes: number;
+  };
   /** Largest POST body accepted (wikitext saves and transforms). */
   max_body_bytes: number;
   rate_limit: {
@@ -90,6 +99,16 @@ export const contentConfigSchema = {
         max_bytes: { type: 'integer', minimum: 0, default: 16777216 },
         ttl_ms: { type: 'integer', minimum: 0, default: 5000 },
         cross_instance_invalidation: { type: 'boolean' },
+      },
+    },
+    derive: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        workers: { type: 'integer', minimum: 0, maximum: 64 },
+        max_queue: { type: 'integer', minimum: 1, default: 256 },
+        inline_below_bytes: { type: 'integer', minimum: 0, default: 65536 },
       },
     },
     max_body_bytes: { type: 'integer', minimum: 1024, default: 4194304 },

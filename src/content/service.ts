@@ -16,6 +16,7 @@ import type { ContentConfig } from './config.ts';
 import { deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
 import { MediaWikiAdapter, PROFILE_BASE, type PageBare } from '../origins/mediawiki/adapter.ts';
 import { AccessState, assertReadable, type PageMeta } from './access.ts';
+import { defaultWorkers, DerivePool, runJob } from './derive/pool.ts';
 import { ContentErrors } from './errors.ts';
 import { HotCache, ServedEntry } from './hot.ts';
 import { OriginClient } from './origin.ts';
@@ -150,6 +151,8 @@ export class ContentService {
   readonly wiki: MediaWikiAdapter;
   /** Page access state (deleted, missing, hidden revisions) with event re-verification. */
   readonly access: AccessState;
+  /** Worker threads deriving summaries and mobile sections off the event loop. */
+  readonly derivePool: DerivePool;
   /** Renders started (for tests and the benchmark). */
   renders = 0;
   /** Bumped by every eviction: a store read that started before one does not cache its (maybe older) result. */
@@ -175,6 +178,11 @@ export class ContentService {
       log: this.log,
       dropHot: (d, k) => this.dropHot(d, k),
     });
+    const d = this.cfg.derive;
+    this.derivePool = new DerivePool(
+      { workers: d.workers ?? defaultWorkers(), maxQueue: d.max_queue, inlineBelow: d.inline_below_bytes },
+      (job) => runJob(job, deriveSummary, deriveMobileSections),
+    );
     // Say at start what each wiki offers (transform route, purge, REST); failures retry on use.
     for (const d of Object.keys(deps.config.domains)) this.wiki.capabilities(d).catch(() => {});
   }
@@ -657,11 +665,13 @@ export class ContentService {
     if (fits(hot)) return { entry: hot!, outcome: 'hit' };
     if (kind === 'mobile-sections-lead' || kind === 'mobile-sections-remaining') {
       const full = await this.derived('mobile-sections', domain, title, html, o);
-      const parsed = JSON.parse(await full.entry.text()) as { lead: unknown; remaining: unknown };
-      const part = kind === 'mobile-sections-lead' ? parsed.lead : parsed.remaining;
-      const body = Buffer.from(JSON.stringify(part));
-      const entry = this.entry(domain, 'mobile-sections', syntheticRecord(key, html.rev, html.tid, MOBILE_TYPE, body));
+      // Both parts at once (the split parses the whole document, in a worker when it is large).
+      const [lead, remaining] = await this.derivePool.run('split', await full.entry.text());
+      const other = this.hotKey(domain, kind === 'mobile-sections-lead' ? 'mobile-sections-remaining' : 'mobile-sections-lead', key);
+      const part = (text: string) => this.entry(domain, 'mobile-sections', syntheticRecord(key, html.rev, html.tid, MOBILE_TYPE, Buffer.from(text)));
+      const entry = part(kind === 'mobile-sections-lead' ? lead : remaining);
       this.hot.set(hk, entry);
+      this.hot.set(other, part(kind === 'mobile-sections-lead' ? remaining : lead));
       return { entry, outcome: full.outcome };
     }
     const rec = await this.store.getRev(domain, kind, key, html.rev);
@@ -677,7 +687,7 @@ export class ContentService {
       try {
         const text = await html.text();
         const meta = await this.deriveMeta(domain, title, html, o.requestId);
-        const value = kind === 'summary' ? deriveSummary(text, meta) : deriveMobileSections(text, meta);
+        const [body] = await this.derivePool.run(kind, text, meta);
         const put = await this.store.put({
           domain,
           bucket: kind,
@@ -685,7 +695,7 @@ export class ContentService {
           rev: html.rev,
           tid: html.tid,
           contentType: kind === 'summary' ? SUMMARY_TYPE : MOBILE_TYPE,
-          body: JSON.stringify(value),
+          body,
         });
         const stored = await this.store.getRevTid(domain, kind, key, html.rev, put.tid);
         if (!stored) throw new CascadeError(Errors.internal, `derived ${kind} of ${key} vanished after the write`);
@@ -720,6 +730,7 @@ export class ContentService {
 
   async close(): Promise<void> {
     this.access.close();
+    await this.derivePool.close();
     await this.origin.close();
   }
 }
