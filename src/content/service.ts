@@ -516,8 +516,13 @@ export class ContentService {
         Object.assign(t, { rev: a.latestRev, pageId: a.pageId ?? t.pageId, timestamp: a.latestTimestamp ?? t.timestamp });
       }
       const r = await this.wiki.revisionHtml(domain, t.rev, o.requestId);
-      const since = Math.max(o.ifUnmodifiedSince ?? 0, caps?.purge ? (a.touched ?? 0) : 0);
-      if (r.renderedAt === undefined || Math.floor(r.renderedAt / 1000) * 1000 >= since) return r;
+      if (r.renderedAt === undefined) return r; // an origin that does not say renders every request (the example wiki)
+      const at = Math.floor(r.renderedAt / 1000) * 1000;
+      // Times are whole seconds. After our purge the wiki itself refuses cache entries older
+      // than the page's touch time, so one from that second is fresh. Without a purge a render
+      // from the second of the change may predate it: only a later second proves it newer.
+      const since = caps?.purge ? Math.max(o.ifUnmodifiedSince ?? 0, a.touched ?? 0) : (o.ifUnmodifiedSince ?? -Infinity);
+      if (caps?.purge ? at >= since : at > since) return r;
       why = `the origin's render of ${key} (revision ${t.rev}) dates from ${new Date(r.renderedAt).toISOString()}, before the change at ${new Date(since).toISOString()}`;
       this.log('origin render older than the change; purging again', { domain, key, attempt, renderedAt: r.renderedAt, since });
       if (attempt < attempts) await new Promise((res) => setTimeout(res, 250 * attempt));
