@@ -508,12 +508,14 @@ export class ContentService {
     const attempts = this.cfg.rerender_attempts;
     let why = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (caps?.purge) await this.wiki.purge(domain, [key], o.requestId);
-      const a = await this.wiki.pageAccess(domain, key, o.requestId);
-      if (!a.exists) throw new CascadeError(ContentErrors.pageDeleted, `${key} has been deleted`);
-      if (a.latestRev !== undefined && a.latestRev > t.rev) {
-        // The origin has moved on since the bare read: render what it reports now.
-        Object.assign(t, { rev: a.latestRev, pageId: a.pageId ?? t.pageId, timestamp: a.latestTimestamp ?? t.timestamp });
+      let touched = 0;
+      if (caps?.purge) {
+        await this.wiki.purge(domain, [key], o.requestId);
+        // The touch time the purge set, and the latest revision once more (an edit may have landed since the bare read).
+        const a = await this.wiki.pageAccess(domain, key, o.requestId);
+        if (!a.exists) throw new CascadeError(ContentErrors.pageDeleted, `${key} has been deleted`);
+        if (a.latestRev !== undefined && a.latestRev > t.rev) Object.assign(t, { rev: a.latestRev, pageId: a.pageId ?? t.pageId, timestamp: a.latestTimestamp ?? t.timestamp });
+        touched = a.touched ?? 0;
       }
       const r = await this.wiki.revisionHtml(domain, t.rev, o.requestId);
       if (r.renderedAt === undefined) return r; // an origin that does not say renders every request (the example wiki)
@@ -521,7 +523,7 @@ export class ContentService {
       // Times are whole seconds. After our purge the wiki itself refuses cache entries older
       // than the page's touch time, so one from that second is fresh. Without a purge a render
       // from the second of the change may predate it: only a later second proves it newer.
-      const since = caps?.purge ? Math.max(o.ifUnmodifiedSince ?? 0, a.touched ?? 0) : (o.ifUnmodifiedSince ?? -Infinity);
+      const since = caps?.purge ? Math.max(o.ifUnmodifiedSince ?? 0, touched) : (o.ifUnmodifiedSince ?? -Infinity);
       if (caps?.purge ? at >= since : at > since) return r;
       why = `the origin's render of ${key} (revision ${t.rev}) dates from ${new Date(r.renderedAt).toISOString()}, before the change at ${new Date(since).toISOString()}`;
       this.log('origin render older than the change; purging again', { domain, key, attempt, renderedAt: r.renderedAt, since });

@@ -112,7 +112,7 @@ export class MediaWikiAdapter {
 
   // ---------------------------------------------------------------- probing
 
-  /** Capabilities of a domain's wiki (probed once; a failed probe is retried after 30 s). */
+  /** Capabilities of a domain's wiki (probed once; a failed probe is retried after 5 s). */
   capabilities(domain: string): Promise<OriginCapabilities> {
     let p = this.probes.get(domain);
     if (!p) {
@@ -124,7 +124,7 @@ export class MediaWikiAdapter {
         },
         (e: unknown) => {
           this.log('origin probe failed', { domain, error: String(e) });
-          setTimeout(() => this.probes.delete(domain), 30_000).unref();
+          setTimeout(() => this.probes.delete(domain), 5_000).unref();
           throw e;
         },
       );
