@@ -115,6 +115,9 @@ export function checkStatus(res: OriginResponse, op: string, notFound: ErrorDefi
   const reason = originReason(res);
   const detail = `origin ${op}: HTTP ${res.status}${reason ? `: ${reason.text}` : ''}`;
   const extra: Record<string, unknown> = { origin_status: res.status, ...(reason?.key ? { origin_error: reason.key } : {}) };
+  // MediaWiki redirects a title it spells differently (e.g. with a BOM Cascade kept): the
+  // request named no canonical page, a client error, not an origin failure.
+  if (res.status >= 300 && res.status < 400) throw new CascadeError(ContentErrors.originRefused, `origin ${op}: HTTP ${res.status}: the origin names this title differently`, { extra });
   if (res.status === 404) throw new CascadeError(notFound, detail, { extra });
   if (res.status === 403) throw new CascadeError(ContentErrors.revisionSuppressed, detail, { extra });
   if (res.status === 409 || res.status === 412) throw new CascadeError(ContentErrors.editConflict, detail, { extra });

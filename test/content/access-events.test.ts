@@ -131,3 +131,10 @@ it('the read-time re-check covers every hidden revision, not only the latest', a
   assert.ok(m && !m.suppressed.includes(old), JSON.stringify(m));
   assert.equal(await status(`/page/html/Larkford/${old}`), 200);
 });
+
+it('a title the origin spells differently (leading BOM) is a client error, never 5xx', async () => {
+  for (const path of ['/page/html/%EF%BB%BFLarkford', '/page/title/%EF%BB%BFLarkford', '/page/summary/%EF%BB%BFLarkford']) {
+    const r = await h.fetch(API + path, { redirect: 'manual' });
+    assert.ok(r.status < 500, `${path}: ${r.status} ${await r.text()}`);
+  }
+});
