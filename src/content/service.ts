@@ -14,21 +14,17 @@ import { normalizeTitle, parseSiteinfo, type SiteInfo, type Title } from '../tit
 import { newTid, tidTime } from '../util/tid.ts';
 import type { ContentConfig } from './config.ts';
 import { deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
-import { MediaWikiAdapter, PROFILE_BASE, type PageBare } from '../origins/mediawiki/adapter.ts';
+import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
 import { AccessState, assertReadable, type PageMeta } from './access.ts';
+import { fetchOriginRender, renderTarget } from './render.ts';
+import { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget, SUMMARY_TYPE } from './html.ts';
 import { defaultWorkers, DerivePool, runJob } from './derive/pool.ts';
 import { ContentErrors } from './errors.ts';
 import { HotCache, ServedEntry } from './hot.ts';
 import { OriginClient } from './origin.ts';
 
 export type { PageMeta } from './access.ts';
-
-/** Content type of Parsoid HTML of a spec version (the version the render declares). */
-export const htmlType = (version: string) => `text/html; charset=utf-8; profile="${PROFILE_BASE}${version}"`;
-/** For renders that declare no version (the oldest profile Cascade knows). */
-export const HTML_TYPE = htmlType('2.1.0');
-export const SUMMARY_TYPE = 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/Summary/1.5.0"';
-export const MOBILE_TYPE = 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/mobile-sections/0.14.5"';
+export { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget, SUMMARY_TYPE } from './html.ts';
 
 export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead' | 'mobile-sections-remaining';
 export type Outcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'unchanged' | 'rerender';
@@ -71,72 +67,13 @@ export interface Served {
 
 const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
-/** URL path segment for a title: percent-encoded, with the characters MediaWiki leaves readable kept. */
-export function encodeTitle(prefixedDbKey: string): string {
-  return encodeURIComponent(prefixedDbKey).replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%40/g, '@').replace(/%24/g, '$').replace(/%3B/g, ';');
-}
-
-const PAGE_PREFIX = '/api/rest_v1/page/';
-
-/** Domain and prefixed DB key of a public URL made by `publicUri`, or undefined. */
-export function parsePublicUri(uri: string): { domain: string; endpoint: string; key: string } | undefined {
-  let u: URL;
-  try {
-    u = new URL(uri);
-  } catch {
-    return undefined;
-  }
-  if (!u.pathname.startsWith(PAGE_PREFIX)) return undefined;
-  const rest = u.pathname.slice(PAGE_PREFIX.length);
-  const slash = rest.indexOf('/');
-  if (slash <= 0 || slash === rest.length - 1) return undefined;
-  let key: string;
-  try {
-    key = decodeURIComponent(rest.slice(slash + 1));
-  } catch {
-    return undefined;
-  }
-  return { domain: u.hostname, endpoint: rest.slice(0, slash), key };
-}
-
-/** Adds the render id to the document head, as Parsoid's `mw:TimeUuid` meta. */
-export function injectTid(html: string, tid: string): string {
-  const meta = `<meta property="mw:TimeUuid" content="${tid}"/>`;
-  const h = html.indexOf('<head');
-  if (h !== -1) {
-    const end = html.indexOf('>', h);
-    if (end !== -1) return html.slice(0, end + 1) + meta + html.slice(end + 1);
-  }
-  return meta + html;
-}
-
-const REDIRECT_RE = /<link\b[^>]*\brel="mw:PageProp\/redirect"[^>]*>/;
-const HREF_RE = /\bhref="([^"]*)"/;
-
-/** The target of a redirect page from its Parsoid HTML (`<link rel="mw:PageProp/redirect" href="./Target">`). */
-export function redirectTarget(html: string): string | undefined {
-  const m = REDIRECT_RE.exec(html);
-  if (!m) return undefined;
-  const href = HREF_RE.exec(m[0])?.[1];
-  if (!href) return undefined;
-  let t = href.replace(/^\.\//, '').replace(/^\/wiki\//, '');
-  const hash = t.indexOf('#');
-  if (hash !== -1) t = t.slice(0, hash);
-  try {
-    t = decodeURIComponent(t);
-  } catch {
-    /* keep as is */
-  }
-  return t.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'") || undefined;
-}
-
 export class ContentService {
   readonly origin: OriginClient;
   readonly hot: HotCache;
   readonly cfg: ContentConfig;
   readonly store: ContentStore;
   private readonly producer?: EventProducer;
-  private readonly log: (msg: string, fields?: Record<string, unknown>) => void;
+  readonly log: (msg: string, fields?: Record<string, unknown>) => void;
   private sites = new Map<string, { site: SiteInfo; at: number }>();
   private siteLoads = new Map<string, Promise<SiteInfo>>();
   /** Normalized titles by domain and raw title, with the keys the hot path needs. */
@@ -270,7 +207,8 @@ export class ContentService {
     return this.access.get(domain, key, requestId);
   }
 
-  private dropHot(domain: string, key: string): void {
+  /** Drops a page's hot entries (all endpoints, latest and revisions). */
+  dropHot(domain: string, key: string): void {
     this.dropGen++;
     for (const b of ['html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining']) {
       this.hot.deletePrefix(`${domain}\u0000${b}\u0000${key}\u0000`);
@@ -463,75 +401,6 @@ export class ContentService {
     return p;
   }
 
-  /** The revision to render and its page: the latest (REST bare) or the one asked for. */
-  private async target(domain: string, key: string, rev: number | undefined, stored: ServedEntry | undefined, o: ReadOptions) {
-    if (rev !== undefined) {
-      const rb = await this.wiki.revisionBare(domain, rev, o.requestId);
-      const pageKey = rb.page?.key ?? rb.page?.title;
-      if (pageKey !== undefined) {
-        const owner = await this.title(domain, pageKey);
-        if (owner.prefixedDbKey !== key) throw new CascadeError(ContentErrors.revisionNotFound, `revision ${rev} does not belong to ${key}`);
-      }
-      return { rev, pageId: rb.page?.id, timestamp: rb.timestamp };
-    }
-    let bare: PageBare;
-    try {
-      bare = await this.wiki.pageBare(domain, key, o.requestId);
-    } catch (e) {
-      const known = this.access.peek(this.metaKey(domain, key));
-      if (e instanceof CascadeError && e.status === 404 && (stored || known?.pageId !== undefined || known?.latestRev !== undefined)) {
-        // We held content for it, the origin has none: deleted and the event lost.
-        await this.access.update(domain, key, (m) => {
-          m.deleted = true;
-          delete m.missing;
-          m.checkedAt = Date.now();
-        });
-        this.dropHot(domain, key);
-        throw new CascadeError(ContentErrors.pageDeleted, `${key} has been deleted`);
-      }
-      throw e;
-    }
-    return { rev: bare.latest.id, pageId: bare.id as number | undefined, timestamp: bare.latest.timestamp as string | undefined };
-  }
-
-  /**
-   * The origin's render of `rev`. An internal no-cache re-render of the latest revision (a
-   * template edit's fan-out) must reflect the change: a stock wiki serves REST HTML from its
-   * parser cache, so the page is purged at the origin first (with a link update), and the
-   * render's own time (in its ETag) must not be older than the change (If-Unmodified-Since)
-   * nor the page's touch time. Otherwise it is purged and fetched again, and after
-   * `rerender_attempts` the re-render fails with 503 so change propagation retries it.
-   */
-  private async fetchRender(domain: string, key: string, t: { rev: number; pageId?: number; timestamp?: string }, o: ReadOptions, latest: boolean) {
-    if (!(o.noCache && latest)) return this.wiki.revisionHtml(domain, t.rev, o.requestId);
-    const caps = await this.wiki.capabilities(domain).catch(() => undefined);
-    const attempts = this.cfg.rerender_attempts;
-    let why = '';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      let touched = 0;
-      if (caps?.purge) {
-        await this.wiki.purge(domain, [key], o.requestId);
-        // The touch time the purge set, and the latest revision once more (an edit may have landed since the bare read).
-        const a = await this.wiki.pageAccess(domain, key, o.requestId);
-        if (!a.exists) throw new CascadeError(ContentErrors.pageDeleted, `${key} has been deleted`);
-        if (a.latestRev !== undefined && a.latestRev > t.rev) Object.assign(t, { rev: a.latestRev, pageId: a.pageId ?? t.pageId, timestamp: a.latestTimestamp ?? t.timestamp });
-        touched = a.touched ?? 0;
-      }
-      const r = await this.wiki.revisionHtml(domain, t.rev, o.requestId);
-      if (r.renderedAt === undefined) return r; // an origin that does not say renders every request (the example wiki)
-      const at = Math.floor(r.renderedAt / 1000) * 1000;
-      // Times are whole seconds. After our purge the wiki itself refuses cache entries older
-      // than the page's touch time, so one from that second is fresh. Without a purge a render
-      // from the second of the change may predate it: only a later second proves it newer.
-      const since = caps?.purge ? Math.max(o.ifUnmodifiedSince ?? 0, touched) : (o.ifUnmodifiedSince ?? -Infinity);
-      if (caps?.purge ? at >= since : at > since) return r;
-      why = `the origin's render of ${key} (revision ${t.rev}) dates from ${new Date(r.renderedAt).toISOString()}, before the change at ${new Date(since).toISOString()}`;
-      this.log('origin render older than the change; purging again', { domain, key, attempt, renderedAt: r.renderedAt, since });
-      if (attempt < attempts) await new Promise((res) => setTimeout(res, 250 * attempt));
-    }
-    throw new CascadeError(ContentErrors.originStale, `${why} after ${attempts} attempts`, { extra: { retry_after: 5 } });
-  }
-
   private async render(
     domain: string,
     title: Title,
@@ -543,10 +412,10 @@ export class ContentService {
     const key = title.prefixedDbKey;
     this.renders++;
     const isLatest = rev === undefined;
-    const t = await this.target(domain, key, rev, stored, o);
+    const t = await renderTarget(this, domain, key, rev, stored, o);
     let got;
     try {
-      got = await this.fetchRender(domain, key, t, o, isLatest);
+      got = await fetchOriginRender(this, domain, key, t, o, isLatest);
     } catch (e) {
       if (e instanceof CascadeError && e.status === 403) await this.access.markRevisionVisibility(domain, key, t.rev, true);
       throw e;
