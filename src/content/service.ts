@@ -417,7 +417,14 @@ export class ContentService {
     try {
       got = await fetchOriginRender(this, domain, key, t, o, isLatest);
     } catch (e) {
-      if (e instanceof CascadeError && e.status === 403) await this.access.markRevisionVisibility(domain, key, t.rev, true);
+      // MediaWiki 1.39 answers a hidden revision's HTML with 500 (RevisionAccessException): ask.
+      const hidden =
+        e instanceof CascadeError &&
+        (e.status === 403 || (e.status >= 500 && (await this.wiki.revisionsHidden(domain, [t.rev], o.requestId).catch(() => undefined))?.get(t.rev) === true));
+      if (hidden) {
+        await this.access.markRevisionVisibility(domain, key, t.rev, true);
+        throw new CascadeError(ContentErrors.revisionSuppressed, `revision ${t.rev} of ${key} is hidden`);
+      }
       throw e;
     }
     const { rev: targetRev, pageId, timestamp } = t;

@@ -103,6 +103,31 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
     assert.equal(svc().access.undone, undone + 1);
   });
 
+  it('revision visibility: a forged hide is undone, a forged "shown again" refused, a real one applied', async (t) => {
+    if (!mw) return t.skip('no MediaWiki');
+    const old = (await mw!.edit('Visible page', 'First text.')).revid;
+    await mw!.edit('Visible page', 'Second text.');
+    assert.equal(await status(`/page/html/Visible_page/${old}`), 200);
+    await sys(`revision/${old}/visibility`, { title: 'Visible_page', hidden: true });
+    assert.equal(await status(`/page/html/Visible_page/${old}`), 403, 'refused at once');
+    await until('the forged hide to be undone', async () => (await status(`/page/html/Visible_page/${old}`)) === 200);
+    await mw!.suppressRevision(old);
+    await sys(`revision/${old}/visibility`, { title: 'Visible_page', hidden: true });
+    await until('the real hide to be re-verified', async () => svc().access.pendingCount === 0);
+    assert.equal(await status(`/page/html/Visible_page/${old}`), 403, 'the wiki confirms it: it stays');
+    await sys(`revision/${old}/visibility`, { title: 'Visible_page', hidden: false });
+    assert.equal(await status(`/page/html/Visible_page/${old}`), 403, 'a forged "shown again" exposes nothing');
+    await mw!.suppressRevision(old, { show: true });
+    await sys(`revision/${old}/visibility`, { title: 'Visible_page', hidden: false });
+    assert.equal(await status(`/page/html/Visible_page/${old}`), 200);
+    // Hidden without any event, never read before: the wiki's 500 for it becomes a 403.
+    const other = (await mw!.edit('Hidden quietly', 'Old text.')).revid;
+    await mw!.edit('Hidden quietly', 'New text.');
+    await mw!.suppressRevision(other);
+    const r = await c.fetch(`${V1}/page/html/Hidden_quietly/${other}`);
+    assert.equal(r.status, 403, await r.text());
+  });
+
   it('saves fetch a CSRF token for the caller when the wiki wants one', async (t) => {
     if (!mw) return t.skip('no MediaWiki');
     const r = await c.fetch(`${V1}/page/wikitext/Saved_through_Cascade`, {

@@ -217,7 +217,7 @@ export class MediaWikiAdapter {
 
   /** Access state of a page: exists, latest revision, touch time, latest revision hidden. */
   async pageAccess(domain: string, key: string, requestId?: string): Promise<PageAccess> {
-    const q = qs({ action: 'query', prop: 'info|revisions', rvprop: 'ids|timestamp|flags', titles: key });
+    const q = qs({ action: 'query', prop: 'info|revisions', rvprop: 'ids|timestamp|flags|sha1', titles: key });
     const json = await this.client.getJson<{ query?: { pages?: Record<string, unknown>[] } }>(domain, 'access-check', `${API}?${q}`, requestId);
     const page = json.query?.pages?.[0] ?? {};
     const missing = page.missing === true || page.missing === '' || page.invalid === true || page.invalid === '';
@@ -238,7 +238,7 @@ export class MediaWikiAdapter {
   async revisionsHidden(domain: string, revs: number[], requestId?: string): Promise<Map<number, boolean>> {
     const out = new Map<number, boolean>();
     for (let i = 0; i < revs.length; i += 50) {
-      const q = qs({ action: 'query', prop: 'revisions', rvprop: 'ids|flags', revids: revs.slice(i, i + 50).join('|') });
+      const q = qs({ action: 'query', prop: 'revisions', rvprop: 'ids|flags|sha1', revids: revs.slice(i, i + 50).join('|') });
       const json = await this.client.getJson<{ query?: { pages?: { revisions?: Record<string, unknown>[] }[] } }>(domain, 'access-check', `${API}?${q}`, requestId);
       for (const p of json.query?.pages ?? []) for (const r of p.revisions ?? []) if (typeof r.revid === 'number') out.set(r.revid, isHidden(r));
     }
@@ -361,6 +361,7 @@ function apiError(j: { error?: unknown }, op: string): void {
   throw new CascadeError(ContentErrors.originRefused, `origin ${op}: ${r?.text ?? 'error'}`, { extra: { ...(r?.key ? { origin_error: r.key } : {}) } });
 }
 
+/** Hidden text shows as `sha1hidden` (rvprop=sha1) or `texthidden` (with content); suppression as `suppressed`. */
 export function isHidden(r: Record<string, unknown>): boolean {
   return r.texthidden === true || r.texthidden === '' || r.suppressed === true || r.suppressed === '' || r.sha1hidden === true;
 }
