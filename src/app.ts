@@ -22,6 +22,8 @@ export interface App {
   content: MountedContent;
   /** The example wiki origin, when `wiki.enabled` (its own port; counters for tests). */
   wiki?: WikiHandle;
+  /** recentchanges followers of domains with `origin.changes.follow: recentchanges`. */
+  changeFeeds: import('./origins/mediawiki/index.ts').ChangeFeeds;
   /** Change propagation, when `changeprop.enabled` (engine stats, rules). */
   changeprop?: import('./changeprop/service.ts').ChangepropService;
   router: Router;
@@ -84,6 +86,10 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   // [content] /{domain}/v1/… and /api/rest_v1/…
   const content = mountContent(router, { config, store, producer: events.producer, log });
   closers.push(() => content.close());
+  // [origins] follow the recentchanges of wikis without EventBus, onto the log
+  const { startChangeFeeds } = await import('./origins/mediawiki/index.ts');
+  const changeFeeds = await startChangeFeeds(config, { producer: events.producer, store, log });
+  closers.push(() => changeFeeds.close());
   // [changeprop] rule engine consumers
 
   const server = createHttpServer({ router, internalToken: config.admin_token, logger: log, before: content.before, onResponse: content.onResponse });
@@ -122,6 +128,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
     store,
     events,
     content,
+    changeFeeds,
     ...(wiki ? { wiki } : {}),
     ...(changeprop ? { changeprop } : {}),
     router,

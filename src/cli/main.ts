@@ -183,6 +183,21 @@ dlq
   });
 
 // [wiki] the example wiki origin, standalone
+// [origins] what a wiki offers Cascade
+const originCmd = program.command('origin').description('wiki origins');
+originCmd
+  .command('check')
+  .description('probe a MediaWiki (siteinfo, REST routes, transform, Parsoid version, recentchanges) and print the config block to paste')
+  .argument('<url>', 'the wiki, e.g. https://wiki.example.org (or its /w/api.php)')
+  .option('--domain <domain>', 'the Cascade domain for the config block (default: the wiki\'s server name)')
+  .option('--json', 'print the report as JSON')
+  .action(async (url: string, opts: { domain?: string; json?: boolean }) => {
+    const { checkOrigin, formatReport } = await import('../origins/mediawiki/check.ts');
+    const report = await checkOrigin(url, { domain: opts.domain });
+    console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    if (!report.probes[0]?.ok) process.exitCode = 1;
+  });
+
 const wikiCmd = program.command('wiki').description('the example wiki origin');
 wikiCmd
   .command('serve')

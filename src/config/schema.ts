@@ -4,10 +4,12 @@ import { eventsConfigSchema, type EventsConfig } from '../events/config.ts';
 import { wikiConfigSchema, type WikiConfig } from '../wiki/config.ts';
 import { contentConfigSchema, type ContentConfig } from '../content/config.ts';
 import { changepropConfigSchema, type ChangepropConfig } from '../changeprop/config.ts';
+import { originChangesSchema, type OriginChangesConfig } from '../origins/mediawiki/feed-config.ts';
 
 export interface DomainConfig {
   /** Base URL of the wiki origin (MediaWiki REST + action API). */
-  origin: { url: string };
+  /** `changes`: how Cascade learns of the wiki's changes (src/origins/mediawiki/feed-config.ts). */
+  origin: { url: string; changes?: OriginChangesConfig };
   buckets: Record<string, BucketConfig>;
 }
 
@@ -60,7 +62,7 @@ export const cascadeConfigSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['url'],
-            properties: { url: { type: 'string', pattern: '^https?://' } },
+            properties: { url: { type: 'string', pattern: '^https?://' }, changes: originChangesSchema },
           },
           buckets: { type: 'object', default: {}, additionalProperties: bucketConfigSchema },
         },

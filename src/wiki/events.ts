@@ -26,7 +26,12 @@ export const SCHEMAS = {
   visibilityChange: { schema: '/mediawiki/revision/visibility-change/1.0.0', stream: 'mediawiki.revision-visibility-change' },
 } as const;
 
-export function prefixedKey(page: Pick<PageRow, 'namespace' | 'title'>): string {
+/**
+ * `prefixed` (optional): the prefixed DB key as another wiki spells it (its own namespace
+ * names), for events built from a real wiki's recentchanges.
+ */
+export function prefixedKey(page: Pick<PageRow, 'namespace' | 'title'> & { prefixed?: string }): string {
+  if (page.prefixed) return page.prefixed;
   const prefix = namespaceName(page.namespace);
   return prefix ? `${prefix.replace(/ /g, '_')}:${page.title}` : page.title;
 }
@@ -120,7 +125,7 @@ export function pageUndelete(site: EventSite, page: PageRow, performer: Performe
 export function pageMove(
   site: EventSite,
   page: PageRow,
-  prior: { namespace: number; title: string; rev_id: number },
+  prior: { namespace: number; title: string; rev_id: number; prefixed?: string },
   redirect: { page: PageRow; rev_id: number } | undefined,
   performer: Performer,
   reason: string,

@@ -438,6 +438,23 @@ function query(wiki: Wiki, p: URLSearchParams, fv: 1 | 2): Record<string, unknow
       out.continue = { eicontinue: `${next.namespace}|${next.page_id}`, continue: '-||' };
     }
   }
+  if (lists.includes('recentchanges')) {
+    const rawLimit = p.get('rclimit') ?? '10';
+    const dir = p.get('rcdir') === 'newer' ? 'newer' : 'older';
+    const cont = p.get('rccontinue') ?? undefined;
+    if (cont && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\|\d+$/.test(cont)) throw apiError('badcontinue', 'Invalid continue param. You should pass the original value returned by the previous query.');
+    const start = p.get('rcstart') ?? undefined;
+    if (start && Number.isNaN(Date.parse(start))) throw apiError('badtimestamp_rcstart', `Invalid value "${start}" for timestamp parameter "rcstart".`);
+    const r = wiki.recentChanges.query({
+      start,
+      dir,
+      cont,
+      limit: rawLimit === 'max' ? 500 : Math.max(1, Math.min(500, Number(rawLimit) || 10)),
+      types: list(p.get('rctype')),
+    });
+    q.recentchanges = r.changes;
+    if (r.cont) out.continue = { rccontinue: r.cont, continue: '-||' };
+  }
   const props = list(p.get('prop'));
   if (props.length || p.get('titles') || p.get('pageids') || p.get('revids')) Object.assign(q, pagesQuery(wiki, p, props, fv));
   out.query = q;

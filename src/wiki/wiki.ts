@@ -16,6 +16,7 @@ import * as ev from './events.ts';
 import { OutboxSender, prefixedKey, type Performer } from './events.ts';
 import { redirectTarget, renderWikitext, templatesUsed, type RenderResult } from './render.ts';
 import { parseTitle, type WikiTitle } from './site.ts';
+import { RecentChanges } from './recentchanges.ts';
 
 export interface WikiOptions {
   dbPath: string;
@@ -74,6 +75,8 @@ export class Wiki {
   readonly db: WikiDatabase;
   readonly domain: string;
   readonly outbox: OutboxSender;
+  /** list=recentchanges, one row per emitted event (for wikis followed without their events). */
+  readonly recentChanges: RecentChanges;
   private counters = { renders: 0, failures: 0, byTitle: new Map<string, number>(), byRevision: new Map<number, number>() };
   private faults = { failCount: 0, failStatus: 503, delayMs: 0, delayCount: 0 };
   private readonly q;
@@ -82,6 +85,7 @@ export class Wiki {
     this.db = openWikiDb(opts.dbPath);
     this.domain = opts.domain;
     this.outbox = new OutboxSender(this.db, opts.eventsUrl, { log: opts.log });
+    this.recentChanges = new RecentChanges(this.db);
     const db = this.db;
     this.q = {
       livePage: db.prepare<[number, string], PageRow>('SELECT * FROM page WHERE namespace = ? AND title = ? AND deleted = 0'),
@@ -259,6 +263,7 @@ export class Wiki {
 
   private emit(event: { meta: Record<string, unknown> }): void {
     this.q.outbox.run(String(event.meta.stream), JSON.stringify(event));
+    this.recentChanges.record(event as Record<string, unknown>);
   }
 
   private updateLinks(page: PageRow, text: string): void {

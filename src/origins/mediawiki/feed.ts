@@ -1,0 +1,272 @@
+// Follows one wiki's `list=recentchanges` and puts each change on Cascade's log as the standard
+// MediaWiki event, for wikis without the EventBus extension.
+//
+// Watermark: the newest change timestamp handled plus the rcids handled in the last
+// `lookback_seconds` before it, persisted in the domain's `origin-changes` key_value bucket
+// (so instances sharing a store share it). Each poll re-reads from `watermark - lookback`
+// and skips rcids already handled: MediaWiki inserts some rows (log entries are written
+// post-send) after rows with a later timestamp, and those are still caught. The watermark is
+// saved only after the events are durable: a crash replays at most the last batch, with the
+// same event ids (at least once; the log de-duplicates by id). A first start begins at the
+// wiki's newest change: the world before it is not replayed.
+//
+// Optional push: `$wgRCFeeds` JSON datagrams on a loopback UDP port wake the poller at once.
+// UDP may drop; the poll interval still bounds the delay.
+import { createSocket, type Socket } from 'node:dgram';
+import type { EventProducer } from '../../events/log/types.ts';
+import type { ContentStore } from '../../storage/types.ts';
+import type { OriginChangesConfig } from './feed-config.ts';
+import { eventsOfChange, RC_PROPS, type ChangeLookups, type FeedSite, type RecentChange, type RevisionFacts } from './feed-events.ts';
+
+export const WATERMARK_BUCKET = 'origin-changes';
+const WATERMARK_KEY = 'recentchanges';
+
+/** GET of an action API query (path and query relative to the origin), parsed JSON. */
+export type ApiGet = (path: string) => Promise<Record<string, unknown>>;
+
+export interface Watermark {
+  /** Newest change timestamp handled (MediaWiki's `2026-01-01T00:00:00Z`). */
+  ts: string;
+  /** rcid → timestamp of changes handled at or after `ts - lookback`. */
+  seen: [number, string][];
+}
+
+export interface FeedStats {
+  polls: number;
+  changes: number;
+  events: number;
+  errors: number;
+  wakeups: number;
+  lastError?: string;
+  watermark?: string;
+  lastPollAt?: string;
+}
+
+export interface FeedOptions {
+  domain: string;
+  config: OriginChangesConfig;
+  api: ApiGet;
+  producer: EventProducer;
+  store: ContentStore;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export class RecentChangesFeed {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private again = false;
+  private wakeRetries = 0;
+  private wm: Watermark | undefined;
+  private site: FeedSite | undefined;
+  private udp: Socket | undefined;
+  private readonly counters: FeedStats = { polls: 0, changes: 0, events: 0, errors: 0, wakeups: 0 };
+
+  constructor(private readonly o: FeedOptions) {}
+
+  async start(): Promise<void> {
+    await this.o.store.declareBucket({ domain: this.o.domain, name: WATERMARK_BUCKET, type: 'key_value', compression: 'none', retention: { policy: 'all' } });
+    const stored = await this.o.store.getLatest(this.o.domain, WATERMARK_BUCKET, WATERMARK_KEY);
+    if (stored) this.wm = JSON.parse(stored.body().toString('utf8')) as Watermark;
+    if (this.o.config.rcfeed_udp_port) await this.listenUdp(this.o.config.rcfeed_udp_port);
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  stats(): FeedStats {
+    return { ...this.counters, ...(this.wm ? { watermark: this.wm.ts } : {}) };
+  }
+
+  /** Polls as soon as possible (the current poll, if any, is followed by another). */
+  poke(): void {
+    this.again = true;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    this.poke();
+    await this.loop;
+    await new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve()));
+  }
+
+  private listenUdp(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = createSocket('udp4');
+      s.once('error', reject);
+      s.on('message', () => {
+        this.counters.wakeups++;
+        // The datagram may leave before MediaWiki commits the row: re-poll briefly if it is not there yet.
+        this.wakeRetries = 5;
+        this.poke();
+      });
+      s.bind(port, '127.0.0.1', () => {
+        s.off('error', reject);
+        s.on('error', (e) => this.o.log?.('rcfeed udp error', { domain: this.o.domain, error: e.message }));
+        this.udp = s;
+        resolve();
+      });
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.again || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wake = () => {
+        clearTimeout(this.timer);
+        resolve();
+      };
+      this.timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+    });
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      this.again = false;
+      let produced = 0;
+      try {
+        produced = await this.pollOnce();
+        failures = 0;
+      } catch (e) {
+        failures++;
+        this.counters.errors++;
+        this.counters.lastError = String((e as Error)?.message ?? e);
+        this.o.log?.('recentchanges poll failed', { domain: this.o.domain, error: this.counters.lastError });
+      }
+      // After errors: back off (capped at 30 s), never faster than the configured interval.
+      const base = this.o.config.poll_interval_ms;
+      if (produced > 0) this.wakeRetries = 0;
+      if (this.wakeRetries > 0 && !failures) {
+        await this.sleep(Math.min(base, 25 * 2 ** (5 - this.wakeRetries--)));
+        continue;
+      }
+      await this.sleep(failures ? Math.min(30_000, base * 2 ** Math.min(failures, 6)) : base);
+    }
+  }
+
+  /** One poll: reads every change since the watermark, produces its events, saves the watermark. */
+  async pollOnce(): Promise<number> {
+    this.counters.polls++;
+    this.counters.lastPollAt = new Date().toISOString();
+    this.site ??= await this.siteOf();
+    if (!this.wm) {
+      this.wm = await this.bootstrap();
+      await this.save();
+      return 0;
+    }
+    const lookbackMs = this.o.config.lookback_seconds * 1000;
+    const start = isoSeconds(Date.parse(this.wm.ts) - lookbackMs);
+    const seen = new Map(this.wm.seen);
+    let cont: string | undefined;
+    let produced = 0;
+    for (let page = 0; page < 20 && this.running; page++) {
+      const r = await this.query({ rcstart: start, rcdir: 'newer', ...(cont ? { rccontinue: cont } : {}) });
+      const fresh = r.changes.filter((c) => !seen.has(c.rcid));
+      if (fresh.length) {
+        const events: Record<string, unknown>[] = [];
+        for (const c of fresh) events.push(...(await eventsOfChange(c, this.site, this.lookups)));
+        if (events.length) await this.o.producer.produce(events);
+        produced += events.length;
+        this.counters.changes += fresh.length;
+        this.counters.events += events.length;
+        for (const c of fresh) seen.set(c.rcid, c.timestamp);
+        let ts: string = this.wm.ts;
+        for (const c of fresh) if (Date.parse(c.timestamp) > Date.parse(ts)) ts = c.timestamp;
+        const keepFrom = Date.parse(ts) - lookbackMs;
+        this.wm = { ts, seen: [...seen].filter(([, t]) => Date.parse(t) >= keepFrom) };
+        await this.save();
+      }
+      if (!r.cont) break;
+      cont = r.cont;
+    }
+    return produced;
+  }
+
+  /** First start: begin at the newest change (nothing older is replayed). */
+  private async bootstrap(): Promise<Watermark> {
+    const newest = await this.query({ rcdir: 'older', rclimit: '1' });
+    if (!newest.changes.length) return { ts: '1970-01-01T00:00:00Z', seen: [] };
+    const ts = newest.changes[0].timestamp;
+    const recent = await this.query({ rcstart: isoSeconds(Date.parse(ts) - this.o.config.lookback_seconds * 1000), rcdir: 'newer' });
+    this.o.log?.('recentchanges follower starts at the newest change', { domain: this.o.domain, timestamp: ts });
+    return { ts, seen: recent.changes.map((c) => [c.rcid, c.timestamp]) };
+  }
+
+  private async save(): Promise<void> {
+    await this.o.store.put({
+      domain: this.o.domain,
+      bucket: WATERMARK_BUCKET,
+      key: WATERMARK_KEY,
+      contentType: 'application/json',
+      body: JSON.stringify(this.wm),
+      skipUnchanged: true,
+    });
+  }
+
+  private async query(params: Record<string, string>): Promise<{ changes: RecentChange[]; cont?: string }> {
+    const q = new URLSearchParams({
+      action: 'query',
+      list: 'recentchanges',
+      rcprop: RC_PROPS,
+      rctype: 'edit|new|log',
+      rclimit: String(this.o.config.batch),
+      format: 'json',
+      formatversion: '2',
+      ...params,
+    });
+    const j = await this.o.api(`/w/api.php?${q}`);
+    const err = j.error as { code?: string; info?: string } | undefined;
+    if (err) throw new Error(`recentchanges: ${err.code}: ${err.info}`);
+    const changes = ((j.query as { recentchanges?: RecentChange[] } | undefined)?.recentchanges ?? []).slice();
+    // Oldest first whatever the direction asked for, so the watermark only moves forward.
+    if (params.rcdir === 'newer') changes.sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp) || a.rcid - b.rcid);
+    const cont = (j.continue as { rccontinue?: string } | undefined)?.rccontinue;
+    return { changes, ...(cont ? { cont } : {}) };
+  }
+
+  private async siteOf(): Promise<FeedSite> {
+    const j = await this.o.api('/w/api.php?action=query&meta=siteinfo&siprop=general&format=json&formatversion=2');
+    const g = ((j.query as Record<string, unknown> | undefined)?.general ?? {}) as { wikiid?: string };
+    return { domain: this.o.domain, database: g.wikiid || this.o.domain.replace(/[^a-z0-9]/gi, '_') };
+  }
+
+  private readonly lookups: ChangeLookups = {
+    revisions: async (ids) => {
+      const out = new Map<number, RevisionFacts>();
+      for (let i = 0; i < ids.length; i += 50) {
+        const q = new URLSearchParams({ action: 'query', prop: 'revisions', rvprop: 'ids|timestamp|size|sha1|flags', revids: ids.slice(i, i + 50).join('|'), format: 'json', formatversion: '2' });
+        const j = await this.o.api(`/w/api.php?${q}`);
+        const pages = ((j.query as { pages?: { revisions?: Record<string, unknown>[] }[] } | undefined)?.pages ?? []);
+        for (const p of pages) {
+          for (const r of p.revisions ?? []) {
+            out.set(Number(r.revid), {
+              revid: Number(r.revid),
+              parentid: Number(r.parentid ?? 0),
+              timestamp: String(r.timestamp),
+              size: Number(r.size ?? 0),
+              ...(typeof r.sha1 === 'string' ? { sha1: r.sha1 } : {}),
+              minor: r.minor === true,
+            });
+          }
+        }
+      }
+      return out;
+    },
+    page: async (title) => {
+      const q = new URLSearchParams({ action: 'query', prop: 'info', titles: title, format: 'json', formatversion: '2' });
+      const j = await this.o.api(`/w/api.php?${q}`);
+      const p = ((j.query as { pages?: Record<string, unknown>[] } | undefined)?.pages ?? [])[0];
+      if (!p || p.missing || !p.pageid) return undefined;
+      return { pageid: Number(p.pageid), lastrevid: Number(p.lastrevid ?? 0), redirect: p.redirect === true };
+    },
+  };
+}

@@ -1,0 +1,56 @@
+// MediaWiki origins: following a wiki's changes without EventBus (feed*.ts) and probing what a
+// wiki offers (check.ts). The adapter for typed origin calls lives beside them (adapter.ts).
+import type { CascadeConfig } from '../../config/index.ts';
+import { OriginClient } from '../../content/origin.ts';
+import type { EventProducer } from '../../events/log/types.ts';
+import type { ContentStore } from '../../storage/types.ts';
+import { DEFAULT_CHANGES } from './feed-config.ts';
+import { RecentChangesFeed } from './feed.ts';
+
+export { RecentChangesFeed, WATERMARK_BUCKET, type FeedStats, type Watermark } from './feed.ts';
+export { originChangesSchema, DEFAULT_CHANGES, type OriginChangesConfig, type FollowMode } from './feed-config.ts';
+export { eventsOfChange, eventId, type RecentChange } from './feed-events.ts';
+
+export interface ChangeFeeds {
+  /** The running followers by domain (only domains with `follow: recentchanges`). */
+  feeds: Map<string, RecentChangesFeed>;
+  close(): Promise<void>;
+}
+
+/** Starts a recentchanges follower for each domain whose `origin.changes.follow` is `recentchanges`. */
+export async function startChangeFeeds(
+  config: CascadeConfig,
+  deps: { producer: EventProducer; store: ContentStore; log?: (msg: string, f?: Record<string, unknown>) => void },
+): Promise<ChangeFeeds> {
+  const feeds = new Map<string, RecentChangesFeed>();
+  const followed = Object.fromEntries(Object.entries(config.domains).filter(([, d]) => d.origin.changes?.follow === 'recentchanges'));
+  // The followers' own connection per origin: polls must not queue behind slow renders.
+  const origin = new OriginClient(followed, { timeoutMs: config.content.origin.timeout_ms, connections: 1 });
+  try {
+    for (const [domain, d] of Object.entries(followed)) {
+      const cfg = { ...DEFAULT_CHANGES, ...d.origin.changes };
+      const feed = new RecentChangesFeed({
+        domain,
+        config: cfg,
+        api: (path) => origin.getJson<Record<string, unknown>>(domain, 'recentchanges', path),
+        producer: deps.producer,
+        store: deps.store,
+        log: deps.log,
+      });
+      await feed.start();
+      feeds.set(domain, feed);
+      deps.log?.('following recentchanges', { domain, poll_interval_ms: cfg.poll_interval_ms, udp: cfg.rcfeed_udp_port ?? null });
+    }
+  } catch (e) {
+    await Promise.all([...feeds.values()].map((f) => f.close()));
+    await origin.close();
+    throw e;
+  }
+  return {
+    feeds,
+    close: async () => {
+      await Promise.all([...feeds.values()].map((f) => f.close()));
+      await origin.close();
+    },
+  };
+}
