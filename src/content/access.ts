@@ -149,7 +149,9 @@ export class AccessState {
       checkedAt: Date.now(),
     };
     if (known && (known.deleted !== m.deleted || known.suppressed.length !== m.suppressed.length)) this.o.dropHot(domain, key);
-    await this.save(domain, m);
+    // Titles that never existed stay in memory only: requests for made-up titles write nothing.
+    if (m.missing && !known) this.remember(domain, m);
+    else await this.save(domain, m);
     return m;
   }
 

@@ -81,6 +81,8 @@ it('a title that never existed is 404 "not found", not "deleted"', async () => {
     assert.equal(p.code, 'CASCADE_CONTENT_PAGE_NOT_FOUND', path);
     assert.match(p.detail, /does not exist/);
   }
+  // Made-up titles write nothing to the store.
+  assert.equal(await h.app.content.service.store.getLatest('example.wiki', 'page-meta', 'Never_existed_anywhere'), undefined);
 });
 
 it("the origin's reason is carried into the problem detail", async () => {
