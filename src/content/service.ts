@@ -119,6 +119,7 @@ export class ContentService {
     this.derivePool = new DerivePool(
       { workers: d.workers ?? defaultWorkers(), maxQueue: d.max_queue, inlineBelow: d.inline_below_bytes },
       (job) => runJob(job, deriveSummary, deriveMobileSections),
+      (why) => this.log('derive workers cannot start; deriving on the main thread', { error: why }),
     );
     // Say at start what each wiki offers (transform route, purge, REST); failures retry on use.
     for (const d of Object.keys(deps.config.domains)) this.wiki.capabilities(d).catch(() => {});

@@ -67,3 +67,18 @@ test('a failing derivation rejects its job and the pool goes on', async () => {
   const [s] = await pool.run('summary', html, meta);
   assert.equal((JSON.parse(s) as { title: string }).title, 'United_States');
 });
+
+test('when workers cannot start (e.g. a build without the worker entry), derivation falls back to the main thread', async () => {
+  const why: string[] = [];
+  const broken = new DerivePool({ workers: 1, maxQueue: 4, inlineBelow: 0, entry: new URL('./no-such-worker-entry.mjs', import.meta.url) }, inline, (w) => why.push(w));
+  try {
+    const [s] = await broken.run('summary', html, meta);
+    assert.equal((JSON.parse(s) as { title: string }).title, 'United_States');
+    assert.equal(why.length, 1, 'the fallback is reported once');
+    const [again] = await broken.run('summary', html, meta);
+    assert.equal(again, s);
+    assert.equal(broken.stats.inline, 2);
+  } finally {
+    await broken.close();
+  }
+});

@@ -19,7 +19,7 @@ export interface DeriveJob {
   meta?: DeriveMeta;
 }
 
-export type DeriveReply = { id: number; ok: true; out: string[] } | { id: number; ok: false; error: string };
+export type DeriveReply = { id: number; ok: true; out: string[] } | { id: number; ok: false; error: string } | { ready: true };
 
 /** The work itself (shared by the worker and the inline path): JSON texts out. */
 export function runJob(
@@ -40,6 +40,8 @@ export interface PoolOptions {
   maxQueue: number;
   /** Inputs shorter than this are derived inline. */
   inlineBelow: number;
+  /** Worker entry (tests); default worker-entry.mjs next to this file. */
+  entry?: URL;
 }
 
 interface Pending {
@@ -62,16 +64,19 @@ export class DerivePool {
   private queue: Pending[] = [];
   private nextId = 1;
   private closed = false;
+  /** Set when a worker could not start: everything is derived inline from then on. */
+  private broken = false;
   /** Jobs run in workers / inline, for tests and metrics. */
   stats = { worker: 0, inline: 0, rejected: 0 };
 
   constructor(
     private readonly o: PoolOptions,
     private readonly inline: (job: Pick<DeriveJob, 'kind' | 'input' | 'meta'>) => string[],
+    private readonly onBroken?: (why: string) => void,
   ) {}
 
   run(kind: DeriveKind, input: string, meta?: DeriveMeta): Promise<string[]> {
-    if (this.o.workers === 0 || input.length < this.o.inlineBelow || this.closed) {
+    if (this.o.workers === 0 || input.length < this.o.inlineBelow || this.closed || this.broken) {
       this.stats.inline++;
       try {
         return Promise.resolve(this.inline({ kind, input, ...(meta ? { meta } : {}) }));
@@ -90,6 +95,18 @@ export class DerivePool {
   }
 
   private pump(): void {
+    if (this.broken) {
+      // Workers cannot start here (e.g. a build without the worker entry): derive inline.
+      for (const p of this.queue.splice(0)) {
+        this.stats.inline++;
+        try {
+          p.resolve(this.inline(p.job));
+        } catch (e) {
+          p.reject(e);
+        }
+      }
+      return;
+    }
     while (this.queue.length > 0) {
       let slot = this.slots.find((s) => !s.busy);
       if (!slot && this.slots.length < this.o.workers) slot = this.spawn();
@@ -104,10 +121,15 @@ export class DerivePool {
   private spawn(): Slot {
     // The entry registers tsx inside the worker (see worker-entry.mjs); no inherited --import.
     const execArgv = process.execArgv.filter((a, i, all) => a !== '--import' && all[i - 1] !== '--import');
-    const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { execArgv });
+    const worker = new Worker(this.o.entry ?? new URL('./worker-entry.mjs', import.meta.url), { execArgv });
     worker.unref();
     const slot: Slot = { worker, busy: undefined };
+    let ready = false;
     worker.on('message', (r: DeriveReply) => {
+      if ('ready' in r) {
+        ready = true;
+        return;
+      }
       const p = slot.busy;
       slot.busy = undefined;
       if (p && p.job.id === r.id) {
@@ -120,7 +142,12 @@ export class DerivePool {
       this.slots = this.slots.filter((s) => s !== slot);
       const p = slot.busy;
       slot.busy = undefined;
-      p?.reject(new Error(`derive worker failed: ${String(e)}`));
+      if (!ready && !this.closed) {
+        // It failed before it loaded: workers cannot start here. Its job and all later ones are derived inline.
+        this.broken = true;
+        this.onBroken?.(String(e));
+        if (p) this.queue.unshift(p);
+      } else p?.reject(new Error(`derive worker failed: ${String(e)}`));
       if (!this.closed) this.pump();
     };
     worker.on('error', fail);

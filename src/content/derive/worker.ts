@@ -16,3 +16,6 @@ parentPort?.on('message', (job: DeriveJob) => {
   }
   parentPort?.postMessage(reply);
 });
+
+// Loaded: from here on a failure is the job's, not the pool's.
+parentPort?.postMessage({ ready: true } satisfies DeriveReply);
