@@ -15,6 +15,10 @@ export interface ContentConfig {
   max_age: number;
   /** Access metadata (deleted/suppressed/latest rev) older than this is re-checked with the origin before serving. */
   access_check_max_age_seconds: number;
+  /** A delete or suppression event is applied at once and re-verified with the origin after this long. */
+  access_reverify_delay_ms: number;
+  /** Internal no-cache re-renders: attempts (with an origin purge between) to get a render newer than the change. */
+  rerender_attempts: number;
   /** Origin requests. */
   origin: { timeout_ms: number; connections: number };
   /** Siteinfo is refetched after this long. */
@@ -31,6 +35,15 @@ export interface ContentConfig {
   };
   /** Stable name of this process (its invalidation consumer group); default `{hostname}-{listen port}`. */
   instance_id?: string;
+  /** Deriving summaries and mobile sections off the event loop. */
+  derive: {
+    /** Worker threads; unset: one per core beyond the first, at most 2; 0 derives on the main thread. */
+    workers?: number;
+    /** Derivations waiting for a worker at most (beyond: 503, retried by change propagation). */
+    max_queue: number;
+    /** HTML shorter than this is derived inline (a worker round trip costs more). */
+    inline_below_bytes: number;
+  };
   /** Largest POST body accepted (wikitext saves and transforms). */
   max_body_bytes: number;
   rate_limit: {
@@ -62,6 +75,8 @@ export const contentConfigSchema = {
     s_maxage: { type: 'integer', minimum: 0, default: 1209600 },
     max_age: { type: 'integer', minimum: 0, default: 0 },
     access_check_max_age_seconds: { type: 'integer', minimum: 0, default: 300 },
+    access_reverify_delay_ms: { type: 'integer', minimum: 0, maximum: 600000, default: 2000 },
+    rerender_attempts: { type: 'integer', minimum: 1, maximum: 10, default: 3 },
     origin: {
       type: 'object',
       additionalProperties: false,
@@ -84,6 +99,16 @@ export const contentConfigSchema = {
         max_bytes: { type: 'integer', minimum: 0, default: 16777216 },
         ttl_ms: { type: 'integer', minimum: 0, default: 5000 },
         cross_instance_invalidation: { type: 'boolean' },
+      },
+    },
+    derive: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        workers: { type: 'integer', minimum: 0, maximum: 64 },
+        max_queue: { type: 'integer', minimum: 1, default: 256 },
+        inline_below_bytes: { type: 'integer', minimum: 0, default: 65536 },
       },
     },
     max_body_bytes: { type: 'integer', minimum: 1024, default: 4194304 },

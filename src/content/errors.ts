@@ -15,5 +15,8 @@ export const ContentErrors = {
   editForbidden: defineError('CASCADE_CONTENT_EDIT_FORBIDDEN', 403, 'Edit not permitted'),
   badForm: defineError('CASCADE_CONTENT_BAD_FORM', 400, 'Invalid form data'),
   outboundHost: defineError('CASCADE_CONTENT_OUTBOUND_HOST', 403, 'Outbound host not allowed'),
+  transformUnavailable: defineError('CASCADE_CONTENT_TRANSFORM_UNAVAILABLE', 501, 'The origin offers no wikitext transform'),
+  originStale: defineError('CASCADE_CONTENT_ORIGIN_STALE', 503, 'The origin served an outdated render'),
+  deriveBusy: defineError('CASCADE_CONTENT_DERIVE_BUSY', 503, 'Too many derivations waiting'),
   sysExternal: defineError('CASCADE_CONTENT_SYS_EXTERNAL', 403, 'Internal endpoint'),
 } as const;

@@ -10,9 +10,9 @@ import type { StoredEncoding } from '../storage/types.ts';
 import type { Title } from '../titles/index.ts';
 import { isTid } from '../util/tid.ts';
 import { ContentErrors } from './errors.ts';
-import { checkStatus } from './origin.ts';
+import * as pages from './pages.ts';
 import type { ServedEntry } from './hot.ts';
-import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
+import { cacheOutcomes, encodeTitle, HTML_TYPE, htmlType, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
 
 export type Stability = 'stable' | 'unstable' | 'experimental';
 
@@ -280,7 +280,7 @@ export class ContentRoutes {
         produces: JSON_TYPE,
         handler: async (ctx, domain) => {
           const token = ctx.query.get('page') ?? undefined;
-          const page = await svc.listPages(domain, token);
+          const page = await pages.listPages(svc, domain, token);
           sendJson(ctx.res, 200, list(page.items, page.next), { 'cache-control': 'no-cache' });
         },
       },
@@ -296,7 +296,7 @@ export class ContentRoutes {
         handler: async (ctx, domain) => {
           const t = await this.title(ctx, domain);
           if (!t) return;
-          const item = await svc.titleInfo(domain, t, ctx.requestId);
+          const item = await pages.titleInfo(svc, domain, t, ctx.requestId);
           sendJson(ctx.res, 200, { items: [item] }, { 'cache-control': 'no-cache' });
         },
       },
@@ -313,7 +313,7 @@ export class ContentRoutes {
           const t = await this.title(ctx, domain);
           if (!t) return;
           const older = ctx.query.get('older_than');
-          const r = await svc.titleRevisions(domain, t, older === null ? undefined : parseRevision(older), ctx.requestId);
+          const r = await pages.titleRevisions(svc, domain, t, older === null ? undefined : parseRevision(older), ctx.requestId);
           const body = { items: r.items, ...(r.older ? { _links: { next: { href: `?older_than=${r.older}` } } } : {}) };
           sendJson(ctx.res, 200, body, { 'cache-control': 'no-cache' });
         },
@@ -341,7 +341,7 @@ export class ContentRoutes {
         handler: async (ctx, domain) => {
           const t = await this.title(ctx, domain);
           if (!t) return;
-          const page = await svc.listRenders(domain, t, ctx.query.get('page') ?? undefined, ctx.requestId);
+          const page = await pages.listRenders(svc, domain, t, ctx.query.get('page') ?? undefined, ctx.requestId);
           sendJson(ctx.res, 200, list(page.items, page.next), { 'cache-control': 'no-cache' });
         },
       },
@@ -392,7 +392,7 @@ export class ContentRoutes {
         produces: JSON_TYPE,
         handler: async (ctx, domain) => {
           const rev = parseRevision(ctx.params.revision);
-          const item = await svc.revisionInfo(domain, rev, ctx.requestId);
+          const item = await pages.revisionInfo(svc, domain, rev, ctx.requestId);
           sendJson(ctx.res, 200, { items: [item] }, { 'cache-control': 'no-cache' });
         },
       },
@@ -437,7 +437,7 @@ export class ContentRoutes {
             const v = ctx.req.headers[h];
             if (typeof v === 'string') pass[h] = v;
           }
-          const r = await svc.save(domain, t, { wikitext: f.wikitext, baseEtag: f.base_etag, comment: f.comment, token: f.csrf_token }, pass, ctx.requestId);
+          const r = await pages.save(svc, domain, t, { wikitext: f.wikitext, baseEtag: f.base_etag, comment: f.comment, token: f.csrf_token }, pass, ctx.requestId);
           sendJson(ctx.res, r.created ? 201 : 200, r.body, { 'cache-control': 'no-cache' });
         },
       },
@@ -458,16 +458,8 @@ export class ContentRoutes {
             if (!t) return;
             const f = await this.form(ctx.req, svc.cfg.max_body_bytes);
             if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
-            const res = await svc.origin.request(domain, {
-              op: 'transform',
-              method: 'POST',
-              path: `/w/rest.php/v1/transform/wikitext/to/html/${encodeTitle(t.prefixedDbKey)}${rev !== undefined ? `/${rev}` : ''}`,
-              headers: { 'content-type': 'application/json', accept: 'text/html' },
-              body: JSON.stringify({ wikitext: f.wikitext }),
-              requestId: ctx.requestId,
-            });
-            checkStatus(res, 'transform');
-            ctx.res.writeHead(200, { 'content-type': HTML_TYPE, 'content-length': res.body.length, 'cache-control': 'no-cache' });
+            const res = await svc.wiki.transform(domain, t.prefixedDbKey, rev, f.wikitext, ctx.requestId);
+            ctx.res.writeHead(200, { 'content-type': res.htmlVersion ? htmlType(res.htmlVersion) : HTML_TYPE, 'content-length': res.body.length, 'cache-control': 'no-cache' });
             ctx.res.end(res.body);
           },
         }),

@@ -105,6 +105,6 @@ export function sendProblem(res: ServerResponse, err: unknown, instance?: string
   res.statusCode = ce.status;
   res.setHeader('content-type', 'application/problem+json');
   res.setHeader('content-length', Buffer.byteLength(body));
-  if (ce.status === 429 && typeof ce.extra.retry_after === 'number') res.setHeader('retry-after', String(ce.extra.retry_after));
+  if ((ce.status === 429 || ce.status === 503) && typeof ce.extra.retry_after === 'number') res.setHeader('retry-after', String(ce.extra.retry_after));
   res.end(body);
 }

@@ -311,3 +311,14 @@ test('HTML of the example wiki renderer (a real corpus article)', async () => {
   assert.ok(m.remaining.sections.length > 5);
   assert.equal(m.remaining.sections[0]!.line, 'Situation and origin of the name');
 });
+
+test("mobile-sections `line` drops Parsoid's fallback-anchor spans (real page with mw:FallbackId headings)", () => {
+  const html = readFileSync(corpusPath('html', 'User_talk-Koavf.html'), 'utf8');
+  assert.match(html, /<h2[^>]*><span id="[^"]*" typeof="mw:FallbackId"><\/span>The Older I Get \(EP\)/);
+  const mobile = deriveMobileSections(html, { domain: 'en.wikipedia.org', site: enSite });
+  const lines = mobile.remaining.sections.map((s) => s.line);
+  assert.ok(lines.includes('The Older I Get (EP)'), JSON.stringify(lines.slice(0, 5)));
+  for (const l of lines) assert.doesNotMatch(l, /FallbackId|<span id=/);
+  const bare = deriveMobileSections('<html><body><section data-mw-section-id="1"><h2 id="&quot;Bodmin_Town&quot;"><span id=".22Bodmin_Town.22"></span>"Bodmin Town" <span class="x">y</span></h2><p>t</p></section></body></html>', { domain: 'en.wikipedia.org', site: enSite });
+  assert.equal(bare.remaining.sections[0]?.line, '"Bodmin Town" <span class="x">y</span>');
+});

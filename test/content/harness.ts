@@ -21,10 +21,33 @@ export interface Harness {
 export async function startHarness(contentYaml = ''): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-content-'));
   const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', testHooks: true, seed: true });
+  const c = await startCascade(wiki.url, 'example.wiki', contentYaml, dir);
+  wiki.setEventsUrl(`${c.url}/v1/events`);
+  return {
+    ...c,
+    wiki,
+    async close() {
+      await c.app.close();
+      await wiki.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CascadeOnly {
+  app: App;
+  url: string;
+  dir: string;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Cascade alone (SQLite store and log in a temp dir, port 0) in front of the origin at `originUrl`. */
+export async function startCascade(originUrl: string, domain: string, contentYaml = '', dir = mkdtempSync(join(tmpdir(), 'cascade-content-'))): Promise<CascadeOnly> {
   const yaml = `
 listen: { host: 127.0.0.1, port: 0 }
 data_dir: ${JSON.stringify(dir)}
-default_domain: example.wiki
+default_domain: ${domain}
 wiki: { enabled: false }
 events:
   streams:
@@ -37,8 +60,8 @@ events:
 content:
 ${contentYaml || '  access_check_max_age_seconds: 300'}
 domains:
-  example.wiki:
-    origin: { url: ${JSON.stringify(wiki.url)} }
+  ${domain}:
+    origin: { url: ${JSON.stringify(originUrl)} }
     buckets:
       html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
       summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
@@ -47,16 +70,13 @@ domains:
 `;
   const config = configFromYaml(yaml, '<test>', {});
   const app = await startApp(config, { quiet: true });
-  wiki.setEventsUrl(`${app.url}/v1/events`);
   return {
     app,
-    wiki,
     url: app.url,
     dir,
     fetch: (path, init) => fetch(app.url + path, init),
     async close() {
       await app.close();
-      await wiki.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -5,6 +5,9 @@
 import { Parser } from 'htmlparser2';
 import { decodeHTML, decodeHTMLAttribute } from 'entities';
 
+/** An empty span carrying only an id (Parsoid's fallback anchor, with or without typeof). */
+const FALLBACK_ANCHOR = /<span\b(?=[^>]*\bid=)(?:(?!\b(?:class|style|about|data-mw)=)[^>])*><\/span>/g;
+
 const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr']);
 const HEADING = /^h([1-6])$/;
 // Parsoid's generated element ids (mwAQ, mwBA, …) mean nothing to readers.
@@ -386,7 +389,8 @@ export function analyzePage(html: string, options: AnalyzeOptions = {}): PageAna
     if (s.id === 0) {
       out.sections.unshift({ id: 0, level: 0, line: '', anchor: '', html: s.chunks.join('') });
     } else if (s.headingSeen) {
-      const line = s.line.join('');
+      // Parsoid keeps the legacy (.22-escaped) anchor as an empty `mw:FallbackId` span inside the heading.
+      const line = s.line.join('').replace(FALLBACK_ANCHOR, '');
       out.sections.push({ id: s.id, level: s.level, line, anchor: s.anchor || htmlToText(line).trim().replace(/ /g, '_'), html: s.chunks.join('') });
     } else if (s.chunks.length > 0) {
       // A section without heading (rare): its content continues the previous section.

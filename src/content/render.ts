@@ -1,0 +1,78 @@
+// Renders from the origin: which revision a render is of, and the origin's HTML for it. An
+// internal re-render of the latest revision must reflect the change that caused it, which on
+// a stock wiki (REST HTML from the parser cache) takes a purge at the origin and a check of
+// the render's own time.
+import { CascadeError } from '../errors/index.ts';
+import type { OriginHtml, PageBare } from '../origins/mediawiki/adapter.ts';
+import { ContentErrors } from './errors.ts';
+import type { ServedEntry } from './hot.ts';
+import type { ContentService, ReadOptions } from './service.ts';
+
+/** The revision to render and its page: the latest (REST bare) or the one asked for. */
+export async function renderTarget(svc: ContentService, domain: string, key: string, rev: number | undefined, stored: ServedEntry | undefined, o: ReadOptions) {
+  if (rev !== undefined) {
+    const rb = await svc.wiki.revisionBare(domain, rev, o.requestId);
+    const pageKey = rb.page?.key ?? rb.page?.title;
+    if (pageKey !== undefined) {
+      const owner = await svc.title(domain, pageKey);
+      if (owner.prefixedDbKey !== key) throw new CascadeError(ContentErrors.revisionNotFound, `revision ${rev} does not belong to ${key}`);
+    }
+    return { rev, pageId: rb.page?.id, timestamp: rb.timestamp };
+  }
+  let bare: PageBare;
+  try {
+    bare = await svc.wiki.pageBare(domain, key, o.requestId);
+  } catch (e) {
+    const known = svc.access.peek(svc.access.key(domain, key));
+    if (e instanceof CascadeError && e.status === 404 && (stored || known?.pageId !== undefined || known?.latestRev !== undefined)) {
+      // We held content for it, the origin has none: deleted and the event lost.
+      await svc.access.update(domain, key, (m) => {
+        m.deleted = true;
+        delete m.missing;
+        m.checkedAt = Date.now();
+      });
+      svc.dropHot(domain, key);
+      throw new CascadeError(ContentErrors.pageDeleted, `${key} has been deleted`);
+    }
+    throw e;
+  }
+  return { rev: bare.latest.id, pageId: bare.id as number | undefined, timestamp: bare.latest.timestamp as string | undefined };
+}
+
+/**
+ * The origin's render of `rev`. An internal no-cache re-render of the latest revision (a
+ * template edit's fan-out) must reflect the change: a stock wiki serves REST HTML from its
+ * parser cache, so the page is purged at the origin first (with a link update), and the
+ * render's own time (in its ETag) must not be older than the change (If-Unmodified-Since)
+ * nor the page's touch time. Otherwise it is purged and fetched again, and after
+ * `rerender_attempts` the re-render fails with 503 so change propagation retries it.
+ */
+export async function fetchOriginRender(svc: ContentService, domain: string, key: string, t: { rev: number; pageId?: number; timestamp?: string }, o: ReadOptions, latest: boolean): Promise<OriginHtml> {
+  if (!(o.noCache && latest)) return svc.wiki.revisionHtml(domain, t.rev, o.requestId);
+  const caps = await svc.wiki.capabilities(domain).catch(() => undefined);
+  const attempts = svc.cfg.rerender_attempts;
+  let why = '';
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    let touched = 0;
+    if (caps?.purge) {
+      await svc.wiki.purge(domain, [key], o.requestId);
+      // The touch time the purge set, and the latest revision once more (an edit may have landed since the bare read).
+      const a = await svc.wiki.pageAccess(domain, key, o.requestId);
+      if (!a.exists) throw new CascadeError(ContentErrors.pageDeleted, `${key} has been deleted`);
+      if (a.latestRev !== undefined && a.latestRev > t.rev) Object.assign(t, { rev: a.latestRev, pageId: a.pageId ?? t.pageId, timestamp: a.latestTimestamp ?? t.timestamp });
+      touched = a.touched ?? 0;
+    }
+    const r = await svc.wiki.revisionHtml(domain, t.rev, o.requestId);
+    if (r.renderedAt === undefined) return r; // an origin that does not say renders every request (the example wiki)
+    const at = Math.floor(r.renderedAt / 1000) * 1000;
+    // Times are whole seconds. After our purge the wiki itself refuses cache entries older
+    // than the page's touch time, so one from that second is fresh. Without a purge a render
+    // from the second of the change may predate it: only a later second proves it newer.
+    const since = caps?.purge ? Math.max(o.ifUnmodifiedSince ?? 0, touched) : (o.ifUnmodifiedSince ?? -Infinity);
+    if (caps?.purge ? at >= since : at > since) return r;
+    why = `the origin's render of ${key} (revision ${t.rev}) dates from ${new Date(r.renderedAt).toISOString()}, before the change at ${new Date(since).toISOString()}`;
+    svc.log('origin render older than the change; purging again', { domain, key, attempt, renderedAt: r.renderedAt, since });
+    if (attempt < attempts) await new Promise((res) => setTimeout(res, 250 * attempt));
+  }
+  throw new CascadeError(ContentErrors.originStale, `${why} after ${attempts} attempts`, { extra: { retry_after: 5 } });
+}
