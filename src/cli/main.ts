@@ -7,9 +7,9 @@ program.name('cascade').description('Cascade: content API with persistent cachin
 
 const DEFAULT_CONFIG = 'config/cascade.yaml';
 
-function config(file: string) {
+function config(file: string, dataDir?: string) {
   try {
-    return loadConfig(file);
+    return loadConfig(file, dataDir === undefined ? process.env : { ...process.env, CASCADE_DATA_DIR: dataDir });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`cascade: invalid configuration\n${e.message}`);
@@ -22,10 +22,11 @@ function config(file: string) {
 program
   .command('serve')
   .description('start Cascade (the embedded default unless the config says otherwise)')
-  .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
-  .action(async (opts: { config: string }) => {
+  .option('-c, --config <file>', 'config file (relative paths in it follow its directory)', DEFAULT_CONFIG)
+  .option('--data-dir <dir>', 'data directory (overrides data_dir; CASCADE_DATA_DIR does too)')
+  .action(async (opts: { config: string; dataDir?: string }) => {
     const { startApp } = await import('../app.ts');
-    const app = await startApp(config(opts.config));
+    const app = await startApp(config(opts.config, opts.dataDir));
     const stop = async () => {
       await app.close();
       process.exit(0);
