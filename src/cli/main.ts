@@ -232,4 +232,8 @@ wikiCmd
     console.log(`imported ${r.imported} page${r.imported === 1 ? '' : 's'} (${r.unchanged} unchanged, ${r.skipped.length} skipped)`);
   });
 
+// [ops] backup, restore, refresh
+const { registerOpsCommands } = await import('../ops/commands.ts');
+registerOpsCommands(program, config, DEFAULT_CONFIG);
+
 await program.parseAsync(process.argv);
