@@ -175,10 +175,13 @@ dlq
   .action(async (opts: { config: string; rule: string; since?: string; filter?: string }) => {
     const { replayDeadLetters } = await import('../changeprop/dlq.ts');
     const { parse } = await import('yaml');
+    const { progressCallback } = await import('../ops/progress.ts');
     const ctx = await dlqContext(opts.config);
     const rule = pickRule(ctx.rules, opts.rule);
     const filter = opts.filter === undefined ? undefined : parse(opts.filter);
-    const n = await replayDeadLetters(ctx.log, ctx.streams, rule, { since: parseSince(opts.since), filter });
+    const progress = progressCallback({ label: `replay ${rule.name}` });
+    const n = await replayDeadLetters(ctx.log, ctx.streams, rule, { since: parseSince(opts.since), filter, onProgress: progress.onProgress });
+    progress.finish();
     console.log(`re-published ${n} dead letter${n === 1 ? '' : 's'} of ${rule.name}`);
     await ctx.log.close();
   });
@@ -226,8 +229,11 @@ wikiCmd
   .action(async (dir: string, opts: { config: string; db?: string }) => {
     const { importWikitextDir } = await import('../wiki/index.ts');
     const { dataPath } = await import('../config/index.ts');
+    const { progressCallback } = await import('../ops/progress.ts');
     const cfg = config(opts.config);
-    const r = await importWikitextDir(dir, { dbPath: opts.db ?? dataPath(cfg, cfg.wiki.path), domain: cfg.wiki.domain, seed: cfg.wiki.seed });
+    const progress = progressCallback({ label: 'import' });
+    const r = await importWikitextDir(dir, { dbPath: opts.db ?? dataPath(cfg, cfg.wiki.path), domain: cfg.wiki.domain, seed: cfg.wiki.seed, onProgress: progress.onProgress });
+    progress.finish();
     for (const s of r.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
     console.log(`imported ${r.imported} page${r.imported === 1 ? '' : 's'} (${r.unchanged} unchanged, ${r.skipped.length} skipped)`);
   });
