@@ -18,6 +18,7 @@ async function reporting(fn: () => Promise<void>): Promise<void> {
 }
 
 export function registerOpsCommands(program: Command, config: LoadConfig, defaultConfig: string): void {
+  registerRefreshCommand(program, config, defaultConfig);
   program
     .command('backup')
     .description('copy the SQLite store, event log and example wiki into DIR, online (SQLite backup API; Cascade may keep serving)')
@@ -49,5 +50,101 @@ export function registerOpsCommands(program: Command, config: LoadConfig, defaul
         for (const f of r.restored) console.log(`${f.role}: → ${f.path}`);
         console.log(`restored the backup of ${m.created_at}`);
       }),
+    );
+}
+
+export function parseRate(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(v.trim());
+  if (!m || Number(m[1]) <= 0) throw new Error(`--rate wants requests per second, e.g. 20 or 20/s: ${v}`);
+  return Number(m[1]);
+}
+
+export function registerRefreshCommand(program: Command, config: LoadConfig, defaultConfig: string): void {
+  program
+    .command('refresh')
+    .description("re-render (or warm) a domain's pages, all or by title pattern: after a renderer deploy")
+    .argument('[domain]', 'domain (default: default_domain)')
+    .option('-c, --config <file>', 'config file', defaultConfig)
+    .option('--url <url>', 'a running Cascade (default: start one in this process; Cascade must not be running then)')
+    .option('--origin <url>', "the domain's origin for the page list (default: its origin.url)")
+    .option('--mode <mode>', 'rerender (internal no-cache GET: render again) or warm (plain GET: render what is missing)', 'rerender')
+    .option('--pattern <glob|/regex/>', "only titles matching, e.g. 'Silver*' or '/^List of/'")
+    .option('--namespace <ns>', 'namespaces, comma separated', '0')
+    .option('--rate <n/s>', 'at most this many requests started per second')
+    .option('--concurrency <n>', 'requests at a time', '4')
+    .option('--state <file>', 'state file (default: <data_dir>/refresh-<domain>-<mode>.json)')
+    .option('--resume', 'continue the refresh recorded in the state file')
+    .action(
+      (
+        domainArg: string | undefined,
+        opts: { config: string; url?: string; origin?: string; mode: string; pattern?: string; namespace: string; rate?: string; concurrency: string; state?: string; resume?: boolean },
+      ) =>
+        reporting(async () => {
+          const { refresh } = await import('./refresh.ts');
+          const { startProgress } = await import('./progress.ts');
+          const { join } = await import('node:path');
+          const usage = (m: string) => {
+            console.error(`cascade: ${m}`);
+            process.exit(2);
+          };
+          if (opts.mode !== 'rerender' && opts.mode !== 'warm') return usage(`--mode is rerender or warm, not ${opts.mode}`);
+          const namespaces = opts.namespace.split(',').map(Number);
+          if (namespaces.some((n) => !Number.isInteger(n))) return usage(`--namespace wants numbers: ${opts.namespace}`);
+          const concurrency = Number(opts.concurrency);
+          if (!Number.isInteger(concurrency) || concurrency < 1) return usage(`--concurrency wants a positive integer: ${opts.concurrency}`);
+          let rate: number | undefined;
+          try {
+            rate = opts.rate === undefined ? undefined : parseRate(opts.rate);
+          } catch (e) {
+            return usage((e as Error).message);
+          }
+          const cfg = config(opts.config);
+          const domain = domainArg ?? cfg.default_domain;
+          if (!cfg.domains[domain]) return usage(`no domain ${domain} in ${opts.config} (domains: ${Object.keys(cfg.domains).join(', ')})`);
+          let app: { url: string; close(): Promise<void> } | undefined;
+          if (!opts.url) {
+            const { startApp } = await import('../app.ts');
+            cfg.listen.port = 0;
+            app = await startApp(cfg, { quiet: true });
+          }
+          const ac = new AbortController();
+          const onSignal = () => ac.abort(new Error('interrupted'));
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+          const stateFile = opts.state ?? join(cfg.data_dir, `refresh-${domain}-${opts.mode}.json`);
+          const progress = startProgress({ label: `${opts.mode} ${domain}` });
+          try {
+            const r = await refresh({
+              cascadeUrl: opts.url ?? app!.url,
+              originUrl: opts.origin ?? cfg.domains[domain].origin.url,
+              domain,
+              mode: opts.mode,
+              pattern: opts.pattern,
+              namespaces,
+              ratePerSec: rate,
+              concurrency,
+              stateFile,
+              resume: opts.resume,
+              internalToken: cfg.admin_token,
+              progress,
+              signal: ac.signal,
+            });
+            progress.finish(r.state.failed.length ? `${r.state.failed.length} failed` : undefined);
+            for (const f of r.state.failed) console.log(`failed ${f.title}: ${f.status}`);
+            if (r.interrupted) {
+              const at = r.state.position ? `after ${r.state.position.key} (namespace ${r.state.position.ns})` : 'at the start';
+              console.log(`interrupted ${at}: ${r.state.done} pages done; --resume continues (state: ${stateFile})`);
+              process.exitCode = 130;
+            } else {
+              console.log(`${opts.mode === 'rerender' ? 're-rendered' : 'warmed'} ${r.state.done} page${r.state.done === 1 ? '' : 's'} of ${domain} (${r.requested} in this run, ${r.state.failed.length} failed)`);
+              if (r.state.failed.length) process.exitCode = 1;
+            }
+          } finally {
+            progress.finish();
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+            await app?.close();
+          }
+        }),
     );
 }
