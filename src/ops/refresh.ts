@@ -27,8 +27,9 @@ export interface RefreshState {
   namespaces: number[];
   /** Every matching page up to and including this one is done. */
   position: PagePosition | null;
+  /** Pages up to `position` (failed ones included). */
   done: number;
-  failed: { title: string; status: number | string }[];
+  failed: { title: string; ns: number; key: string; status: number | string }[];
   complete: boolean;
   started_at: string;
   updated_at: string;
@@ -172,6 +173,8 @@ export async function refresh(opts: RefreshOptions): Promise<RefreshResult> {
       if (!same) throw new CascadeError(OpsErrors.refreshState, `${opts.stateFile} is a refresh of ${old.domain} (${old.mode}, pattern ${old.pattern ?? 'all'}, namespaces ${old.namespaces.join(',')}); resume it with the same options or remove it`);
       state = old;
       if (state.complete) return { state, requested: 0, interrupted: false };
+      // Pages past the position are done again; so are their failures.
+      state.failed = state.failed.filter((f) => before(f, state.position));
     } else if (old && !old.complete) {
       throw new CascadeError(OpsErrors.refreshState, `${opts.stateFile} holds an unfinished refresh (${old.done} pages done); --resume continues it, or remove the file to start over`);
     }
@@ -202,6 +205,7 @@ export async function refresh(opts: RefreshOptions): Promise<RefreshResult> {
     while (inFlight.length && inFlight[0].done) {
       const e = inFlight.shift()!;
       state.position = { ns: e.page.ns, key: e.page.key };
+      state.done++;
     }
     if (opts.stateFile && Date.now() - lastSave >= 1000) {
       lastSave = Date.now();
@@ -213,12 +217,13 @@ export async function refresh(opts: RefreshOptions): Promise<RefreshResult> {
   if (opts.internalToken) headers['x-cascade-internal'] = opts.internalToken;
   const base = opts.cascadeUrl.replace(/\/$/, '');
   const one = async (page: ListedPage): Promise<number | string> => {
-    const url = `${base}/${opts.domain}/v1/page/html/${encodeURIComponent(page.title.replace(/ /g, '_'))}`;
+    // redirect=false: a redirect page itself, not its target (that has its own turn in the list).
+    const url = `${base}/${opts.domain}/v1/page/html/${encodeURIComponent(page.title.replace(/ /g, '_'))}?redirect=false`;
     for (let attempt = 0; ; attempt++) {
       let status: number | string;
       let retryAfter = 0;
       try {
-        const res = await fetch(url, { headers, signal: opts.signal });
+        const res = await fetch(url, { headers, signal: opts.signal, redirect: 'manual' });
         await res.arrayBuffer();
         status = res.status;
         retryAfter = Number(res.headers.get('retry-after')) * 1000 || 0;
@@ -252,13 +257,12 @@ export async function refresh(opts: RefreshOptions): Promise<RefreshResult> {
         await paced();
         requested++;
         const status = await one(next.value);
-        if (typeof status === 'string' || status >= 400) state.failed.push({ title: next.value.title, status });
+        if (typeof status === 'string' || status >= 400) state.failed.push({ title: next.value.title, ns: next.value.ns, key: next.value.key, status });
       } catch (e) {
         // Not done: it holds the saved position before it, so --resume does it again.
         if (opts.signal?.aborted) return;
         throw e;
       }
-      state.done++;
       opts.progress?.tick();
       entry.done = true;
       advance();
