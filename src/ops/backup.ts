@@ -167,7 +167,8 @@ function processesHolding(paths: string[]): string[] {
   return out;
 }
 
-function answers(host: string, port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on host:port (a running Cascade). */
+export function answers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     s.setTimeout(1000);

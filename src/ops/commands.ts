@@ -102,6 +102,14 @@ export function registerRefreshCommand(program: Command, config: LoadConfig, def
           const domain = domainArg ?? cfg.default_domain;
           if (!cfg.domains[domain]) return usage(`no domain ${domain} in ${opts.config} (domains: ${Object.keys(cfg.domains).join(', ')})`);
           let app: { url: string; close(): Promise<void> } | undefined;
+          if (!opts.url && cfg.listen.port) {
+            // A Cascade already serving this config owns its ports: talk to it instead.
+            const { answers } = await import('./backup.ts');
+            if (await answers(cfg.listen.host, cfg.listen.port)) {
+              opts.url = `http://${cfg.listen.host}:${cfg.listen.port}`;
+              console.error(`cascade: using the Cascade answering on ${opts.url} (--url to choose another)`);
+            }
+          }
           if (!opts.url) {
             const { startApp } = await import('../app.ts');
             cfg.listen.port = 0;
