@@ -6,12 +6,15 @@ import { hostname } from 'node:os';
 import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
+import { formatLogLine } from './router/log.ts';
+import { metrics, mountMetrics } from './router/metrics.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
 import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
 import { mountContent, startInvalidation, invalidationGroup, type MountedContent } from './content/index.ts';
-import { startWiki, type WikiHandle } from './wiki/index.ts';
+import { startWiki, SEED_PAGES, type WikiHandle } from './wiki/index.ts';
 import { dataPath } from './config/index.ts';
+import { mountOps, startupMessage, type MountedOps } from './ops/index.ts';
 
 export interface App {
   config: CascadeConfig;
@@ -24,6 +27,8 @@ export interface App {
   wiki?: WikiHandle;
   /** Change propagation, when `changeprop.enabled` (engine stats, rules). */
   changeprop?: import('./changeprop/service.ts').ChangepropService;
+  /** The home page, the dashboard and its sampler (src/ops). */
+  ops: MountedOps;
   router: Router;
   server: Server;
   /** The bound address (port 0 in config picks a free one). */
@@ -33,7 +38,7 @@ export interface App {
 
 export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } = {}): Promise<App> {
   mkdirSync(config.data_dir, { recursive: true });
-  const log = opts.quiet ? () => {} : (msg: string, f?: Record<string, unknown>) => console.log(JSON.stringify({ msg, ...f }));
+  const log = opts.quiet ? () => {} : (msg: string, f?: Record<string, unknown>) => console.log(formatLogLine(msg, f));
   const closers: (() => Promise<void>)[] = [];
 
   // storage
@@ -83,17 +88,34 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   }
   // [content] /{domain}/v1/… and /api/rest_v1/…
   const content = mountContent(router, { config, store, producer: events.producer, log });
+  // [router] /metrics: internal callers or the admin token unless metrics.public
+  mountMetrics(router, metrics, { public: config.metrics.public, ...(config.admin_token ? { token: config.admin_token } : {}) });
   closers.push(() => content.close());
+  // [ops] home page `/`, dashboard `/_dashboard` (changeprop is known once started, below)
+  let changeprop: App['changeprop'];
+  const ops = mountOps(router, { config, store, log: events.log, changeprop: () => changeprop, wikiUrl: () => wiki?.url, logger: log });
+  closers.push(async () => ops.close());
   // [changeprop] rule engine consumers
 
-  const server = createHttpServer({ router, internalToken: config.admin_token, logger: log, before: content.before, onResponse: content.onResponse });
+  const server = createHttpServer({
+    router,
+    internalToken: config.admin_token,
+    trustedProxies: config.http.trusted_proxies,
+    forwardedHeaders: config.http.forwarded_headers,
+    internalHosts: internalHostNames(config),
+    logger: log,
+    before: content.before,
+    onResponse: content.onResponse,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
   });
   const addr = server.address();
   const url = typeof addr === 'object' && addr ? `http://${config.listen.host}:${addr.port}` : '';
-  log('cascade listening', { url, storage: store.backend });
+  // On a terminal the start-up lines give way to a readable message (below).
+  const banner = !opts.quiet && process.stdout.isTTY === true;
+  if (!banner) log('cascade listening', { url, storage: store.backend });
   // Closed after change propagation (registered later, closed earlier), whose execs go to
   // this server, and before the capabilities the handlers use.
   closers.push(async () => {
@@ -109,17 +131,26 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
     closers.push(() => inv.close());
   }
   // [changeprop] started once listening: relative exec URIs of the rules go to this server.
-  let changeprop: App['changeprop'];
   if (config.changeprop.enabled) {
     const { startChangeprop } = await import('./changeprop/service.ts');
-    changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, logger: log });
+    const logger = banner ? (msg: string, f?: Record<string, unknown>) => msg !== 'changeprop started' && log(msg, f) : log;
+    changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, logger });
     const cp = changeprop;
     closers.push(() => cp.close());
+  }
+
+  if (banner) {
+    const seeded = wiki && config.wiki.seed ? SEED_PAGES.filter((p) => !p.title.includes(':') && !p.text.startsWith('#REDIRECT')).map((p) => p.title) : [];
+    const stored = seeded.length ? [] : await store.listKeys(config.default_domain, 'html', { limit: 4 }).then((p) => p.items, () => []);
+    process.stdout.write(
+      startupMessage({ url, version: ops.version, config, rules: changeprop?.rules.map((r) => r.name) ?? [], examples: [...seeded, ...stored], ...(wiki ? { wikiUrl: wiki.url } : {}) }) + '\n',
+    );
   }
 
   return {
     config,
     store,
+    ops,
     events,
     content,
     ...(wiki ? { wiki } : {}),
@@ -131,4 +162,18 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
       for (const c of closers.reverse()) await c();
     },
   };
+}
+
+/** Host names of the services behind Cascade, which public error details must not name. */
+function internalHostNames(config: CascadeConfig): string[] {
+  const hosts = [config.listen.host, config.wiki.host];
+  for (const d of Object.values(config.domains)) {
+    try {
+      hosts.push(new URL(d.origin.url).hostname);
+    } catch {
+      // the config schema requires http(s) URLs; a bad one fails elsewhere
+    }
+  }
+  // A public domain served through its own origin (en.wikipedia.org) is no secret.
+  return hosts.filter((h): h is string => typeof h === 'string' && !Object.hasOwn(config.domains, h));
 }

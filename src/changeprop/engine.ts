@@ -12,6 +12,7 @@ import { routeEvent, resolveRuleStreams, type Rule, type RouteResult } from './r
 import { HttpExecutor, HostAllowList, retryAfterMs, type ExecResponse } from './http.ts';
 import type { Scope } from './expr.ts';
 import { SysModules, type SysOptions } from './sys.ts';
+import { propagationLag } from './metrics.ts';
 
 export interface EngineOptions {
   log: EventLog;
@@ -195,6 +196,11 @@ class RuleRunner {
   readonly dlqTopic: string;
   readonly emitterId: string;
   private readonly maxDelay: number;
+
+  /** Executions holding a concurrency slot now (metrics). */
+  get inFlightCount(): number {
+    return this.slots.used;
+  }
 
   constructor(
     readonly rule: Rule,
@@ -437,9 +443,12 @@ class RuleRunner {
       } else this.breaker.delete(bkey);
     }
     switch (outcome.kind) {
-      case 'success':
+      case 'success': {
         this.stats.succeeded++;
+        const dt = Date.parse(String(msg.meta?.dt ?? ''));
+        if (!Number.isNaN(dt)) propagationLag.observe([this.rule.name], Math.max(0, Date.now() - dt) / 1000);
         return;
+      }
       case 'ignored':
         this.stats.ignored++;
         return;

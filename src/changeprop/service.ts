@@ -7,6 +7,7 @@ import { ChangePropEngine } from './engine.ts';
 import type { DlqStreams } from './dlq.ts';
 import { deriveRules, type DerivedRules } from './deps.ts';
 import type { SysOptions } from './sys.ts';
+import { trackEngine } from './metrics.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -103,6 +104,14 @@ export async function startChangeprop(
     http: { connections: cp.http_connections, pipelining: cp.http_pipelining },
   });
   await engine.start();
+  const untrack = trackEngine(engine);
   deps.logger?.('changeprop started', { rules: rules.map((r) => r.name) });
-  return { engine, rules, close: () => engine.stop() };
+  return {
+    engine,
+    rules,
+    close: async () => {
+      untrack();
+      await engine.stop();
+    },
+  };
 }

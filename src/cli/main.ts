@@ -7,12 +7,31 @@ program.name('cascade').description('Cascade: content API with persistent cachin
 
 const DEFAULT_CONFIG = 'config/cascade.yaml';
 
+/** One problem on one line; several under a heading, one line each. */
+function configErrorText(e: ConfigError): string {
+  return e.problems.length === 1 ? `cascade: invalid configuration: ${e.message}` : `cascade: invalid configuration\n${e.message}`;
+}
+
 function config(file: string, dataDir?: string) {
   try {
     return loadConfig(file, dataDir === undefined ? process.env : { ...process.env, CASCADE_DATA_DIR: dataDir });
   } catch (e) {
     if (e instanceof ConfigError) {
-      console.error(`cascade: invalid configuration\n${e.message}`);
+      console.error(configErrorText(e));
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+/** Loads the config with every check serve relies on (rules, dependencies, patterns, dirs); exit 2 on a problem. */
+async function checkedConfig(file: string, dataDir?: string) {
+  const { loadCheckedConfig } = await import('../config/check.ts');
+  try {
+    return await loadCheckedConfig(file, dataDir === undefined ? process.env : { ...process.env, CASCADE_DATA_DIR: dataDir });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(configErrorText(e));
       process.exit(2);
     }
     throw e;
@@ -26,7 +45,16 @@ program
   .option('--data-dir <dir>', 'data directory (overrides data_dir; CASCADE_DATA_DIR does too)')
   .action(async (opts: { config: string; dataDir?: string }) => {
     const { startApp } = await import('../app.ts');
-    const app = await startApp(config(opts.config, opts.dataDir));
+    const { describeStartupError } = await import('./startup-errors.ts');
+    const cfg = await checkedConfig(opts.config, opts.dataDir);
+    let app;
+    try {
+      app = await startApp(cfg);
+    } catch (e) {
+      // An operational failure (port taken, database down): one line, no stack trace.
+      console.error(`cascade: cannot start: ${describeStartupError(e, cfg)}`);
+      process.exit(1);
+    }
     const stop = async () => {
       await app.close();
       process.exit(0);
@@ -51,8 +79,8 @@ program
   .command('check-config')
   .description('validate a config file and exit')
   .argument('[file]', 'config file', DEFAULT_CONFIG)
-  .action((file: string) => {
-    config(file);
+  .action(async (file: string) => {
+    await checkedConfig(file);
     console.log(`${file}: ok`);
   });
 
@@ -201,7 +229,8 @@ wikiCmd
     const { dataPath } = await import('../config/index.ts');
     const cfg = config(opts.config);
     const w = cfg.wiki;
-    const log = (msg: string, f?: Record<string, unknown>) => console.log(JSON.stringify({ msg, ...f }));
+    const { formatLogLine } = await import('../router/log.ts');
+    const log = (msg: string, f?: Record<string, unknown>) => console.log(formatLogLine(msg, f));
     const handle = await startWiki({
       dbPath: opts.db ?? dataPath(cfg, w.path),
       host: w.host,

@@ -1,10 +1,11 @@
 // Public surface of the config module.
 import { resolve, isAbsolute, dirname } from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
-import { loadYamlFile, parseYaml, validateConfig, ConfigError } from './load.ts';
+import { readYamlFile, parseYaml, validateConfig, ConfigError, type LoadedYaml, type ConfigProblem } from './load.ts';
+import { parseCidr } from '../router/cidr.ts';
 import { cascadeConfigSchema, type CascadeConfig } from './schema.ts';
 
-export { ConfigError, formatProblem, parseYaml, validateConfig, loadYamlFile } from './load.ts';
+export { ConfigError, formatProblem, parseYaml, validateConfig, loadYamlFile, readYamlFile } from './load.ts';
 export type { ConfigProblem, LoadedYaml } from './load.ts';
 export type { CascadeConfig, DomainConfig } from './schema.ts';
 export { cascadeConfigSchema } from './schema.ts';
@@ -20,19 +21,26 @@ export interface LoadOptions {
  * `cascade serve --config /etc/cascade/cascade.yaml` works from any working directory.
  */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): CascadeConfig {
-  const cfg = loadYamlFile<CascadeConfig>(file, cascadeConfigSchema);
+  return loadConfigWithSource(file, env, opts).config;
+}
+
+/** As loadConfig, also returning the parsed file (its node positions name lines in later checks). */
+export function loadConfigWithSource(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): { config: CascadeConfig; source: LoadedYaml<unknown> } {
+  const source = readYamlFile(file);
+  const cfg = validateConfig<CascadeConfig>(source, cascadeConfigSchema);
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`cascade: warning: ${m}\n`));
-  return finishConfig(cfg, env, { file, configDir: dirname(resolve(file)), warn });
+  return { config: finishConfig(cfg, env, source, { file, configDir: dirname(resolve(file)), warn }), source };
 }
 
 /** Validates a config given as YAML text (tests, embedded defaults). */
 export function configFromYaml(text: string, file = '<inline>', env: NodeJS.ProcessEnv = process.env): CascadeConfig {
-  const cfg = validateConfig<CascadeConfig>(parseYaml(text, file), cascadeConfigSchema);
-  return finishConfig(cfg, env);
+  const source = parseYaml(text, file);
+  const cfg = validateConfig<CascadeConfig>(source, cascadeConfigSchema);
+  return finishConfig(cfg, env, source);
 }
 
 // Inline configs (no file) resolve relative paths against the working directory.
-function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv, from?: { file: string; configDir: string; warn: (m: string) => void }): CascadeConfig {
+function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv, source: LoadedYaml<unknown>, from?: { file: string; configDir: string; warn: (m: string) => void }): CascadeConfig {
   // The distributed engines can be chosen without editing the file (CI, containers).
   if (env.CASCADE_STORAGE_BACKEND) cfg.storage.backend = envChoice(env, 'CASCADE_STORAGE_BACKEND', ['sqlite', 'postgres']);
   if (env.CASCADE_PG_URL) cfg.storage.postgres.url = env.CASCADE_PG_URL;
@@ -52,9 +60,22 @@ function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv, from?: { file:
       b === 'builtin' || /^[a-z][a-z0-9+.-]*:/i.test(b) ? b : resolveFromConfig(b, `events.schema_base_uris[${i}]`, from, existsSync),
     );
   }
-  if (!cfg.domains[cfg.default_domain]) {
-    throw new ConfigError([{ file: '<config>', line: 1, column: 1, path: 'default_domain', message: `names no configured domain: ${cfg.default_domain}` }]);
+  const problems: ConfigProblem[] = [];
+  const at = (path: (string | number)[], message: string) => {
+    const pos = source.locate(path);
+    problems.push({ file: source.file, line: pos.line, column: pos.column, path: path.join('.'), message });
+  };
+  if (!Object.hasOwn(cfg.domains, cfg.default_domain)) {
+    at(['default_domain'], `names no configured domain: ${cfg.default_domain} (configured: ${Object.keys(cfg.domains).join(', ')})`);
   }
+  cfg.http.trusted_proxies.forEach((p, i) => {
+    try {
+      parseCidr(p);
+    } catch (e) {
+      at(['http', 'trusted_proxies', i], (e as Error).message);
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
 }
 

@@ -2,7 +2,7 @@
 // with the file, the line and what is wrong, so an operator can fix it at once.
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type AnySchema } from 'ajv';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { CascadeError, Errors } from '../errors/index.ts';
 
 export interface ConfigProblem {
@@ -50,6 +50,18 @@ export function parseYaml<T = unknown>(text: string, file: string): LoadedYaml<T
 }
 
 function locateIn(doc: Document, lc: LineCounter, path: (string | number)[]): { line: number; column: number } {
+  // A map entry is where its key is written (`default_domain: x` → the start of the line).
+  if (path.length > 0) {
+    const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+    const last = path[path.length - 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => (isScalar(it.key) ? it.key.value : it.key) === last);
+      if (pair && isNode(pair.key) && pair.key.range) {
+        const pos = lc.linePos(pair.key.range[0]);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+  }
   // Walk up the path until a node with a position is found (a missing key has none).
   for (let n = path.length; n >= 0; n--) {
     const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
@@ -97,13 +109,18 @@ function schemaProblems(loaded: LoadedYaml<unknown>, errors: ErrorObject[]): Con
   return out;
 }
 
-/** Reads, parses and validates a YAML file. */
-export function loadYamlFile<T>(file: string, schema: AnySchema): T {
+/** Reads and parses a YAML file, keeping positions. */
+export function readYamlFile(file: string): LoadedYaml<unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError([{ file, line: 0, column: 0, path: '', message: `cannot read: ${(e as Error).message}` }]);
   }
-  return validateConfig<T>(parseYaml(text, file), schema);
+  return parseYaml(text, file);
+}
+
+/** Reads, parses and validates a YAML file. */
+export function loadYamlFile<T>(file: string, schema: AnySchema): T {
+  return validateConfig<T>(readYamlFile(file), schema);
 }

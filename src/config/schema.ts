@@ -11,6 +11,13 @@ export interface DomainConfig {
   buckets: Record<string, BucketConfig>;
 }
 
+export interface HttpEdgeConfig {
+  /** Addresses / CIDR ranges of reverse proxies whose forwarding headers are believed. */
+  trusted_proxies: string[];
+  /** The forwarding headers that name the client, in order of preference. */
+  forwarded_headers: ('x-forwarded-for' | 'forwarded' | 'x-real-ip')[];
+}
+
 export interface CascadeConfig {
   listen: { host: string; port: number };
   /** Relative paths in the config resolve against this directory. */
@@ -19,6 +26,10 @@ export interface CascadeConfig {
   datacenter: string;
   /** Token for admin endpoints; also marks requests as internal via `x-cascade-internal`. */
   admin_token?: string;
+  /** The HTTP edge: which proxies are trusted to name the client. */
+  http: HttpEdgeConfig;
+  /** `/metrics`: public, or internal callers and the admin token only (default). */
+  metrics: { public: boolean };
   /** Domain used by `/api/rest_v1/` when the Host header names no configured domain. */
   default_domain: string;
   storage: StorageConfig;
@@ -42,6 +53,27 @@ export const cascadeConfigSchema = {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 7231 },
       },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        trusted_proxies: { type: 'array', items: { type: 'string' }, default: [] },
+        forwarded_headers: {
+          type: 'array',
+          minItems: 1,
+          uniqueItems: true,
+          items: { enum: ['x-forwarded-for', 'forwarded', 'x-real-ip'] },
+          default: ['x-forwarded-for'],
+        },
+      },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { public: { type: 'boolean', default: false } },
     },
     data_dir: { type: 'string', default: './data' },
     datacenter: { type: 'string', pattern: '^[a-z0-9_-]+$', default: 'local' },

@@ -4,6 +4,7 @@
 // after `ttlMs`, which bounds staleness when other instances write to a shared store.
 import { brotliDecompress, gunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
+import { metrics } from '../router/metrics.ts';
 import { precomputeHeaders } from '../router/server.ts';
 import type { StoredEncoding, StoredRecord } from '../storage/types.ts';
 import { tidTime } from '../util/tid.ts';
@@ -16,6 +17,20 @@ export interface EntryOptions {
   cacheControl: string;
   surrogateKey: string;
   contentType: string;
+}
+
+// Read from the live caches at scrape time: the lookups themselves only bump two fields.
+const hotLookups = metrics.sampled<HotCache>('cascade_content_hot_cache_lookups_total', 'Hot-cache lookups by result (hit: a fresh entry)', 'counter', ['result'], (c) => [
+  [['hit'], c.hits],
+  [['miss'], c.misses],
+]);
+const hotBytes = metrics.sampled<HotCache>('cascade_content_hot_cache_bytes', 'Bytes held by the hot cache (stored codings and computed variants)', 'gauge', [], (c) => [[[], c.totalBytes]]);
+const hotEntries = metrics.sampled<HotCache>('cascade_content_hot_cache_entries', 'Keys in the hot cache', 'gauge', [], (c) => [[[], c.count]]);
+
+/** Reports a cache's series until the returned function is called. */
+export function trackHotCache(c: HotCache): () => void {
+  const untrack = [hotLookups.track(c), hotBytes.track(c), hotEntries.track(c)];
+  return () => untrack.forEach((f) => f());
 }
 
 /** Bookkeeping of an entry besides its bodies (heads, strings, the object itself). */

@@ -1,6 +1,6 @@
 // Public surface of the content API (RESTBase's role).
 import { CascadeError } from '../errors/index.ts';
-import { mountMetrics, observeRequest } from '../router/metrics.ts';
+import { observeRequest } from '../router/metrics.ts';
 import { RateLimiter, rateLimitHook } from '../router/ratelimit.ts';
 import type { RequestContext, Router } from '../router/router.ts';
 import { readBody, sendJson } from '../router/server.ts';
@@ -43,7 +43,7 @@ async function jsonBody(ctx: RequestContext): Promise<Record<string, unknown>> {
 }
 
 /**
- * Mounts the content API (`/{domain}/v1/…`, `/api/rest_v1/…`), its docs, `/metrics`, and the
+ * Mounts the content API (`/{domain}/v1/…`, `/api/rest_v1/…`), its docs, and the
  * internal access endpoints change propagation calls when MediaWiki says a page was
  * deleted, undeleted or moved, or a revision's visibility changed:
  *   POST /{domain}/sys/content/page/{title}/deleted
@@ -57,7 +57,6 @@ export function mountContent(router: Router, deps: ContentDeps): MountedContent 
   const routes = new ContentRoutes(service, deps.config.default_domain);
   routes.mount(router);
   mountDocs(router, routes.endpoints, (ctx) => routes.domains.resolve(ctx));
-  mountMetrics(router);
 
   const sysDomain = (ctx: RequestContext) => {
     requireInternal(ctx);

@@ -235,13 +235,13 @@ export class ContentRoutes {
     const ct = String(req.headers['content-type'] ?? '');
     const body = await readBody(req, limit);
     if (ct.startsWith('application/x-www-form-urlencoded') || ct === '') {
-      return Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+      return nullProto(new URLSearchParams(body.toString('utf8')));
     }
     if (ct.startsWith('application/json')) {
       try {
         const j = JSON.parse(body.toString('utf8')) as unknown;
         if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not an object');
-        return Object.fromEntries(Object.entries(j).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+        return nullProto(Object.entries(j).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
       } catch (e) {
         throw new CascadeError(ContentErrors.badForm, `invalid JSON body: ${(e as Error).message}`);
       }
@@ -486,6 +486,13 @@ export class ContentRoutes {
   }
 }
 
+/** Form fields in an object without a prototype (`f.toString` is no field unless sent). */
+function nullProto(entries: Iterable<[string, string]>): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  for (const [k, v] of entries) out[k] = v;
+  return out;
+}
+
 function svcType(kind: 'summary' | 'mobile'): string {
   return kind === 'summary'
     ? 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/Summary/1.5.0"'
@@ -497,7 +504,8 @@ export function parseMultipart(body: Buffer, contentType: string): Record<string
   const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
   if (!m) throw new CascadeError(ContentErrors.badForm, 'multipart body without boundary');
   const boundary = Buffer.from(`--${m[1] ?? m[2]}`);
-  const out: Record<string, string> = {};
+  // No prototype: a field named `__proto__` or `constructor` is just a field.
+  const out = Object.create(null) as Record<string, string>;
   let pos = body.indexOf(boundary);
   while (pos !== -1) {
     const start = pos + boundary.length;

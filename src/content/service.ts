@@ -15,7 +15,7 @@ import { newTid, tidTime } from '../util/tid.ts';
 import type { ContentConfig } from './config.ts';
 import { deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
 import { ContentErrors } from './errors.ts';
-import { HotCache, ServedEntry } from './hot.ts';
+import { HotCache, ServedEntry, trackHotCache } from './hot.ts';
 import { checkStatus, OriginClient } from './origin.ts';
 
 export const HTML_TYPE = 'text/html; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/HTML/2.1.0"';
@@ -26,6 +26,7 @@ export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead'
 export type Outcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'unchanged' | 'rerender';
 
 export const cacheOutcomes = metrics.counter('cascade_content_cache_total', 'Content cache outcomes by endpoint', ['endpoint', 'outcome']);
+export const renderCount = metrics.counter('cascade_content_renders_total', 'HTML renders through the origin by domain (misses and re-renders)', ['domain']);
 
 const PAGE_META = 'page-meta';
 
@@ -178,6 +179,7 @@ export class ContentService {
   private readonly ownChanges = new Set<string>();
   /** Pages evicted because another instance stored a new render (for tests and metrics). */
   remoteEvictions = 0;
+  private readonly untrackHot: () => void;
 
   constructor(private readonly deps: ContentDeps) {
     this.cfg = deps.config.content;
@@ -186,6 +188,7 @@ export class ContentService {
     this.log = deps.log ?? (() => {});
     this.origin = new OriginClient(deps.config.domains, { timeoutMs: this.cfg.origin.timeout_ms, connections: this.cfg.origin.connections });
     this.hot = new HotCache(this.cfg.hot_cache.max_bytes, this.cfg.hot_cache.ttl_ms);
+    this.untrackHot = trackHotCache(this.hot);
     this.cacheControl = `s-maxage=${this.cfg.s_maxage}, max-age=${this.cfg.max_age}, must-revalidate`;
     this.accessMaxAgeMs = this.cfg.access_check_max_age_seconds * 1000;
   }
@@ -636,6 +639,7 @@ export class ContentService {
   ): Promise<Served> {
     const key = title.prefixedDbKey;
     this.renders++;
+    renderCount.inc([domain]);
     let pageId: number | undefined;
     let timestamp: string | undefined;
     let targetRev: number;
@@ -1032,6 +1036,7 @@ export class ContentService {
   }
 
   async close(): Promise<void> {
+    this.untrackHot();
     await this.origin.close();
   }
 }

@@ -97,13 +97,14 @@ export function buildSpec(domain: string, endpoints: Endpoint[]): Record<string,
 const UI_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
 
-const ASSETS: Record<string, string> = {
-  'swagger-ui.css': 'text/css; charset=utf-8',
-  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
-  'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
-  'favicon-32x32.png': 'image/png',
-  'favicon-16x16.png': 'image/png',
-};
+// A Map, not an object literal: `/_swagger/constructor` or `__proto__` must name no asset.
+const ASSETS: ReadonlyMap<string, string> = new Map([
+  ['swagger-ui.css', 'text/css; charset=utf-8'],
+  ['swagger-ui-bundle.js', 'application/javascript; charset=utf-8'],
+  ['swagger-ui-standalone-preset.js', 'application/javascript; charset=utf-8'],
+  ['favicon-32x32.png', 'image/png'],
+  ['favicon-16x16.png', 'image/png'],
+]);
 
 // No inline script (the CSP forbids it): the page names its spec in a data attribute.
 const INIT_JS = `window.addEventListener('load', function () {
@@ -181,7 +182,7 @@ export function mountDocs(router: Router, endpoints: Endpoint[], resolveDomain: 
       ctx.res.end(INIT_JS);
       return;
     }
-    const type = ASSETS[file];
+    const type = ASSETS.get(file);
     if (!type) throw new CascadeError(Errors.notFound, `no such asset: ${file}`);
     const body = await asset(file);
     ctx.res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'max-age=86400' });

@@ -9,6 +9,10 @@ import { formatErrors, type CompiledSchema, type SchemaRepository } from './sche
 import type { StreamRegistry, ResolvedStream } from './streams.ts';
 import { mapCloudEvent } from './cloudevents.ts';
 import { metaInsertion, spliceAll, type EventSpan } from './json-spans.ts';
+import { metrics } from '../router/metrics.ts';
+
+/** Events by configured stream and outcome (accepted: durable; invalid: failed its schema; failed: not made durable). */
+export const intakeEvents = metrics.counter('cascade_events_intake_total', 'Events taken in by stream and outcome (accepted, invalid, failed)', ['stream', 'outcome']);
 
 type Obj = Record<string, unknown>;
 
@@ -144,7 +148,10 @@ export class Intake {
         continue;
       }
       const problem = validateAgainst(schema, c);
-      if (problem) invalid.push(this.invalidOf(c, problem.message, problem.errors));
+      if (problem) {
+        invalid.push(this.invalidOf(c, problem.message, problem.errors));
+        intakeEvents.inc([c.stream.name, 'invalid']);
+      }
       else valid.push(c);
     }
     if (invalid.length > 1) invalid.sort((a, b) => a.index - b.index);
@@ -168,9 +175,11 @@ export class Intake {
         try {
           await this.o.log.append(topic, batch);
           for (const c of list) ok.add(c);
+          intakeEvents.inc([list[0].stream.name, 'accepted'], list.length);
         } catch (e) {
           this.o.logger?.('log append failed', { topic, events: list.length, error: String((e as Error)?.message ?? e) });
           for (const c of list) error.push({ status: 'error', index: c.index, event: rawOf(c), context: { message: `event could not be made durable in ${topic}` } });
+          intakeEvents.inc([list[0].stream.name, 'failed'], list.length);
         }
       }),
     );

@@ -1,6 +1,9 @@
 // Prometheus metrics in the text exposition format, without a client library: the hot path
 // only bumps numbers in pre-created series (Map lookups per label, no key strings built).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { timingSafeEqual } from 'node:crypto';
+import { CascadeError } from '../errors/index.ts';
+import { EdgeErrors } from './errors.ts';
 import type { RequestContext } from './router.ts';
 import type { Router } from './router.ts';
 
@@ -174,6 +177,42 @@ export class Counter {
   }
 }
 
+/**
+ * A metric read at scrape time from live objects (rule engines, caches): each tracked source
+ * yields `[label values, value]`; sources reporting one series are summed (several apps in one
+ * process, as in tests). A source stops counting once its `track()` release is called.
+ */
+export class SampledMetric<T> {
+  private sources = new Set<T>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    readonly labelNames: readonly string[],
+    private readonly read: (source: T) => Iterable<readonly [readonly (string | number)[], number]>,
+  ) {}
+
+  track(source: T): () => void {
+    this.sources.add(source);
+    return () => void this.sources.delete(source);
+  }
+
+  render(): string {
+    const sums = new Map<string, number>();
+    for (const src of this.sources) {
+      for (const [values, v] of this.read(src)) {
+        const labels: Labels = {};
+        this.labelNames.forEach((n, i) => (labels[n] = String(values[i] ?? '')));
+        const key = labelText(labels);
+        sums.set(key, (sums.get(key) ?? 0) + v);
+      }
+    }
+    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    for (const [labels, v] of sums) out.push(`${this.name}${labels} ${v}`);
+    return out.join('\n');
+  }
+}
+
 export class MetricsRegistry {
   private metrics: { render(): string }[] = [];
   private collectors: (() => string)[] = [];
@@ -188,6 +227,19 @@ export class MetricsRegistry {
     const c = new Counter(name, help, labelNames);
     this.metrics.push(c);
     return c;
+  }
+
+  /** A counter or gauge read from live objects at scrape time (see SampledMetric). */
+  sampled<T>(
+    name: string,
+    help: string,
+    type: 'counter' | 'gauge',
+    labelNames: readonly string[],
+    read: (source: T) => Iterable<readonly [readonly (string | number)[], number]>,
+  ): SampledMetric<T> {
+    const m = new SampledMetric(name, help, type, labelNames, read);
+    this.metrics.push(m);
+    return m;
   }
 
   /** Adds a function producing exposition text at scrape time (gauges such as RSS). */
@@ -253,9 +305,22 @@ export function observeRequest(ctx: RequestContext, durationMs: number): void {
   httpRequestDuration.observe3(ctx.route, ctx.method, ctx.res.statusCode, durationMs / 1000);
 }
 
-/** Mounts `GET /metrics` (Prometheus text format). */
-export function mountMetrics(router: Router, registry: MetricsRegistry = metrics): void {
+export interface MetricsAccess {
+  /** Anyone may read (`metrics.public: true`); otherwise internal callers and the admin token only. */
+  public?: boolean;
+  /** The admin token, also accepted as `Authorization: Bearer <token>` (a Prometheus scrape config). */
+  token?: string;
+}
+
+/** Mounts `GET /metrics` (Prometheus text format): internal callers or the admin token unless public. */
+export function mountMetrics(router: Router, registry: MetricsRegistry = metrics, access: MetricsAccess = {}): void {
+  const bearer = access.token ? Buffer.from(`Bearer ${access.token}`) : undefined;
   router.add('GET', '/metrics', (ctx) => {
+    if (!access.public && !ctx.internal) {
+      const auth = ctx.req.headers.authorization;
+      const ok = bearer !== undefined && typeof auth === 'string' && auth.length === bearer.length && timingSafeEqual(Buffer.from(auth), bearer);
+      if (!ok) throw new CascadeError(EdgeErrors.metricsForbidden, 'metrics are for internal callers or the admin token (Authorization: Bearer); set metrics.public to open them');
+    }
     const body = registry.render();
     ctx.res.statusCode = 200;
     ctx.res.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');

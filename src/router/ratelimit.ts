@@ -70,13 +70,17 @@ export class RateLimiter {
   }
 }
 
-/** The client a request counts against, or undefined when it is exempt. */
+/**
+ * The client a request counts against, or undefined when it is exempt: the client the trusted
+ * proxy model resolved (`ctx.clientIp`). A loopback peer that is not a configured trusted
+ * proxy but sends X-Forwarded-For is a local proxy of an older config: its last hop is used,
+ * as before, only for the bucket (never for trust).
+ */
 export function clientKey(ctx: RequestContext, includeLoopback: boolean): string | undefined {
-  const addr = ctx.req.socket.remoteAddress ?? 'unknown';
+  const addr = ctx.clientIp || (ctx.req.socket.remoteAddress ?? 'unknown');
   if (isLoopback(addr)) {
     const fwd = ctx.req.headers['x-forwarded-for'];
     if (typeof fwd === 'string' && fwd.length > 0) {
-      // Our own proxy appends the client it saw last.
       const i = fwd.lastIndexOf(',');
       return (i === -1 ? fwd : fwd.slice(i + 1)).trim();
     }

@@ -2,21 +2,33 @@
 // errors, and dispatch through the Router. Handlers write their own responses. Kept lean:
 // every request of the content API's hot path goes through here.
 import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { CascadeError, Errors, sendProblem, toCascadeError } from '../errors/index.ts';
 import { Router, type RequestContext } from './router.ts';
+import { isLoopbackIp } from './cidr.ts';
+import { answerClientErrors } from './client-error.ts';
+import { boundFields } from './log.ts';
+import { DetailRedactor } from './redact.ts';
+import { EdgeErrors, MAX_URI_BYTES } from './errors.ts';
+import { ClientResolver, hasForwarding, plainIp, type ForwardedHeader } from './proxy.ts';
 
 export interface HttpServerOptions {
   router: Router;
   /** Shared secret that marks a request as internal from anywhere (header `x-cascade-internal`). */
   internalToken?: string;
-  /** Treat loopback callers without X-Forwarded-For as internal (default true). */
+  /** Treat loopback callers without a forwarding header as internal (default true). */
   loopbackIsInternal?: boolean;
+  /** Proxies (addresses, CIDR ranges) whose forwarding headers name the client (default none). */
+  trustedProxies?: readonly string[];
+  /** The forwarding headers that count, in order of preference (default X-Forwarded-For). */
+  forwardedHeaders?: readonly ForwardedHeader[];
   /** Called once per finished request, e.g. for metrics. */
   onResponse?: (ctx: RequestContext, durationMs: number) => void;
   /** Runs before dispatch; may throw a CascadeError (rate limits) or answer itself and return true. */
   before?: (ctx: RequestContext) => boolean | void;
   logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Host names of internal services (origins…) that error details for external callers must not name. */
+  internalHosts?: readonly string[];
 }
 
 /** Headers every response carries (security, CORS); a handler's own value of one wins. */
@@ -86,16 +98,29 @@ export function writePrecomputed(res: ServerResponse, status: number, head: stri
 }
 
 export function isLoopback(addr: string | undefined): boolean {
-  if (!addr) return false;
-  return addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.');
+  return isLoopbackIp(addr);
 }
 
-export function isInternalCaller(req: IncomingMessage, opts: Pick<HttpServerOptions, 'internalToken' | 'loopbackIsInternal'>): boolean {
-  const token = req.headers['x-cascade-internal'];
-  if (opts.internalToken && typeof token === 'string' && token === opts.internalToken) return true;
-  if (opts.loopbackIsInternal === false) return false;
-  // A proxy or CDN in front of us on loopback forwards for external clients.
-  return isLoopback(req.socket.remoteAddress) && req.headers['x-forwarded-for'] === undefined;
+/** A socket's own peer address (always a valid IP): the prefix says it, no parsing needed. */
+function isLoopbackPeer(peer: string): boolean {
+  return peer.startsWith('127.') || peer === '::1' || peer.startsWith('::ffff:127.');
+}
+
+/** Whether the request carries the admin token in `x-cascade-internal` (compared in constant time). */
+export function hasInternalToken(req: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return false;
+  const given = req.headers['x-cascade-internal'];
+  if (typeof given !== 'string' || given.length !== token.length) return false;
+  return timingSafeEqual(Buffer.from(given), Buffer.from(token));
+}
+
+/**
+ * Whether a request comes from inside the trust boundary: the admin token, or a loopback
+ * client (resolved through trusted proxies) with no forwarding header from an untrusted hop.
+ */
+export function isInternalCaller(req: IncomingMessage, opts: Pick<HttpServerOptions, 'internalToken' | 'loopbackIsInternal' | 'trustedProxies' | 'forwardedHeaders'>): boolean {
+  if (hasInternalToken(req, opts.internalToken)) return true;
+  return new ClientResolver(opts).resolve(req.socket.remoteAddress, req.headers).loopback;
 }
 
 const EMPTY_QUERY = '';
@@ -126,12 +151,26 @@ const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, st
 
 export function createHttpServer(opts: HttpServerOptions): Server {
   const { router } = opts;
+  const resolver = new ClientResolver(opts);
+  const token = opts.internalToken;
+  const loopbackIsInternal = opts.loopbackIsInternal !== false;
   const finish = (ctx: Context): void => {
     opts.onResponse?.(ctx, performance.now() - ctx.started);
   };
+  const redactor = new DetailRedactor(opts.internalHosts);
+  const log = (msg: string, fields: Record<string, unknown>) => opts.logger?.(msg, boundFields(fields));
   const fail = (ctx: Context, e: unknown): void => {
-    const ce = toCascadeError(e);
-    if (ce.status >= 500) opts.logger?.('request failed', { requestId: ctx.requestId, path: ctx.path, error: String((e as Error)?.stack ?? e) });
+    let ce = toCascadeError(e);
+    if (ce.status >= 500) {
+      const cause = ce.cause as Error | undefined;
+      log('request failed', { requestId: ctx.requestId, path: ctx.path, status: ce.status, detail: ce.message, error: String(cause?.stack ?? (e as Error)?.stack ?? e) });
+    }
+    // External callers never learn internal addresses; the full detail is in the log above.
+    if (!ctx.internal) {
+      const pub = redactor.apply(ce);
+      if (pub !== ce && ce.status < 500) log('error detail redacted', { requestId: ctx.requestId, path: ctx.path, status: ce.status, detail: ce.message });
+      ce = pub;
+    }
     sendProblem(ctx.res, ce, ctx.path);
   };
   // Synchronous: handlers that answer from memory return nothing and cost no promise.
@@ -143,7 +182,20 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
     res.requestId = requestId;
-    const ctx = new Context(req, res, req.method ?? 'GET', path, q === -1 ? EMPTY_QUERY : url.slice(q + 1), requestId, isInternalCaller(req, opts), req.socket.remoteAddress ?? '', started);
+    // Who is calling: without trusted proxies (the default) the socket peer, allocation-free.
+    const peer = req.socket.remoteAddress ?? '';
+    let clientIp: string;
+    let internal: boolean;
+    if (!resolver.anyTrusted) {
+      clientIp = peer.charCodeAt(0) === 0x3a /* : */ ? plainIp(peer) : peer;
+      internal = loopbackIsInternal && isLoopbackPeer(peer) && !hasForwarding(req.headers);
+    } else {
+      const c = resolver.resolve(peer, req.headers);
+      clientIp = c.ip;
+      internal = c.loopback;
+    }
+    if (!internal && token !== undefined && hasInternalToken(req, token)) internal = true;
+    const ctx = new Context(req, res, req.method ?? 'GET', path, q === -1 ? EMPTY_QUERY : url.slice(q + 1), requestId, internal, clientIp, started);
     let result: Promise<void> | void;
     try {
       if (ctx.method === 'OPTIONS') {
@@ -152,6 +204,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         finish(ctx);
         return;
       }
+      if (url.length > MAX_URI_BYTES) throw new CascadeError(EdgeErrors.uriTooLong, `the request target is longer than ${MAX_URI_BYTES} bytes`);
       if (opts.before?.(ctx)) {
         finish(ctx);
         return;
@@ -181,7 +234,9 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         },
       );
   };
-  return createServer({ keepAliveTimeout: 65_000, ServerResponse: CascadeResponse }, handle as (req: IncomingMessage, res: ServerResponse) => void);
+  const server = createServer({ keepAliveTimeout: 65_000, ServerResponse: CascadeResponse }, handle as (req: IncomingMessage, res: ServerResponse) => void);
+  answerClientErrors(server);
+  return server;
 }
 
 /** Reads a request body up to `limit` bytes; 413 beyond it. */

@@ -28,7 +28,7 @@ import {
   validateTid,
   type PreparedPut,
 } from './common.ts';
-import type { BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
+import type { BucketSize, BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
 import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
 import { BodyCache, decodeCached, HistoryChainError, orderChain, type RowRef, type StoredChainRow } from './history/index.ts';
 
@@ -466,6 +466,18 @@ export class PostgresStore implements ContentStore {
     }
     const rows = await this.exec(b.spec.type === 'key_value' ? this.q.kvDelete : this.q.krvDelete, [b.id, key]);
     return (rows[0][0] as number) > 0;
+  }
+
+  async bucketSizes(): Promise<BucketSize[]> {
+    const s = `"${this.schema}"`;
+    const r = await this.pool.query<{ domain: string; name: string; n_rows: string; n_bytes: string }>(
+      `SELECT b.domain, b.name, COALESCE(SUM(t.n), 0) AS n_rows, COALESCE(SUM(t.bytes), 0) AS n_bytes FROM ${s}.buckets b LEFT JOIN (
+        SELECT bucket, COUNT(*) AS n, SUM(OCTET_LENGTH(body)) AS bytes FROM ${s}.kv GROUP BY bucket
+        UNION ALL SELECT bucket, COUNT(*), SUM(OCTET_LENGTH(body)) FROM ${s}.krv GROUP BY bucket
+        UNION ALL SELECT bucket, 0, SUM(OCTET_LENGTH(stored)) FROM ${s}.krv_latest GROUP BY bucket
+      ) t ON t.bucket = b.id GROUP BY b.domain, b.name ORDER BY b.domain, b.name`,
+    );
+    return r.rows.map((x) => ({ domain: x.domain, bucket: x.name, rows: Number(x.n_rows), bytes: Number(x.n_bytes) }));
   }
 
   async purgeExpired(now: number = Date.now()): Promise<number> {

@@ -28,7 +28,7 @@ import {
   validateTid,
   type PreparedPut,
 } from './common.ts';
-import type { BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
+import type { BucketSize, BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
 import { tidOrderKey } from '../util/tid.ts';
 import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
 import { BodyCache, decodeCached, type RowRef } from './history/index.ts';
@@ -415,6 +415,21 @@ export class SqliteStore implements ContentStore {
     validateKey(key);
     const stmt = b.spec.type === 'key_value' ? this.s.kvDelete : this.s.krvDelete;
     return this.enqueue(() => stmt.run(b.id, key).changes > 0);
+  }
+
+  async bucketSizes(): Promise<BucketSize[]> {
+    // A read outside the write queue: WAL readers do not block the writer.
+    const rows = this.db
+      .prepare(
+        `SELECT b.domain, b.name, COALESCE(SUM(t.n), 0) AS n_rows, COALESCE(SUM(t.bytes), 0) AS n_bytes FROM buckets b LEFT JOIN (
+        SELECT bucket, COUNT(*) AS n, SUM(LENGTH(body)) AS bytes FROM kv GROUP BY bucket
+        UNION ALL SELECT bucket, COUNT(*), SUM(LENGTH(body)) FROM krv GROUP BY bucket
+        UNION ALL SELECT bucket, 0, SUM(LENGTH(stored)) FROM krv_latest GROUP BY bucket
+      ) t ON t.bucket = b.id GROUP BY b.domain, b.name ORDER BY b.domain, b.name`,
+      )
+      .raw()
+      .all() as [string, string, number, number][];
+    return rows.map(([domain, bucket, n, bytes]) => ({ domain, bucket, rows: Number(n), bytes: Number(bytes) }));
   }
 
   async purgeExpired(now: number = Date.now()): Promise<number> {

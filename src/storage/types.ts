@@ -120,7 +120,16 @@ export interface ContentStore {
   deleteKey(domain: string, bucket: string, key: string): Promise<boolean>;
   /** Removes expired rows and revisions past their retention grace; returns rows removed. */
   purgeExpired(now?: number): Promise<number>;
+  /** Rows and stored (compressed) body bytes per bucket, expired rows included (a scan: call rarely). */
+  bucketSizes(): Promise<BucketSize[]>;
   close(): Promise<void>;
+}
+
+export interface BucketSize {
+  domain: string;
+  bucket: string;
+  rows: number;
+  bytes: number;
 }
 
 /** Limits enforced by every backend (answered with typed errors). */

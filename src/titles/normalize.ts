@@ -29,8 +29,13 @@ const BIDI_RE = /[\u200E\u200F\u202A-\u202E]+/g;
 const SPACE_RE = /[ _\u00A0\u1680\u180E\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+/g;
 const TRIM_RE = /^_+|_+$/g;
 const PREFIX_RE = /^(.+?)_*:_*(.*)$/s;
-// A lone surrogate is what invalid UTF-8 becomes when it is not already U+FFFD.
-const BAD_UTF16_RE = /\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// A lone surrogate is what invalid UTF-8 becomes when it is not already U+FFFD. MediaWiki's
+// UtfNormal turns U+FFFE and U+FFFF into U+FFFD too, so they count as invalid UTF-8.
+const BAD_UTF16_RE = /[\uFFFD\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// A byte order mark (U+FEFF) is legal to MediaWiki but invisible: `%EF%BB%BFFoo` would be a
+// page no link can name apart from `Foo`, and origins disagree on it (some strip it as white
+// space). Refused, never passed on.
+const INVISIBLE_RE = /\uFEFF/;
 
 function nsIndex(site: SiteInfo, prefix: string): number | undefined {
   return site.namespaceIndex.get(namespaceKey(prefix));
@@ -73,6 +78,7 @@ export function normalizeTitle(input: string, site: SiteInfo, defaultNs = NS_MAI
 
   let key = input.replace(BIDI_RE, '').replace(SPACE_RE, '_').replace(TRIM_RE, '');
   if (BAD_UTF16_RE.test(key)) throw new TitleError('title-invalid-utf8', input);
+  if (INVISIBLE_RE.test(key)) throw new TitleError('title-invalid-characters', input, { invalid: '\uFEFF' });
 
   let ns = defaultNs;
   if (key.charCodeAt(0) === 0x3a /* : */) {
