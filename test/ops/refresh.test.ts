@@ -133,7 +133,12 @@ test('an interrupted refresh resumes after its saved position without redoing fi
   assert.equal(second.state.done, titles.length);
   const secondRun = await renders();
   for (const t of doneBefore) assert.equal(secondRun[key(t)], undefined, `${t} was not redone`);
-  for (const t of titles.filter((x) => !doneBefore.includes(x))) assert.equal(secondRun[key(t)], 1, `${t} rendered once on resume`);
+  // Every page after the position once; the requests in flight when the first run stopped (at
+  // most its concurrency) were cut off at the client, but their renders may still end at the
+  // server after the counters were reset, so those may count twice.
+  const rest = titles.filter((x) => !doneBefore.includes(x));
+  for (const t of rest) assert.ok(secondRun[key(t)] === 1 || secondRun[key(t)] === 2, `${t} rendered on resume (${secondRun[key(t)]})`);
+  assert.ok(rest.filter((t) => secondRun[key(t)] === 2).length <= 3, JSON.stringify(secondRun));
   // A finished refresh resumed again does nothing.
   await resetRenders();
   const third = await refresh({ cascadeUrl: app.url, originUrl: origin(), domain: D, mode: 'rerender', stateFile, resume: true });
