@@ -65,7 +65,7 @@ export function registerRefreshCommand(program: Command, config: LoadConfig, def
     .description("re-render (or warm) a domain's pages, all or by title pattern: after a renderer deploy")
     .argument('[domain]', 'domain (default: default_domain)')
     .option('-c, --config <file>', 'config file', defaultConfig)
-    .option('--url <url>', 'a running Cascade (default: start one in this process; Cascade must not be running then)')
+    .option('--url <url>', "a running Cascade (default: the one answering on the config's listen address, else one started in this process)")
     .option('--origin <url>', "the domain's origin for the page list (default: its origin.url)")
     .option('--mode <mode>', 'rerender (internal no-cache GET: render again) or warm (plain GET: render what is missing)', 'rerender')
     .option('--pattern <glob|/regex/>', "only titles matching, e.g. 'Silver*' or '/^List of/'")
