@@ -84,7 +84,7 @@ export async function replayDeadLetters(
   log: EventLog,
   s: DlqStreams,
   rule: Rule,
-  opts: { since?: number; filter?: unknown } = {},
+  opts: { since?: number; filter?: unknown; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<number> {
   let filter: ((v: unknown) => boolean) | undefined;
   if (opts.filter !== undefined) {
@@ -115,6 +115,14 @@ export async function replayDeadLetters(
     events.push({ id: `replay:${rule.name}:${d.offset}`, value: Buffer.from(JSON.stringify(signer.sign(ev))) });
   }
   if (events.length === 0) return 0;
-  const res = await log.append(topic, events);
-  return res.filter((r) => !r.duplicate).length;
+  // In batches, so a large replay reports progress (and stays within the log's chunk size).
+  let appended = 0;
+  opts.onProgress?.(0, events.length);
+  for (let i = 0; i < events.length; i += 500) {
+    const batch = events.slice(i, i + 500);
+    const res = await log.append(topic, batch);
+    appended += res.filter((r) => !r.duplicate).length;
+    opts.onProgress?.(Math.min(i + 500, events.length), events.length);
+  }
+  return appended;
 }

@@ -12,9 +12,9 @@ function configErrorText(e: ConfigError): string {
   return e.problems.length === 1 ? `cascade: invalid configuration: ${e.message}` : `cascade: invalid configuration\n${e.message}`;
 }
 
-function config(file: string) {
+function config(file: string, dataDir?: string) {
   try {
-    return loadConfig(file);
+    return loadConfig(file, dataDir === undefined ? process.env : { ...process.env, CASCADE_DATA_DIR: dataDir });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(configErrorText(e));
@@ -25,10 +25,10 @@ function config(file: string) {
 }
 
 /** Loads the config with every check serve relies on (rules, dependencies, patterns, dirs); exit 2 on a problem. */
-async function checkedConfig(file: string) {
+async function checkedConfig(file: string, dataDir?: string) {
   const { loadCheckedConfig } = await import('../config/check.ts');
   try {
-    return await loadCheckedConfig(file);
+    return await loadCheckedConfig(file, dataDir === undefined ? process.env : { ...process.env, CASCADE_DATA_DIR: dataDir });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(configErrorText(e));
@@ -41,11 +41,12 @@ async function checkedConfig(file: string) {
 program
   .command('serve')
   .description('start Cascade (the embedded default unless the config says otherwise)')
-  .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
-  .action(async (opts: { config: string }) => {
+  .option('-c, --config <file>', 'config file (relative paths in it follow its directory)', DEFAULT_CONFIG)
+  .option('--data-dir <dir>', 'data directory (overrides data_dir; CASCADE_DATA_DIR does too)')
+  .action(async (opts: { config: string; dataDir?: string }) => {
     const { startApp } = await import('../app.ts');
     const { describeStartupError } = await import('./startup-errors.ts');
-    const cfg = await checkedConfig(opts.config);
+    const cfg = await checkedConfig(opts.config, opts.dataDir);
     let app;
     try {
       app = await startApp(cfg);
@@ -202,10 +203,13 @@ dlq
   .action(async (opts: { config: string; rule: string; since?: string; filter?: string }) => {
     const { replayDeadLetters } = await import('../changeprop/dlq.ts');
     const { parse } = await import('yaml');
+    const { progressCallback } = await import('../ops/progress.ts');
     const ctx = await dlqContext(opts.config);
     const rule = pickRule(ctx.rules, opts.rule);
     const filter = opts.filter === undefined ? undefined : parse(opts.filter);
-    const n = await replayDeadLetters(ctx.log, ctx.streams, rule, { since: parseSince(opts.since), filter });
+    const progress = progressCallback({ label: `replay ${rule.name}` });
+    const n = await replayDeadLetters(ctx.log, ctx.streams, rule, { since: parseSince(opts.since), filter, onProgress: progress.onProgress });
+    progress.finish();
     console.log(`re-published ${n} dead letter${n === 1 ? '' : 's'} of ${rule.name}`);
     await ctx.log.close();
   });
@@ -269,10 +273,17 @@ wikiCmd
   .action(async (dir: string, opts: { config: string; db?: string }) => {
     const { importWikitextDir } = await import('../wiki/index.ts');
     const { dataPath } = await import('../config/index.ts');
+    const { progressCallback } = await import('../ops/progress.ts');
     const cfg = config(opts.config);
-    const r = await importWikitextDir(dir, { dbPath: opts.db ?? dataPath(cfg, cfg.wiki.path), domain: cfg.wiki.domain, seed: cfg.wiki.seed });
+    const progress = progressCallback({ label: 'import' });
+    const r = await importWikitextDir(dir, { dbPath: opts.db ?? dataPath(cfg, cfg.wiki.path), domain: cfg.wiki.domain, seed: cfg.wiki.seed, onProgress: progress.onProgress });
+    progress.finish();
     for (const s of r.skipped) console.error(`skipped ${s.file}: ${s.reason}`);
     console.log(`imported ${r.imported} page${r.imported === 1 ? '' : 's'} (${r.unchanged} unchanged, ${r.skipped.length} skipped)`);
   });
+
+// [ops] backup, restore, refresh
+const { registerOpsCommands } = await import('../ops/commands.ts');
+registerOpsCommands(program, config, DEFAULT_CONFIG);
 
 await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 // Public surface of the config module.
-import { resolve, isAbsolute } from 'node:path';
+import { resolve, isAbsolute, dirname } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import { readYamlFile, parseYaml, validateConfig, ConfigError, type LoadedYaml, type ConfigProblem } from './load.ts';
 import { parseCidr } from '../router/cidr.ts';
 import { cascadeConfigSchema, type CascadeConfig } from './schema.ts';
@@ -9,16 +10,26 @@ export type { ConfigProblem, LoadedYaml } from './load.ts';
 export type { CascadeConfig, DomainConfig } from './schema.ts';
 export { cascadeConfigSchema } from './schema.ts';
 
-/** Loads cascade.yaml, applies environment overrides and resolves data paths. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): CascadeConfig {
-  return loadConfigWithSource(file, env).config;
+export interface LoadOptions {
+  /** Where notes about ambiguous paths go (default: stderr). */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Loads cascade.yaml, applies environment overrides and resolves data paths. Relative paths in
+ * the file (data_dir, rule_files, schema directories) resolve against the file's directory, so
+ * `cascade serve --config /etc/cascade/cascade.yaml` works from any working directory.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): CascadeConfig {
+  return loadConfigWithSource(file, env, opts).config;
 }
 
 /** As loadConfig, also returning the parsed file (its node positions name lines in later checks). */
-export function loadConfigWithSource(file: string, env: NodeJS.ProcessEnv = process.env): { config: CascadeConfig; source: LoadedYaml<unknown> } {
+export function loadConfigWithSource(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): { config: CascadeConfig; source: LoadedYaml<unknown> } {
   const source = readYamlFile(file);
   const cfg = validateConfig<CascadeConfig>(source, cascadeConfigSchema);
-  return { config: finishConfig(cfg, env, source), source };
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`cascade: warning: ${m}\n`));
+  return { config: finishConfig(cfg, env, source, { file, configDir: dirname(resolve(file)), warn }), source };
 }
 
 /** Validates a config given as YAML text (tests, embedded defaults). */
@@ -28,8 +39,8 @@ export function configFromYaml(text: string, file = '<inline>', env: NodeJS.Proc
   return finishConfig(cfg, env, source);
 }
 
-// Relative data paths resolve against the working directory, as the README's quick start assumes.
-function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv, source: LoadedYaml<unknown>): CascadeConfig {
+// Inline configs (no file) resolve relative paths against the working directory.
+function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv, source: LoadedYaml<unknown>, from?: { file: string; configDir: string; warn: (m: string) => void }): CascadeConfig {
   // The distributed engines can be chosen without editing the file (CI, containers).
   if (env.CASCADE_STORAGE_BACKEND) cfg.storage.backend = envChoice(env, 'CASCADE_STORAGE_BACKEND', ['sqlite', 'postgres']);
   if (env.CASCADE_PG_URL) cfg.storage.postgres.url = env.CASCADE_PG_URL;
@@ -40,8 +51,15 @@ function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv, source: Loaded
     log.url ??= 'nats://127.0.0.1:4222';
   }
   if (env.CASCADE_PORT) cfg.listen.port = Number(env.CASCADE_PORT);
-  if (env.CASCADE_DATA_DIR) cfg.data_dir = env.CASCADE_DATA_DIR;
+  if (env.CASCADE_DATA_DIR) cfg.data_dir = resolve(env.CASCADE_DATA_DIR); // a command-line value: the cwd
+  else if (from) cfg.data_dir = resolveFromConfig(cfg.data_dir, 'data_dir', from, looksLikeDataDir);
   cfg.data_dir = resolve(cfg.data_dir);
+  if (from) {
+    cfg.changeprop.rule_files = cfg.changeprop.rule_files.map((f, i) => resolveFromConfig(f, `changeprop.rule_files[${i}]`, from, existsSync));
+    cfg.events.schema_base_uris = cfg.events.schema_base_uris.map((b, i) =>
+      b === 'builtin' || /^[a-z][a-z0-9+.-]*:/i.test(b) ? b : resolveFromConfig(b, `events.schema_base_uris[${i}]`, from, existsSync),
+    );
+  }
   const problems: ConfigProblem[] = [];
   const at = (path: (string | number)[], message: string) => {
     const pos = source.locate(path);
@@ -59,6 +77,33 @@ function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv, source: Loaded
   });
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
+}
+
+// Before relative paths followed the config file they followed the working directory. An old
+// setup whose path exists only there keeps working, with a warning saying how to make it explicit.
+function resolveFromConfig(p: string, key: string, from: { file: string; configDir: string; warn: (m: string) => void }, exists: (p: string) => boolean): string {
+  if (isAbsolute(p)) return p;
+  const byConfig = resolve(from.configDir, p);
+  const byCwd = resolve(p);
+  if (byConfig === byCwd) return byConfig;
+  if (exists(byConfig)) {
+    if (exists(byCwd)) from.warn(`${from.file}: ${key} '${p}' resolves against the config file's directory (${byConfig}), not the working directory (${byCwd}, which exists too); write an absolute path to be explicit`);
+    return byConfig;
+  }
+  if (exists(byCwd)) {
+    from.warn(`${from.file}: ${key} '${p}' is used relative to the working directory (${byCwd}) as before; relative paths now follow the config file's directory (${byConfig}): write an absolute path`);
+    return byCwd;
+  }
+  return byConfig;
+}
+
+// A data dir worth keeping: one holding Cascade's SQLite files (an empty folder is not).
+function looksLikeDataDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((n) => n.endsWith('.sqlite'));
+  } catch {
+    return false;
+  }
 }
 
 function envChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[]): T {

@@ -455,6 +455,19 @@ function query(wiki: Wiki, p: URLSearchParams, fv: 1 | 2): Record<string, unknow
     q.recentchanges = r.changes;
     if (r.cont) out.continue = { rccontinue: r.cont, continue: '-||' };
   }
+  if (lists.includes('allpages')) {
+    // MediaWiki's list=allpages: one namespace (default 0) by title; apcontinue is the next title's DB key.
+    const ns = Number(p.get('apnamespace') ?? '0');
+    if (!Number.isInteger(ns)) throw apiError('badvalue', `Unrecognized value for parameter "apnamespace": ${p.get('apnamespace')}.`);
+    const rawLimit = p.get('aplimit') ?? '10';
+    const limit = rawLimit === 'max' ? 500 : Math.max(1, Math.min(500, Number(rawLimit) || 10));
+    const key = (v: string | null) => (v === null ? undefined : v.replace(/ /g, '_'));
+    const filter = p.get('apfilterredir') ?? 'all';
+    if (filter !== 'all' && filter !== 'redirects' && filter !== 'nonredirects') throw apiError('badvalue', `Unrecognized value for parameter "apfilterredir": ${filter}.`);
+    const rows = wiki.allPages(ns, limit + 1, { from: key(p.get('apcontinue')) ?? key(p.get('apfrom')), prefix: key(p.get('apprefix')), redirects: filter });
+    q.allpages = rows.slice(0, limit).map((r) => ({ pageid: r.page_id, ns: r.namespace, title: prefixedKey(r).replace(/_/g, ' ') }));
+    if (rows.length > limit) out.continue = { apcontinue: rows[limit].title, continue: '-||' };
+  }
   const props = list(p.get('prop'));
   if (props.length || p.get('titles') || p.get('pageids') || p.get('revids')) Object.assign(q, pagesQuery(wiki, p, props, fv));
   out.query = q;

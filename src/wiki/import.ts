@@ -18,12 +18,15 @@ export function titleFromFileName(file: string): string {
   return file.replace(/\.(txt|wiki|wikitext)$/i, '');
 }
 
-export function importWikitextDir(wiki: Wiki, dir: string): ImportResult {
+/** `onProgress(done, total)` after each file (the CLI shows a progress bar). */
+export function importWikitextDir(wiki: Wiki, dir: string, onProgress?: (done: number, total: number) => void): ImportResult {
   const result: ImportResult = { imported: 0, unchanged: 0, skipped: [], titles: [] };
   const files = readdirSync(dir)
     .filter((f) => /\.(txt|wiki|wikitext)$/i.test(f))
     .sort();
+  let done = 0;
   for (const file of files) {
+    onProgress?.(done++, files.length);
     const title = titleFromFileName(file);
     const t = parseTitle(title);
     if (!t) {
@@ -36,5 +39,6 @@ export function importWikitextDir(wiki: Wiki, dir: string): ImportResult {
     else result.unchanged++;
     result.titles.push(t.key);
   }
+  onProgress?.(done, files.length);
   return result;
 }

@@ -79,11 +79,11 @@ export async function startWiki(opts: StartWikiOptions): Promise<WikiHandle> {
 }
 
 /** Imports a directory of wikitext files into the wiki at `dbPath` (no server needed). */
-export async function importWikitextDir(dir: string, opts: { dbPath: string; domain?: string; seed?: boolean }): Promise<ImportResult> {
+export async function importWikitextDir(dir: string, opts: { dbPath: string; domain?: string; seed?: boolean; onProgress?: (done: number, total: number) => void }): Promise<ImportResult> {
   const wiki = new Wiki({ dbPath: opts.dbPath, domain: opts.domain ?? 'example.wiki' });
   try {
     if (opts.seed ?? true) seedWiki(wiki);
-    return importDir(wiki, dir);
+    return importDir(wiki, dir, opts.onProgress);
   } finally {
     await wiki.close();
   }

@@ -187,6 +187,19 @@ export class Wiki {
       .all(target, from?.ns ?? -10, from?.ns ?? -10, from?.id ?? 0, limit);
   }
 
+  /** Live pages of namespace `ns` by title (DB key), from `from` on (action API list=allpages). */
+  allPages(ns: number, limit: number, opts: { from?: string; prefix?: string; redirects?: 'all' | 'redirects' | 'nonredirects' } = {}): PageRow[] {
+    const redir = opts.redirects === 'redirects' ? 'AND redirect_target IS NOT NULL' : opts.redirects === 'nonredirects' ? 'AND redirect_target IS NULL' : '';
+    // A prefix is matched as a range (prefix <= title < prefix + U+10FFFF, the highest UTF-8), which the title index serves.
+    const low = opts.from !== undefined && opts.from > (opts.prefix ?? '') ? opts.from : (opts.prefix ?? '');
+    const high = (opts.prefix ?? '') + '\u{10FFFF}';
+    return this.db
+      .prepare<[number, string, string, number], PageRow>(
+        `SELECT * FROM page WHERE namespace = ? AND deleted = 0 AND title >= ? AND title < ? ${redir} ORDER BY title LIMIT ?`,
+      )
+      .all(ns, low, high, limit);
+  }
+
   maxPageId(): number {
     return (this.db.prepare('SELECT coalesce(max(page_id), 0) AS n FROM page').get() as { n: number }).n;
   }
