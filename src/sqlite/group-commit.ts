@@ -1,0 +1,157 @@
+// Group commit: writes are queued and, one turn of the event loop later, the queue runs in ONE
+// write transaction (BEGIN IMMEDIATE, so other processes on the file are serialized too).
+// SQLite's commit cost (a WAL append, an fsync when durable) is paid once per batch instead of
+// once per write, and each write is acknowledged only after the COMMIT that holds it (and, for a
+// durable write, after the `sync` the owner supplies, e.g. WalSync).
+//
+// Failure policy: each op runs in its own SAVEPOINT. An op that throws is rolled back to its
+// savepoint and rejects with its own error; the other ops of the batch commit. If the
+// transaction itself is lost (BEGIN or COMMIT fails, or SQLite rolled the whole transaction
+// back, as it does on SQLITE_FULL, IOERR or NOMEM), every op of the batch rejects with the
+// owner's `commitError`: nothing of it was committed.
+import type { Database as Db, Statement } from 'better-sqlite3';
+
+export interface GroupCommitOptions {
+  /** Ops taken into one transaction, by weight (each op weighs 1 unless told); default no limit. */
+  maxWeight?: number;
+  /** Error for ops queued after close(). */
+  closedError: () => Error;
+  /** Error for the ops of a batch whose transaction failed as a whole. */
+  commitError: (cause: unknown) => Error;
+  /**
+   * Called after a rollback (an op's savepoint or the whole batch): in-memory state derived
+   * from writes that did not commit (caches, windows) must be dropped.
+   */
+  onRollback?: () => void;
+  /** Called after each successful COMMIT, before any op of it resolves. */
+  onCommit?: () => void;
+  /** Durable ops of a commit resolve once this resolves (called once per commit); rejects them otherwise. */
+  sync?: () => Promise<void>;
+}
+
+export interface RunOptions {
+  /** Counts against `maxWeight` (e.g. records of an append). */
+  weight?: number;
+  /** Waits for `sync` before resolving (default true); false for writes one may lose with the machine (leases). */
+  durable?: boolean;
+}
+
+interface Op {
+  run: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  weight: number;
+  durable: boolean;
+}
+
+export class GroupCommit {
+  private queue: Op[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly st: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Statement>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: GroupCommitOptions,
+  ) {
+    this.st = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT group_commit_op'),
+      release: db.prepare('RELEASE group_commit_op'),
+      rollbackTo: db.prepare('ROLLBACK TO group_commit_op'),
+    };
+  }
+
+  /** Queues `run` (synchronous, it runs inside the batch transaction); resolves with its result after COMMIT. */
+  run<T>(run: () => T, opts: RunOptions = {}): Promise<T> {
+    if (this.closed) return Promise.reject(this.opts.closedError());
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject, weight: opts.weight ?? 1, durable: opts.durable ?? true });
+      this.schedule();
+    });
+  }
+
+  /** Ops queued and not yet committed. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Commits everything queued (including ops queued by what resolves meanwhile), then refuses new ops. */
+  async close(): Promise<void> {
+    while (this.queue.length > 0 || this.scheduled) await new Promise((r) => setImmediate(r));
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  private take(): Op[] {
+    const max = this.opts.maxWeight ?? Infinity;
+    let n = 0;
+    let weight = 0;
+    while (n < this.queue.length && (n === 0 || weight + this.queue[n].weight <= max)) weight += this.queue[n++].weight;
+    if (n === this.queue.length) {
+      const all = this.queue;
+      this.queue = [];
+      return all;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private flush = (): void => {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const ops = this.take();
+    if (this.queue.length > 0) this.schedule(); // the rest go in the next commit
+    const results: unknown[] = new Array(ops.length);
+    const failed: boolean[] = new Array(ops.length).fill(false);
+    const st = this.st;
+    try {
+      st.begin.run();
+      for (let i = 0; i < ops.length; i++) {
+        st.savepoint.run();
+        try {
+          results[i] = ops[i].run();
+          st.release.run();
+        } catch (e) {
+          // SQLite may have rolled the whole transaction back (SQLITE_FULL, IOERR, ...): then the
+          // earlier ops are gone too, and the rest must not run in autocommit mode.
+          if (!this.db.inTransaction) throw e;
+          st.rollbackTo.run();
+          st.release.run();
+          results[i] = e;
+          failed[i] = true;
+          this.opts.onRollback?.();
+        }
+      }
+      st.commit.run();
+    } catch (e) {
+      if (this.db.inTransaction) st.rollback.run();
+      this.opts.onRollback?.();
+      const err = this.opts.commitError(e);
+      for (const op of ops) op.reject(err);
+      return;
+    }
+    this.opts.onCommit?.();
+    let synced: Promise<void> | undefined;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      if (failed[i]) op.reject(results[i]);
+      else if (!op.durable || !this.opts.sync) op.resolve(results[i]);
+      else {
+        synced ??= this.opts.sync();
+        const r = results[i];
+        synced.then(() => op.resolve(r), op.reject);
+      }
+    }
+  };
+}
