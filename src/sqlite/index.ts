@@ -3,4 +3,4 @@
 export { openSqlite, DEFAULT_BUSY_TIMEOUT_MS, type SqliteDatabase, type SqliteOpenOptions } from './open.ts';
 export { GroupCommit, type GroupCommitOptions, type RunOptions } from './group-commit.ts';
 export { WalSync } from './wal-sync.ts';
-export { migrate, shapeProblems, tableExists, type MigrateOptions, type MigrateResult, type MigrationStep } from './migrate.ts';
+export { migrate, shapeProblems, tableColumns, tableExists, type MigrateOptions, type MigrateResult, type MigrationStep } from './migrate.ts';

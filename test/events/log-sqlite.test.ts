@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { openEventLog, type LogConfig, type LogEvent } from '../../src/events/log/index.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
+import { LOG_SCHEMA_PER_RECORD } from '../sqlite/fixtures/old-schemas.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cascade-log-mp-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -203,11 +204,7 @@ test('a file written with one row per record is migrated to chunks on open', asy
   const old = new Database(path);
   old.pragma('journal_mode = WAL');
   // The layout before chunks (one row per record, rowid = topic_id * 2^40 + offset).
-  old.exec(`
-    CREATE TABLE topics (topic_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, next_offset INTEGER NOT NULL DEFAULT 1,
-      first_offset INTEGER NOT NULL DEFAULT 1, bytes INTEGER NOT NULL DEFAULT 0, max_age_ms INTEGER, max_bytes INTEGER);
-    CREATE TABLE records (rid INTEGER PRIMARY KEY, id TEXT NOT NULL, idh INTEGER NOT NULL, key TEXT, value BLOB NOT NULL, ts INTEGER NOT NULL);
-    CREATE INDEX records_idh ON records(idh);`);
+  old.exec(LOG_SCHEMA_PER_RECORD);
   old.prepare(`INSERT INTO topics (topic_id, name, next_offset, first_offset, bytes) VALUES (1, 'local.old', 31, 1, 0)`).run();
   const ins = old.prepare('INSERT INTO records (rid, id, idh, key, value, ts) VALUES (?, ?, 0, ?, ?, ?)');
   const now = Date.now();
