@@ -74,7 +74,9 @@ export function migrate(db: Db, steps: readonly MigrationStep[], opts: MigrateOp
     }).immediate();
     const has = db.prepare(`SELECT 1 FROM ${table} WHERE version = ?`);
     const ins = db.prepare(`INSERT INTO ${table} (version, name, applied_at) VALUES (?, ?, ?)`);
+    const done = recorded()!;
     for (const s of steps) {
+      if (done.has(s.version)) continue;
       db.transaction(() => {
         // Another process may have applied it since we looked: look again under the lock.
         if (has.get(s.version)) return;
