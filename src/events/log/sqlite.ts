@@ -278,10 +278,13 @@ export class SqliteEventLog implements EventLog {
   }
 
   /**
-   * After a rollback: the dedup windows and the chunk cache may hold what was never committed
-   * (and offsets that will be reused), so both are rebuilt from the file.
+   * After a rollback: the dedup windows, the chunk cache and the topic and group ids may hold
+   * what was never committed (offsets and ids that will be reused), so they are read again from
+   * the file.
    */
   private forgetUncommitted(): void {
+    this.topicIds.clear();
+    this.groupIds.clear();
     this.windows.clear();
     this.cache.clear();
     this.cacheBytes = 0;
