@@ -1,7 +1,6 @@
 // The example wiki's own SQLite database: pages, revisions, template links, a deletion log
 // and the event outbox (written in the same transaction as the change it describes).
-import type Database from 'better-sqlite3';
-import { migrate, openSqlite, shapeProblems, tableExists, type MigrationStep } from '../sqlite/index.ts';
+import { migrate, openSqlite, shapeProblems, tableExists, type MigrationStep, type SqliteDatabase } from '../sqlite/index.ts';
 
 export interface PageRow {
   page_id: number;
@@ -111,14 +110,14 @@ const V1_TABLES = {
 };
 
 /** The version of a file without a migrations table: 0 when empty, 1 when it has version 1's tables. */
-function wikiBaseline(db: Database.Database): number {
+function wikiBaseline(db: SqliteDatabase): number {
   if (!Object.keys(V1_TABLES).some((t) => tableExists(db, t))) return 0;
   const problems = shapeProblems(db, V1_TABLES);
   if (problems.length > 0) throw new Error(`not a wiki database this release knows: ${problems.join('; ')}`);
   return 1;
 }
 
-export type WikiDatabase = Database.Database;
+export type WikiDatabase = SqliteDatabase;
 
 export function openWikiDb(path: string): WikiDatabase {
   let db: WikiDatabase | undefined;
