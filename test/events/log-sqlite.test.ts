@@ -265,3 +265,36 @@ test('the dedup window holds at most dedup_max_ids ids per topic: the oldest bey
     await log.close();
   }
 });
+
+test('an append failing inside a group commit fails alone: the others of the batch commit, and dedup stays right', async () => {
+  const path = join(tmp, 'batch-failure.sqlite');
+  const log = await openEventLog({ backend: 'sqlite', path, synchronous: 'normal' });
+  try {
+    // The file is at its topic limit (8191), so creating one more topic fails inside the
+    // write transaction, after the appends queued before it in the same turn have run.
+    await log.append('local.ok', corpusEvents(1));
+    const other = new Database(path);
+    other.prepare(`INSERT INTO topics (topic_id, name) VALUES (8191, 'local.last')`).run();
+    other.close();
+    const [a, b, c] = [corpusEvents(3), corpusEvents(1), corpusEvents(2)];
+    const results = await Promise.allSettled([log.append('local.ok', a), log.append('local.one-too-many', b), log.append('local.ok', c)]);
+    assert.equal(results[0].status, 'fulfilled');
+    assert.equal(results[1].status, 'rejected');
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /at most 8191 topics/);
+    assert.equal(results[2].status, 'fulfilled');
+    assert.deepEqual(
+      (await log.read('local.ok', 0, 100)).map((r) => r.offset),
+      [1, 2, 3, 4, 5, 6],
+    );
+    assert.deepEqual(await log.read('local.one-too-many', 0, 100), []);
+    // The ids appended in the batch are known (duplicates), the rejected one is not.
+    const again = await log.append('local.ok', [a[1], c[0], b[0]]);
+    assert.deepEqual(again, [
+      { offset: 3, duplicate: true },
+      { offset: 5, duplicate: true },
+      { offset: 7, duplicate: false },
+    ]);
+  } finally {
+    await log.close();
+  }
+});
