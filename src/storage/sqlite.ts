@@ -1,14 +1,12 @@
 // The embedded content store: SQLite through better-sqlite3, WAL journal.
 //
-// Durability and throughput come from GROUP COMMIT: every write (put, delete, purge chunk) is
-// queued; one setImmediate later the whole queue runs in a single transaction and each
-// promise resolves only after COMMIT returned. SQLite's commit cost (a WAL write, plus an
-// fsync with synchronous=full) is paid once per batch instead of once per put. Reads run
-// directly on prepared statements between batches (better-sqlite3 is synchronous, so a read
-// never sees a half-applied batch).
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database, { type Database as Db, type Statement } from 'better-sqlite3';
+// Durability and throughput come from GROUP COMMIT (src/sqlite): every write (put, delete,
+// purge chunk) is queued and runs in one transaction per turn of the event loop, each in its own
+// savepoint; each promise resolves only after COMMIT returned. Reads run directly on prepared
+// statements between batches (better-sqlite3 is synchronous, so a read never sees a
+// half-applied batch).
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { GroupCommit, migrate, openSqlite, type MigrationStep } from '../sqlite/index.ts';
 import { CascadeError } from '../errors/index.ts';
 import { tidTime } from '../util/tid.ts';
 import { StorageErrors } from './errors.ts';
@@ -41,7 +39,7 @@ export interface SqliteOptions {
   historyCacheBytes?: number;
 }
 
-const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+const MIGRATIONS: MigrationStep[] = [
   {
     version: 1,
     name: 'buckets, key_value and key_rev_value tables',
@@ -93,7 +91,7 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     version: 2,
     name: 'compression history: chain columns with a self-referencing foreign key, latest copy table',
     // SQLite cannot add a table constraint to an existing table: rebuild krv (the documented
-    // 12-step way; foreign keys are off while migrating). NO ACTION, not RESTRICT: checked at the
+    // 12-step way; migrate() turns foreign keys off around it). NO ACTION, not RESTRICT: checked at the
     // end of each statement, so deleting a whole key (or a whole dead subtree) in one statement
     // works while a kept row's base can never be deleted.
     sql: `
@@ -152,23 +150,16 @@ interface SqliteBucket {
 type Row = [tid: string, contentType: string | null, headers: string | null, encoding: StoredEncoding, body: Buffer, writtenAt: number];
 type RevRow = [rev: number, tid: string, contentType: string | null, headers: string | null, encoding: StoredEncoding, body: Buffer, writtenAt: number];
 
-interface Op {
-  run: () => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
-
 const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 const PURGE_CHUNK = 1000;
 
 export class SqliteStore implements ContentStore {
   readonly backend = 'sqlite';
   private buckets = new BucketTable<SqliteBucket>();
-  private queue: Op[] = [];
-  private scheduled = false;
-  private closed = false;
+  private closing: Promise<void> | undefined;
   private s: ReturnType<typeof prepareStatements>;
   private readonly cache: BodyCache;
+  private readonly writes: GroupCommit;
 
   private constructor(
     private readonly db: Db,
@@ -176,25 +167,29 @@ export class SqliteStore implements ContentStore {
   ) {
     this.s = prepareStatements(db);
     this.cache = new BodyCache(cacheBytes);
+    this.writes = new GroupCommit(db, {
+      closedError: () => new CascadeError(StorageErrors.backendUnavailable, 'store is closed'),
+      commitError: (e) => new CascadeError(StorageErrors.backendUnavailable, `SQLite store commit failed: ${(e as Error).message}`, { cause: e }),
+      // A rolled-back history put may have cached bodies of rows that were never committed.
+      onRollback: () => this.cache.clear(),
+    });
   }
 
   static open(opts: SqliteOptions): SqliteStore {
-    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-    const db = new Database(opts.path);
+    let db: Db | undefined;
     try {
-      // 16 KB pages (effective for new files only): a 50 KB body spans 4 overflow pages
-      // instead of 13, which made large gets ~1.6x cheaper. mmap serves checkpointed pages
-      // without a copy through SQLite's page cache.
-      db.pragma('page_size = 16384');
-      db.pragma('journal_mode = WAL');
-      db.pragma('mmap_size = 268435456');
-      db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-      db.pragma('busy_timeout = 5000');
-      db.pragma('foreign_keys = OFF'); // a no-op inside a transaction: set around the migrations
-      migrate(db);
+      db = openSqlite(opts.path, {
+        synchronous: opts.synchronous,
+        // 16 KB pages: a 50 KB body spans 4 overflow pages instead of 13, which made large gets
+        // ~1.6x cheaper. mmap serves checkpointed pages without a copy through the page cache.
+        pageSize: 16384,
+        mmap: 256 * 1024 * 1024,
+        busyTimeout: 5000,
+      });
       db.pragma('foreign_keys = ON');
+      migrate(db, MIGRATIONS, { table: 'cascade_migrations' });
     } catch (e) {
-      db.close();
+      db?.close();
       throw new CascadeError(StorageErrors.backendUnavailable, `cannot open SQLite store ${opts.path}: ${(e as Error).message}`, { cause: e });
     }
     return new SqliteStore(db, opts.historyCacheBytes ?? 32 * 1024 * 1024);
@@ -465,54 +460,17 @@ export class SqliteStore implements ContentStore {
     return total;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.enqueue(() => undefined); // drains every write queued before
-    this.closed = true;
-    this.db.close();
+  close(): Promise<void> {
+    // Commits every write queued before, then closes the file.
+    this.closing ??= this.writes.close().then(() => {
+      this.db.close();
+    });
+    return this.closing;
   }
-
-  // -------------------------------------------------------------------------------------------
-  // Group commit
 
   private enqueue<T>(run: () => T): Promise<T> {
-    if (this.closed) return Promise.reject(new CascadeError(StorageErrors.backendUnavailable, 'store is closed'));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.flush);
-      }
-    });
+    return this.writes.run(run);
   }
-
-  private flush = (): void => {
-    this.scheduled = false;
-    const ops = this.queue;
-    this.queue = [];
-    const results: unknown[] = new Array(ops.length);
-    try {
-      this.s.begin.run();
-      for (let i = 0; i < ops.length; i++) results[i] = ops[i].run();
-      this.s.commit.run();
-    } catch {
-      if (this.db.inTransaction) this.s.rollback.run();
-      // One op failed (or the commit did): run each alone so only the failing ones reject.
-      for (const op of ops) {
-        try {
-          this.s.begin.run();
-          const r = op.run();
-          this.s.commit.run();
-          op.resolve(r);
-        } catch (e) {
-          if (this.db.inTransaction) this.s.rollback.run();
-          op.reject(e);
-        }
-      }
-      return;
-    }
-    for (let i = 0; i < ops.length; i++) ops[i].resolve(results[i]);
-  };
 }
 
 /** Outcome of the conditions of a put against the stored current render, or null to write. */
@@ -523,20 +481,6 @@ function conditionalOutcome(curTid: string, curHash: Buffer, p: PreparedPut): Pu
   return null;
 }
 
-function migrate(db: Db): void {
-  db.exec('CREATE TABLE IF NOT EXISTS cascade_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-  const applied = new Set((db.prepare('SELECT version FROM cascade_migrations').all() as { version: number }[]).map((r) => r.version));
-  for (const m of MIGRATIONS) {
-    if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      // Another process may have migrated since the check above: look again under the lock.
-      if (db.prepare('SELECT 1 FROM cascade_migrations WHERE version = ?').get(m.version)) return;
-      db.exec(m.sql);
-      db.prepare('INSERT INTO cascade_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-    }).immediate();
-  }
-}
-
 const COLS = 'tid, content_type, headers, encoding, body, written_at';
 const REV_COLS = 'rev, tid, content_type, headers, encoding, body, written_at';
 
@@ -544,9 +488,6 @@ function prepareStatements(db: Db) {
   const raw = (sql: string): Statement => db.prepare(sql).raw(true);
   const live = LIVE.replace('@now', '?');
   return {
-    begin: db.prepare('BEGIN IMMEDIATE'),
-    commit: db.prepare('COMMIT'),
-    rollback: db.prepare('ROLLBACK'),
     selBucket: db.prepare('SELECT id, type FROM buckets WHERE domain = ? AND name = ?'),
     insBucket: db.prepare('INSERT INTO buckets (domain, name, type, spec) VALUES (?, ?, ?, ?)'),
     updBucket: db.prepare('UPDATE buckets SET spec = ? WHERE id = ?'),

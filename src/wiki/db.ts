@@ -1,8 +1,6 @@
 // The example wiki's own SQLite database: pages, revisions, template links, a deletion log
 // and the event outbox (written in the same transaction as the change it describes).
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { migrate, openSqlite, shapeProblems, tableExists, type MigrationStep, type SqliteDatabase } from '../sqlite/index.ts';
 
 export interface PageRow {
   page_id: number;
@@ -37,8 +35,12 @@ export const REV_DELETED_COMMENT = 2;
 export const REV_DELETED_USER = 4;
 export const REV_DELETED_RESTRICTED = 8;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS page (
+const MIGRATIONS: MigrationStep[] = [
+  {
+    version: 1,
+    name: 'pages, revisions, template links, deletion log and event outbox',
+    sql: `
+CREATE TABLE page (
   page_id INTEGER PRIMARY KEY AUTOINCREMENT,
   namespace INTEGER NOT NULL,
   title TEXT NOT NULL,
@@ -47,9 +49,9 @@ CREATE TABLE IF NOT EXISTS page (
   deleted INTEGER NOT NULL DEFAULT 0,
   touched TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS page_live_title ON page(namespace, title) WHERE deleted = 0;
-CREATE INDEX IF NOT EXISTS page_title ON page(namespace, title);
-CREATE TABLE IF NOT EXISTS revision (
+CREATE UNIQUE INDEX page_live_title ON page(namespace, title) WHERE deleted = 0;
+CREATE INDEX page_title ON page(namespace, title);
+CREATE TABLE revision (
   rev_id INTEGER PRIMARY KEY AUTOINCREMENT,
   page_id INTEGER NOT NULL,
   parent_id INTEGER NOT NULL DEFAULT 0,
@@ -63,15 +65,15 @@ CREATE TABLE IF NOT EXISTS revision (
   text TEXT NOT NULL,
   deleted INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS revision_page ON revision(page_id, rev_id);
-CREATE TABLE IF NOT EXISTS templatelinks (
+CREATE INDEX revision_page ON revision(page_id, rev_id);
+CREATE TABLE templatelinks (
   from_page INTEGER NOT NULL,
   from_ns INTEGER NOT NULL,
   target TEXT NOT NULL,
   PRIMARY KEY (from_page, target)
 );
-CREATE INDEX IF NOT EXISTS templatelinks_target ON templatelinks(target, from_ns, from_page);
-CREATE TABLE IF NOT EXISTS logging (
+CREATE INDEX templatelinks_target ON templatelinks(target, from_ns, from_page);
+CREATE TABLE logging (
   log_id INTEGER PRIMARY KEY AUTOINCREMENT,
   type TEXT NOT NULL,
   action TEXT NOT NULL,
@@ -81,28 +83,50 @@ CREATE TABLE IF NOT EXISTS logging (
   comment TEXT NOT NULL,
   timestamp TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS outbox (
+CREATE TABLE outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   stream TEXT NOT NULL,
   body TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS outbox_dead (
+CREATE TABLE outbox_dead (
   seq INTEGER PRIMARY KEY,
   stream TEXT NOT NULL,
   body TEXT NOT NULL,
   status INTEGER NOT NULL,
   response TEXT NOT NULL
 );
-`;
+`,
+  },
+];
 
-export type WikiDatabase = Database.Database;
+/** Version 1's tables, to recognize a file written before the wiki recorded its schema version. */
+const V1_TABLES = {
+  page: ['page_id', 'namespace', 'title', 'latest', 'redirect_target', 'deleted', 'touched'],
+  revision: ['rev_id', 'page_id', 'parent_id', 'timestamp', 'user_id', 'user_text', 'comment', 'minor', 'sha1', 'len', 'text', 'deleted'],
+  templatelinks: ['from_page', 'from_ns', 'target'],
+  logging: ['log_id', 'type', 'action', 'page_id', 'title', 'user_text', 'comment', 'timestamp'],
+  outbox: ['seq', 'stream', 'body'],
+  outbox_dead: ['seq', 'stream', 'body', 'status', 'response'],
+};
+
+/** The version of a file without a migrations table: 0 when empty, 1 when it has version 1's tables. */
+function wikiBaseline(db: SqliteDatabase): number {
+  if (!Object.keys(V1_TABLES).some((t) => tableExists(db, t))) return 0;
+  const problems = shapeProblems(db, V1_TABLES);
+  if (problems.length > 0) throw new Error(`not a wiki database this release knows: ${problems.join('; ')}`);
+  return 1;
+}
+
+export type WikiDatabase = SqliteDatabase;
 
 export function openWikiDb(path: string): WikiDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.exec(SCHEMA);
+  let db: WikiDatabase | undefined;
+  try {
+    db = openSqlite(path, { synchronous: 'normal', busyTimeout: 5000 });
+    migrate(db, MIGRATIONS, { table: 'cascade_migrations', baseline: wikiBaseline });
+  } catch (e) {
+    db?.close();
+    throw new Error(`cannot open the wiki database ${path}: ${(e as Error).message}`, { cause: e });
+  }
   return db;
 }

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { openEventLog, type LogConfig, type LogEvent } from '../../src/events/log/index.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
+import { LOG_SCHEMA_PER_RECORD } from '../sqlite/fixtures/old-schemas.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cascade-log-mp-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -203,11 +204,7 @@ test('a file written with one row per record is migrated to chunks on open', asy
   const old = new Database(path);
   old.pragma('journal_mode = WAL');
   // The layout before chunks (one row per record, rowid = topic_id * 2^40 + offset).
-  old.exec(`
-    CREATE TABLE topics (topic_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, next_offset INTEGER NOT NULL DEFAULT 1,
-      first_offset INTEGER NOT NULL DEFAULT 1, bytes INTEGER NOT NULL DEFAULT 0, max_age_ms INTEGER, max_bytes INTEGER);
-    CREATE TABLE records (rid INTEGER PRIMARY KEY, id TEXT NOT NULL, idh INTEGER NOT NULL, key TEXT, value BLOB NOT NULL, ts INTEGER NOT NULL);
-    CREATE INDEX records_idh ON records(idh);`);
+  old.exec(LOG_SCHEMA_PER_RECORD);
   old.prepare(`INSERT INTO topics (topic_id, name, next_offset, first_offset, bytes) VALUES (1, 'local.old', 31, 1, 0)`).run();
   const ins = old.prepare('INSERT INTO records (rid, id, idh, key, value, ts) VALUES (?, ?, 0, ?, ?, ?)');
   const now = Date.now();
@@ -264,6 +261,39 @@ test('the dedup window holds at most dedup_max_ids ids per topic: the oldest bey
       again.slice(1).map((r) => r.offset),
       [1500, 601],
     );
+  } finally {
+    await log.close();
+  }
+});
+
+test('an append failing inside a group commit fails alone: the others of the batch commit, and dedup stays right', async () => {
+  const path = join(tmp, 'batch-failure.sqlite');
+  const log = await openEventLog({ backend: 'sqlite', path, synchronous: 'normal' });
+  try {
+    // The file is at its topic limit (8191), so creating one more topic fails inside the
+    // write transaction, after the appends queued before it in the same turn have run.
+    await log.append('local.ok', corpusEvents(1));
+    const other = new Database(path);
+    other.prepare(`INSERT INTO topics (topic_id, name) VALUES (8191, 'local.last')`).run();
+    other.close();
+    const [a, b, c] = [corpusEvents(3), corpusEvents(1), corpusEvents(2)];
+    const results = await Promise.allSettled([log.append('local.ok', a), log.append('local.one-too-many', b), log.append('local.ok', c)]);
+    assert.equal(results[0].status, 'fulfilled');
+    assert.equal(results[1].status, 'rejected');
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /at most 8191 topics/);
+    assert.equal(results[2].status, 'fulfilled');
+    assert.deepEqual(
+      (await log.read('local.ok', 0, 100)).map((r) => r.offset),
+      [1, 2, 3, 4, 5, 6],
+    );
+    assert.deepEqual(await log.read('local.one-too-many', 0, 100), []);
+    // The ids appended in the batch are known (duplicates), the rejected one is not.
+    const again = await log.append('local.ok', [a[1], c[0], b[0]]);
+    assert.deepEqual(again, [
+      { offset: 3, duplicate: true },
+      { offset: 5, duplicate: true },
+      { offset: 7, duplicate: false },
+    ]);
   } finally {
     await log.close();
   }

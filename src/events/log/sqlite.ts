@@ -1,9 +1,9 @@
 // The embedded event log on SQLite (WAL). Every write — appends, fetches (leases), acks,
 // releases, trims — goes through one queue and is applied in ONE transaction per turn of the
-// event loop (group commit): many producers share one commit (and one fsync with
-// synchronous=full, done off the event loop: see syncWal), and each promise resolves only
-// after that commit. Leases live in the
-// database, so consumers of one group may run in several processes sharing the file.
+// event loop (group commit, src/sqlite): many producers share one commit (and one fsync with
+// synchronous=full, done off the event loop: see WalSync), and each promise resolves only
+// after that commit. Leases live in the database, so consumers of one group may run in several
+// processes sharing the file. Tables: sqlite-schema.ts.
 //
 // Layout: an append is stored as few rows as possible — a chunk of consecutive offsets
 // [start, start + n) in one row (ids, keys, value ends, values packed), so the cost per event
@@ -15,73 +15,26 @@
 // first use and brought up to date inside the append's write transaction whenever the topic's
 // next_offset shows that another connection appended (so it stays correct with several
 // processes on one file). A hash hit is confirmed against the stored id.
-import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { closeSync, fsync, openSync } from 'node:fs';
 import { CascadeError } from '../../errors/index.ts';
+import { GroupCommit, WalSync, migrate, openSqlite } from '../../sqlite/index.ts';
+import { CHUNK_RECORDS, LOG_MIGRATIONS, SHIFT, logBaseline } from './sqlite-schema.ts';
 import { LOG_DEFAULTS, type SqliteLogConfig } from './config.ts';
 import { LogErrors } from './errors.ts';
 import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRecord, RetentionOptions } from './types.ts';
 
-const SHIFT = 2 ** 40;
 const MAX_TOPICS = 8191;
 /** Records skipped for a blocked ordering key that one group may hold before fetch stops scanning. */
 const MAX_PENDING = 10_000;
 const DEFAULT_ACK_WAIT_MS = 30_000;
 /** Records one trim step removes at most (bounds how long a trim blocks appends). */
 const TRIM_CHUNK = 20_000;
-/** A chunk holds at most this many records / value bytes (an append larger is split). */
-const CHUNK_RECORDS = 1000;
+/** A chunk holds at most this many value bytes (and CHUNK_RECORDS records; an append larger is split). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** Decoded chunks kept in memory (consumers usually read what was just appended). */
 const CACHE_BYTES = 32 * 1024 * 1024;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS topics (
-  topic_id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  next_offset INTEGER NOT NULL DEFAULT 1,
-  first_offset INTEGER NOT NULL DEFAULT 1,
-  bytes INTEGER NOT NULL DEFAULT 0,
-  max_age_ms INTEGER,
-  max_bytes INTEGER
-);
--- A chunk: records [start, start + n) of a topic (rid = topic_id * 2^40 + start), appended at
--- ts. ids: JSON array; keys: JSON array (null where unkeyed) or NULL when none is keyed;
--- ends: little-endian uint32 end of each value in data; data: the values back to back.
-CREATE TABLE IF NOT EXISTS chunks (
-  rid INTEGER PRIMARY KEY,
-  n INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  ids TEXT NOT NULL,
-  keys TEXT,
-  ends BLOB NOT NULL,
-  data BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cgroups (
-  gid INTEGER PRIMARY KEY,
-  name TEXT NOT NULL,
-  topic_id INTEGER NOT NULL,
-  committed INTEGER NOT NULL,
-  dispatched INTEGER NOT NULL,
-  UNIQUE (name, topic_id)
-);
--- The records of a group at or past its committed position that are not yet acked, as
--- disjoint offset ranges [off, end): a run of unkeyed records, or one keyed record. Leased to a
--- member until expires, or (member NULL) free: released, or waiting behind an earlier record of
--- its key. Ranges keep the write cost per fetched batch, not per record.
-CREATE TABLE IF NOT EXISTS lease_ranges (
-  gid INTEGER NOT NULL,
-  off INTEGER NOT NULL,
-  end INTEGER NOT NULL,
-  key TEXT,
-  member TEXT,
-  expires INTEGER NOT NULL,
-  deliveries INTEGER NOT NULL,
-  PRIMARY KEY (gid, off)
-) WITHOUT ROWID;
-`;
 
 interface TopicRow {
   topic_id: number;
@@ -171,15 +124,6 @@ class DedupWindow {
   }
 }
 
-interface QueuedOp {
-  run: () => unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  weight: number;
-  /** Resolve only once the commit is on disk (synchronous=full); false for fetches and releases. */
-  durable: boolean;
-}
-
 function recordSize(id: string, key: string | null | undefined, value: Buffer): number {
   return value.length + id.length + (key ? key.length : 0);
 }
@@ -200,14 +144,10 @@ const BUSY_GIVE_UP_MS = 10_000;
 export class SqliteEventLog implements EventLog {
   readonly backend = 'sqlite';
   readonly path: string;
-  private readonly db: Database.Database;
+  private readonly db: Db;
   private readonly cfg: Required<Pick<SqliteLogConfig, 'dedup_window_ms' | 'trim_interval_ms' | 'poll_interval_ms' | 'max_batch'>>;
   private readonly defaultRetention: { max_age_ms: number; max_bytes: number };
-  private queue: QueuedOp[] = [];
-  private flushScheduled = false;
-  /** When the write lock was first found taken by another connection (0: not now). */
-  private busySince = 0;
-  private busyRetry: NodeJS.Timeout | undefined;
+  private readonly writes: GroupCommit;
   private closed = false;
   private readonly topicIds = new Map<string, number>();
   private readonly groupIds = new Map<string, number>();
@@ -218,16 +158,12 @@ export class SqliteEventLog implements EventLog {
   version = 0;
   private dirty = false;
   private readonly consumers = new Set<SqliteConsumer>();
-  private readonly savepoint: (f: () => unknown) => unknown;
   private readonly st: ReturnType<SqliteEventLog['prepare']>;
   /** Dedup windows by topic id. */
   private readonly windows = new Map<number, DedupWindow>();
   private readonly dedupMaxIds: number;
-  /** synchronous=full: fsync the WAL asynchronously before acknowledging (see syncWal). */
-  private readonly fsyncWal: boolean;
-  private walFd: number | undefined;
-  private syncing: Promise<void> | undefined;
-  private syncNext: Promise<void> | undefined;
+  /** synchronous=full: the WAL is fsynced off the event loop before durable writes resolve. */
+  private readonly walSync: WalSync | undefined;
   /** Decoded chunks by rid (chunks never change, so entries never go stale). */
   private readonly cache = new Map<number, Chunk>();
   private cacheBytes = 0;
@@ -245,24 +181,47 @@ export class SqliteEventLog implements EventLog {
       max_bytes: cfg.retention?.max_bytes ?? LOG_DEFAULTS.retention.max_bytes,
     };
     this.changes.setMaxListeners(0);
+    let db: Db | undefined;
     try {
-      this.db = new Database(cfg.path, { timeout: 10_000 });
+      db = openSqlite(cfg.path, {
+        // synchronous=full is served by WalSync (an fsync off the event loop), not by SQLite.
+        synchronous: 'normal',
+        // 16 KB pages: a chunk spans 4x fewer overflow pages and WAL frames (about a third less
+        // system time per appended event than 4 KB).
+        pageSize: 16384,
+        cacheSize: 64 * 1024 * 1024,
+        // Several processes may append to one file: a longer wait than the store's.
+        busyTimeout: 10_000,
+      });
+      migrate(db, LOG_MIGRATIONS, { table: 'cascade_migrations', baseline: logBaseline });
     } catch (e) {
+      db?.close();
       throw new CascadeError(LogErrors.unavailable, `cannot open the event log ${cfg.path}: ${(e as Error).message}`, { cause: e });
     }
-    // 16 KB pages (a new file only): a chunk spans 4x fewer overflow pages and WAL frames
-    // (about a third less system time per appended event than 4 KB).
-    this.db.pragma('page_size = 16384');
-    this.db.pragma('journal_mode = WAL');
-    this.fsyncWal = (cfg.synchronous ?? LOG_DEFAULTS.synchronous) === 'full';
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('cache_size = -65536');
-    this.db.exec(SCHEMA);
-    migrateRecords(this.db);
+    this.db = db;
+    this.walSync = (cfg.synchronous ?? LOG_DEFAULTS.synchronous) === 'full' ? new WalSync(cfg.path) : undefined;
+    const walSync = this.walSync;
+    this.writes = new GroupCommit(db, {
+      maxWeight: this.cfg.max_batch,
+      closedError: () => new CascadeError(LogErrors.closed, 'the event log is closed'),
+      commitError: (e) => new CascadeError(LogErrors.unavailable, `event log commit failed: ${(e as Error).message}`, { cause: e }),
+      onRollback: () => this.forgetUncommitted(),
+      onCommit: () => {
+        if (!this.dirty) return;
+        this.dirty = false;
+        this.version++;
+        this.changes.emit('change');
+      },
+      sync:
+        walSync &&
+        (() =>
+          walSync.sync().catch((e: unknown) => {
+            throw new CascadeError(LogErrors.unavailable, `event log fsync failed: ${(e as Error).message}`, { cause: e });
+          })),
+    });
     this.st = this.prepare();
     this.dedupMaxIds = cfg.dedup_max_ids ?? LOG_DEFAULTS.dedup_max_ids;
-    this.savepoint = this.db.transaction((f: () => unknown) => f());
-    // From now on every write goes through flush(), which waits for another connection's write
+    // From now on every write goes through the group commit, which waits for another connection's write
     // lock off the event loop (BUSY → retry on a timer) instead of blocking it for seconds.
     this.db.pragma(`busy_timeout = ${BUSY_ATTEMPT_MS}`);
     this.trimTimer = setInterval(() => {
@@ -325,122 +284,17 @@ export class SqliteEventLog implements EventLog {
 
   private enqueue<T>(run: () => T, weight = 1, durable = true): Promise<T> {
     if (this.closed) return Promise.reject(new CascadeError(LogErrors.closed, 'the event log is closed'));
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject, weight, durable });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.queue.length === 0) return;
-    // Take ops up to max_batch records; the rest go in the next commit.
-    let take = 0;
-    let weight = 0;
-    while (take < this.queue.length && (take === 0 || weight + this.queue[take].weight <= this.cfg.max_batch)) {
-      weight += this.queue[take].weight;
-      take++;
-    }
-    const ops = this.queue.splice(0, take);
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-    const results: { ok: boolean; value: unknown }[] = new Array(ops.length);
-    const txn = this.db.transaction(() => {
-      for (let i = 0; i < ops.length; i++) {
-        // Each op in its own savepoint: one failing op rolls back alone.
-        try {
-          results[i] = { ok: true, value: this.savepoint(ops[i].run) };
-        } catch (e) {
-          results[i] = { ok: false, value: e };
-        }
-      }
-    });
-    try {
-      txn.immediate();
-      this.busySince = 0;
-    } catch (e) {
-      this.forgetUncommitted();
-      if ((e as { code?: string }).code === 'SQLITE_BUSY' && Date.now() - (this.busySince ||= Date.now()) < BUSY_GIVE_UP_MS && !this.closed) {
-        // Another process (or connection) holds the write lock: try again shortly, in order.
-        this.queue.unshift(...ops);
-        this.busyRetry ??= setTimeout(() => {
-          this.busyRetry = undefined;
-          this.flush();
-        }, BUSY_RETRY_MS);
-        return;
-      }
-      this.busySince = 0;
-      const err = new CascadeError(LogErrors.unavailable, `event log commit failed: ${(e as Error).message}`, { cause: e });
-      for (const op of ops) op.reject(err);
-      return;
-    }
-    if (results.some((r) => !r.ok)) this.forgetUncommitted();
-    if (this.dirty) {
-      this.dirty = false;
-      this.version++;
-      this.changes.emit('change');
-    }
-    let synced: Promise<void> | undefined;
-    for (let i = 0; i < ops.length; i++) {
-      const r = results[i];
-      const op = ops[i];
-      if (!r.ok) op.reject(r.value);
-      else if (!this.fsyncWal || !op.durable) op.resolve(r.value);
-      else {
-        synced ??= this.syncWal();
-        synced.then(
-          () => op.resolve(r.value),
-          (e: unknown) => op.reject(new CascadeError(LogErrors.unavailable, `event log fsync failed: ${(e as Error).message}`, { cause: e })),
-        );
-      }
-    }
+    return this.writes.run(run, { weight, durable });
   }
 
   /**
-   * synchronous=full: the WAL is fsynced off the event loop (libuv's pool) after the commit and
-   * before the durable ops resolve, instead of inside COMMIT, which blocked everything else
-   * (requests, validation) for the length of the fsync. Commits meanwhile share the next fsync.
-   * Checkpoints run with synchronous=NORMAL, which syncs the WAL before copying it back.
-   */
-  private syncWal(): Promise<void> {
-    if (this.syncing) {
-      this.syncNext ??= this.syncing.then(
-        () => {
-          this.syncNext = undefined;
-          return this.syncWal();
-        },
-        () => {
-          this.syncNext = undefined;
-          return this.syncWal();
-        },
-      );
-      return this.syncNext;
-    }
-    const p = new Promise<void>((resolve, reject) => {
-      try {
-        this.walFd ??= openSync(`${this.path}-wal`, 'r+');
-      } catch (e) {
-        reject(e as Error);
-        return;
-      }
-      fsync(this.walFd, (err) => (err ? reject(err) : resolve()));
-    });
-    this.syncing = p.finally(() => {
-      this.syncing = undefined;
-    });
-    return this.syncing;
-  }
-
-  /**
-   * After a rollback: the dedup windows and the chunk cache may hold what was never committed
-   * (and offsets that will be reused), so both are rebuilt from the file.
+   * After a rollback: the dedup windows, the chunk cache and the topic and group ids may hold
+   * what was never committed (offsets and ids that will be reused), so they are read again from
+   * the file.
    */
   private forgetUncommitted(): void {
+    this.topicIds.clear();
+    this.groupIds.clear();
     this.windows.clear();
     this.cache.clear();
     this.cacheBytes = 0;
@@ -947,7 +801,7 @@ export class SqliteEventLog implements EventLog {
   }
   private waiting = 0;
   private poller: NodeJS.Timeout | undefined;
-  private dataVersion: Database.Statement | undefined;
+  private dataVersion: Statement | undefined;
   private seenDataVersion = 0;
 
   forget(c: SqliteConsumer): void {
@@ -963,11 +817,10 @@ export class SqliteEventLog implements EventLog {
     for (const c of [...this.consumers]) await c.close();
     clearInterval(this.trimTimer);
     // Let queued writes commit before closing.
-    while (this.queue.length > 0 || this.flushScheduled) await new Promise((r) => setImmediate(r));
+    await this.writes.close();
     this.closed = true;
     this.changes.emit('change');
-    while (this.syncing || this.syncNext) await (this.syncNext ?? this.syncing)!.catch(() => {});
-    if (this.walFd !== undefined) closeSync(this.walFd);
+    await this.walSync?.close();
     this.db.close();
   }
 }
@@ -1026,30 +879,6 @@ function decodeChunk(lo: number, row: ChunkRow): Chunk {
     from = end;
   }
   return { rid: row.rid, start: row.rid - lo, n: row.n, ts: row.ts, ids, keys, values, bytes: row.data.length };
-}
-
-/** Files written before chunks kept one row per record (`records`): packs them into chunks once. */
-function migrateRecords(db: Database.Database): void {
-  const has = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'`).get();
-  if (!has) return;
-  db.transaction(() => {
-    const rows = db.prepare('SELECT rid, id, key, value, ts FROM records ORDER BY rid').iterate() as IterableIterator<{ rid: number; id: string; key: string | null; value: Buffer; ts: number }>;
-    const all = [...rows];
-    const insert = db.prepare('INSERT INTO chunks (rid, n, ts, ids, keys, ends, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    for (let i = 0; i < all.length; ) {
-      // A chunk: consecutive offsets of one topic with one timestamp, up to CHUNK_RECORDS.
-      let j = i + 1;
-      while (j < all.length && j - i < CHUNK_RECORDS && all[j].rid === all[j - 1].rid + 1 && Math.floor(all[j].rid / SHIFT) === Math.floor(all[i].rid / SHIFT) && all[j].ts === all[i].ts) j++;
-      const part = all.slice(i, j);
-      const ends = Buffer.allocUnsafe(4 * part.length);
-      let pos = 0;
-      part.forEach((r, k) => ends.writeUInt32LE((pos += r.value.length), 4 * k));
-      const keyed = part.some((r) => r.key !== null);
-      insert.run(part[0].rid, part.length, part[0].ts, JSON.stringify(part.map((r) => r.id)), keyed ? JSON.stringify(part.map((r) => r.key)) : null, ends, Buffer.concat(part.map((r) => r.value)));
-      i = j;
-    }
-    db.exec('DROP TABLE records');
-  }).immediate();
 }
 
 class SqliteConsumer implements Consumer {
