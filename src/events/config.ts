@@ -161,7 +161,7 @@ export const eventsConfigSchema = {
       },
     },
     append_timeout_ms: { type: 'integer', minimum: 100, default: 1000 },
-    unloadable_schema: { enum: ['error', 'invalid'], default: 'error' },
+    unloadable_schema: { enum: ['error', 'invalid'], default: 'invalid' },
     allow_insecure_schemas: { type: 'boolean', default: false },
   },
 } as const;

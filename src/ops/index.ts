@@ -9,7 +9,7 @@ import { metrics as defaultRegistry, type MetricsRegistry } from '../router/metr
 import type { RequestContext, Router } from '../router/router.ts';
 import { sendJson } from '../router/server.ts';
 import type { ContentStore } from '../storage/types.ts';
-import type { ChangepropService } from '../changeprop/service.ts';
+import { dlqStreams, type ChangepropService } from '../changeprop/service.ts';
 import { listDeadLetters } from '../changeprop/dlq.ts';
 import type { EventLog } from '../events/log/types.ts';
 import { OPS_CSS, DASHBOARD_JS } from './assets.ts';
@@ -144,7 +144,7 @@ export function mountOps(router: Router, deps: OpsDeps): MountedOps {
     const sinceParam = ctx.query.get('since');
     const since = sinceParam === null ? undefined : /^\d+$/.test(sinceParam) ? Number(sinceParam) : Date.parse(sinceParam);
     if (since !== undefined && Number.isNaN(since)) throw new CascadeError(OpsErrors.badQuery, `since: an ISO time or milliseconds since the epoch, not ${sinceParam}`);
-    const list = await listDeadLetters(deps.log, { datacenter: config.datacenter, dlqStream: config.changeprop.dlq_stream, retryStream: config.changeprop.retry_stream }, rule, {
+    const list = await listDeadLetters(deps.log, dlqStreams(config), rule, {
       since,
       limit: DEAD_LETTER_PAGE + 1,
     });

@@ -49,7 +49,7 @@ describe('EventGate schema repository compatibility', () => {
       writeFileSync(join(dir, name), text);
     }
     const streams = { [STREAM]: { schema_title: ['test_event', 'test_draft4', 'test_insecure'] } };
-    fx = await startIntake({ schema_base_uris: [dir], streams, error_stream: '' });
+    fx = await startIntake({ schema_base_uris: [dir], streams, error_stream: '', unloadable_schema: 'error' });
     lenient = await startIntake({ schema_base_uris: [dir], streams, error_stream: '', allow_insecure_schemas: true, unloadable_schema: 'invalid' });
   });
   after(async () => {
@@ -83,7 +83,7 @@ describe('EventGate schema repository compatibility', () => {
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
   });
 
-  it('a schema that cannot be loaded: EventGate\'s "error" (500), or 400 with unloadable_schema: invalid', async () => {
+  it('a schema that cannot be loaded: 400 by default (unloadable_schema: invalid), EventGate\'s "error" (500) with unloadable_schema: error', async () => {
     const r = await fx.post([ev('/no/such/1.0.0')]);
     assert.equal(r.status, 500);
     const mixed = await fx.post([ev('/no/such/1.0.0'), ev('/test_event/0.0.2')]);

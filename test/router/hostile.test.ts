@@ -268,7 +268,7 @@ describe('hostile input over HTTP', () => {
   });
 
   // Event bodies the intake must refuse with 400 (src/events: nesting depth and $schema limits;
-  // an unknown but well-formed $schema is EventGate's 500 "error", see events.unloadable_schema).
+  // an unknown but well-formed $schema is a 400 too unless events.unloadable_schema: error).
   it('hostile event bodies: 4xx problem+json, never 5xx', async () => {
     const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
     const ev = (x: string, schema = '/mediawiki/page/delete/1.0.0') =>

@@ -206,6 +206,8 @@ export class SqliteEventLog implements EventLog {
       closedError: () => new CascadeError(LogErrors.closed, 'the event log is closed'),
       commitError: (e) => new CascadeError(LogErrors.unavailable, `event log commit failed: ${(e as Error).message}`, { cause: e }),
       onRollback: () => this.forgetUncommitted(),
+      // Another connection's write lock is waited for off the event loop, in order.
+      busy: { retryMs: BUSY_RETRY_MS, giveUpMs: BUSY_GIVE_UP_MS },
       onCommit: () => {
         if (!this.dirty) return;
         this.dirty = false;
