@@ -224,7 +224,10 @@ export class ContentRoutes {
     // HTML: a no-cache request for it must not re-render the HTML at the origin again (change
     // propagation asks for summaries right after the HTML it was derived from changed).
     const o = { ...readOptions(ctx), noCache: false };
-    const html = await this.svc.html(domain, t, o);
+    // The HTML is a dependency here: a miss that renders it (a page edited again meanwhile) is
+    // a change of its own, not a step of this request's chain. Carrying the chain into its
+    // resource_change made the next summary step look like a loop (html already in the chain).
+    const html = await this.svc.html(domain, t, { ...o, triggeredBy: undefined });
     if (this.redirectIfNeeded(ctx, html)) return;
     const served = await this.svc.derived(kind, domain, t, html.entry, o);
     if (html.stale) served.stale = html.stale;
