@@ -6,6 +6,7 @@ import type { PageRow, RevisionRow, WikiDatabase } from './db.ts';
 import { REV_DELETED_COMMENT, REV_DELETED_TEXT, REV_DELETED_USER } from './db.ts';
 import { databaseName, namespaceName } from './site.ts';
 import { escapeHtml } from './render.ts';
+import { WakeableSleep } from '../util/wakeable-sleep.ts';
 
 export interface Performer {
   user_text: string;
@@ -193,8 +194,7 @@ export class OutboxSender {
   private url: string | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly idle = new WakeableSleep();
   private sent = 0;
   private lastError: string | undefined;
   private readonly select;
@@ -227,9 +227,7 @@ export class OutboxSender {
 
   /** New rows were written: send without waiting for the idle poll. */
   kick(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.idle.wake();
   }
 
   stats(): OutboxStats {
@@ -245,16 +243,7 @@ export class OutboxSender {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = () => {
-        clearTimeout(this.timer);
-        resolve();
-      };
-      this.timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-    });
+    return this.idle.sleep(ms);
   }
 
   private async run(): Promise<void> {

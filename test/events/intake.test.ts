@@ -185,12 +185,13 @@ describe('event intake over HTTP with the public schemas', () => {
       const errs = (await fx.records(ERROR_STREAM)).slice(before).map(parse);
       assert.equal(errs.length, list.length, `${kind}: one error event per invalid event`);
     }
-    // A schema that cannot be loaded is EventGate's "error" (500 when every event has one).
+    // A schema that cannot be loaded is the client's mistake by default (events.unloadable_schema:
+    // invalid): 400, each event reported as invalid with EventGate's message.
     const r = await fx.post(unknown.map((x) => x.event));
-    assert.equal(r.status, 500);
-    const body = r.body as { invalid: unknown[]; error: { index: number; context: { message: string } }[] };
-    assert.equal(body.error.length, unknown.length);
-    assert.match(body.error[0].context.message, /^Failed loading schema at \/does\/not\/exist\/1\.0\.0/);
+    assert.equal(r.status, 400);
+    const body = r.body as { invalid: { index: number; context: { message: string } }[]; error: unknown[] };
+    assert.equal(body.invalid.length, unknown.length);
+    assert.match(body.invalid[0].context.message, /no schema found for \$schema \/does\/not\/exist\/1\.0\.0/);
     // A single invalid event is a 400 too, with the field named.
     const one = await fx.post(missing[0].event);
     assert.equal(one.status, 400);

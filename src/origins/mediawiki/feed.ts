@@ -18,6 +18,7 @@ import { metrics } from '../../router/metrics.ts';
 import type { ContentStore } from '../../storage/types.ts';
 import type { OriginChangesConfig } from './feed-config.ts';
 import { eventsOfChange, RC_PROPS, type ChangeLookups, type FeedSite, type RecentChange, type RevisionFacts } from './feed-events.ts';
+import { WakeableSleep } from '../../util/wakeable-sleep.ts';
 
 export const WATERMARK_BUCKET = 'origin-changes';
 
@@ -60,8 +61,7 @@ const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$
 export class RecentChangesFeed {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly idle = new WakeableSleep();
   private again = false;
   private wakeRetries = 0;
   private wm: Watermark | undefined;
@@ -87,9 +87,7 @@ export class RecentChangesFeed {
   /** Polls as soon as possible (the current poll, if any, is followed by another). */
   poke(): void {
     this.again = true;
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.idle.wake();
   }
 
   async close(): Promise<void> {
@@ -120,16 +118,7 @@ export class RecentChangesFeed {
 
   private sleep(ms: number): Promise<void> {
     if (this.again || !this.running) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.wake = () => {
-        clearTimeout(this.timer);
-        resolve();
-      };
-      this.timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-    });
+    return this.idle.sleep(ms);
   }
 
   private async run(): Promise<void> {
