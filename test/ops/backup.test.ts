@@ -33,6 +33,8 @@ changeprop: { enabled: false }
 events:
   streams:
     resource_change: { schema_title: resource_change }
+  producers:
+    - { streams: [resource_change], from: [loopback], internal: true }   # the test's writer posts Cascade's own stream
 domains:
   example.wiki:
     origin: { url: "http://127.0.0.1:9" }

@@ -56,8 +56,10 @@ test('npm pack, npm install -g into a prefix, cascade serve --config from anothe
   mkdirSync(etc);
   mkdirSync(cwd);
   // The shipped config, on free ports, with data_dir relative to where it now lives.
-  const cfg = parseYaml(readFileSync(join(installed, 'config', 'cascade.yaml'), 'utf8')) as { listen: { port: number }; data_dir: string; wiki?: Record<string, unknown> };
+  const cfg = parseYaml(readFileSync(join(installed, 'config', 'cascade.yaml'), 'utf8')) as { listen: { port: number }; data_dir: string; wiki?: Record<string, unknown>; events: { producers?: unknown[] } };
   cfg.listen.port = 0;
+  // resource_change is Cascade's own stream: the test opens it to loopback to post one.
+  cfg.events.producers = [...(cfg.events.producers ?? []), { streams: ['resource_change'], from: ['loopback'], internal: true }];
   cfg.data_dir = './data';
   cfg.wiki = { ...cfg.wiki, port: 0 };
   writeFileSync(join(etc, 'cascade.yaml'), toYaml(cfg));
