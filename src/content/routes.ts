@@ -11,6 +11,7 @@ import type { Title } from '../titles/index.ts';
 import { isTid } from '../util/tid.ts';
 import { ContentErrors } from './errors.ts';
 import * as pages from './pages.ts';
+import { metadataEndpoints } from './meta-routes.ts';
 import type { ServedEntry } from './hot.ts';
 import { cacheOutcomes, encodeTitle, HTML_TYPE, htmlType, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
 
@@ -41,7 +42,7 @@ export interface Endpoint {
   handler: (ctx: RequestContext, domain: string) => Promise<void> | void;
 }
 
-const P = {
+export const P = {
   title: { name: 'title', in: 'path', required: true, description: 'Page title (normalized titles answer 301 to the canonical URL)', schema: { type: 'string' } },
   revision: { name: 'revision', in: 'path', required: true, description: 'Revision id', schema: { type: 'integer', minimum: 0 } },
   tid: { name: 'tid', in: 'path', required: true, description: 'Render id (time UUID)', schema: { type: 'string', format: 'uuid' } },
@@ -90,12 +91,12 @@ function withTitle(ctx: RequestContext, prefixedDbKey: string, query: string | u
   return segs.join('/') + (q ? `?${q}` : '');
 }
 
-function parseRevision(s: string): number {
+export function parseRevision(s: string): number {
   if (!/^\d{1,15}$/.test(s)) throw new CascadeError(ContentErrors.badRevision, `not a revision id: ${s}`);
   return Number(s);
 }
 
-function etagMatches(inm: string, etag: string): boolean {
+export function etagMatches(inm: string, etag: string): boolean {
   return inm === etag || inm === '*' || inm.includes(etag);
 }
 
@@ -176,7 +177,7 @@ export class ContentRoutes {
    * The normalized title of a request; answers 301 to the canonical URL (and returns
    * undefined) when the request did not use it.
    */
-  private async title(ctx: RequestContext, domain: string): Promise<Title | undefined> {
+  async title(ctx: RequestContext, domain: string): Promise<Title | undefined> {
     const raw = ctx.params.title;
     const t = this.svc.titleSync(domain, raw) ?? (await this.svc.title(domain, raw, ctx.requestId));
     // Writes act on the normalized title: a redirect would lose the request body.
@@ -257,70 +258,7 @@ export class ContentRoutes {
     const svc = this.svc;
     const list = (items: unknown[], next?: string) => ({ items, ...(next ? { _links: { next: { href: `?page=${encodeURIComponent(next)}` } } } : {}) });
     return [
-      {
-        method: 'GET',
-        path: '/page/',
-        family: 'page',
-        stability: 'stable',
-        tag: 'Page content',
-        summary: 'List page-related API entry points',
-        params: [],
-        produces: JSON_TYPE,
-        handler: (ctx) => {
-          sendJson(ctx.res, 200, {
-            items: ['title', 'html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'revision', 'wikitext'],
-          });
-        },
-      },
-      {
-        method: 'GET',
-        path: '/page/title/',
-        family: 'title',
-        stability: 'unstable',
-        tag: 'Page content',
-        summary: 'List all pages with stored content (paged)',
-        params: [P.page],
-        produces: JSON_TYPE,
-        handler: async (ctx, domain) => {
-          const token = ctx.query.get('page') ?? undefined;
-          const page = await pages.listPages(svc, domain, token);
-          sendJson(ctx.res, 200, list(page.items, page.next), { 'cache-control': 'no-cache' });
-        },
-      },
-      {
-        method: 'GET',
-        path: '/page/title/{title}',
-        family: 'title',
-        stability: 'stable',
-        tag: 'Page content',
-        summary: 'Get revision metadata for a title (the latest revision)',
-        params: [P.title],
-        produces: JSON_TYPE,
-        handler: async (ctx, domain) => {
-          const t = await this.title(ctx, domain);
-          if (!t) return;
-          const item = await pages.titleInfo(svc, domain, t, ctx.requestId);
-          sendJson(ctx.res, 200, { items: [item] }, { 'cache-control': 'no-cache' });
-        },
-      },
-      {
-        method: 'GET',
-        path: '/page/title/{title}/',
-        family: 'title',
-        stability: 'unstable',
-        tag: 'Page content',
-        summary: "List a page's revisions (from the origin's history, newest first, paged)",
-        params: [P.title, { name: 'older_than', in: 'query', description: 'Revisions older than this id', schema: { type: 'integer' } }],
-        produces: JSON_TYPE,
-        handler: async (ctx, domain) => {
-          const t = await this.title(ctx, domain);
-          if (!t) return;
-          const older = ctx.query.get('older_than');
-          const r = await pages.titleRevisions(svc, domain, t, older === null ? undefined : parseRevision(older), ctx.requestId);
-          const body = { items: r.items, ...(r.older ? { _links: { next: { href: `?older_than=${r.older}` } } } : {}) };
-          sendJson(ctx.res, 200, body, { 'cache-control': 'no-cache' });
-        },
-      },
+      ...metadataEndpoints(this, list),
       {
         method: 'GET',
         path: '/page/html/{title}',
@@ -382,21 +320,6 @@ export class ContentRoutes {
           if (!t) return;
           const served = await svc.htmlRevTid(domain, t, rev, ctx.params.tid.toLowerCase(), readOptions(ctx));
           await this.send(ctx, served, 'html');
-        },
-      },
-      {
-        method: 'GET',
-        path: '/page/revision/{revision}',
-        family: 'revision',
-        stability: 'unstable',
-        tag: 'Page content',
-        summary: 'Get metadata of a revision',
-        params: [P.revision],
-        produces: JSON_TYPE,
-        handler: async (ctx, domain) => {
-          const rev = parseRevision(ctx.params.revision);
-          const item = await pages.revisionInfo(svc, domain, rev, ctx.requestId);
-          sendJson(ctx.res, 200, { items: [item] }, { 'cache-control': 'no-cache' });
         },
       },
       ...(['summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining'] as DerivedKind[]).map(

@@ -1,0 +1,43 @@
+// The public REST contract (issue 12's slice) against the example wiki: metadata ETags and
+// 304s, `page/title/{title}/{revision}`, untitled transforms and `body_only`.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkMetadataContract } from '../helpers/contract.ts';
+import { startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+const API = '/api/rest_v1';
+const DOM = '/example.wiki/v1';
+
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h.close();
+});
+
+async function edit(title: string, text: string): Promise<number> {
+  const r = await h.fetch(`${API}/page/wikitext/${encodeURIComponent(title)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ wikitext: text, comment: 'contract test' }).toString(),
+  });
+  const body = (await r.json()) as { newrevid: number };
+  assert.ok(r.status === 200 || r.status === 201, JSON.stringify(body));
+  return body.newrevid;
+}
+
+describe('metadata endpoints (example wiki)', () => {
+  it('ETag "rev/tid", If-None-Match 304, one revision of a page', async () => {
+    const old = await edit('Contract page', 'First version.');
+    const latest = await edit('Contract page', 'Second version.');
+    const other = await edit('Another contract page', 'Elsewhere.');
+    await checkMetadataContract(h.fetch, DOM, 'Contract page', old, latest, other);
+    await checkMetadataContract(h.fetch, API, 'Contract page', old, latest, other);
+  });
+
+  it('declares page/title/{title}/{revision} in the OpenAPI spec', async () => {
+    const spec = (await (await h.fetch(`${DOM}/?spec`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    assert.ok(spec.paths['/page/title/{title}/{revision}']?.get);
+  });
+});

@@ -1,0 +1,32 @@
+// The public REST contract (issue 12's slice) against a real MediaWiki (core development routes
+// on, so the transform route exists): metadata ETags and 304s, `page/title/{title}/{revision}`,
+// untitled transforms and `body_only`.
+import { after, before, describe, it } from 'node:test';
+import { checkMetadataContract } from '../helpers/contract.ts';
+import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
+import { startCascade, type CascadeOnly } from '../content/harness.ts';
+
+const D = 'mw.test';
+const V1 = `/${D}/v1`;
+
+describe('REST contract against MediaWiki', () => {
+  let mw: MediaWiki | undefined;
+  let c: CascadeOnly;
+  before(async (t) => {
+    mw = await requireMediaWiki(t as never, { coreDevRoutes: true });
+    if (!mw) return;
+    c = await startCascade(mw.url, D);
+  });
+  after(async () => {
+    await c?.close();
+    await mw?.close();
+  });
+
+  it('metadata: ETag "rev/tid", If-None-Match 304, one revision of a page', async (t) => {
+    if (!mw) return t.skip('no MediaWiki');
+    const old = (await mw.edit('Contract page', 'First version.')).revid;
+    const latest = (await mw.edit('Contract page', 'Second version.')).revid;
+    const other = (await mw.edit('Another contract page', 'Elsewhere.')).revid;
+    await checkMetadataContract(c.fetch, V1, 'Contract page', old, latest, other);
+  });
+});
