@@ -12,8 +12,9 @@ import { isTid } from '../util/tid.ts';
 import { ContentErrors } from './errors.ts';
 import * as pages from './pages.ts';
 import { metadataEndpoints } from './meta-routes.ts';
+import { transformEndpoints } from './transform-routes.ts';
 import type { ServedEntry } from './hot.ts';
-import { cacheOutcomes, encodeTitle, HTML_TYPE, htmlType, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
+import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
 
 export type Stability = 'stable' | 'unstable' | 'experimental';
 
@@ -235,7 +236,7 @@ export class ContentRoutes {
     await this.send(ctx, served, kind);
   }
 
-  private async form(req: IncomingMessage, limit: number): Promise<Record<string, string>> {
+  async form(req: IncomingMessage, limit: number): Promise<Record<string, string>> {
     const ct = String(req.headers['content-type'] ?? '');
     const body = await readBody(req, limit);
     if (ct.startsWith('application/x-www-form-urlencoded') || ct === '') {
@@ -367,29 +368,7 @@ export class ContentRoutes {
           sendJson(ctx.res, r.created ? 201 : 200, r.body, { 'cache-control': 'no-cache' });
         },
       },
-      ...['/transform/wikitext/to/html/{title}', '/transform/wikitext/to/html/{title}/{revision}'].map(
-        (path): Endpoint => ({
-          method: 'POST',
-          path,
-          family: 'transform',
-          stability: 'stable',
-          tag: 'Transforms',
-          summary: 'Render wikitext to HTML (proxied to the origin renderer; nothing is stored)',
-          params: path.endsWith('{revision}') ? [P.title, P.revision] : [P.title],
-          produces: HTML_TYPE,
-          form: [{ name: 'wikitext', description: 'Wikitext to render', required: true }],
-          handler: async (ctx, domain) => {
-            const rev = ctx.params.revision !== undefined ? parseRevision(ctx.params.revision) : undefined;
-            const t = await this.title(ctx, domain);
-            if (!t) return;
-            const f = await this.form(ctx.req, svc.cfg.max_body_bytes);
-            if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
-            const res = await svc.wiki.transform(domain, t.prefixedDbKey, rev, f.wikitext, ctx.requestId);
-            ctx.res.writeHead(200, { 'content-type': res.htmlVersion ? htmlType(res.htmlVersion) : HTML_TYPE, 'content-length': res.body.length, 'cache-control': 'no-cache' });
-            ctx.res.end(res.body);
-          },
-        }),
-      ),
+      ...transformEndpoints(this),
     ];
   }
 

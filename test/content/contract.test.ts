@@ -2,7 +2,7 @@
 // 304s, `page/title/{title}/{revision}`, untitled transforms and `body_only`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkMetadataContract } from '../helpers/contract.ts';
+import { checkMetadataContract, checkTransformContract } from '../helpers/contract.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -39,5 +39,17 @@ describe('metadata endpoints (example wiki)', () => {
   it('declares page/title/{title}/{revision} in the OpenAPI spec', async () => {
     const spec = (await (await h.fetch(`${DOM}/?spec`)).json()) as { paths: Record<string, Record<string, unknown>> };
     assert.ok(spec.paths['/page/title/{title}/{revision}']?.get);
+  });
+});
+
+describe('transforms (example wiki)', () => {
+  it('untitled and titled, body_only gives the body fragment', async () => {
+    await checkTransformContract(h.fetch, DOM, 'Larkford');
+    await checkTransformContract(h.fetch, API, 'Larkford');
+  });
+
+  it('declares the untitled transform in the OpenAPI spec', async () => {
+    const spec = (await (await h.fetch(`${DOM}/?spec`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    assert.ok(spec.paths['/transform/wikitext/to/html']?.post);
   });
 });

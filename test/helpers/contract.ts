@@ -55,3 +55,40 @@ export async function checkMetadataContract(f: Fetch, base: string, page: string
   assert.equal(bad.status, 400);
   await bad.text();
 }
+
+/**
+ * Transforms: untitled and titled, with and without `body_only` (form field or JSON boolean).
+ */
+export async function checkTransformContract(f: Fetch, base: string, page: string): Promise<void> {
+  const seg = encodeURIComponent(page.replace(/ /g, '_'));
+  const post = (path: string, body: Record<string, unknown>, json = false) =>
+    f(base + path, {
+      method: 'POST',
+      headers: { 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded' },
+      body: json ? JSON.stringify(body) : new URLSearchParams(body as Record<string, string>).toString(),
+    });
+  const wikitext = "'''Bold''' and [[Somewhere]]";
+  for (const path of ['/transform/wikitext/to/html', `/transform/wikitext/to/html/${seg}`]) {
+    const whole = await post(path, { wikitext });
+    const doc = await whole.text();
+    assert.equal(whole.status, 200, `${path}: ${doc}`);
+    assert.match(doc, /<html[\s>]/, `${path}: a whole document by default`);
+    assert.match(doc, /<b[^>]*>Bold<\/b>/);
+    assert.match(whole.headers.get('content-type') ?? '', /^text\/html; charset=utf-8; profile="https:\/\/www\.mediawiki\.org\/wiki\/Specs\/HTML\/\d+\.\d+\.\d+"$/);
+    for (const [body, json] of [[{ wikitext, body_only: 'true' }, false], [{ wikitext, body_only: true }, true]] as const) {
+      const r = await post(path, body, json);
+      const frag = await r.text();
+      assert.equal(r.status, 200, `${path}: ${frag}`);
+      assert.doesNotMatch(frag, /<(html|head|body)[\s>]/i, `${path}: body_only is the body's inner HTML`);
+      assert.match(frag, /<b[^>]*>Bold<\/b>/);
+      assert.match(frag, /href="\.\/Somewhere"/);
+      assert.equal(Number(r.headers.get('content-length')), Buffer.byteLength(frag));
+      // The fragment is exactly what the whole document's body holds.
+      const inner = /<body\b[^>]*>([\s\S]*)<\/body>/.exec(doc)?.[1];
+      assert.ok(inner && inner.includes(/<b[^>]*>Bold<\/b>/.exec(frag)![0]));
+    }
+    const missing = await post(path, { body_only: 'true' });
+    assert.equal(missing.status, 400);
+    await missing.text();
+  }
+}

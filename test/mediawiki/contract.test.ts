@@ -1,8 +1,9 @@
 // The public REST contract (issue 12's slice) against a real MediaWiki (core development routes
 // on, so the transform route exists): metadata ETags and 304s, `page/title/{title}/{revision}`,
 // untitled transforms and `body_only`.
+import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { checkMetadataContract } from '../helpers/contract.ts';
+import { checkMetadataContract, checkTransformContract } from '../helpers/contract.ts';
 import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
 import { startCascade, type CascadeOnly } from '../content/harness.ts';
 
@@ -28,5 +29,27 @@ describe('REST contract against MediaWiki', () => {
     const latest = (await mw.edit('Contract page', 'Second version.')).revid;
     const other = (await mw.edit('Another contract page', 'Elsewhere.')).revid;
     await checkMetadataContract(c.fetch, V1, 'Contract page', old, latest, other);
+  });
+
+  it('transforms through the coredev route: untitled, titled, body_only', async (t) => {
+    if (!mw) return t.skip('no MediaWiki');
+    assert.equal((await c.app.content.service.wiki.capabilities(D)).transform, 'coredev');
+    await checkTransformContract(c.fetch, V1, 'Bodmin');
+  });
+
+  it('an untitled transform is a 501 problem when the origin has no transform route', async (t) => {
+    if (!mw) return t.skip('no MediaWiki');
+    const caps = await c.app.content.service.wiki.capabilities(D);
+    caps.transform = 'none'; // as a stock wiki reports it
+    try {
+      const r = await c.fetch(`${V1}/transform/wikitext/to/html`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wikitext: "''x''", body_only: true }) });
+      assert.equal(r.status, 501);
+      assert.equal(r.headers.get('content-type'), 'application/problem+json');
+      const p = (await r.json()) as { code: string; detail: string };
+      assert.equal(p.code, 'CASCADE_CONTENT_TRANSFORM_UNAVAILABLE');
+      assert.match(p.detail, /coreDevelopmentRoutes|Parsoid/);
+    } finally {
+      caps.transform = 'coredev';
+    }
   });
 });
