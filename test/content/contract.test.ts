@@ -53,3 +53,46 @@ describe('transforms (example wiki)', () => {
     assert.ok(spec.paths['/transform/wikitext/to/html']?.post);
   });
 });
+
+describe('mobile-sections (example wiki)', () => {
+  it('lead.sections lists every section as a TOC entry; no section without a reference list is marked', async () => {
+    await edit(
+      'Sectioned contract page',
+      [
+        'Lead text.',
+        '== History ==',
+        'Old times.',
+        '=== Early years ===',
+        'Very old times.',
+        '== See also ==',
+        '* [[Larkford]]',
+        '== Further reading ==',
+        '* A book about mw-references',
+        '=== Online ===',
+        '* A site',
+      ].join('\n'),
+    );
+    const r = await h.fetch(`${API}/page/mobile-sections/Sectioned_contract_page`);
+    assert.equal(r.status, 200);
+    type S = { id: number; toclevel: number; anchor: string; line: string; text?: string; isReferenceSection?: boolean };
+    const m = (await r.json()) as { lead: { sections: S[] }; remaining: { sections: S[] } };
+    assert.deepEqual(
+      m.lead.sections.slice(1),
+      [
+        { id: 1, toclevel: 1, anchor: 'History', line: 'History' },
+        { id: 2, toclevel: 2, anchor: 'Early_years', line: 'Early years' },
+        { id: 3, toclevel: 1, anchor: 'See_also', line: 'See also' },
+        { id: 4, toclevel: 1, anchor: 'Further_reading', line: 'Further reading' },
+        { id: 5, toclevel: 2, anchor: 'Online', line: 'Online' },
+      ],
+    );
+    assert.equal(m.lead.sections[0]!.id, 0);
+    assert.match(m.lead.sections[0]!.text ?? '', /Lead text/);
+    assert.deepEqual(
+      m.remaining.sections.map((s) => [s.line, 'isReferenceSection' in s]),
+      [['History', false], ['Early years', false], ['See also', false], ['Further reading', false], ['Online', false]],
+    );
+    const lead = (await (await h.fetch(`${API}/page/mobile-sections-lead/Sectioned_contract_page`)).json()) as { sections: S[] };
+    assert.equal(lead.sections.length, 6);
+  });
+});

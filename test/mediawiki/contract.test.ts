@@ -52,4 +52,43 @@ describe('REST contract against MediaWiki', () => {
       caps.transform = 'coredev';
     }
   });
+
+  it('mobile-sections of a Parsoid render: the full TOC in the lead, reference sections marked', async (t) => {
+    if (!mw) return t.skip('no MediaWiki');
+    const text = [
+      'Lead text.',
+      '== History ==',
+      'Old times.',
+      '=== Early years ===',
+      'Very old times.',
+      '== See also ==',
+      '* [[Bodmin]]',
+      '== Further reading ==',
+      '<div class="refbegin">',
+      '* A book',
+      '</div>',
+      '=== Online ===',
+      '* A site',
+      '== External links ==',
+      '* Elsewhere',
+    ].join('\n');
+    await mw.edit('Sectioned contract page', text);
+    const r = await c.fetch(`${V1}/page/mobile-sections/Sectioned_contract_page`);
+    const body = await r.text();
+    assert.equal(r.status, 200, body);
+    type S = { id: number; toclevel: number; anchor: string; line: string; text?: string; isReferenceSection?: boolean };
+    const m = JSON.parse(body) as { lead: { sections: S[] }; remaining: { sections: S[] } };
+    assert.deepEqual(m.lead.sections.slice(1), [
+      { id: 1, toclevel: 1, anchor: 'History', line: 'History' },
+      { id: 2, toclevel: 2, anchor: 'Early_years', line: 'Early years' },
+      { id: 3, toclevel: 1, anchor: 'See_also', line: 'See also' },
+      { id: 4, toclevel: 1, anchor: 'Further_reading', line: 'Further reading' },
+      { id: 5, toclevel: 2, anchor: 'Online', line: 'Online' },
+      { id: 6, toclevel: 1, anchor: 'External_links', line: 'External links' },
+    ]);
+    assert.deepEqual(
+      m.remaining.sections.map((s) => [s.line, s.isReferenceSection === true]),
+      [['History', false], ['Early years', false], ['See also', false], ['Further reading', true], ['Online', true], ['External links', false]],
+    );
+  });
 });
