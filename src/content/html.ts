@@ -67,3 +67,11 @@ export function redirectTarget(html: string): string | undefined {
   }
   return t.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'") || undefined;
 }
+
+const BODY_RE = /<body\b[^>]*>([\s\S]*)<\/body\s*>/i;
+
+/** The inner HTML of a document's body (`body_only`, as RESTBase answers); a fragment stays as it is. */
+export function bodyInner(html: string): string {
+  const m = BODY_RE.exec(html);
+  return m ? m[1] : html;
+}

@@ -106,6 +106,15 @@ export async function revisionInfo(svc: ContentService, domain: string, rev: num
   };
 }
 
+/** Metadata of one revision of a page: 404 when the revision belongs to another page. */
+export async function titleRevisionInfo(svc: ContentService, domain: string, title: Title, rev: number, requestId?: string): Promise<Record<string, unknown>> {
+  const item = await revisionInfo(svc, domain, rev, requestId);
+  if (item.title !== title.prefixedDbKey) {
+    throw new CascadeError(ContentErrors.revisionNotFound, `revision ${rev} does not belong to ${title.prefixedDbKey}`);
+  }
+  return item;
+}
+
 /**
  * Saves wikitext through the origin's `PUT /page/{title}` with the caller's cookie and
  * authorization (the origin decides who may edit; a CSRF token is fetched when needed).

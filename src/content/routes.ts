@@ -11,8 +11,10 @@ import type { Title } from '../titles/index.ts';
 import { isTid } from '../util/tid.ts';
 import { ContentErrors } from './errors.ts';
 import * as pages from './pages.ts';
+import { metadataEndpoints } from './meta-routes.ts';
+import { transformEndpoints } from './transform-routes.ts';
 import type { ServedEntry } from './hot.ts';
-import { cacheOutcomes, encodeTitle, HTML_TYPE, htmlType, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
+import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
 
 export type Stability = 'stable' | 'unstable' | 'experimental';
 
@@ -41,7 +43,7 @@ export interface Endpoint {
   handler: (ctx: RequestContext, domain: string) => Promise<void> | void;
 }
 
-const P = {
+export const P = {
   title: { name: 'title', in: 'path', required: true, description: 'Page title (normalized titles answer 301 to the canonical URL)', schema: { type: 'string' } },
   revision: { name: 'revision', in: 'path', required: true, description: 'Revision id', schema: { type: 'integer', minimum: 0 } },
   tid: { name: 'tid', in: 'path', required: true, description: 'Render id (time UUID)', schema: { type: 'string', format: 'uuid' } },
@@ -90,12 +92,12 @@ function withTitle(ctx: RequestContext, prefixedDbKey: string, query: string | u
   return segs.join('/') + (q ? `?${q}` : '');
 }
 
-function parseRevision(s: string): number {
+export function parseRevision(s: string): number {
   if (!/^\d{1,15}$/.test(s)) throw new CascadeError(ContentErrors.badRevision, `not a revision id: ${s}`);
   return Number(s);
 }
 
-function etagMatches(inm: string, etag: string): boolean {
+export function etagMatches(inm: string, etag: string): boolean {
   return inm === etag || inm === '*' || inm.includes(etag);
 }
 
@@ -176,7 +178,7 @@ export class ContentRoutes {
    * The normalized title of a request; answers 301 to the canonical URL (and returns
    * undefined) when the request did not use it.
    */
-  private async title(ctx: RequestContext, domain: string): Promise<Title | undefined> {
+  async title(ctx: RequestContext, domain: string): Promise<Title | undefined> {
     const raw = ctx.params.title;
     const t = this.svc.titleSync(domain, raw) ?? (await this.svc.title(domain, raw, ctx.requestId));
     // Writes act on the normalized title: a redirect would lose the request body.
@@ -234,7 +236,7 @@ export class ContentRoutes {
     await this.send(ctx, served, kind);
   }
 
-  private async form(req: IncomingMessage, limit: number): Promise<Record<string, string>> {
+  async form(req: IncomingMessage, limit: number): Promise<Record<string, string>> {
     const ct = String(req.headers['content-type'] ?? '');
     const body = await readBody(req, limit);
     if (ct.startsWith('application/x-www-form-urlencoded') || ct === '') {
@@ -257,70 +259,7 @@ export class ContentRoutes {
     const svc = this.svc;
     const list = (items: unknown[], next?: string) => ({ items, ...(next ? { _links: { next: { href: `?page=${encodeURIComponent(next)}` } } } : {}) });
     return [
-      {
-        method: 'GET',
-        path: '/page/',
-        family: 'page',
-        stability: 'stable',
-        tag: 'Page content',
-        summary: 'List page-related API entry points',
-        params: [],
-        produces: JSON_TYPE,
-        handler: (ctx) => {
-          sendJson(ctx.res, 200, {
-            items: ['title', 'html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'revision', 'wikitext'],
-          });
-        },
-      },
-      {
-        method: 'GET',
-        path: '/page/title/',
-        family: 'title',
-        stability: 'unstable',
-        tag: 'Page content',
-        summary: 'List all pages with stored content (paged)',
-        params: [P.page],
-        produces: JSON_TYPE,
-        handler: async (ctx, domain) => {
-          const token = ctx.query.get('page') ?? undefined;
-          const page = await pages.listPages(svc, domain, token);
-          sendJson(ctx.res, 200, list(page.items, page.next), { 'cache-control': 'no-cache' });
-        },
-      },
-      {
-        method: 'GET',
-        path: '/page/title/{title}',
-        family: 'title',
-        stability: 'stable',
-        tag: 'Page content',
-        summary: 'Get revision metadata for a title (the latest revision)',
-        params: [P.title],
-        produces: JSON_TYPE,
-        handler: async (ctx, domain) => {
-          const t = await this.title(ctx, domain);
-          if (!t) return;
-          const item = await pages.titleInfo(svc, domain, t, ctx.requestId);
-          sendJson(ctx.res, 200, { items: [item] }, { 'cache-control': 'no-cache' });
-        },
-      },
-      {
-        method: 'GET',
-        path: '/page/title/{title}/',
-        family: 'title',
-        stability: 'unstable',
-        tag: 'Page content',
-        summary: "List a page's revisions (from the origin's history, newest first, paged)",
-        params: [P.title, { name: 'older_than', in: 'query', description: 'Revisions older than this id', schema: { type: 'integer' } }],
-        produces: JSON_TYPE,
-        handler: async (ctx, domain) => {
-          const t = await this.title(ctx, domain);
-          if (!t) return;
-          const older = ctx.query.get('older_than');
-          const r = await pages.titleRevisions(svc, domain, t, older === null ? undefined : parseRevision(older), ctx.requestId);
-          const body = { items: r.items, ...(r.older ? { _links: { next: { href: `?older_than=${r.older}` } } } : {}) };
-          sendJson(ctx.res, 200, body, { 'cache-control': 'no-cache' });
-        },
-      },
+      ...metadataEndpoints(this, list),
       {
         method: 'GET',
         path: '/page/html/{title}',
@@ -384,21 +323,6 @@ export class ContentRoutes {
           await this.send(ctx, served, 'html');
         },
       },
-      {
-        method: 'GET',
-        path: '/page/revision/{revision}',
-        family: 'revision',
-        stability: 'unstable',
-        tag: 'Page content',
-        summary: 'Get metadata of a revision',
-        params: [P.revision],
-        produces: JSON_TYPE,
-        handler: async (ctx, domain) => {
-          const rev = parseRevision(ctx.params.revision);
-          const item = await pages.revisionInfo(svc, domain, rev, ctx.requestId);
-          sendJson(ctx.res, 200, { items: [item] }, { 'cache-control': 'no-cache' });
-        },
-      },
       ...(['summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining'] as DerivedKind[]).map(
         (kind): Endpoint => ({
           method: 'GET',
@@ -444,29 +368,7 @@ export class ContentRoutes {
           sendJson(ctx.res, r.created ? 201 : 200, r.body, { 'cache-control': 'no-cache' });
         },
       },
-      ...['/transform/wikitext/to/html/{title}', '/transform/wikitext/to/html/{title}/{revision}'].map(
-        (path): Endpoint => ({
-          method: 'POST',
-          path,
-          family: 'transform',
-          stability: 'stable',
-          tag: 'Transforms',
-          summary: 'Render wikitext to HTML (proxied to the origin renderer; nothing is stored)',
-          params: path.endsWith('{revision}') ? [P.title, P.revision] : [P.title],
-          produces: HTML_TYPE,
-          form: [{ name: 'wikitext', description: 'Wikitext to render', required: true }],
-          handler: async (ctx, domain) => {
-            const rev = ctx.params.revision !== undefined ? parseRevision(ctx.params.revision) : undefined;
-            const t = await this.title(ctx, domain);
-            if (!t) return;
-            const f = await this.form(ctx.req, svc.cfg.max_body_bytes);
-            if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
-            const res = await svc.wiki.transform(domain, t.prefixedDbKey, rev, f.wikitext, ctx.requestId);
-            ctx.res.writeHead(200, { 'content-type': res.htmlVersion ? htmlType(res.htmlVersion) : HTML_TYPE, 'content-length': res.body.length, 'cache-control': 'no-cache' });
-            ctx.res.end(res.body);
-          },
-        }),
-      ),
+      ...transformEndpoints(this),
     ];
   }
 

@@ -238,7 +238,8 @@ export function mountWiki(router: Router, wiki: Wiki, opts: WikiHttpOptions): vo
       }
     }
     if (typeof wikitext !== 'string') throw new CascadeError(WikiErrors.badRequest, 'wikitext is required', { extra: { errorKey: 'rest-bad-json-body' } });
-    const t = wiki.title(ctx.params.title);
+    // Untitled: rendered as the main page, as Parsoid does.
+    const t = wiki.title(ctx.params.title ?? 'Main_Page');
     let page: PageRow | undefined = wiki.page(t);
     let rev: RevisionRow | undefined;
     if (ctx.params.revision !== undefined) {
@@ -258,6 +259,7 @@ export function mountWiki(router: Router, wiki: Wiki, opts: WikiHttpOptions): vo
     ctx.res.setHeader('content-length', Buffer.byteLength(r.html));
     ctx.res.end(r.html);
   }, log);
+  router.add('POST', `${REST}/transform/wikitext/to/html`, transform);
   router.add('POST', `${REST}/transform/wikitext/to/html/{title}`, transform);
   router.add('POST', `${REST}/transform/wikitext/to/html/{title}/{revision}`, transform);
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { corpusPath } from '../helpers/corpus.ts';
-import { analyzePage, deriveMobileSections, deriveSummary, type DeriveMeta } from '../../src/content/derive/index.ts';
+import { analyzePage, deriveMobileSections, deriveSummary, markReferenceSections, type DeriveMeta, type MobileSection } from '../../src/content/derive/index.ts';
 import { parseSiteinfo } from '../../src/titles/index.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -65,10 +65,16 @@ function assertMobileShape(m: unknown, label: string): void {
   for (const k of Object.keys(o.lead)) assert.ok(k in gLead || LEAD_EXTRA_ALLOWED.has(k), `${label}: unexpected lead field ${k}`);
   if ('geo' in o.lead) assert.deepEqual(keys(o.lead.geo), keys(gLead.geo), `${label}: lead.geo`);
   assert.deepEqual(keys(o.remaining), keys(goldenMobile.remaining), `${label}: remaining`);
-  const gLeadSection = (gLead.sections as Json[])[0];
-  for (const s of o.lead.sections as unknown[]) assert.deepEqual(keys(s), keys(gLeadSection), `${label}: lead section fields`);
-  const gSection = ((goldenMobile.remaining as Record<string, Json>).sections as Json[])[0];
-  for (const s of o.remaining.sections as unknown[]) assert.deepEqual(keys(s), keys(gSection), `${label}: section fields`);
+  // The lead's section 0 has its text; every other entry is a TOC entry, in the golden key order.
+  const [gLeadSection, gToc] = gLead.sections as Json[];
+  const [lead0, ...toc] = o.lead.sections as unknown[];
+  assert.deepEqual(keys(lead0), keys(gLeadSection), `${label}: lead section fields`);
+  for (const s of toc) assert.deepEqual(keys(s), keys(gToc), `${label}: lead TOC entry fields`);
+  const gSections = (goldenMobile.remaining as Record<string, Json>).sections as Json[];
+  const gRef = gSections.find((s) => (s as Record<string, Json>).isReferenceSection === true);
+  for (const s of o.remaining.sections as Record<string, unknown>[]) {
+    assert.deepEqual(keys(s), keys(s.isReferenceSection ? gRef : gSections[0]), `${label}: section fields`);
+  }
   for (const [action, levels] of Object.entries(o.lead.protection as Record<string, unknown>)) {
     assert.ok(Array.isArray(levels) && levels.every((l) => typeof l === 'string'), `${label}: protection.${action}`);
   }
@@ -124,8 +130,13 @@ for (const file of pages) {
       assert.ok(!s.text.includes('<section'), `${file} ${s.line}: nested section leaked`);
       assert.ok(!s.text.includes('data-mw='), `${file} ${s.line}: data-mw leaked`);
     }
-    assert.equal(mobile.lead.sections.length, 1);
-    assert.equal(mobile.lead.sections[0]!.id, 0);
+    // The lead lists the whole table of contents: section 0, then each remaining section.
+    assert.equal(mobile.lead.sections.length, expected + 1);
+    assert.equal(mobile.lead.sections[0].id, 0);
+    assert.deepEqual(
+      mobile.lead.sections.slice(1),
+      mobile.remaining.sections.map(({ id, toclevel, anchor, line }) => ({ id, toclevel, anchor, line })),
+    );
   });
 }
 
@@ -168,7 +179,7 @@ test('Dog: the extract is the first sentences of the article without references 
   // The two hatnotes at the top of Dog.html, moved out of the lead text.
   assert.equal(m.lead.hatnotes?.length, 2);
   assert.ok(m.lead.hatnotes![0]!.startsWith('This article is about the domestic dog.'));
-  assert.ok(!m.lead.sections[0]!.text.includes('This article is about the domestic dog.'));
+  assert.ok(!m.lead.sections[0].text.includes('This article is about the domestic dog.'));
   assert.equal(m.remaining.sections[0]!.line, 'Etymology');
   assert.equal(m.remaining.sections[0]!.anchor, 'Etymology');
   assert.ok(m.remaining.sections[0]!.text.includes('<a href="/wiki/Feral" title="Feral">feral</a>'));
@@ -253,8 +264,8 @@ test('a small hand-written Parsoid-style page', () => {
   assert.equal(m.lead.editable, true);
   assert.equal(m.lead.normalizedtitle, 'Lake Example');
   assert.deepEqual(m.lead.hatnotes, ['Not to be confused with <a href="/wiki/Example_Lake" title="Example Lake">Example Lake</a>.']);
-  assert.ok(m.lead.sections[0]!.text.includes('<a href="/wiki/Lake" title="Lake">lake</a>'));
-  assert.ok(!m.lead.sections[0]!.text.includes('data-mw'));
+  assert.ok(m.lead.sections[0].text.includes('<a href="/wiki/Lake" title="Lake">lake</a>'));
+  assert.ok(!m.lead.sections[0].text.includes('data-mw'));
   assert.deepEqual(
     m.remaining.sections.map(({ id, toclevel, line, anchor }) => ({ id, toclevel, line, anchor })),
     [
@@ -321,4 +332,47 @@ test("mobile-sections `line` drops Parsoid's fallback-anchor spans (real page wi
   for (const l of lines) assert.doesNotMatch(l, /FallbackId|<span id=/);
   const bare = deriveMobileSections('<html><body><section data-mw-section-id="1"><h2 id="&quot;Bodmin_Town&quot;"><span id=".22Bodmin_Town.22"></span>"Bodmin Town" <span class="x">y</span></h2><p>t</p></section></body></html>', { domain: 'en.wikipedia.org', site: enSite });
   assert.equal(bare.remaining.sections[0]?.line, '"Bodmin Town" <span class="x">y</span>');
+});
+
+test('golden Frankenstein: the lead lists every section as a TOC entry, the reference section is marked', () => {
+  // What the real service answers: our output is checked against the same rules above.
+  const g = goldenMobile as unknown as { lead: { sections: Record<string, unknown>[] }; remaining: { sections: Record<string, unknown>[] } };
+  assert.equal(g.lead.sections.length, 26);
+  assert.deepEqual(
+    g.lead.sections.slice(1),
+    g.remaining.sections.map(({ id, toclevel, anchor, line }) => ({ id, toclevel, anchor, line })),
+  );
+  // Our marking applied to the golden remaining sections gives the golden flags.
+  const ours = g.remaining.sections.map(({ id, text, toclevel, line, anchor }) => ({ id, text, toclevel, line, anchor }) as MobileSection);
+  markReferenceSections(ours);
+  assert.deepEqual(
+    ours.map((s) => s.isReferenceSection === true),
+    g.remaining.sections.map((s) => s.isReferenceSection === true),
+  );
+});
+
+test('Dog: Notes and References are reference sections, nothing before them is', () => {
+  const html = readFileSync(corpusPath('html', 'Dog.html'), 'utf8');
+  const m = deriveMobileSections(html, { domain: 'en.wikipedia.org', site: enSite });
+  const marked = m.remaining.sections.filter((s) => s.isReferenceSection).map((s) => s.line);
+  assert.deepEqual(marked, ['Notes', 'References']);
+  for (const s of m.remaining.sections) {
+    if (!s.isReferenceSection) assert.equal('isReferenceSection' in s, false, `${s.line}: the flag is absent, not false`);
+  }
+  assert.ok(m.remaining.sections.find((s) => s.line === 'See also'));
+});
+
+test('a subsection shares the reference flag of its top-level section', () => {
+  const sec = (id: number, toclevel: number, text: string): MobileSection => ({ id, toclevel, text, line: `S${id}`, anchor: `S${id}` });
+  const list = [
+    sec(1, 1, '<p>Body.</p>'),
+    sec(2, 2, '<p>Sub.</p>'),
+    sec(3, 1, '<p>Intro to the notes.</p>'),
+    sec(4, 2, '<div class="mw-references-wrap"><ol class="mw-references references"></ol></div>'),
+    sec(5, 1, '<div class="refbegin"><ul><li>Book</li></ul></div>'),
+    sec(6, 1, '<ol typeof="mw:Extension/references"></ol>'),
+    sec(7, 1, '<p>mw-references in plain text is no list</p>'),
+  ];
+  markReferenceSections(list);
+  assert.deepEqual(list.filter((s) => s.isReferenceSection).map((s) => s.id), [3, 4, 5, 6]);
 });

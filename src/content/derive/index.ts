@@ -1,6 +1,6 @@
 // Derived representations of stored Parsoid HTML: the page summary and the mobile sections.
 export { deriveSummary } from './summary.ts';
-export { deriveMobileSections } from './mobile.ts';
+export { deriveMobileSections, markReferenceSections } from './mobile.ts';
 export { analyzePage, htmlToText } from './analyze.ts';
 export type { PageAnalysis, SectionInfo, AnalyzeOptions } from './analyze.ts';
 export type * from './types.ts';

@@ -93,7 +93,16 @@ export interface MobileLead {
   hatnotes?: string[];
   issues?: { html: string; text: string }[];
   geo?: { latitude: number; longitude: number };
-  sections: { id: number; text: string }[];
+  /** Section 0 with its text, then every other section as a table-of-contents entry. */
+  sections: [{ id: number; text: string }, ...TocEntry[]];
+}
+
+/** A section in the lead's table of contents (the mobile content service's key order). */
+export interface TocEntry {
+  id: number;
+  toclevel: number;
+  anchor: string;
+  line: string;
 }
 
 export interface MobileSection {
@@ -102,6 +111,8 @@ export interface MobileSection {
   toclevel: number;
   line: string;
   anchor: string;
+  /** Set on the sections of a top-level section that holds a reference list. */
+  isReferenceSection?: boolean;
 }
 
 export interface MobileSections {

@@ -176,8 +176,9 @@ export class MediaWikiAdapter {
     return v;
   }
 
-  private transformPath(route: Exclude<TransformRoute, 'none'>, host: string, key: string, rev?: number): string {
-    const tail = `transform/wikitext/to/html/${seg(key)}${rev !== undefined ? `/${rev}` : ''}`;
+  /** Without a key: the untitled route (the origin renders as its main page, as Parsoid does). */
+  private transformPath(route: Exclude<TransformRoute, 'none'>, host: string, key: string | undefined, rev?: number): string {
+    const tail = `transform/wikitext/to/html${key !== undefined ? `/${seg(key)}` : ''}${key !== undefined && rev !== undefined ? `/${rev}` : ''}`;
     if (route === 'v1') return `${REST}/v1/${tail}`;
     if (route === 'coredev') return `${REST}/coredev/v0/${tail}`;
     return `${REST}/${seg(host)}/v3/${tail}`;
@@ -277,7 +278,7 @@ export class MediaWikiAdapter {
   }
 
   /** Wikitext → HTML through whichever transform route the wiki has (501 when none). */
-  async transform(domain: string, key: string, rev: number | undefined, wikitext: string, requestId?: string): Promise<{ body: Buffer; htmlVersion?: string }> {
+  async transform(domain: string, key: string | undefined, rev: number | undefined, wikitext: string, requestId?: string): Promise<{ body: Buffer; htmlVersion?: string }> {
     const caps = await this.capabilities(domain);
     if (caps.transform === 'none') {
       throw new CascadeError(

@@ -1,0 +1,55 @@
+// The transform endpoints: wikitext → HTML through the origin's transform route (nothing is
+// stored), titled, of one revision, or untitled; `body_only` answers the body's inner HTML.
+import { CascadeError } from '../errors/index.ts';
+import type { RequestContext } from '../router/router.ts';
+import { ContentErrors } from './errors.ts';
+import { bodyInner } from './html.ts';
+import { P, parseRevision, type ContentRoutes, type Endpoint } from './routes.ts';
+import { HTML_TYPE, htmlType } from './service.ts';
+
+const TRANSFORM = '/transform/wikitext/to/html';
+
+/** `body_only` from the form (RESTBase's place for it) or the query string. */
+function bodyOnly(ctx: RequestContext, form: Record<string, string>): boolean {
+  const v = form.body_only ?? ctx.query.get('body_only');
+  return v === 'true' || v === '1';
+}
+
+export function transformEndpoints(routes: ContentRoutes): Endpoint[] {
+  const svc = routes.svc;
+  const handler = async (ctx: RequestContext, domain: string): Promise<void> => {
+    const rev = ctx.params.revision !== undefined ? parseRevision(ctx.params.revision) : undefined;
+    let key: string | undefined;
+    if (ctx.params.title !== undefined) {
+      const t = await routes.title(ctx, domain);
+      if (!t) return;
+      key = t.prefixedDbKey;
+    }
+    const f = await routes.form(ctx.req, svc.cfg.max_body_bytes);
+    if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
+    const res = await svc.wiki.transform(domain, key, rev, f.wikitext, ctx.requestId);
+    const body = bodyOnly(ctx, f) ? Buffer.from(bodyInner(res.body.toString('utf8')), 'utf8') : res.body;
+    ctx.res.writeHead(200, { 'content-type': res.htmlVersion ? htmlType(res.htmlVersion) : HTML_TYPE, 'content-length': body.length, 'cache-control': 'no-cache' });
+    ctx.res.end(body);
+  };
+  return [TRANSFORM, `${TRANSFORM}/{title}`, `${TRANSFORM}/{title}/{revision}`].map(
+    (path): Endpoint => ({
+      method: 'POST',
+      path,
+      family: 'transform',
+      stability: 'stable',
+      tag: 'Transforms',
+      summary:
+        path === TRANSFORM
+          ? 'Render wikitext to HTML without a page context (proxied to the origin renderer; nothing is stored)'
+          : 'Render wikitext to HTML (proxied to the origin renderer; nothing is stored)',
+      params: path.endsWith('{revision}') ? [P.title, P.revision] : path.endsWith('{title}') ? [P.title] : [],
+      produces: HTML_TYPE,
+      form: [
+        { name: 'wikitext', description: 'Wikitext to render', required: true },
+        { name: 'body_only', description: "Return only the body's inner HTML (true/false)" },
+      ],
+      handler,
+    }),
+  );
+}
