@@ -16,6 +16,8 @@ import pg from 'pg';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { deriveRules } from '../../src/changeprop/deps.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { groupName, retryTopic } from '../../src/changeprop/engine.ts';
+import { openEventLog, type EventLog } from '../../src/events/log/index.ts';
 import { deleteStreamsWithPrefix } from '../../src/events/log/jetstream.ts';
 import { NATS_URL, PG_URL, requireBackend, uniqueName } from '../helpers/backends.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
@@ -213,6 +215,37 @@ async function serves(inst: Proc, title: string, rev: number, marker: string): P
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The re-render rules the instances run, with the stream each consumes. */
+const RULE_TOPICS: Record<string, string> = { page_edit: 'mediawiki.revision-create', summary_rerender: 'resource_change', mobile_rerender: 'resource_change' };
+const DC = 'local';
+let busLog: EventLog | undefined;
+
+/**
+ * Waits until the cluster provably has no work left, instead of sleeping "long enough" for a
+ * duplicate to show up: the wiki's outbox is empty and every rule's consumer group (main and
+ * retry topic) has acked every record, i.e. nothing is queued, leased or in flight on any
+ * instance (a killed instance's leases count until their ack wait expires and another member
+ * acks them). Checked twice in a row with the render count unchanged, so an event appended by
+ * the last execution (resource_change after a store write) is seen too.
+ */
+async function drained(what: string, timeoutMs = ACK_WAIT_MS + 30_000): Promise<void> {
+  busLog ??= await openEventLog({ backend: 'jetstream', url: NATS_URL, stream_prefix: streamPrefix });
+  const log = busLog;
+  let streak = 0;
+  let lastRenders = -1;
+  await until(`the cluster to drain (${what})`, timeoutMs, async () => {
+    const st = await wikiStats();
+    let idle = Number((st.events as { pending?: number }).pending ?? 0) === 0;
+    for (const [rule, stream] of Object.entries(RULE_TOPICS)) {
+      if (!idle) break;
+      idle = (await log.lag(groupName(rule), `${DC}.${stream}`)) === 0 && (await log.lag(`${groupName(rule)}-retry`, retryTopic(DC, 'change-prop.retry', rule))) === 0;
+    }
+    streak = idle && st.renders === lastRenders ? streak + 1 : 0;
+    lastRenders = st.renders;
+    return streak >= 2;
+  }, 100);
+}
+
 // ---------------------------------------------------------------------------------------------
 // the cluster
 
@@ -294,6 +327,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
       if (died || process.env.SCALEOUT_DEBUG) console.error(`--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode}):\n${p.lines.slice(-40).join('\n')}`);
     }
     for (const p of procs) await stopProc(p, 'SIGTERM').catch((e: unknown) => errors.push(e));
+    await busLog?.close().catch((e: unknown) => errors.push(e));
     if (dir) {
       await deleteStreamsWithPrefix(NATS_URL, streamPrefix).catch((e: unknown) => errors.push(e));
       const c = new pg.Client({ connectionString: PG_URL });
@@ -368,7 +402,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
     assert.equal(va.etag, vb.etag);
     assert.equal(va.summary, vb.summary);
     assert.ok(va.summary.includes(e.marker), 'the summary shows the new lead paragraph');
-    await sleep(500);
+    await drained('after the edit');
     assert.equal(rendersOf(await wikiStats(), e.rev), 1, 'the edit was rendered once at the origin');
   });
 
@@ -402,7 +436,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
       [A, B].flatMap((inst) => [...last].map(([title, e]) => until(`${inst.name} to serve ${title} at ${e.rev}`, 15_000, () => serves(inst, title, e.rev, e.marker), 100))),
     );
     const doneMs = Date.now() - t0;
-    await sleep(1000); // a duplicate execution would show up by now
+    await drained('after the burst'); // a duplicate execution would have been queued or run by now
     const s = await wikiStats();
     const perRev = revs.map((r) => rendersOf(s, r));
     const ca = await cacheCounters(A);
@@ -464,7 +498,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
       const renderedMs = Date.now() - t0;
       await Promise.all([...last].map(([title, e]) => until(`A to serve ${title} at ${e.rev}`, ACK_WAIT_MS + 15_000, () => serves(A, title, e.rev, e.marker), 200)));
       const doneMs = Date.now() - t0;
-      await sleep(1000);
+      await drained('after the kill');
       const s = await wikiStats();
       const perRev = revs.map((r) => rendersOf(s, r));
       const extra = perRev.reduce((a, b) => a + b, 0) - N;
