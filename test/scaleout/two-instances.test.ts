@@ -359,7 +359,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
     await until('A to store the re-render of the new page', 15_000, async () => (await fetch(storedUrl)).status === 200);
     await until('A to serve the new page on html, summary and mobile-sections', 15_000, () => serves(A, title, first.rev, first.marker));
     const fromA = await view(A, title);
-    await sleep(300);
+    await drained('before B starts');
     const rendersBefore = rendersOf(await wikiStats(), first.rev);
 
     const t0 = Date.now();
@@ -417,7 +417,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
       const s = await wikiStats();
       return ARTICLES.every((a) => rendersOf(s, articles.get(a)!.rev) >= 1);
     });
-    await sleep(500);
+    await drained('after the seed edits');
     const ca0 = await cacheCounters(A);
     const cb0 = await cacheCounters(B);
     const N = 20;
