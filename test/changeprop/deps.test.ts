@@ -184,8 +184,19 @@ test('purges rebound: every batch is sent again rebound_ms later (a refetch raci
     // drain() cancels pending rebounds (shutdown does not wait for them).
     await p.purge({ domain: 'example.wiki', endpoints: ['html'], titles: ['S'] });
     await p.drain();
-    await new Promise((r) => setTimeout(r, 250));
-    assert.equal(a.seen.length, 3);
+    // A sentinel: a second purger's batch sent after S, with the same rebound_ms. Its rebound
+    // is due after S's would have been, so once it arrived, S's rebound provably never will.
+    const sentinel = new Purger(cfg, http, ['example.wiki']);
+    await sentinel.purge({ domain: 'example.wiki', endpoints: ['html'], titles: ['Sentinel'] });
+    const end = Date.now() + 10_000;
+    while (a.seen.filter((s) => s.path.endsWith('/Sentinel')).length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    await sentinel.drain();
+    assert.equal(a.seen.filter((s) => s.path.endsWith('/Sentinel')).length, 2, "the sentinel's rebound arrived");
+    assert.deepEqual(
+      a.seen.filter((s) => s.path.endsWith('/S')).map((s) => s.path),
+      ['/api/rest_v1/page/html/S'],
+      'the batch before drain() was sent once, its rebound cancelled',
+    );
   } finally {
     await http.close();
     await a.close();

@@ -162,6 +162,10 @@ describe('hot path end to end (ttl 300 ms)', () => {
   after(async () => {
     await h.close();
   });
+  /** Waits until the entry is past the ttl (300 ms) by its own clock reading, not a guessed sleep. */
+  const expired = async (entry: { loadedAt: number }) => {
+    while (Date.now() - entry.loadedAt <= 300) await new Promise((r) => setTimeout(r, 20));
+  };
 
   const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
     new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((res, rej) => {
@@ -182,7 +186,7 @@ describe('hot path end to end (ttl 300 ms)', () => {
     const entry = svc.hotHtml('example.wiki', 'Larkford')!;
     assert.ok(entry.variant('gzip'), 'gzip computed by the first request and kept');
     const loaded = entry.loadedAt;
-    await new Promise((r) => setTimeout(r, 350));
+    await expired(entry);
     const b = await get('/api/rest_v1/page/html/Larkford', { 'accept-encoding': 'gzip' });
     assert.equal(b.status, 200);
     assert.equal(b.headers.etag, a.headers.etag);
@@ -196,8 +200,9 @@ describe('hot path end to end (ttl 300 ms)', () => {
     const rev = Number(/^"(\d+)\//.exec(String(a.headers.etag))![1]);
     const tid = newTid();
     const body = injectTid(a.body.toString('utf8').replace(/<meta property="mw:TimeUuid"[^>]*>/, ''), tid);
+    const cached = h.app.content.service.hotHtml('example.wiki', 'Larkford');
     await h.app.store.put({ domain: 'example.wiki', bucket: 'html', key: 'Larkford', rev, tid, contentType: HTML_TYPE, body });
-    await new Promise((r) => setTimeout(r, 350));
+    if (cached) await expired(cached);
     const b = await get('/api/rest_v1/page/html/Larkford');
     assert.equal(b.headers.etag, `"${rev}/${tid}"`);
     assert.equal(b.body.toString('utf8'), body);

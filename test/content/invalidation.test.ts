@@ -4,12 +4,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { invalidationGroup } from '../../src/content/index.ts';
 import { encodeTitle, parsePublicUri } from '../../src/content/service.ts';
 import { startHarness, type Harness } from './harness.ts';
 
-const until = async (what: string, ms: number, probe: () => boolean) => {
+const until = async (what: string, ms: number, probe: () => boolean | Promise<boolean>) => {
   const end = Date.now() + ms;
-  while (!probe()) {
+  while (!(await probe())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -44,8 +45,15 @@ describe('hot cache invalidation from the resource_change topic', () => {
     await s.arrayBuffer();
     const entry = svc.hotHtml('example.wiki', 'Larkford');
     assert.ok(entry, 'the render is in the hot cache');
-    // Our own html and summary resource_change come back through the consumer and are skipped.
-    await new Promise((res) => setTimeout(res, 1500));
+    // Our own html and summary resource_change come back through the consumer and are skipped:
+    // wait until both are in the log and this instance's group has consumed the topic.
+    const topic = `${h.app.config.datacenter}.resource_change`;
+    const log = h.app.events.log;
+    await until('our own resource_change events to be consumed', 10_000, async () => {
+      const own = (await log.read(topic, 0, 1000)).map((r) => String((JSON.parse(r.value.toString('utf8')) as { meta: { uri: string } }).meta.uri));
+      const both = own.some((u) => u.endsWith('/page/html/Larkford')) && own.some((u) => u.endsWith('/page/summary/Larkford'));
+      return both && (await log.lag(invalidationGroup('test-invalidation'), topic)) === 0;
+    });
     assert.equal(svc.remoteEvictions, 0, 'own events evict nothing');
     assert.equal(svc.hotHtml('example.wiki', 'Larkford'), entry);
 

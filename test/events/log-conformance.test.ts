@@ -493,10 +493,9 @@ for (const b of backends) {
           [false, true],
         );
         assert.equal((await log.read(tp, 0, 100)).length, 13);
-        // Outside the window the id is new again.
-        await sleep(2500);
-        const r4 = await log.append(tp, [evs[0]]);
-        assert.equal(r4[0].duplicate, false);
+        // Outside the window the id is new again. Each try inside the window is a duplicate and
+        // appends nothing, so trying until one is accepted adds exactly one record.
+        await eventually('the first id to leave the dedup window', async () => !(await log.append(tp, [evs[0]]))[0].duplicate);
         assert.equal((await log.read(tp, 0, 100)).length, 14);
       } finally {
         await log.close();
@@ -517,11 +516,19 @@ for (const b of backends) {
         for (let i = 0; i < 50; i++) {
           const ev = corpusEvents(1)[0];
           if (i % 3 !== 2) ev.key = `${examples[i % examples.length].event.meta?.stream ?? 'k'}#${i}`;
-          const waiting = c.fetch(sizes[i % sizes.length], 5000);
+          // The fetch may wait a minute: a record handed over only when some pull expires would
+          // take that long, far past the 20 s deadline below; a hand-over takes milliseconds.
+          const waiting = c.fetch(sizes[i % sizes.length], 60_000);
           await sleep(30 + (i % 4) * 10); // the fetch is waiting by now
           const t0 = performance.now();
           await log.append(tps[i % 2], [ev]);
-          const recs = await waiting;
+          let timer: NodeJS.Timeout | undefined;
+          const recs = await Promise.race([
+            waiting,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`round ${i}: the waiting fetch still waits 20 s after the append`)), 20_000);
+            }),
+          ]).finally(() => clearTimeout(timer));
           const ms = performance.now() - t0;
           assert.deepEqual(
             recs.map((r) => r.id),
@@ -534,8 +541,8 @@ for (const b of backends) {
         lat.sort((x, y) => x - y);
         const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(1);
         t.diagnostic(`append→fetch ms: p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)} max ${q(1)}`);
-        // 200 ms: far above a healthy hand-over (a few ms), far below a pull expiry (≥ 1 s).
-        assert.ok(lat[lat.length - 1] <= 200, `every record within 200 ms (slowest ${lat[lat.length - 1].toFixed(1)} ms)`);
+        // The figures are diagnostics only (bench:events reports the log's fetch latency): on a
+        // loaded machine only the hand-over itself is deterministic.
         await c.close();
       } finally {
         await log.close();

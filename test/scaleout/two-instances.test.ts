@@ -16,6 +16,8 @@ import pg from 'pg';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { deriveRules } from '../../src/changeprop/deps.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { groupName, retryTopic } from '../../src/changeprop/engine.ts';
+import { openEventLog, type EventLog } from '../../src/events/log/index.ts';
 import { deleteStreamsWithPrefix } from '../../src/events/log/jetstream.ts';
 import { NATS_URL, PG_URL, requireBackend, uniqueName } from '../helpers/backends.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
@@ -24,6 +26,7 @@ const DOMAIN = 'example.wiki';
 /** Exec timeout of the re-render rules in this test: their ack wait is timeout + 5 s. */
 const RULE_TIMEOUT_MS = 3000;
 const ACK_WAIT_MS = RULE_TIMEOUT_MS + 5000;
+const HOT_TTL_MS = 600_000;
 /** Real articles (CC BY-SA, ../shared/corpora/wikitext): the pages the test edits. */
 const ARTICLES = ['Magnar-Saetre', 'Remote-Data-Objects', 'Remote-Data-Services', 'Runtime-Callable-Wrapper'];
 const BIN = join(projectRoot, 'bin', 'cascade.js');
@@ -213,6 +216,37 @@ async function serves(inst: Proc, title: string, rev: number, marker: string): P
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The re-render rules the instances run, with the stream each consumes. */
+const RULE_TOPICS: Record<string, string> = { page_edit: 'mediawiki.revision-create', summary_rerender: 'resource_change', mobile_rerender: 'resource_change' };
+const DC = 'local';
+let busLog: EventLog | undefined;
+
+/**
+ * Waits until the cluster provably has no work left, instead of sleeping "long enough" for a
+ * duplicate to show up: the wiki's outbox is empty and every rule's consumer group (main and
+ * retry topic) has acked every record, i.e. nothing is queued, leased or in flight on any
+ * instance (a killed instance's leases count until their ack wait expires and another member
+ * acks them). Checked twice in a row with the render count unchanged, so an event appended by
+ * the last execution (resource_change after a store write) is seen too.
+ */
+async function drained(what: string, timeoutMs = ACK_WAIT_MS + 30_000): Promise<void> {
+  busLog ??= await openEventLog({ backend: 'jetstream', url: NATS_URL, stream_prefix: streamPrefix });
+  const log = busLog;
+  let streak = 0;
+  let lastRenders = -1;
+  await until(`the cluster to drain (${what})`, timeoutMs, async () => {
+    const st = await wikiStats();
+    let idle = Number((st.events as { pending?: number }).pending ?? 0) === 0;
+    for (const [rule, stream] of Object.entries(RULE_TOPICS)) {
+      if (!idle) break;
+      idle = (await log.lag(groupName(rule), `${DC}.${stream}`)) === 0 && (await log.lag(`${groupName(rule)}-retry`, retryTopic(DC, 'change-prop.retry', rule))) === 0;
+    }
+    streak = idle && st.renders === lastRenders ? streak + 1 : 0;
+    lastRenders = st.renders;
+    return streak >= 2;
+  }, 100);
+}
+
 // ---------------------------------------------------------------------------------------------
 // the cluster
 
@@ -256,6 +290,9 @@ function writeConfig(name: string, wikiUrl: string): string {
     events: { ...base.events, log: { backend: 'jetstream', url: NATS_URL, stream_prefix: streamPrefix } },
     domains: { [DOMAIN]: { ...base.domains[DOMAIN], origin: { url: wikiUrl } } },
     wiki: { enabled: false },
+    // A hot-cache ttl far beyond any wait of these tests: an instance serving a new render
+    // proves the cross-instance eviction (resource_change), never an expiry.
+    content: { hot_cache: { ttl_ms: HOT_TTL_MS } },
     // Instances sharing a log run each other's retries: they share the key that signs them.
     changeprop: { ...base.changeprop, enabled: true, templates, signing_key: 'scale-out-test-shared-signing-key-0123456789' },
   };
@@ -294,6 +331,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
       if (died || process.env.SCALEOUT_DEBUG) console.error(`--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode}):\n${p.lines.slice(-40).join('\n')}`);
     }
     for (const p of procs) await stopProc(p, 'SIGTERM').catch((e: unknown) => errors.push(e));
+    await busLog?.close().catch((e: unknown) => errors.push(e));
     if (dir) {
       await deleteStreamsWithPrefix(NATS_URL, streamPrefix).catch((e: unknown) => errors.push(e));
       const c = new pg.Client({ connectionString: PG_URL });
@@ -321,7 +359,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
     await until('A to store the re-render of the new page', 15_000, async () => (await fetch(storedUrl)).status === 200);
     await until('A to serve the new page on html, summary and mobile-sections', 15_000, () => serves(A, title, first.rev, first.marker));
     const fromA = await view(A, title);
-    await sleep(300);
+    await drained('before B starts');
     const rendersBefore = rendersOf(await wikiStats(), first.rev);
 
     const t0 = Date.now();
@@ -349,15 +387,15 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
     const e = await editArticle(title);
     assert.ok(e.rev > old.htmlRev);
     const seen: Record<string, number> = {};
-    // The instance that did not re-render holds the old render in its hot cache (ttl 5 s) but
-    // evicts it on the other's resource_change, so both serve the edit once the re-render is
-    // stored: within about a second of the store write, far below the ttl.
+    // The instance that did not re-render holds the old render in its hot cache (ttl 10 min)
+    // but evicts it on the other's resource_change, so both serve the edit once the re-render
+    // is stored (how soon is a figure printed below, not asserted).
     const stored = `${A.url}/${DOMAIN}/sys/key_rev_value/html/${encodeURIComponent(title)}/${e.rev}`;
     await until('the re-render of the edit to be stored', 15_000, async () => (await fetch(stored)).status === 200, 20);
     const storedAt = Date.now() - t0;
     await Promise.all(
       [A, B].map(async (inst) => {
-        await until(`${inst.name} to serve revision ${e.rev} within 1.5 s of the store write (hot cache ttl 5 s)`, 1_500, () => serves(inst, title, e.rev, e.marker), 50);
+        await until(`${inst.name} to serve revision ${e.rev} (evicted by resource_change; hot cache ttl ${HOT_TTL_MS / 60_000} min)`, 30_000, () => serves(inst, title, e.rev, e.marker), 50);
         seen[inst.name] = Date.now() - t0;
       }),
     );
@@ -368,7 +406,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
     assert.equal(va.etag, vb.etag);
     assert.equal(va.summary, vb.summary);
     assert.ok(va.summary.includes(e.marker), 'the summary shows the new lead paragraph');
-    await sleep(500);
+    await drained('after the edit');
     assert.equal(rendersOf(await wikiStats(), e.rev), 1, 'the edit was rendered once at the origin');
   });
 
@@ -379,7 +417,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
       const s = await wikiStats();
       return ARTICLES.every((a) => rendersOf(s, articles.get(a)!.rev) >= 1);
     });
-    await sleep(500);
+    await drained('after the seed edits');
     const ca0 = await cacheCounters(A);
     const cb0 = await cacheCounters(B);
     const N = 20;
@@ -402,7 +440,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
       [A, B].flatMap((inst) => [...last].map(([title, e]) => until(`${inst.name} to serve ${title} at ${e.rev}`, 15_000, () => serves(inst, title, e.rev, e.marker), 100))),
     );
     const doneMs = Date.now() - t0;
-    await sleep(1000); // a duplicate execution would show up by now
+    await drained('after the burst'); // a duplicate execution would have been queued or run by now
     const s = await wikiStats();
     const perRev = revs.map((r) => rendersOf(s, r));
     const ca = await cacheCounters(A);
@@ -464,7 +502,7 @@ describe('two Cascade instances on PostgreSQL and JetStream', { timeout: 120_000
       const renderedMs = Date.now() - t0;
       await Promise.all([...last].map(([title, e]) => until(`A to serve ${title} at ${e.rev}`, ACK_WAIT_MS + 15_000, () => serves(A, title, e.rev, e.marker), 200)));
       const doneMs = Date.now() - t0;
-      await sleep(1000);
+      await drained('after the kill');
       const s = await wikiStats();
       const perRev = revs.map((r) => rendersOf(s, r));
       const extra = perRev.reduce((a, b) => a + b, 0) - N;

@@ -135,10 +135,21 @@ const k = (label: string) => `${label}-${++keySeq}-${Math.random().toString(36).
 const html = readFileSync(corpusPath('html', 'ar-Mathematics.html'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
 for (const be of backends) {
   const hist = be.variant === 'history';
   describe(`content store conformance: ${be.name}${hist ? ', key_rev_value buckets with compression history' : ''}`, { skip: be.skip }, () => {
     let s: ContentStore;
+    /** Rows of `key` in the backend's table, hidden ones included: what a purge really deleted. */
+    const physicalRows = async (table: 'kv' | 'krv', bucket: string, key: string): Promise<number> =>
+      Number((await be.sql(`SELECT count(*) AS n FROM ${table} t JOIN buckets b ON b.id = t.bucket WHERE b.name = ? AND t.key = ?`, [bucket, key]))[0].n);
     before(async () => {
       s = await be.open();
       await declareAll(s, be.variant);
@@ -517,6 +528,9 @@ for (const be of backends) {
       const removed = await s.purgeExpired();
       // History: the kept renders still build on some of the expired rows (kept, invisible).
       assert.ok(removed >= (hist ? 1 : 3), `purged ${removed}`);
+      const left = await physicalRows('krv', 'krv_latest', key);
+      if (hist) assert.ok(left >= 2 && left < 5, `history keeps the two renders and what they build on: ${left} rows`);
+      else assert.equal(left, 2, 'the three superseded rows are gone from the table');
       assert.deepEqual((await s.listRevisions(D, 'krv_latest', key)).items.map((i) => i.rev), [5, 4]);
       assert.equal((await s.getRev(D, 'krv_latest', key, 4))?.body().toString(), 'r4');
       assert.equal((await s.getRev(D, 'krv_latest', key, 5))?.body().toString(), 'r5');
@@ -529,30 +543,39 @@ for (const be of backends) {
       const b = await s.put({ domain: D, bucket: 'krv_grace', key, rev: 2, body: 'second' });
       // Inside the grace period the old render is still there for readers holding its tid.
       assert.equal((await s.getRevTid(D, 'krv_grace', key, 1, a.tid))?.body().toString(), 'first');
-      assert.equal((await s.purgeExpired(Date.now())) >= 0, true);
+      await s.purgeExpired(Date.now());
+      assert.equal(await physicalRows('krv', 'krv_grace', key), 2, 'a purge inside the grace period deletes nothing of this key');
       assert.equal((await s.getRevTid(D, 'krv_grace', key, 1, a.tid))?.body().toString(), 'first');
       // After it (600 s later), the purge deletes it (history: keeps it hidden while the latest
       // builds on it); the latest stays.
-      assert.ok((await s.purgeExpired(Date.now() + 601_000)) >= (hist ? 0 : 1));
+      const removed = await s.purgeExpired(Date.now() + 601_000);
+      if (!hist) {
+        assert.ok(removed >= 1, `purged ${removed}`);
+        assert.equal(await physicalRows('krv', 'krv_grace', key), 1, 'the superseded row is deleted');
+      }
       assert.equal(await s.getRevTid(D, 'krv_grace', key, 1, a.tid), undefined);
       assert.equal((await s.getLatest(D, 'krv_grace', key))?.tid, b.tid);
     });
 
-    test('retention ttl: expired rows are never returned and are purged in the background', async () => {
+    test('retention ttl: expired rows are never returned, and purgeExpired deletes them', async () => {
       const kk = k('ttlkv');
       const kr = k('ttlkrv');
       await s.put({ domain: D, bucket: 'kv_ttl', key: kk, body: 'stash' });
       await s.put({ domain: D, bucket: 'krv_ttl', key: kr, rev: 1, body: 'stash'.repeat(100) });
       assert.equal((await s.getLatest(D, 'kv_ttl', kk))?.body().toString(), 'stash');
       assert.equal((await s.getRev(D, 'krv_ttl', kr, 1))?.body().toString(), 'stash'.repeat(100));
-      await sleep(1150);
+      // ttl 1 s: wait for the expiry itself, not for a fixed time.
+      await waitFor(async () => (await s.getLatest(D, 'kv_ttl', kk)) === undefined && (await s.getLatest(D, 'krv_ttl', kr)) === undefined, 10_000, 'the ttl rows to expire');
       assert.equal(await s.getLatest(D, 'kv_ttl', kk), undefined);
       assert.equal(await s.getLatest(D, 'krv_ttl', kr), undefined);
       assert.equal(await s.getRev(D, 'krv_ttl', kr, 1), undefined);
       assert.deepEqual((await s.listRevisions(D, 'krv_ttl', kr)).items, []);
       assert.ok(!(await s.listKeys(D, 'kv_ttl')).items.includes(kk));
       assert.ok(!(await s.listKeys(D, 'krv_ttl')).items.includes(kr));
+      assert.equal(await physicalRows('kv', 'kv_ttl', kk), 1, 'expired but not yet purged');
       assert.ok((await s.purgeExpired()) >= 2);
+      assert.equal(await physicalRows('kv', 'kv_ttl', kk), 0, 'the expired key_value row is deleted');
+      assert.equal(await physicalRows('krv', 'krv_ttl', kr), 0, 'the expired key_rev_value row is deleted');
       // An expired key_value row does not block a new put, even one with ifNotExists.
       assert.equal((await s.put({ domain: D, bucket: 'kv_ttl', key: kk, body: 'again', ifNotExists: true })).status, 'created');
       assert.equal((await s.getLatest(D, 'kv_ttl', kk))?.body().toString(), 'again');

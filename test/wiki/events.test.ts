@@ -104,8 +104,9 @@ test('every kind of change produces a schema-valid event, delivered in order onc
     await w.api({ action: 'move', from: 'Event page', to: 'Event page moved', reason: 'mv' }, true);
     await w.api({ action: 'revisiondelete', target: 'Event page moved', ids: String(rev1), hide: 'content|user', reason: 'rd' }, true);
 
-    // The intake is down: nothing is lost, everything waits in the outbox.
-    await new Promise((r) => setTimeout(r, 300));
+    // The intake is down: nothing is lost, everything waits in the outbox (once a delivery
+    // attempt has provably failed, not merely after some time).
+    await until(() => w.stats().events.lastError !== undefined, 20_000);
     assert.equal(w.stats().events.pending, 7);
     assert.equal(w.stats().events.sent, 0);
 
@@ -207,8 +208,12 @@ test('events the intake rejects (4xx) are set aside, not retried forever', async
     await w.put('Rejected', { source: 'x' });
     await until(() => w.stats().events.dead === 1, 5000);
     assert.equal(w.stats().events.pending, 0);
-    await new Promise((r) => setTimeout(r, 300));
     assert.equal(calls, 1);
+    // A later event is delivered (and rejected) after it, in order: had the first been kept
+    // for a retry, it would have been sent again before this one.
+    await w.put('Rejected_sentinel', { source: 'y' });
+    await until(() => w.stats().events.dead === 2 && w.stats().events.pending === 0, 5000);
+    assert.equal(calls, 2, 'the rejected batch was not sent again');
   } finally {
     await w.close();
     await new Promise((r) => server.close(r));
