@@ -128,9 +128,17 @@ export function dispatchInProcess(dispatch: Dispatch, r: InProcessRequest, o: { 
       clearTimeout(timer);
       const all = socket.chunks.length === 1 ? socket.chunks[0] : Buffer.concat(socket.chunks);
       const end = all.indexOf(HEAD_END);
-      const head = end === -1 ? all.toString('latin1') : all.subarray(0, end).toString('latin1');
+      const head = end === -1 ? all : all.subarray(0, end);
       const body = end === -1 ? Buffer.alloc(0) : all.subarray(end + 4, end + 4 + o.maxBody);
-      resolve({ status: res.statusCode, headers: parseHead(head), body });
+      // Parsed when read: change propagation looks at a response's headers only when it failed.
+      let headers: Record<string, string | string[]> | undefined;
+      resolve({
+        status: res.statusCode,
+        body,
+        get headers() {
+          return (headers ??= parseHead(head.toString('latin1')));
+        },
+      });
       // As the server does once a response is done: listeners on 'close' clean up.
       process.nextTick(() => {
         res.detachSocket(socket as never);
