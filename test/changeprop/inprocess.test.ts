@@ -17,7 +17,8 @@ import { httpRequestDuration } from '../../src/router/metrics.ts';
 import { Router, type RequestContext } from '../../src/router/router.ts';
 import { createHttpServer, readBody, sendJson } from '../../src/router/server.ts';
 import { dispatchInProcess } from '../../src/router/inprocess.ts';
-import { readAll, until } from './helpers.ts';
+import { readAll, Target, until } from './helpers.ts';
+import { HostAllowList, HttpExecutor, retryAfterMs } from '../../src/changeprop/http.ts';
 
 async function setup(inProcess: boolean): Promise<{ app: App; wiki: WikiHandle; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-cp-inproc-'));
@@ -171,4 +172,44 @@ test('dispatchInProcess: internal loopback caller, request id and headers throug
   assert.equal(hung.status, 504);
   assert.equal(hung.timedOut, true);
   await until(() => responses === 5, 2000, 'the onResponse hook ran for each finished request');
+});
+
+test('HttpExecutor with a local dispatch: only relative URIs go in process; absolute ones go over HTTP and keep the allow-list; the target checks still apply', async () => {
+  const router = new Router();
+  const local: string[] = [];
+  router.add('GET', '/{+rest}', (ctx: RequestContext) => {
+    local.push(`${ctx.path} host=${String(ctx.req.headers.host)} ua=${String(ctx.req.headers['user-agent'])} xtb=${String(ctx.req.headers['x-triggered-by'])}`);
+    sendJson(ctx.res, ctx.path.endsWith('/busy') ? 503 : 200, { ok: true }, ctx.path.endsWith('/busy') ? { 'retry-after': '7' } : undefined);
+  });
+  const server = createHttpServer({ router });
+  const target = await new Target().start();
+  // Cascade's own address: nothing listens there, so a request that escaped the in-process path would fail.
+  const self = 'http://127.0.0.1:9';
+  const http = new HttpExecutor({ allowed: new HostAllowList([self, target.host]), baseUri: self, userAgent: 'Cascade-ChangeProp', local: server.dispatch });
+  try {
+    const rel = await http.send({ method: 'GET', uri: '/example.wiki/v1/page/html/A', headers: {}, query: { redirect: 'false' }, target: 'relative' }, { 'x-triggered-by': 'a:b' }, 5000);
+    assert.equal(rel.status, 200);
+    assert.deepEqual(local, ['/example.wiki/v1/page/html/A host=127.0.0.1:9 ua=Cascade-ChangeProp xtb=a:b']);
+    // A failure keeps what the retry logic reads: status, Retry-After, the problem body.
+    const busy = await http.send({ method: 'GET', uri: '/x/busy', headers: {}, query: {}, target: 'relative' }, {}, 5000);
+    assert.equal(busy.status, 503);
+    assert.equal(retryAfterMs(busy.headers), 7000);
+    assert.deepEqual(busy.body, { ok: true });
+
+    const abs = await http.send({ method: 'GET', uri: `${target.url}/elsewhere`, headers: {}, query: {}, target: 'fixed', origin: target.url }, {}, 5000);
+    assert.equal(abs.status, 200);
+    assert.equal(target.count('/elsewhere'), 1, 'an absolute URI goes over HTTP');
+    assert.equal(local.length, 2);
+    // Cascade's own origin written out in full is not relative: over HTTP (and here nothing listens).
+    const selfAbs = await http.send({ method: 'GET', uri: `${self}/example.wiki/v1/page/html/A`, headers: {}, query: {}, target: 'fixed', origin: self }, {}, 5000);
+    assert.equal(selfAbs.status, 503);
+    assert.equal(local.length, 2);
+    await assert.rejects(http.send({ method: 'GET', uri: 'http://127.0.0.2:1/x', headers: {}, query: {}, target: 'fixed', origin: 'http://127.0.0.2:1' }, {}, 5000), /not in changeprop.allowed_hosts/);
+    // A relative template's Host header cannot name another host, in process either.
+    await assert.rejects(http.send({ method: 'GET', uri: '/x', headers: { host: 'evil.example' }, query: {}, target: 'relative' }, {}, 5000), /Host header/);
+    assert.equal(local.length, 2);
+  } finally {
+    await http.close();
+    await target.close();
+  }
 });
