@@ -160,7 +160,13 @@ export class HttpExecutor {
   private async sendLocal(local: Dispatch, url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, readBody: boolean): Promise<ExecResponse> {
     headers.host = url.host;
     const res = await dispatchInProcess(local, { method, url: url.pathname + url.search, headers, ...(body !== undefined ? { body } : {}) }, { timeoutMs, maxBody: readBody ? BODY_MAX : EXCERPT });
-    const out: ExecResponse = { status: res.status, headers: res.headers };
+    // `headers` stays a getter: the head is parsed only when the retry logic reads it (failures).
+    const out: ExecResponse = {
+      status: res.status,
+      get headers() {
+        return res.headers;
+      },
+    };
     if (res.timedOut) out.error = res.body.toString('utf8');
     if ((readBody && res.status < 400) || res.status >= 400) {
       const text = res.body.subarray(0, res.status >= 400 ? EXCERPT : BODY_MAX).toString('utf8');
