@@ -158,7 +158,8 @@ export class HttpExecutor {
 
   /** Through the router in process: same handlers, hooks and metrics, no loopback socket. */
   private async sendLocal(local: Dispatch, url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, readBody: boolean): Promise<ExecResponse> {
-    headers.host = url.host;
+    // A rule's own Host header (a configured domain, checked by target()) wins, as over HTTP.
+    headers.host ??= url.host;
     const res = await dispatchInProcess(local, { method, url: url.pathname + url.search, headers, ...(body !== undefined ? { body } : {}) }, { timeoutMs, maxBody: readBody ? BODY_MAX : EXCERPT });
     // `headers` stays a getter: the head is parsed only when the retry logic reads it (failures).
     const out: ExecResponse = {

@@ -205,6 +205,11 @@ test('HttpExecutor with a local dispatch: only relative URIs go in process; abso
     assert.equal(selfAbs.status, 503);
     assert.equal(local.length, 2);
     await assert.rejects(http.send({ method: 'GET', uri: 'http://127.0.0.2:1/x', headers: {}, query: {}, target: 'fixed', origin: 'http://127.0.0.2:1' }, {}, 5000), /not in changeprop.allowed_hosts/);
+    // A rule's Host header naming a configured domain is kept, as over HTTP.
+    const vhost = new HttpExecutor({ allowed: new HostAllowList([self]), variableHosts: new HostAllowList(['example.wiki']), baseUri: self, userAgent: 'UA', local: server.dispatch });
+    assert.equal((await vhost.send({ method: 'GET', uri: '/v', headers: { Host: 'example.wiki' }, query: {}, target: 'relative' }, {}, 5000)).status, 200);
+    assert.equal(local.pop(), '/v host=example.wiki ua=UA xtb=undefined');
+    await vhost.close();
     // A relative template's Host header cannot name another host, in process either.
     await assert.rejects(http.send({ method: 'GET', uri: '/x', headers: { host: 'evil.example' }, query: {}, target: 'relative' }, {}, 5000), /Host header/);
     assert.equal(local.length, 2);
