@@ -18,10 +18,13 @@ import { Router, type RequestContext } from '../../src/router/router.ts';
 import { createHttpServer, readBody, sendJson } from '../../src/router/server.ts';
 import { dispatchInProcess } from '../../src/router/inprocess.ts';
 import { readAll, Target, until } from './helpers.ts';
+import { NATS_URL, requireBackend, uniqueName } from '../helpers/backends.ts';
 import { HostAllowList, HttpExecutor, retryAfterMs } from '../../src/changeprop/http.ts';
 
-async function setup(inProcess: boolean): Promise<{ app: App; wiki: WikiHandle; close(): Promise<void> }> {
+async function setup(inProcess: boolean, backend: 'sqlite' | 'jetstream' = 'sqlite'): Promise<{ app: App; wiki: WikiHandle; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-cp-inproc-'));
+  const prefix = uniqueName('cpinproc').replace(/[^A-Za-z0-9_-]/g, '_');
+  const log = backend === 'sqlite' ? '{ backend: sqlite, path: events.sqlite }' : `{ backend: jetstream, url: ${JSON.stringify(NATS_URL)}, stream_prefix: ${prefix}, storage: memory }`;
   const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', testHooks: true, seed: true });
   const config = configFromYaml(
     `
@@ -30,7 +33,7 @@ data_dir: ${JSON.stringify(dir)}
 default_domain: example.wiki
 wiki: { enabled: false }
 events:
-  log: { backend: sqlite, path: events.sqlite }
+  log: ${log}
   streams:
     resource_change: { schema_title: resource_change }
     mediawiki.revision-create: { schema_title: mediawiki/revision/create }
@@ -60,6 +63,10 @@ domains:
     async close() {
       await app.close();
       await wiki.close();
+      if (backend === 'jetstream') {
+        const { deleteStreamsWithPrefix } = await import('../../src/events/log/jetstream.ts');
+        await deleteStreamsWithPrefix(NATS_URL, prefix);
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -74,8 +81,24 @@ const observed = (word: string) =>
     .filter((l) => l.startsWith('cascade_http_request_duration_seconds_count{') && l.includes(word))
     .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 
+/** Waits until change propagation has been idle (no rule received anything new) for `quietMs`: the seed's own events done. */
+async function settle(app: App, quietMs = 400): Promise<void> {
+  const snap = () => JSON.stringify(Object.values(app.changeprop!.engine.stats()).map((s) => [s.received, s.succeeded + s.ignored + s.dead]));
+  let last = snap();
+  let since = Date.now();
+  await until(() => {
+    const now = snap();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+    return Date.now() - since >= quietMs;
+  }, 20_000, 'change propagation to settle');
+}
+
 /** Edits Larkford in the wiki and waits for the three representations; returns the socket requests Cascade got meanwhile, the event intake's apart. */
 async function propagate(app: App, wiki: WikiHandle, marker: string): Promise<{ socketRequests: string[] }> {
+  await settle(app);
   const socketRequests: string[] = [];
   const onRequest = (req: { url?: string }) => {
     if (!req.url?.startsWith('/v1/events')) socketRequests.push(req.url ?? '');
@@ -99,26 +122,29 @@ async function propagate(app: App, wiki: WikiHandle, marker: string): Promise<{ 
   return { socketRequests };
 }
 
-test('in process: an edit re-renders html, summary and mobile-sections with no request to Cascade over a socket; same chain, same metrics', async () => {
-  const { app, wiki, close } = await setup(true);
-  try {
-    const summaryBefore = observed('summary');
-    const { socketRequests } = await propagate(app, wiki, 'INPROC-EDIT');
-    assert.deepEqual(socketRequests, [], 'no rule request reached Cascade through a socket');
-    // The server's onResponse hook counted the in-process renders like any request.
-    assert.ok(observed('summary') > summaryBefore, 'the summary render is in the request metrics');
-    // Same headers and semantics: the summary's resource_change carries the x-triggered-by chain.
-    const dc = app.config.datacenter;
-    await until(async () => {
-      const ev = (await readAll(app.events.log, `${dc}.resource_change`)).findLast((e) => (e.meta as { uri: string }).uri.endsWith('/page/summary/Larkford') && e.triggered_by);
-      return ev !== undefined && /^mediawiki\.revision-create:[^,]+Larkford,resource_change:https:\/\/example\.wiki\/api\/rest_v1\/page\/html\/Larkford$/.test(String(ev.triggered_by));
-    }, 5000, 'a summary resource_change with the x-triggered-by chain');
-    const stats = app.changeprop!.engine.stats();
-    for (const [name, s] of Object.entries(stats)) assert.equal(s.dead, 0, `${name}: no dead letters`);
-  } finally {
-    await close();
-  }
-});
+for (const backend of ['sqlite', 'jetstream'] as const) {
+  test(`${backend}, in process: an edit re-renders html, summary and mobile-sections with no request to Cascade over a socket; same chain, same metrics`, async (t) => {
+    if (backend === 'jetstream' && !(await requireBackend(t, 'nats'))) return;
+    const { app, wiki, close } = await setup(true, backend);
+    try {
+      const summaryBefore = observed('summary');
+      const { socketRequests } = await propagate(app, wiki, 'INPROC-EDIT');
+      assert.deepEqual(socketRequests, [], 'no rule request reached Cascade through a socket');
+      // The server's onResponse hook counted the in-process renders like any request.
+      assert.ok(observed('summary') > summaryBefore, 'the summary render is in the request metrics');
+      // Same headers and semantics: the summary's resource_change carries the x-triggered-by chain.
+      const dc = app.config.datacenter;
+      await until(async () => {
+        const ev = (await readAll(app.events.log, `${dc}.resource_change`)).findLast((e) => (e.meta as { uri: string }).uri.endsWith('/page/summary/Larkford') && e.triggered_by);
+        return ev !== undefined && /^mediawiki\.revision-create:[^,]+Larkford,resource_change:https:\/\/example\.wiki\/api\/rest_v1\/page\/html\/Larkford$/.test(String(ev.triggered_by));
+      }, 5000, 'a summary resource_change with the x-triggered-by chain');
+      const stats = app.changeprop!.engine.stats();
+      for (const [name, s] of Object.entries(stats)) assert.equal(s.dead, 0, `${name}: no dead letters`);
+    } finally {
+      await close();
+    }
+  });
+}
 
 test('in_process: false sends the same rules over loopback HTTP', async () => {
   const { app, wiki, close } = await setup(false);
