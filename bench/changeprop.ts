@@ -6,11 +6,15 @@
 // server runs in a child process, so the numbers are the engine's; a bare undici loop with the
 // same agent (connections, pipelining) and the same requests in flight is the baseline.
 // SQLite always; JetStream too unless --no-jetstream (NATS must be reachable).
+// Rules that target Cascade itself (relative URIs) are measured too, on SQLite: a no-op route of
+// a Cascade router server in the engine's process (as in `cascade serve`), reached through the
+// router in process (changeprop.in_process) and, side by side, over loopback HTTP.
 // Usage: npm run bench:changeprop -- [--events 50000] [--seconds 5] [--rate 1000] [--concurrency 256]
 //          [--connections 32] [--pipelining 8] [--no-jetstream]
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +23,10 @@ import { Agent, request } from 'undici';
 import { openEventLog } from '../src/events/log/index.ts';
 import type { EventLog } from '../src/events/log/types.ts';
 import { ChangePropEngine } from '../src/changeprop/engine.ts';
-import { rulesFromYaml } from '../src/changeprop/rule.ts';
+import { rulesFromYaml, type Rule } from '../src/changeprop/rule.ts';
+import { Router } from '../src/router/router.ts';
+import { createHttpServer } from '../src/router/server.ts';
+import type { Dispatch } from '../src/router/inprocess.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -99,7 +106,7 @@ const ask = <T>(op: string) =>
 const port = await new Promise<number>((r) => child.once('message', (m) => r((m as { port: number }).port)));
 const childStats = () => ask<{ received: number; n: number; p50: number; p99: number }>('stats');
 
-const rules = rulesFromYaml(`
+const ruleYaml = (uri: string) => `
 templates:
   rerender:
     topic: mediawiki.revision-create
@@ -108,12 +115,42 @@ templates:
       meta: { domain: '/\\./' }
     exec:
       method: get
-      uri: 'http://127.0.0.1:${port}/{{message.meta.domain}}/v1/page/html/{message.page_title}/{{message.rev_id}}'
+      uri: '${uri}'
       headers:
         cache-control: no-cache
         if-unmodified-since: '{{date(message.meta.dt)}}'
         x-sent-at: '{{message.sent_at}}'
-`);
+`;
+const PATH = '/{{message.meta.domain}}/v1/page/html/{message.page_title}/{{message.rev_id}}';
+const externalRules = rulesFromYaml(ruleYaml(`http://127.0.0.1:${port}${PATH}`));
+const selfRules = rulesFromYaml(ruleYaml(PATH));
+
+// Cascade's own server in this process, with a no-op route: the target of the relative rules.
+let selfReceived = 0;
+let selfLatencies: number[] = [];
+const selfRouter = new Router().add('GET', '/{domain}/v1/page/html/{title}/{rev}', (ctx) => {
+  selfReceived++;
+  const sent = Number(ctx.req.headers['x-sent-at']);
+  if (sent) selfLatencies.push(Date.now() - sent);
+  ctx.res.writeHead(200, { 'content-length': '0' });
+  ctx.res.end();
+});
+let selfRequests = 0;
+const selfServer = createHttpServer({ router: selfRouter, onResponse: () => selfRequests++ });
+await new Promise<void>((r) => selfServer.listen(0, '127.0.0.1', () => r()));
+const selfUrl = `http://127.0.0.1:${(selfServer.address() as AddressInfo).port}`;
+interface Target {
+  reset(): Promise<unknown>;
+  stats(): Promise<{ received: number; n: number; p50: number; p99: number }>;
+}
+const childTarget: Target = { reset: () => ask('reset'), stats: childStats };
+const selfTarget: Target = {
+  reset: async () => {
+    selfReceived = 0;
+    selfLatencies = [];
+  },
+  stats: async () => ({ received: selfReceived, n: selfLatencies.length, p50: pct(selfLatencies, 50), p99: pct(selfLatencies, 99) }),
+};
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, every = 5): Promise<boolean> {
   const end = Date.now() + ms;
@@ -132,14 +169,24 @@ async function appendAll(log: EventLog, topic: string, events: Record<string, un
 
 const engineOpts = { datacenter: 'dc1', domains: [String((template.meta as { domain: unknown }).domain)], signingKey: randomBytes(32), allowedHosts: [`127.0.0.1:${port}`], http: { connections: CONNECTIONS, pipelining: PIPELINING }, fetchBatch: Math.max(256, CONCURRENCY) };
 
-async function run(name: string, open: () => Promise<{ log: EventLog; close: () => Promise<void> }>) {
+interface Path {
+  rules: Rule[];
+  target: Target;
+  baseUri?: string;
+  local?: Dispatch;
+}
+const external: Path = { rules: externalRules, target: childTarget };
+
+async function run(name: string, open: () => Promise<{ log: EventLog; close: () => Promise<void> }>, path: Path = external) {
+  const { rules, target } = path;
+  const extra = { ...(path.baseUri ? { baseUri: path.baseUri } : {}), ...(path.local ? { local: path.local } : {}) };
   const topic = 'dc1.mediawiki.revision-create';
   // (1) throughput over a backlog.
   let { log, close } = await open();
   await appendAll(log, topic, Array.from({ length: EVENTS }, makeEvent));
-  await ask('reset');
+  await target.reset();
   const cpu0 = process.cpuUsage();
-  let engine = new ChangePropEngine({ log, rules, ...engineOpts });
+  let engine = new ChangePropEngine({ log, rules, ...engineOpts, ...extra });
   const t0 = performance.now();
   await engine.start();
   await waitFor(() => engine.stats().rerender.succeeded >= EVENTS, 300_000);
@@ -153,8 +200,8 @@ async function run(name: string, open: () => Promise<{ log: EventLog; close: () 
 
   // (2) latency at a fixed rate.
   ({ log, close } = await open());
-  await ask('reset');
-  engine = new ChangePropEngine({ log, rules, ...engineOpts, startAt: 'latest' });
+  await target.reset();
+  engine = new ChangePropEngine({ log, rules, ...engineOpts, ...extra, startAt: 'latest' });
   await engine.start();
   const total = RATE * SECONDS;
   const tickMs = 10;
@@ -168,9 +215,9 @@ async function run(name: string, open: () => Promise<{ log: EventLog; close: () 
     }
     await new Promise((r) => setTimeout(r, tickMs));
   }
-  await waitFor(async () => (await childStats()).received >= total, 60_000, 50);
+  await waitFor(async () => (await target.stats()).received >= total, 60_000, 50);
   const achieved = total / ((Date.now() - start) / 1000);
-  const st = await childStats();
+  const st = await target.stats();
   await engine.stop();
   await close();
   return { name, throughput, secs, cpuPerEventUs, lagAfter, achieved, p50: st.p50, p99: st.p99, got: st.n, total };
@@ -205,13 +252,17 @@ console.log(
 );
 const base = await baseline();
 const rows = [];
-rows.push(
-  await run('sqlite', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cascade-bench-cp-'));
-    const log = await openEventLog({ backend: 'sqlite', path: join(dir, 'events.sqlite'), synchronous: 'normal' });
-    return { log, close: async () => { await log.close(); rmSync(dir, { recursive: true, force: true }); } };
-  }),
-);
+const openSqlite = async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cascade-bench-cp-'));
+  const log = await openEventLog({ backend: 'sqlite', path: join(dir, 'events.sqlite'), synchronous: 'normal' });
+  return { log, close: async () => { await log.close(); rmSync(dir, { recursive: true, force: true }); } };
+};
+rows.push(await run('sqlite', openSqlite));
+const selfRows = [];
+const before = selfRequests;
+selfRows.push(await run('sqlite, Cascade\'s own no-op route in process', openSqlite, { rules: selfRules, target: selfTarget, baseUri: selfUrl, local: selfServer.dispatch }));
+const dispatched = selfRequests - before;
+selfRows.push(await run('sqlite, Cascade\'s own no-op route over loopback HTTP', openSqlite, { rules: selfRules, target: selfTarget, baseUri: selfUrl }));
 if (WITH_JS) {
   try {
     const { NATS_URL } = await import('../test/helpers/backends.ts');
@@ -236,8 +287,18 @@ for (const r of rows) {
     `| ${r.name}: log → match → exec → ack | ${Math.round(r.throughput)} | ${(r.throughput / base).toFixed(2)} | ${r.secs.toFixed(2)} | ${r.cpuPerEventUs.toFixed(0)} | ${r.lagAfter} | ${r.got}/${r.total} | ${Math.round(r.achieved)} | ${r.p50} | ${r.p99} |`,
   );
 }
+for (const r of selfRows) {
+  console.log(
+    `| ${r.name}: log → match → exec → ack | ${Math.round(r.throughput)} | | ${r.secs.toFixed(2)} | ${r.cpuPerEventUs.toFixed(0)} | ${r.lagAfter} | ${r.got}/${r.total} | ${Math.round(r.achieved)} | ${r.p50} | ${r.p99} |`,
+  );
+}
+console.log(`(in process: ${dispatched} requests through the server's handler and onResponse hook, ${EVENTS + RATE * SECONDS} events)`);
 console.log(`(load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores; other work shares them)`);
-console.log('\ntargets (issue 5, embedded): >= 10,000 events/s; p99 <= 50 ms at 1,000 events/s');
-await ask('exit').catch(() => {});
-child.kill();
+console.log('\ntargets (issue 5, embedded): >= 10,000 events/s; p99 <= 50 ms at 1,000 events/s; issue 11: >= 30,000 events/s in process');
+// The child answers 'exit' by exiting, not with a message: wait for that (awaiting a reply
+// that never comes left the top-level await unsettled, exit status 13).
+await new Promise<void>((r) => selfServer.close(() => r()));
+const exited = once(child, 'exit');
+child.send({ op: 'exit' });
+await exited;
 }

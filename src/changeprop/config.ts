@@ -38,6 +38,11 @@ export interface ChangepropConfig {
   http_connections: number;
   http_pipelining: number;
   /**
+   * Rules whose exec URI is relative (Cascade itself) go through the router in process, without
+   * a loopback socket (default true). Off, or with a `base_uri` elsewhere: over HTTP.
+   */
+  in_process: boolean;
+  /**
    * What each stored resource depends on; the rules are derived from it (src/changeprop/deps.ts).
    * `html: [revision, templates]`, `summary: [html]`, `mobile-sections: [html]`. Empty: none.
    */
@@ -93,6 +98,7 @@ export const changepropConfigSchema = {
     signing_key: { type: 'string', minLength: 32 },
     http_connections: { type: 'integer', minimum: 1, maximum: 4096, default: 128 },
     http_pipelining: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
+    in_process: { type: 'boolean', default: true },
     dependencies: {
       type: 'object',
       default: {},

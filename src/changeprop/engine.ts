@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, EventLog, LogRecord } from '../events/log/types.ts';
 import { isCascadeError } from '../errors/index.ts';
 import { routeEvent, resolveRuleStreams, type Rule, type RouteResult } from './rule.ts';
+import type { Dispatch } from '../router/inprocess.ts';
 import { HttpExecutor, HostAllowList, retryAfterMs, type ExecResponse } from './http.ts';
 import type { Scope } from './expr.ts';
 import { SysModules, CONTINUE_STREAM, TRANSCLUDES_STREAM, type SysOptions } from './sys.ts';
@@ -49,6 +50,8 @@ export interface EngineOptions {
   sys?: SysOptions;
   /** Outbound HTTP: keep-alive connections per host and requests pipelined per connection. */
   http?: { connections?: number; pipelining?: number };
+  /** Cascade's own handler: relative exec URIs are dispatched through it in process (http.ts). */
+  local?: Dispatch;
 }
 
 export interface RuleStats {
@@ -678,7 +681,7 @@ export class ChangePropEngine {
     for (const o of Object.values(opts.sys?.origins ?? {})) allowed.add(o);
     // A template whose host comes from the event may reach only the domains and their origins.
     const variableHosts = new HostAllowList([...opts.domains, ...Object.values(opts.sys?.origins ?? {})]);
-    this.http = new HttpExecutor({ allowed, variableHosts, baseUri: opts.baseUri, userAgent: opts.userAgent ?? 'Cascade-ChangeProp', ...opts.http });
+    this.http = new HttpExecutor({ allowed, variableHosts, baseUri: opts.baseUri, userAgent: opts.userAgent ?? 'Cascade-ChangeProp', ...opts.http, ...(opts.local ? { local: opts.local } : {}) });
     const signer = new EventSigner(opts.signingKey);
     if (opts.sys) this.sys = new SysModules(opts.sys, { log: opts.log, datacenter: opts.datacenter, http: this.http, signer });
     const e = {

@@ -5,6 +5,7 @@ import { CascadeError } from '../errors/index.ts';
 import { ChangepropErrors } from './errors.ts';
 import type { ExpandedRequest } from './template.ts';
 import { hasOrigin } from './uri.ts';
+import { dispatchInProcess, type Dispatch } from '../router/inprocess.ts';
 
 export interface ExecResponse {
   status: number;
@@ -55,6 +56,11 @@ export interface HttpExecutorOptions {
   connections?: number;
   /** Requests in flight per connection (HTTP/1.1 pipelining; default 1: off). */
   pipelining?: number;
+  /**
+   * Cascade's own server handler, when `baseUri` is Cascade itself: requests of relative
+   * templates (and only those) are dispatched through it in process, without a socket.
+   */
+  local?: Dispatch;
 }
 
 const BODY_MAX = 8 * 1024 * 1024;
@@ -113,6 +119,7 @@ export class HttpExecutor {
         headers['content-type'] ??= 'application/json';
       }
     }
+    if (this.opts.local && req.target === 'relative') return this.sendLocal(this.opts.local, url, req.method, headers, body, timeoutMs, o.readBody === true);
     try {
       const res = await request(url, {
         method: req.method as 'GET',
@@ -147,6 +154,30 @@ export class HttpExecutor {
       const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError' || /Timeout/.test(err.code ?? '');
       return { status: timedOut ? 504 : 503, headers: {}, error: `${err.code ?? err.name}: ${err.message}` };
     }
+  }
+
+  /** Through the router in process: same handlers, hooks and metrics, no loopback socket. */
+  private async sendLocal(local: Dispatch, url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, readBody: boolean): Promise<ExecResponse> {
+    // A rule's own Host header (a configured domain, checked by target()) wins, as over HTTP.
+    headers.host ??= url.host;
+    const res = await dispatchInProcess(local, { method, url: url.pathname + url.search, headers, ...(body !== undefined ? { body } : {}) }, { timeoutMs, maxBody: readBody ? BODY_MAX : EXCERPT });
+    // `headers` stays a getter: the head is parsed only when the retry logic reads it (failures).
+    const out: ExecResponse = {
+      status: res.status,
+      get headers() {
+        return res.headers;
+      },
+    };
+    if (res.timedOut) out.error = res.body.toString('utf8');
+    if ((readBody && res.status < 400) || res.status >= 400) {
+      const text = res.body.subarray(0, res.status >= 400 ? EXCERPT : BODY_MAX).toString('utf8');
+      try {
+        out.body = JSON.parse(text);
+      } catch {
+        out.body = text;
+      }
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import { deriveRules, type DerivedRules } from './deps.ts';
 import type { SysOptions } from './sys.ts';
 import { trackEngine } from './metrics.ts';
 import { loadSigningKey } from './signing.ts';
+import type { Dispatch } from '../router/inprocess.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -82,10 +83,13 @@ export interface ChangepropService {
   close(): Promise<void>;
 }
 
-/** Starts the engine. `selfUrl` is Cascade's own address (relative exec URIs, allowed host). */
+/**
+ * Starts the engine. `selfUrl` is Cascade's own address (relative exec URIs, allowed host);
+ * `dispatch`, its server's handler, runs those requests in process (`changeprop.in_process`).
+ */
 export async function startChangeprop(
   config: CascadeConfig,
-  deps: { log: EventLog; selfUrl: string; logger?: (msg: string, f?: Record<string, unknown>) => void },
+  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: (msg: string, f?: Record<string, unknown>) => void },
 ): Promise<ChangepropService> {
   const cp = config.changeprop;
   const rules = configuredRules(config);
@@ -95,6 +99,10 @@ export async function startChangeprop(
   }
   const allowed = [...cp.allowed_hosts, deps.selfUrl];
   for (const d of Object.values(config.domains)) allowed.push(d.origin.url);
+  const baseUri = cp.base_uri ?? deps.selfUrl;
+  // In process only when relative URIs resolve to this very server (a base_uri elsewhere, e.g.
+  // a CDN in front, keeps them on HTTP).
+  const local = cp.in_process && deps.dispatch && deps.selfUrl && sameOrigin(baseUri, deps.selfUrl) ? deps.dispatch : undefined;
   const engine = new ChangePropEngine({
     log: deps.log,
     rules,
@@ -104,7 +112,8 @@ export async function startChangeprop(
     domains: Object.keys(config.domains),
     signingKey: signingKey(config),
     allowedHosts: allowed,
-    baseUri: cp.base_uri ?? deps.selfUrl,
+    baseUri,
+    ...(local ? { local } : {}),
     concurrency: cp.concurrency,
     retryStream: cp.retry_stream,
     dlqStream: cp.dlq_stream,
@@ -126,4 +135,12 @@ export async function startChangeprop(
       await engine.stop();
     },
   };
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }

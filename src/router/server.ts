@@ -149,7 +149,15 @@ class Context implements RequestContext {
 
 const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
-export function createHttpServer(opts: HttpServerOptions): Server {
+export interface CascadeServer extends Server {
+  /**
+   * Runs a request built in this process (src/router/inprocess.ts) through the same handler,
+   * hooks and metrics as one from a socket; it counts as internal, from loopback.
+   */
+  dispatch(req: IncomingMessage, res: CascadeResponse): void;
+}
+
+export function createHttpServer(opts: HttpServerOptions): CascadeServer {
   const { router } = opts;
   const resolver = new ClientResolver(opts);
   const token = opts.internalToken;
@@ -174,7 +182,8 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     sendProblem(ctx.res, ce, ctx.path);
   };
   // Synchronous: handlers that answer from memory return nothing and cost no promise.
-  const handle = (req: IncomingMessage, res: CascadeResponse): void => {
+  // `inside`: dispatched from this process (inprocess.ts), internal by construction.
+  const handle = (req: IncomingMessage, res: CascadeResponse, inside?: boolean): void => {
     const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -186,7 +195,10 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     const peer = req.socket.remoteAddress ?? '';
     let clientIp: string;
     let internal: boolean;
-    if (!resolver.anyTrusted) {
+    if (inside === true) {
+      clientIp = peer;
+      internal = true;
+    } else if (!resolver.anyTrusted) {
       clientIp = peer.charCodeAt(0) === 0x3a /* : */ ? plainIp(peer) : peer;
       internal = loopbackIsInternal && isLoopbackPeer(peer) && !hasForwarding(req.headers);
     } else {
@@ -234,9 +246,9 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         },
       );
   };
-  const server = createServer({ keepAliveTimeout: 65_000, ServerResponse: CascadeResponse }, handle as (req: IncomingMessage, res: ServerResponse) => void);
+  const server = createServer({ keepAliveTimeout: 65_000, ServerResponse: CascadeResponse }, (req, res) => handle(req, res as CascadeResponse));
   answerClientErrors(server);
-  return server;
+  return Object.assign(server, { dispatch: (req: IncomingMessage, res: CascadeResponse) => handle(req, res, true) });
 }
 
 /** Reads a request body up to `limit` bytes; 413 beyond it. */
