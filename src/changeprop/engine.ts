@@ -475,11 +475,13 @@ class RuleRunner {
       this.stats.deduped++;
       return;
     }
-    // Superseded: the root event is older than an execution already done for it.
+    // Superseded: an execution for the same signature already came from a strictly newer root
+    // event (change-prop's rule). Not "older than our last execution time": MediaWiki's times
+    // are whole seconds, so a second edit in the same second would look already handled.
     const sig = rootSignature(msg);
     if (sig) {
       const done = this.rootDone.get(sig.key, now);
-      if (done !== undefined && sig.dt <= done) {
+      if (done !== undefined && sig.dt < done) {
         this.stats.superseded++;
         return;
       }
@@ -493,7 +495,7 @@ class RuleRunner {
     }
     await this.run(route, msg, raw, this.rule.retryLimit, chain.value);
     if (typeof id === 'string') this.seen.set(id, Date.now());
-    if (sig) this.rootDone.set(sig.key, now);
+    if (sig) this.rootDone.set(sig.key, Math.max(sig.dt, this.rootDone.get(sig.key, now) ?? -Infinity));
   }
 
   private async handleRetry(retry: RetryEvent): Promise<void> {

@@ -65,14 +65,19 @@ export async function fetchOriginRender(svc: ContentService, domain: string, key
     const r = await svc.wiki.revisionHtml(domain, t.rev, o.requestId);
     if (r.renderedAt === undefined) return r; // an origin that does not say renders every request (the example wiki)
     const at = Math.floor(r.renderedAt / 1000) * 1000;
-    // Times are whole seconds. After our purge the wiki itself refuses cache entries older
-    // than the page's touch time, so one from that second is fresh. Without a purge a render
-    // from the second of the change may predate it: only a later second proves it newer.
-    const since = caps?.purge ? Math.max(o.ifUnmodifiedSince ?? 0, touched) : (o.ifUnmodifiedSince ?? -Infinity);
-    if (caps?.purge ? at >= since : at > since) return r;
-    why = `the origin's render of ${key} (revision ${t.rev}) dates from ${new Date(r.renderedAt).toISOString()}, before the change at ${new Date(since).toISOString()}`;
-    svc.log('origin render older than the change; purging again', { domain, key, attempt, renderedAt: r.renderedAt, since });
-    if (attempt < attempts) await new Promise((res) => setTimeout(res, 250 * attempt));
+    // Times are whole seconds. After our purge the wiki refuses cache entries older than the
+    // page's touch time, so one from that second is fresh, but only when that second is later
+    // than the change's: a cache entry written earlier in the change's own second is still
+    // valid to the wiki. So a render must be from a second after the change (and not before
+    // the touch); without a purge, likewise a later second than the change proves it newer.
+    const ius = o.ifUnmodifiedSince ?? -Infinity;
+    if (at > ius && at >= touched) return r;
+    const since = Math.max(ius, touched);
+    why = `the origin's render of ${key} (revision ${t.rev}) dates from ${new Date(r.renderedAt).toISOString()}, not after the change at ${new Date(since).toISOString()}`;
+    svc.log('origin render not newer than the change; purging again', { domain, key, attempt, renderedAt: r.renderedAt, since });
+    // Purging again within the change's second cannot help: wait for the next second at least.
+    const nextSecond = Number.isFinite(ius) ? ius + 1000 - Date.now() + 20 : 0;
+    if (attempt < attempts) await new Promise((res) => setTimeout(res, Math.max(250 * attempt, nextSecond)));
   }
   throw new CascadeError(ContentErrors.originStale, `${why} after ${attempts} attempts`, { extra: { retry_after: 5 } });
 }

@@ -168,8 +168,11 @@ templates:
         const sig = { signature: 'root-sig-1', dt: new Date(Date.now() - 1000).toISOString() };
         await append(log, `${DC}.page-change`, [event('page-change', { n: 2, root_event: sig })]);
         await until(() => target.count(`${path}/2`) === 1, 10_000, 'root event executed');
-        // Older (same) root event: superseded.
-        await append(log, `${DC}.page-change`, [event('page-change', { n: 3, root_event: sig })]);
+        // An older root event for the same signature: superseded. The same root time again
+        // (whole-second origin clocks: a second edit in the same second) still runs.
+        await append(log, `${DC}.page-change`, [event('page-change', { n: 3, root_event: { ...sig, dt: new Date(Date.parse(sig.dt) - 1000).toISOString() } })]);
+        await append(log, `${DC}.page-change`, [event('page-change', { n: 7, root_event: sig })]);
+        await until(() => target.count(`${path}/7`) === 1, 10_000, 'same root time executed');
         // A loop: the chain already holds this step.
         const looping = event('page-change', { n: 4 }, { uri: 'https://example.wiki/wiki/Loop' });
         looping.triggered_by = 'resource_change:https://example.wiki/x,page-change:https://example.wiki/wiki/Loop';

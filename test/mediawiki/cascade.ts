@@ -74,7 +74,8 @@ domains:
       mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
       page-meta: { type: key_value, compression: none }
 `;
-  const start = () => startApp(configFromYaml(yaml, '<test>', {}), { quiet: true });
+  // CASCADE_DEBUG=1 prints the app's log lines (when a case needs a look inside).
+  const start = () => startApp(configFromYaml(yaml, '<test>', {}), { quiet: !process.env.CASCADE_DEBUG });
   let app: App | undefined = await start();
   const self: CascadeUnderTest = {
     get app() {
