@@ -21,6 +21,9 @@ if (selected.length === 0) {
   console.error('no test files matched', filters);
   process.exit(1);
 }
+// Bring up what the suites need (PostgreSQL, NATS, Varnish, MediaWiki, Chromium): started if
+// stopped, installed from Debian if missing and permitted. CASCADE_NO_SERVICES=1 skips it.
+if (!process.env.CASCADE_NO_SERVICES) spawnSync('bash', [join(root, 'scripts/services.sh')], { stdio: 'inherit', cwd: root });
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const r = spawnSync(
   process.execPath,
