@@ -140,7 +140,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   if (config.changeprop.enabled) {
     const { startChangeprop } = await import('./changeprop/service.ts');
     const logger = banner ? (msg: string, f?: Record<string, unknown>) => msg !== 'changeprop started' && log(msg, f) : log;
-    changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, dispatch: server.dispatch, logger });
+    changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, dispatch: server.dispatch, logger, transclusions: (d, t, n, c) => content.service.wiki.transclusions(d, t, n, c) });
     const cp = changeprop;
     closers.push(() => cp.close());
   }

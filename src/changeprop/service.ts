@@ -6,7 +6,9 @@ import { compileRuleMap, loadRuleFile, type Rule } from './rule.ts';
 import { ChangePropEngine } from './engine.ts';
 import type { DlqStreams } from './dlq.ts';
 import { deriveRules, type DerivedRules } from './deps.ts';
-import type { SysOptions } from './sys.ts';
+import type { SysOptions, TransclusionLister } from './sys.ts';
+import { OriginClient } from '../content/origin.ts';
+import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
 import { trackEngine } from './metrics.ts';
 import { loadSigningKey } from './signing.ts';
 import type { Dispatch } from '../router/inprocess.ts';
@@ -54,10 +56,15 @@ export function configuredRules(config: CascadeConfig): Rule[] {
 }
 
 /** Options of the in-process `/sys/` modules: the domains' origins, fan-out batch, purges. */
-export function sysOptions(config: CascadeConfig): SysOptions {
+export function sysOptions(config: CascadeConfig, transclusions?: TransclusionLister): SysOptions {
   const origins: Record<string, string> = {};
   for (const [d, c] of Object.entries(config.domains)) origins[d] = c.origin.url;
-  return { origins, transclusionBatch: config.changeprop.transclusion_batch, purge: config.changeprop.purge };
+  const base = { origins, transclusionBatch: config.changeprop.transclusion_batch, purge: config.changeprop.purge };
+  if (transclusions) return { ...base, transclusions };
+  // Running without the content API (a changeprop-only process): an adapter of its own.
+  const client = new OriginClient(config.domains, { timeoutMs: config.content.origin.timeout_ms, connections: 2 });
+  const adapter = new MediaWikiAdapter(client);
+  return { ...base, transclusions: (d, t, n, c) => adapter.transclusions(d, t, n, c), close: () => client.close() };
 }
 
 export function dlqStreams(config: CascadeConfig): DlqStreams {
@@ -89,7 +96,7 @@ export interface ChangepropService {
  */
 export async function startChangeprop(
   config: CascadeConfig,
-  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: (msg: string, f?: Record<string, unknown>) => void },
+  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: (msg: string, f?: Record<string, unknown>) => void; transclusions?: TransclusionLister },
 ): Promise<ChangepropService> {
   const cp = config.changeprop;
   const rules = configuredRules(config);
@@ -121,7 +128,7 @@ export async function startChangeprop(
     retryMaxDelayMs: cp.retry_max_delay_ms,
     userAgent: cp.user_agent,
     logger: deps.logger,
-    sys: sysOptions(config),
+    sys: sysOptions(config, deps.transclusions),
     http: { connections: cp.http_connections, pipelining: cp.http_pipelining },
   });
   await engine.start();

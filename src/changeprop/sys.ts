@@ -22,9 +22,16 @@ import type { ExpandedRequest } from './template.ts';
 export const TRANSCLUDES_STREAM = 'change-prop.transcludes.resource-change';
 export const CONTINUE_STREAM = 'change-prop.transcludes.continue';
 
+/** One batch of the pages transcluding a title (the origin adapter's `transclusions`). */
+export type TransclusionLister = (domain: string, title: string, limit: number, cont?: string) => Promise<{ pages: { title: string; ns?: number; pageid?: number }[]; continue?: string }>;
+
 export interface SysOptions {
-  /** Domain → origin base URL (MediaWiki action API at `{origin}/w/api.php`). */
+  /** Domain → origin base URL: the domains whose events may fan out. */
   origins: Record<string, string>;
+  /** The origin's list=embeddedin, through the MediaWiki adapter. */
+  transclusions: TransclusionLister;
+  /** Releases what `transclusions` holds (an origin client of its own). */
+  close?: () => Promise<void>;
   /** Pages per embeddedin batch. */
   transclusionBatch: number;
   purge?: PurgeConfig;
@@ -48,6 +55,14 @@ export function encodeTitle(key: string): string {
 export function stableId(s: string): string {
   const h = createHash('sha1').update(s).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 const ok = (body: unknown): ExecResponse => ({ status: 200, headers: {}, body });
@@ -94,21 +109,14 @@ export class SysModules {
     const domain = str(orig.meta?.domain);
     const origin = domain ? this.opts.origins[domain] : undefined;
     if (!domain || !origin) return fail(404, `no origin configured for domain ${domain ?? '(none)'}`);
-    const q = new URLSearchParams({ action: 'query', list: 'embeddedin', eititle: title, eilimit: String(this.opts.transclusionBatch), format: 'json', formatversion: '2' });
-    if (cont) q.set('eicontinue', cont);
-    const res = await this.e.http.send(
-      { method: 'GET', uri: `${origin.replace(/\/$/, '')}/w/api.php?${q}`, headers: { accept: 'application/json' }, query: {} },
-      { 'x-triggered-by': chain },
-      timeoutMs,
-      { readBody: true },
-    );
-    if (res.status >= 400) return res;
-    const data = res.body as { error?: { code?: string; info?: string }; query?: { embeddedin?: { title: string; ns?: number; pageid?: number }[] }; continue?: { eicontinue?: string } };
-    if (!data || typeof data !== 'object') return fail(502, 'the origin sent no JSON for list=embeddedin');
-    if (data.error) {
+    let data: Awaited<ReturnType<TransclusionLister>>;
+    try {
+      data = await withTimeout(this.opts.transclusions(domain, title, this.opts.transclusionBatch, cont), timeoutMs);
+    } catch (e) {
       // Bad titles and continuation tokens cannot succeed on retry; anything else may.
-      const permanent = ['invalidtitle', 'badcontinue', 'missingparam', 'badvalue'].includes(data.error.code ?? '');
-      return fail(permanent ? 400 : 502, `list=embeddedin: ${data.error.code}: ${data.error.info ?? ''}`);
+      const code = isCascadeError(e) ? String(e.extra.origin_error ?? '') : '';
+      const permanent = ['invalidtitle', 'badcontinue', 'missingparam', 'badvalue'].includes(code);
+      return fail(permanent ? 400 : 502, `list=embeddedin: ${e instanceof Error ? e.message : String(e)}`);
     }
     // Continuation steps are left out of the chain: batch n+1 is not a loop of batch n.
     const baseChain = chain
@@ -118,7 +126,7 @@ export class SysModules {
     const origId = str(orig.meta?.id) ?? `${domain}/${title}/${str(orig.meta?.dt)}`;
     const rootDt = str(orig.meta?.dt) ?? new Date().toISOString();
     const now = new Date().toISOString();
-    const pages = data.query?.embeddedin ?? [];
+    const pages = data.pages;
     const events = pages.map((p) => {
       const key = p.title.replace(/ /g, '_');
       const id = stableId(`${origId}|transcludes|${key}`);
@@ -136,7 +144,7 @@ export class SysModules {
       return { id, value: Buffer.from(JSON.stringify(this.e.signer.sign(value))) };
     });
     if (events.length) await this.e.log.append(`${this.e.datacenter}.${TRANSCLUDES_STREAM}`, events);
-    const next = data.continue?.eicontinue;
+    const next = data.continue;
     if (next) {
       const id = stableId(`${origId}|transcludes-continue|${next}`);
       const value = {
@@ -153,6 +161,7 @@ export class SysModules {
 
   async close(): Promise<void> {
     await this.purger?.drain();
+    await this.opts.close?.();
   }
 }
 
