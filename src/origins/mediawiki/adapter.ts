@@ -11,63 +11,9 @@ import { isTid, tidTime } from '../../util/tid.ts';
 const API = '/w/api.php';
 const REST = '/w/rest.php';
 
-/** A page's latest revision (REST `/v1/page/{title}/bare`). */
-export interface PageBare {
-  id: number;
-  key?: string;
-  title?: string;
-  latest: { id: number; timestamp: string };
-}
-
-/** One revision's metadata (REST `/v1/revision/{id}/bare`). */
-export interface RevisionBare {
-  id: number;
-  timestamp?: string;
-  page?: { id: number; key?: string; title?: string };
-  user?: { id?: number; name?: string } | null;
-  comment?: string | null;
-  size?: number;
-  minor?: boolean;
-}
-
-/** What the action API says about a page's access state. */
-export interface PageAccess {
-  exists: boolean;
-  pageId?: number;
-  latestRev?: number;
-  latestTimestamp?: string;
-  /** `page_touched` (ms): bumped by edits, purges and template link updates. */
-  touched?: number;
-  /** Whether the latest revision's text is hidden. */
-  latestHidden?: boolean;
-}
-
-/** A Parsoid render as the origin sent it. */
-export interface OriginHtml {
-  body: Buffer;
-  /** HTML spec version of the render (`mw:htmlVersion` or the content-type profile), e.g. `2.6.0`. */
-  htmlVersion?: string;
-  /** ms since epoch the origin rendered it (from the time UUID in its ETag), when it says. */
-  renderedAt?: number;
-}
-
-export type TransformRoute = 'v1' | 'coredev' | 'parsoid-v3' | 'none';
-
-/** What a wiki offers, probed once per domain at start. */
-export interface OriginCapabilities {
-  generator?: string;
-  mainPage?: string;
-  /** The REST API answers (`/v1/page/{title}/bare`). */
-  rest: boolean;
-  transform: TransformRoute;
-  /** HTML version of the renders (learnt from the first render or transform). */
-  htmlVersion?: string;
-  /** action=purge exists: a stock wiki serves REST HTML from its parser cache, so re-renders must purge. */
-  purge: boolean;
-  /** Domain segment of the Parsoid extension's `/{domain}/v3/` routes (the wiki's server name). */
-  parsoidDomain: string;
-  probedAt: number;
-}
+export type { PageBare, RevisionBare, PageAccess, OriginHtml, TransformRoute, OriginCapabilities } from './types.ts';
+import type { PageBare, RevisionBare, PageAccess, OriginHtml, TransformRoute, OriginCapabilities } from './types.ts';
+import type { RecentChange, RevisionFacts } from './feed-events.ts';
 
 export const PROFILE_BASE = 'https://www.mediawiki.org/wiki/Specs/HTML/';
 const VERSION_META = /<meta\s+property="mw:html(?:Version|:version)"\s+content="(\d+\.\d+\.\d+)"/;
@@ -139,13 +85,14 @@ export class MediaWikiAdapter {
   }
 
   private async probe(domain: string): Promise<OriginCapabilities> {
-    const si = await this.client.getJson<{ query?: { general?: Record<string, unknown> } }>(domain, 'probe', `${API}?${qs({ action: 'query', meta: 'siteinfo', siprop: 'general' })}`);
+    const si = await this.client.getJson<{ query?: { general?: Record<string, unknown>; extensions?: { name?: string }[] } }>(domain, 'probe', `${API}?${qs({ action: 'query', meta: 'siteinfo', siprop: 'general|extensions' })}`);
     const g = si.query?.general ?? {};
     const generator = typeof g.generator === 'string' ? g.generator : undefined;
     const mainPage = typeof g.mainpage === 'string' ? g.mainpage.replace(/ /g, '_') : 'Main_Page';
     const server = typeof g.server === 'string' ? g.server : '';
     const host = /^(?:https?:)?\/\/([^/:]+)/.exec(server)?.[1] ?? domain;
-    const caps: OriginCapabilities = { ...(generator ? { generator } : {}), mainPage, rest: false, transform: 'none', purge: false, parsoidDomain: host, probedAt: Date.now() };
+    const eventBus = (si.query?.extensions ?? []).some((e) => e.name === 'EventBus');
+    const caps: OriginCapabilities = { ...(generator ? { generator } : {}), mainPage, rest: false, transform: 'none', purge: false, eventBus, parsoidDomain: host, probedAt: Date.now() };
     const bare = await this.client.request(domain, { op: 'probe', path: `${REST}/v1/page/${seg(mainPage)}/bare`, headers: { accept: 'application/json' } });
     caps.rest = bare.status === 200 || bare.status === 404;
     // Routes are probed with GET, which renders nothing: a POST-only route answers 405, an absent one 404.
@@ -177,7 +124,7 @@ export class MediaWikiAdapter {
   }
 
   /** Without a key: the untitled route (the origin renders as its main page, as Parsoid does). */
-  private transformPath(route: Exclude<TransformRoute, 'none'>, host: string, key: string | undefined, rev?: number): string {
+  transformPath(route: Exclude<TransformRoute, 'none'>, host: string, key: string | undefined, rev?: number): string {
     const tail = `transform/wikitext/to/html${key !== undefined ? `/${seg(key)}` : ''}${key !== undefined && rev !== undefined ? `/${rev}` : ''}`;
     if (route === 'v1') return `${REST}/v1/${tail}`;
     if (route === 'coredev') return `${REST}/coredev/v0/${tail}`;
@@ -252,6 +199,52 @@ export class MediaWikiAdapter {
     const j = await this.client.getJson<{ error?: unknown; query?: { embeddedin?: { title: string; ns?: number; pageid?: number }[] }; continue?: { eicontinue?: string } }>(domain, 'embeddedin', `${API}?${q}`, requestId);
     apiError(j, 'embeddedin');
     return { pages: j.query?.embeddedin ?? [], ...(j.continue?.eicontinue ? { continue: j.continue.eicontinue } : {}) };
+  }
+
+  // ---------------------------------------------------------------- changes (the recentchanges follower)
+
+  /** One batch of list=recentchanges (`params`: rcstart, rcdir, rclimit, rccontinue…), as the wiki ordered it. */
+  async recentChanges(domain: string, params: Record<string, string>): Promise<{ changes: RecentChange[]; cont?: string }> {
+    const j = await this.client.getJson<{ error?: unknown; query?: { recentchanges?: RecentChange[] }; continue?: { rccontinue?: string } }>(domain, 'recentchanges', `${API}?${qs({ action: 'query', list: 'recentchanges', ...params })}`);
+    apiError(j, 'recentchanges');
+    const cont = j.continue?.rccontinue;
+    return { changes: j.query?.recentchanges ?? [], ...(cont ? { cont } : {}) };
+  }
+
+  /** Size, sha1, parent and flags of revisions (50 per request). */
+  async revisionFacts(domain: string, ids: number[]): Promise<Map<number, RevisionFacts>> {
+    const out = new Map<number, RevisionFacts>();
+    for (let i = 0; i < ids.length; i += 50) {
+      const q = qs({ action: 'query', prop: 'revisions', rvprop: 'ids|timestamp|size|sha1|flags', revids: ids.slice(i, i + 50).join('|') });
+      const j = await this.client.getJson<{ error?: unknown; query?: { pages?: { revisions?: Record<string, unknown>[] }[] } }>(domain, 'revision-facts', `${API}?${q}`);
+      apiError(j, 'revision-facts');
+      for (const r of (j.query?.pages ?? []).flatMap((p) => p.revisions ?? [])) {
+        out.set(Number(r.revid), {
+          revid: Number(r.revid),
+          parentid: Number(r.parentid ?? 0),
+          timestamp: String(r.timestamp),
+          size: Number(r.size ?? 0),
+          ...(typeof r.sha1 === 'string' ? { sha1: r.sha1 } : {}),
+          minor: r.minor === true,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** A page's id, latest revision and redirect flag by title; undefined when it does not exist. */
+  async pageInfo(domain: string, title: string): Promise<{ pageid: number; lastrevid: number; redirect: boolean } | undefined> {
+    const j = await this.client.getJson<{ error?: unknown; query?: { pages?: Record<string, unknown>[] } }>(domain, 'page-info', `${API}?${qs({ action: 'query', prop: 'info', titles: title })}`);
+    apiError(j, 'page-info');
+    const p = (j.query?.pages ?? [])[0];
+    if (!p || p.missing || !p.pageid) return undefined;
+    return { pageid: Number(p.pageid), lastrevid: Number(p.lastrevid ?? 0), redirect: p.redirect === true };
+  }
+
+  /** The wiki's database name (siteinfo `wikiid`), for the events' `database` field. */
+  async wikiId(domain: string): Promise<string | undefined> {
+    const j = await this.client.getJson<{ query?: { general?: { wikiid?: string } } }>(domain, 'siteinfo', `${API}?${qs({ action: 'query', meta: 'siteinfo', siprop: 'general' })}`);
+    return j.query?.general?.wikiid || undefined;
   }
 
   // ---------------------------------------------------------------- writes

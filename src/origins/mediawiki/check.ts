@@ -1,6 +1,9 @@
 // `cascade origin check URL`: what a wiki offers Cascade (siteinfo, the REST routes Cascade
 // calls, a transform route, the Parsoid HTML version, recentchanges, EventBus) and the config
-// block to paste. Read-only requests to the URL the operator named, nothing else.
+// block to paste. Read-only requests to the URL the operator named, nothing else, made by the
+// adapter Cascade serves the wiki with (one probe, one set of typed calls).
+import { OriginClient } from '../../content/origin.ts';
+import { MediaWikiAdapter } from './adapter.ts';
 
 export interface Probe {
   name: string;
@@ -27,26 +30,13 @@ export function originBase(url: string): string {
   return `${u.origin}${path}`;
 }
 
-type Json = Record<string, unknown>;
-
-async function get(url: string, timeoutMs: number, init: RequestInit = {}): Promise<{ status: number; type: string; text: string }> {
-  const res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs), headers: { 'user-agent': 'Cascade origin check', ...(init.headers as Record<string, string>) } });
-  return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
-}
-
-function json(text: string): Json | undefined {
-  try {
-    return JSON.parse(text) as Json;
-  } catch {
-    return undefined;
-  }
-}
-
-const enc = (title: string) => encodeURIComponent(title.replace(/ /g, '_'));
-
 export async function checkOrigin(url: string, opts: { domain?: string; timeoutMs?: number } = {}): Promise<OriginReport> {
   const base = originBase(url);
-  const t = opts.timeoutMs ?? 15_000;
+  // The same adapter (and probe) Cascade uses when serving the wiki; the domain key is only
+  // this client's name for the one origin until the wiki tells its server name.
+  const KEY = 'origin-check';
+  const client = new OriginClient({ [KEY]: { origin: { url: base } } }, { timeoutMs: opts.timeoutMs ?? 15_000, connections: 1 });
+  const wiki = new MediaWikiAdapter(client);
   const probes: Probe[] = [];
   const add = (name: string, ok: boolean, detail: string) => probes.push({ name, ok, detail });
   const attempt = async <T>(name: string, f: () => Promise<T>): Promise<T | undefined> => {
@@ -57,60 +47,38 @@ export async function checkOrigin(url: string, opts: { domain?: string; timeoutM
       return undefined;
     }
   };
-
-  const si = await attempt('siteinfo (action API)', async () => {
-    const r = await get(`${base}/w/api.php?action=query&meta=siteinfo&siprop=general%7Cextensions&format=json&formatversion=2`, t);
-    const j = json(r.text);
-    const g = (j?.query as Json | undefined)?.general as Json | undefined;
-    if (r.status !== 200 || !g) throw new Error(`HTTP ${r.status}: no siteinfo at ${base}/w/api.php`);
-    add('siteinfo (action API)', true, `${g.generator} (${g.wikiid}, ${g.lang}) at ${base}/w/api.php`);
-    return { general: g, extensions: (((j?.query as Json).extensions ?? []) as Json[]).map((e) => String(e.name)) };
-  });
-  const general = si?.general ?? {};
-  const mainPage = String(general.mainpage ?? 'Main Page');
-  const domain = opts.domain ?? (general.servername ? String(general.servername) : new URL(base).hostname);
-
-  const bare = await attempt('REST page metadata', async () => {
-    const r = await get(`${base}/w/rest.php/v1/page/${enc(mainPage)}/bare`, t);
-    const j = json(r.text);
-    const latest = (j?.latest as Json | undefined)?.id;
-    add('REST page metadata', r.status === 200 && typeof latest === 'number', `GET /w/rest.php/v1/page/{title}/bare → ${r.status}`);
-    return typeof latest === 'number' ? latest : undefined;
-  });
-  await attempt('REST page HTML (Parsoid)', async () => {
-    const r = await get(`${base}/w/rest.php/v1/page/${enc(mainPage)}/html`, t);
-    const v = /<meta property="mw:htmlVersion" content="([^"]+)"/.exec(r.text)?.[1] ?? /profile="[^"]*\/HTML\/([\d.]+)"/.exec(r.type)?.[1];
-    add('REST page HTML (Parsoid)', r.status === 200 && v !== undefined, `GET /w/rest.php/v1/page/{title}/html → ${r.status}${v ? `, Parsoid HTML ${v}` : ', no Parsoid HTML version found'}`);
-  });
-  if (bare) {
-    await attempt('REST revision HTML', async () => {
-      const r = await get(`${base}/w/rest.php/v1/revision/${bare}/html`, t);
-      add('REST revision HTML', r.status === 200, `GET /w/rest.php/v1/revision/{id}/html → ${r.status}`);
+  try {
+    const caps = await attempt('siteinfo (action API)', async () => {
+      const c = await wiki.capabilities(KEY);
+      add('siteinfo (action API)', true, `${c.generator ?? 'a MediaWiki action API'} at ${base}/w/api.php`);
+      return c;
     });
-  }
-  await attempt('transform wikitext → HTML', async () => {
-    const candidates = [
-      '/w/rest.php/v1/transform/wikitext/to/html',
-      '/w/rest.php/coredev/v0/transform/wikitext/to/html',
-      `/w/rest.php/${domain}/v3/transform/wikitext/to/html`,
-    ];
-    const found: string[] = [];
-    for (const path of candidates) {
-      const r = await get(`${base}${path}`, t, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wikitext: "''check''" }) });
-      if (r.status === 200 && /<i[^>]*>check<\/i>/.test(r.text)) found.push(path);
+    const domain = opts.domain ?? caps?.parsoidDomain ?? new URL(base).hostname;
+    if (caps) {
+      add('REST page metadata', caps.rest, `GET /w/rest.php/v1/page/{title}/bare → ${caps.rest ? 'answers' : 'absent'}`);
+      const bare = await attempt('REST page HTML (Parsoid)', async () => {
+        const b = await wiki.pageBare(KEY, caps.mainPage ?? 'Main_Page');
+        const h = await wiki.revisionHtml(KEY, b.latest.id);
+        add('REST page HTML (Parsoid)', h.htmlVersion !== undefined, `GET /w/rest.php/v1/revision/{id}/html → 200${h.htmlVersion ? `, Parsoid HTML ${h.htmlVersion}` : ', no Parsoid HTML version found'}`);
+        return b;
+      });
+      if (bare) add('REST revision HTML', true, 'GET /w/rest.php/v1/revision/{id}/html → 200');
+      const route = caps.transform === 'none' ? undefined : wiki.transformPath(caps.transform, caps.parsoidDomain, undefined);
+      add('transform wikitext → HTML', route !== undefined, route ? `POST ${route}` : 'no transform route (v1, coredev/v0 or the Parsoid extension’s v3)');
+      add('action=purge', caps.purge, caps.purge ? 'available: template edits re-render through the parser cache' : 'absent');
+      await attempt('recentchanges', async () => {
+        const rc = await wiki.recentChanges(KEY, { rcprop: 'title|ids|timestamp', rclimit: '1' });
+        const c = rc.changes[0];
+        add('recentchanges', true, `list=recentchanges readable${c ? `, newest ${c.timestamp} (rcid ${c.rcid})` : ', empty'}`);
+      });
+      add('EventBus extension', true, caps.eventBus ? 'installed: let the wiki post its events to Cascade’s /v1/events' : 'not installed: Cascade follows recentchanges');
     }
-    add('transform wikitext → HTML', found.length > 0, found.length ? `POST ${found.join(', ')}` : `none of ${candidates.join(', ')}`);
-  });
-  await attempt('recentchanges', async () => {
-    const r = await get(`${base}/w/api.php?action=query&list=recentchanges&rcprop=title%7Cids%7Ctimestamp&rclimit=1&format=json&formatversion=2`, t);
-    const rc = ((json(r.text)?.query as Json | undefined)?.recentchanges ?? undefined) as Json[] | undefined;
-    add('recentchanges', r.status === 200 && Array.isArray(rc), rc ? `list=recentchanges readable${rc[0] ? `, newest ${rc[0].timestamp} (rcid ${rc[0].rcid})` : ', empty'}` : `HTTP ${r.status}`);
-  });
-  const eventBus = si?.extensions.includes('EventBus') ?? false;
-  add('EventBus extension', true, eventBus ? 'installed: let the wiki post its events to Cascade’s /v1/events' : 'not installed: Cascade follows recentchanges');
-  const rcOk = probes.find((p) => p.name === 'recentchanges')?.ok ?? false;
-  const follow = eventBus ? 'eventbus' : rcOk ? 'recentchanges' : 'off';
-  return { base, domain, ...(general.generator ? { generator: String(general.generator) } : {}), probes, follow, config: configBlock(domain, base, follow) };
+    const rcOk = probes.find((p) => p.name === 'recentchanges')?.ok ?? false;
+    const follow = caps?.eventBus ? 'eventbus' : rcOk ? 'recentchanges' : 'off';
+    return { base, domain, ...(caps?.generator ? { generator: caps.generator } : {}), probes, follow, config: configBlock(domain, base, follow) };
+  } finally {
+    await client.close();
+  }
 }
 
 export function configBlock(domain: string, base: string, follow: string): string {

@@ -17,8 +17,9 @@ import type { EventProducer } from '../../events/log/types.ts';
 import { metrics } from '../../router/metrics.ts';
 import type { ContentStore } from '../../storage/types.ts';
 import type { OriginChangesConfig } from './feed-config.ts';
-import { eventsOfChange, RC_PROPS, type ChangeLookups, type FeedSite, type RecentChange, type RevisionFacts } from './feed-events.ts';
+import { eventsOfChange, RC_PROPS, type ChangeLookups, type FeedSite, type RecentChange } from './feed-events.ts';
 import { WakeableSleep } from '../../util/wakeable-sleep.ts';
+import type { MediaWikiAdapter } from './adapter.ts';
 
 export const WATERMARK_BUCKET = 'origin-changes';
 
@@ -26,8 +27,8 @@ const polls = metrics.counter('cascade_origin_change_polls_total', 'recentchange
 const changesSeen = metrics.counter('cascade_origin_changes_total', 'Changes read from followed wikis and events produced for them, by domain', ['domain', 'kind']);
 const WATERMARK_KEY = 'recentchanges';
 
-/** GET of an action API query (path and query relative to the origin), parsed JSON. */
-export type ApiGet = (path: string) => Promise<Record<string, unknown>>;
+/** The adapter calls the follower makes. */
+export type FeedOrigin = Pick<MediaWikiAdapter, 'recentChanges' | 'revisionFacts' | 'pageInfo' | 'wikiId'>;
 
 export interface Watermark {
   /** Newest change timestamp handled (MediaWiki's `2026-01-01T00:00:00Z`). */
@@ -50,7 +51,7 @@ export interface FeedStats {
 export interface FeedOptions {
   domain: string;
   config: OriginChangesConfig;
-  api: ApiGet;
+  origin: FeedOrigin;
   producer: EventProducer;
   store: ContentStore;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -210,60 +211,20 @@ export class RecentChangesFeed {
   }
 
   private async query(params: Record<string, string>): Promise<{ changes: RecentChange[]; cont?: string }> {
-    const q = new URLSearchParams({
-      action: 'query',
-      list: 'recentchanges',
-      rcprop: RC_PROPS,
-      rctype: 'edit|new|log',
-      rclimit: String(this.o.config.batch),
-      format: 'json',
-      formatversion: '2',
-      ...params,
-    });
-    const j = await this.o.api(`/w/api.php?${q}`);
-    const err = j.error as { code?: string; info?: string } | undefined;
-    if (err) throw new Error(`recentchanges: ${err.code}: ${err.info}`);
-    const changes = ((j.query as { recentchanges?: RecentChange[] } | undefined)?.recentchanges ?? []).slice();
+    const r = await this.o.origin.recentChanges(this.o.domain, { rcprop: RC_PROPS, rctype: 'edit|new|log', rclimit: String(this.o.config.batch), ...params });
+    const changes = r.changes.slice();
     // Oldest first whatever the direction asked for, so the watermark only moves forward.
     if (params.rcdir === 'newer') changes.sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp) || a.rcid - b.rcid);
-    const cont = (j.continue as { rccontinue?: string } | undefined)?.rccontinue;
-    return { changes, ...(cont ? { cont } : {}) };
+    return { changes, ...(r.cont ? { cont: r.cont } : {}) };
   }
 
   private async siteOf(): Promise<FeedSite> {
-    const j = await this.o.api('/w/api.php?action=query&meta=siteinfo&siprop=general&format=json&formatversion=2');
-    const g = ((j.query as Record<string, unknown> | undefined)?.general ?? {}) as { wikiid?: string };
-    return { domain: this.o.domain, database: g.wikiid || this.o.domain.replace(/[^a-z0-9]/gi, '_') };
+    const id = await this.o.origin.wikiId(this.o.domain);
+    return { domain: this.o.domain, database: id ?? this.o.domain.replace(/[^a-z0-9]/gi, '_') };
   }
 
   private readonly lookups: ChangeLookups = {
-    revisions: async (ids) => {
-      const out = new Map<number, RevisionFacts>();
-      for (let i = 0; i < ids.length; i += 50) {
-        const q = new URLSearchParams({ action: 'query', prop: 'revisions', rvprop: 'ids|timestamp|size|sha1|flags', revids: ids.slice(i, i + 50).join('|'), format: 'json', formatversion: '2' });
-        const j = await this.o.api(`/w/api.php?${q}`);
-        const pages = ((j.query as { pages?: { revisions?: Record<string, unknown>[] }[] } | undefined)?.pages ?? []);
-        for (const p of pages) {
-          for (const r of p.revisions ?? []) {
-            out.set(Number(r.revid), {
-              revid: Number(r.revid),
-              parentid: Number(r.parentid ?? 0),
-              timestamp: String(r.timestamp),
-              size: Number(r.size ?? 0),
-              ...(typeof r.sha1 === 'string' ? { sha1: r.sha1 } : {}),
-              minor: r.minor === true,
-            });
-          }
-        }
-      }
-      return out;
-    },
-    page: async (title) => {
-      const q = new URLSearchParams({ action: 'query', prop: 'info', titles: title, format: 'json', formatversion: '2' });
-      const j = await this.o.api(`/w/api.php?${q}`);
-      const p = ((j.query as { pages?: Record<string, unknown>[] } | undefined)?.pages ?? [])[0];
-      if (!p || p.missing || !p.pageid) return undefined;
-      return { pageid: Number(p.pageid), lastrevid: Number(p.lastrevid ?? 0), redirect: p.redirect === true };
-    },
+    revisions: (ids) => this.o.origin.revisionFacts(this.o.domain, ids),
+    page: (title) => this.o.origin.pageInfo(this.o.domain, title),
   };
 }

@@ -6,6 +6,7 @@ import type { EventProducer } from '../../events/log/types.ts';
 import type { ContentStore } from '../../storage/types.ts';
 import { DEFAULT_CHANGES } from './feed-config.ts';
 import { RecentChangesFeed } from './feed.ts';
+import { MediaWikiAdapter } from './adapter.ts';
 
 export { RecentChangesFeed, WATERMARK_BUCKET, type FeedStats, type Watermark } from './feed.ts';
 export { originChangesSchema, DEFAULT_CHANGES, type OriginChangesConfig, type FollowMode } from './feed-config.ts';
@@ -26,13 +27,14 @@ export async function startChangeFeeds(
   const followed = Object.fromEntries(Object.entries(config.domains).filter(([, d]) => d.origin.changes?.follow === 'recentchanges'));
   // The followers' own connection per origin: polls must not queue behind slow renders.
   const origin = new OriginClient(followed, { timeoutMs: config.content.origin.timeout_ms, connections: 1 });
+  const adapter = new MediaWikiAdapter(origin, deps.log);
   try {
     for (const [domain, d] of Object.entries(followed)) {
       const cfg = { ...DEFAULT_CHANGES, ...d.origin.changes };
       const feed = new RecentChangesFeed({
         domain,
         config: cfg,
-        api: (path) => origin.getJson<Record<string, unknown>>(domain, 'recentchanges', path),
+        origin: adapter,
         producer: deps.producer,
         store: deps.store,
         log: deps.log,
