@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
-import { formatLogLine } from './router/log.ts';
+import { createLogger } from './util/logger.ts';
 import { metrics, mountMetrics } from './router/metrics.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
@@ -40,7 +40,7 @@ export interface App {
 
 export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } = {}): Promise<App> {
   mkdirSync(config.data_dir, { recursive: true });
-  const log = opts.quiet ? () => {} : (msg: string, f?: Record<string, unknown>) => console.log(formatLogLine(msg, f));
+  const log = createLogger({ level: opts.quiet ? 'silent' : 'info' });
   const closers: (() => Promise<void>)[] = [];
 
   // storage
