@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
-import { createLogger } from './util/logger.ts';
+import { createLogger, silentLogger, type Logger } from './util/logger.ts';
 import { metrics, mountMetrics } from './router/metrics.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
@@ -38,9 +38,16 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } = {}): Promise<App> {
+export interface StartOptions {
+  /** No log lines (tests, embedded use). */
+  quiet?: boolean;
+  /** Where log lines go (default: JSON lines on stdout). */
+  logger?: Logger;
+}
+
+export async function startApp(config: CascadeConfig, opts: StartOptions = {}): Promise<App> {
   mkdirSync(config.data_dir, { recursive: true });
-  const log = createLogger({ level: opts.quiet ? 'silent' : 'info' });
+  const log = opts.quiet ? silentLogger : (opts.logger ?? createLogger());
   const closers: (() => Promise<void>)[] = [];
 
   // storage
