@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
-import { createLogger, silentLogger, type Logger } from './util/logger.ts';
+import { createLogger, mapLogger, silentLogger, type Logger } from './util/logger.ts';
 import { metrics, mountMetrics } from './router/metrics.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
@@ -146,7 +146,8 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
   // [changeprop] started once listening: relative exec URIs of the rules go to this server.
   if (config.changeprop.enabled) {
     const { startChangeprop } = await import('./changeprop/service.ts');
-    const logger = banner ? (msg: string, f?: Record<string, unknown>) => msg !== 'changeprop started' && log(msg, f) : log;
+    // The banner already lists the rules.
+    const logger = banner ? mapLogger(log, (msg, f) => (msg === 'changeprop started' ? undefined : [msg, f])) : log;
     changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, dispatch: server.dispatch, logger });
     const cp = changeprop;
     closers.push(() => cp.close());

@@ -50,7 +50,7 @@ export interface EngineOptions {
   fetchBatch?: number;
   /** Where a new consumer group starts (default: earliest). */
   startAt?: 'earliest' | 'latest';
-  logger?: Logger | ((msg: string, fields?: Record<string, unknown>) => void);
+  logger?: Logger;
   /** Time for retries, dedupe windows, circuit breakers and rate limits (tests advance it). */
   clock?: Clock;
   /** Entries kept per dedupe window (meta.id and superseded roots), default 200,000. */

@@ -10,6 +10,7 @@ import type { SysOptions } from './sys.ts';
 import { trackEngine } from './metrics.ts';
 import { loadSigningKey } from './signing.ts';
 import type { Dispatch } from '../router/inprocess.ts';
+import { type Logger } from '../util/logger.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -89,7 +90,7 @@ export interface ChangepropService {
  */
 export async function startChangeprop(
   config: CascadeConfig,
-  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: (msg: string, f?: Record<string, unknown>) => void },
+  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: Logger },
 ): Promise<ChangepropService> {
   const cp = config.changeprop;
   const rules = configuredRules(config);

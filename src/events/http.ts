@@ -10,12 +10,13 @@ import { boundedLogger, truncate, type Intake, type IntakeResult, type ProcessOp
 import { eventSpans, nestsDeeperThan } from './json-spans.ts';
 import { ProducerAuthorizer, type ProducerCaller } from './producers.ts';
 import { DEFAULT_PRODUCERS } from './config.ts';
+import { type Logger } from '../util/logger.ts';
 
 export interface EventsHttpDeps {
   intake: Intake;
   maxBodyBytes: number;
   allowHasty: boolean;
-  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  logger?: Logger;
   /** Who may produce what; default: loopback may produce `mediawiki.*` (DEFAULT_PRODUCERS). */
   producers?: ProducerAuthorizer;
   /** Most events per request (413 beyond); default 1000. */

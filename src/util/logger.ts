@@ -92,11 +92,33 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 /** A logger that writes nothing. */
 export const silentLogger: Logger = createLogger({ level: 'silent' });
 
+/** What a plain reporting function looks like (tests collecting lines, older callers). */
+export type LogSink = Logger | ((msg: string, fields?: LogFields) => void);
+
+/**
+ * A Logger that rewrites (or, returning undefined, drops) each line before `base` writes it,
+ * at every level and in children.
+ */
+export function mapLogger(base: Logger, map: (msg: string, fields?: LogFields) => [string, LogFields | undefined] | undefined): Logger {
+  const at = (write: (msg: string, fields?: LogFields) => void) => (msg: string, fields?: LogFields) => {
+    const m = map(msg, fields);
+    if (m) write(m[0], m[1]);
+  };
+  const info = at((m, f) => base.info(m, f));
+  return Object.assign((msg: string, fields?: LogFields) => info(msg, fields), {
+    debug: at((m, f) => base.debug(m, f)),
+    info,
+    warn: at((m, f) => base.warn(m, f)),
+    error: at((m, f) => base.error(m, f)),
+    child: (bindings: LogFields) => mapLogger(base.child(bindings), map),
+  });
+}
+
 /**
  * A Logger from a plain `(msg, fields) => void` (tests collecting lines, older callers): every
  * level goes to it, with `level` added for the non-info ones and child bindings merged in.
  */
-export function asLogger(sink: Logger | ((msg: string, fields?: LogFields) => void) | undefined, bindings?: LogFields): Logger {
+export function asLogger(sink: LogSink | undefined, bindings?: LogFields): Logger {
   if (!sink) return silentLogger;
   if (isLogger(sink) && !bindings) return sink;
   const fn = sink;

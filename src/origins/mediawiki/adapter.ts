@@ -8,6 +8,7 @@ import { checkStatus, errorReason, originReason, type OriginClient, type OriginR
 import { ContentErrors } from '../../content/errors.ts';
 import { isTid, tidTime } from '../../util/tid.ts';
 import { SingleFlight } from '../../util/single-flight.ts';
+import { asLogger, type LogSink, type Logger } from '../../util/logger.ts';
 
 const API = '/w/api.php';
 const REST = '/w/rest.php';
@@ -104,13 +105,16 @@ const TOKEN_ERRORS = new Set(['missingparam', 'notoken', 'badtoken', 'rest-badto
 
 export class MediaWikiAdapter {
   // Probed once per domain; a failed probe is retried after 5 s, not on every request.
+  private readonly log: Logger;
   private readonly probes = new SingleFlight<string, OriginCapabilities>({ memoize: true, failureTtlMs: 5_000 });
   private known = new Map<string, OriginCapabilities>();
 
   constructor(
     readonly client: OriginClient,
-    private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => {},
-  ) {}
+    log?: LogSink,
+  ) {
+    this.log = asLogger(log);
+  }
 
   // ---------------------------------------------------------------- probing
 
