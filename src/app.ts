@@ -10,7 +10,9 @@ import { createLogger, mapLogger, silentLogger, type Logger } from './util/logge
 import { metrics, mountMetrics } from './router/metrics.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
-import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
+import { openEventBus, mountEvents, eventsScope, type EventBus } from './events/index.ts';
+import { mountScopes, type MountedScopes } from './router/scopes.ts';
+import { rateClassOf } from './router/ratelimit.ts';
 import { mountContent, startInvalidation, invalidationGroup, type MountedContent } from './content/index.ts';
 import { startWiki, SEED_PAGES, type WikiHandle } from './wiki/index.ts';
 import { dataPath } from './config/index.ts';
@@ -21,7 +23,7 @@ export interface App {
   store: ContentStore;
   /** The event bus: log, intake and in-process producer (resource_change goes through it). */
   events: EventBus;
-  /** The content API: its service (access events: markDeleted, markRevisionVisibility, …), routes and rate limiter. */
+  /** The content API: its service (access events: markDeleted, markRevisionVisibility, …), routes and request scope. */
   content: MountedContent;
   /** The example wiki origin, when `wiki.enabled` (its own port; counters for tests). */
   wiki?: WikiHandle;
@@ -32,6 +34,8 @@ export interface App {
   /** The home page, the dashboard and its sampler (src/ops). */
   ops: MountedOps;
   router: Router;
+  /** Request policy per capability (rate classes, internal-only checks). */
+  scopes: MountedScopes;
   server: Server;
   /** The bound address (port 0 in config picks a free one). */
   url: string;
@@ -110,6 +114,18 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
   closers.push(async () => ops.close());
   // [changeprop] rule engine consumers
 
+  // Request policy per capability: each owns its paths, rate classes and internal-only
+  // checks; what no capability claims (storage /sys, ops pages, /metrics) counts in the edge
+  // classes, which share content.rate_limit's numbers as they always did.
+  const rl = config.content.rate_limit;
+  const scopes = mountScopes(
+    [
+      eventsScope(config.events),
+      content.scope,
+      { name: 'edge', owns: () => true, rateClasses: rl.classes, rateClassOf },
+    ],
+    { enabled: rl.enabled, includeLoopback: rl.include_loopback, maxClients: rl.max_clients },
+  );
   const server = createHttpServer({
     router,
     internalToken: config.admin_token,
@@ -117,7 +133,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
     forwardedHeaders: config.http.forwarded_headers,
     internalHosts: internalHostNames(config),
     logger: log,
-    before: content.before,
+    before: scopes.before,
     onResponse: content.onResponse,
   });
   await new Promise<void>((resolve, reject) => {
@@ -171,6 +187,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
     ...(wiki ? { wiki } : {}),
     ...(changeprop ? { changeprop } : {}),
     router,
+    scopes,
     server,
     url,
     async close() {

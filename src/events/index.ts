@@ -15,7 +15,7 @@ import { DEFAULT_PRODUCERS } from './config.ts';
 import type { EventsHttpDeps } from './http.ts';
 import { type Logger } from '../util/logger.ts';
 
-export { mountEvents, statusOf, type EventsHttpDeps } from './http.ts';
+export { mountEvents, statusOf, eventsScope, type EventsHttpDeps } from './http.ts';
 export { Intake, type IntakeResult, type InvalidEvent, type FailedEvent, type ProcessOptions } from './intake.ts';
 export { IntakeProducer } from './producer.ts';
 export { SchemaRepository, DirectorySchemaSource, HttpSchemaSource, schemaSourceFor, BUILTIN_SCHEMA_DIR, formatErrors, type SchemaSource, type CompiledSchema } from './schema-repo.ts';
