@@ -24,6 +24,7 @@ import { LOG_DEFAULTS, type JetStreamLogConfig } from './config.ts';
 import { LogErrors } from './errors.ts';
 import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRecord, RetentionOptions } from './types.ts';
 import { SingleFlight } from '../../util/single-flight.ts';
+import { checkConsumer, checkEvents, checkTopic } from './validate.ts';
 
 const KEY_HEADER = 'Cascade-Key';
 const DEFAULT_ACK_WAIT_MS = 30_000;
@@ -195,10 +196,8 @@ export class JetStreamEventLog implements EventLog {
 
   async append(topic: string, events: LogEvent[]): Promise<AppendResult[]> {
     this.checkOpen();
-    for (const ev of events) {
-      if (typeof ev.id !== 'string' || ev.id.length === 0) throw new CascadeError(LogErrors.badEvent, 'every event needs a non-empty id');
-      if (!Buffer.isBuffer(ev.value)) throw new CascadeError(LogErrors.badEvent, 'event value must be a Buffer');
-    }
+    checkTopic(topic);
+    checkEvents(events);
     if (events.length === 0) return [];
     await this.ensureStream(topic);
     // Published back to back on one connection, so the server stores them in this order.
@@ -215,6 +214,7 @@ export class JetStreamEventLog implements EventLog {
    */
   async read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]> {
     this.checkOpen();
+    checkTopic(topic);
     if (max <= 0) return [];
     const stream = this.streamName(topic);
     const out: LogRecord[] = [];
@@ -281,8 +281,7 @@ export class JetStreamEventLog implements EventLog {
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
     this.checkOpen();
-    if (typeof group !== 'string' || group.length === 0) throw new CascadeError(LogErrors.badEvent, 'consumer group name must be a non-empty string');
-    if (topics.length === 0) throw new CascadeError(LogErrors.badTopic, 'a consumer needs at least one topic');
+    checkConsumer(group, topics);
     const ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
     const subs: SubConsumer[] = [];
     for (const topic of topics) {

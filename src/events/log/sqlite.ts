@@ -24,6 +24,7 @@ import { CHUNK_RECORDS, LOG_MIGRATIONS, SHIFT, logBaseline } from './sqlite-sche
 import { LOG_DEFAULTS, type SqliteLogConfig } from './config.ts';
 import { LogErrors } from './errors.ts';
 import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRecord, RetentionOptions } from './types.ts';
+import { checkConsumer, checkEvents, checkTopic } from './validate.ts';
 
 const MAX_TOPICS = 8191;
 /** Records skipped for a blocked ordering key that one group may hold before fetch stops scanning. */
@@ -126,12 +127,6 @@ class DedupWindow {
 
 function recordSize(id: string, key: string | null | undefined, value: Buffer): number {
   return value.length + id.length + (key ? key.length : 0);
-}
-
-function checkTopic(topic: string): void {
-  if (typeof topic !== 'string' || topic.length === 0 || topic.length > 255) {
-    throw new CascadeError(LogErrors.badTopic, `topic must be a non-empty string of at most 255 characters`);
-  }
 }
 
 /** How long one attempt to take the write lock may block the event loop. */
@@ -708,14 +703,12 @@ export class SqliteEventLog implements EventLog {
 
   // ---- the EventLog contract ----
 
-  append(topic: string, events: LogEvent[]): Promise<AppendResult[]> {
+  // async: a refused append rejects like any other failure (the enqueue still happens in the
+  // caller's tick, so appends keep their call order).
+  async append(topic: string, events: LogEvent[]): Promise<AppendResult[]> {
     checkTopic(topic);
-    for (const ev of events) {
-      if (typeof ev.id !== 'string' || ev.id.length === 0) throw new CascadeError(LogErrors.badEvent, 'every event needs a non-empty id');
-      if (!Buffer.isBuffer(ev.value)) throw new CascadeError(LogErrors.badEvent, 'event value must be a Buffer');
-      if (ev.key !== undefined && typeof ev.key !== 'string') throw new CascadeError(LogErrors.badEvent, 'event key must be a string');
-    }
-    if (events.length === 0) return Promise.resolve([]);
+    checkEvents(events);
+    if (events.length === 0) return [];
     return this.enqueue(() => this.appendNow(topic, events, Date.now()), events.length);
   }
 
@@ -728,9 +721,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
-    if (typeof group !== 'string' || group.length === 0) throw new CascadeError(LogErrors.badEvent, 'consumer group name must be a non-empty string');
-    if (topics.length === 0) throw new CascadeError(LogErrors.badTopic, 'a consumer needs at least one topic');
-    for (const t of topics) checkTopic(t);
+    checkConsumer(group, topics);
     const c = new SqliteConsumer(this, group, [...topics], opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS, opts.startAt ?? 'earliest');
     // Creates the group (fixing its start position) now rather than at the first fetch.
     await this.enqueue(() => {
