@@ -25,6 +25,8 @@ import { LOG_DEFAULTS, type SqliteLogConfig } from './config.ts';
 import { LogErrors } from './errors.ts';
 import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRecord, RetentionOptions } from './types.ts';
 import { checkConsumer, checkEvents, checkTopic } from './validate.ts';
+import { BoundedMap } from '../../util/bounded-map.ts';
+import { systemClock, type Clock } from '../../util/clock.ts';
 
 const MAX_TOPICS = 8191;
 /** Records skipped for a blocked ordering key that one group may hold before fetch stops scanning. */
@@ -160,10 +162,13 @@ export class SqliteEventLog implements EventLog {
   /** synchronous=full: the WAL is fsynced off the event loop before durable writes resolve. */
   private readonly walSync: WalSync | undefined;
   /** Decoded chunks by rid (chunks never change, so entries never go stale). */
-  private readonly cache = new Map<number, Chunk>();
-  private cacheBytes = 0;
+  private readonly cache = new BoundedMap<number, Chunk>({ maxEntries: Number.MAX_SAFE_INTEGER, maxBytes: CACHE_BYTES });
 
-  constructor(cfg: SqliteLogConfig) {
+  /** Time of appends, leases and retention (tests advance it); long-poll waits stay real time. */
+  readonly clock: Clock;
+
+  constructor(cfg: SqliteLogConfig, opts: { clock?: Clock } = {}) {
+    this.clock = opts.clock ?? systemClock;
     this.path = cfg.path;
     this.cfg = {
       dedup_window_ms: cfg.dedup_window_ms ?? LOG_DEFAULTS.dedup_window_ms,
@@ -294,7 +299,6 @@ export class SqliteEventLog implements EventLog {
     this.groupIds.clear();
     this.windows.clear();
     this.cache.clear();
-    this.cacheBytes = 0;
   }
 
   // ---- helpers run inside the transaction ----
@@ -463,14 +467,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   private remember(c: Chunk): void {
-    this.cache.set(c.rid, c);
-    this.cacheBytes += c.bytes;
-    // Oldest inserted first out (a Map iterates in insertion order).
-    for (const [rid, old] of this.cache) {
-      if (this.cacheBytes <= CACHE_BYTES || this.cache.size <= 1) break;
-      this.cache.delete(rid);
-      this.cacheBytes -= old.bytes;
-    }
+    this.cache.set(c.rid, c, c.bytes);
   }
 
   /** Records of `t` with offsets in [from, end), at most `limit`, oldest first. */
@@ -670,18 +667,13 @@ export class SqliteEventLog implements EventLog {
     const keep = this.st.chunkAt.get(lo, lo + firstOff);
     const cut = keep && keep.rid - lo + keep.n > firstOff ? keep.rid : lo + firstOff;
     this.st.deleteChunks.run(lo, cut);
-    for (const rid of this.cache.keys()) {
-      if (rid >= lo && rid < cut) {
-        this.cacheBytes -= this.cache.get(rid)!.bytes;
-        this.cache.delete(rid);
-      }
-    }
+    for (const rid of [...this.cache.keys()]) if (rid >= lo && rid < cut) this.cache.delete(rid);
     this.st.trimDone.run(firstOff, removedBytes, t.topic_id);
     return removed;
   }
 
   private chunkTs(rid: number): number {
-    return this.cache.get(rid)?.ts ?? this.st.chunkMeta.get(rid)!.ts;
+    return this.cache.peek(rid)?.ts ?? this.st.chunkMeta.get(rid)!.ts;
   }
 
   /** Each record's size as `recordSize` counts it. */
@@ -709,7 +701,7 @@ export class SqliteEventLog implements EventLog {
     checkTopic(topic);
     checkEvents(events);
     if (events.length === 0) return [];
-    return this.enqueue(() => this.appendNow(topic, events, Date.now()), events.length);
+    return this.enqueue(() => this.appendNow(topic, events, this.clock.now()), events.length);
   }
 
   async read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]> {
@@ -755,7 +747,7 @@ export class SqliteEventLog implements EventLog {
     let total = 0;
     for (const t of this.st.allTopics.all()) {
       for (;;) {
-        const n = await this.enqueue(() => this.trimNow(t.topic_id, Date.now()), 1, false);
+        const n = await this.enqueue(() => this.trimNow(t.topic_id, this.clock.now()), 1, false);
         total += n;
         if (n < TRIM_CHUNK || this.closed) break;
       }
@@ -897,7 +889,7 @@ class SqliteConsumer implements Consumer {
       const order = this.topics.length > 1 ? [...this.topics.slice(this.rotate), ...this.topics.slice(0, this.rotate)] : this.topics;
       this.rotate = (this.rotate + 1) % this.topics.length;
       // Leases need not wait for the fsync: one lost with the machine only means a redelivery.
-      const recs = await this.log.run(() => this.log.fetchNow(this.member, this.group, order, max, this.ackWaitMs, this.startAt, Date.now()), 1, false);
+      const recs = await this.log.run(() => this.log.fetchNow(this.member, this.group, order, max, this.ackWaitMs, this.startAt, this.log.clock.now()), 1, false);
       const left = deadline - Date.now();
       if (recs.length > 0 || left <= 0 || this.closed || this.log.isClosed()) return recs;
       if (this.log.version !== seen) continue;
