@@ -29,13 +29,7 @@ content:
       read: { rate: 0.001, burst: 2 }
       write: { rate: 0.001, burst: 1 }
 domains:
-  example.wiki:
-    origin: { url: "http://127.0.0.1:9" }
-    buckets:
-      html: { type: key_rev_value, compression: brotli }
-      summary: { type: key_rev_value, compression: gzip }
-      mobile-sections: { type: key_rev_value, compression: gzip }
-      page-meta: { type: key_value, compression: none }
+  example.wiki: { origin: { url: "http://127.0.0.1:9" } }
 `,
       '<test>',
       {},
