@@ -6,11 +6,13 @@ import { hostname } from 'node:os';
 import type { CascadeConfig } from './config/index.ts';
 import { Router } from './router/router.ts';
 import { createHttpServer } from './router/server.ts';
-import { formatLogLine } from './router/log.ts';
+import { createLogger, mapLogger, silentLogger, type Logger } from './util/logger.ts';
 import { metrics, mountMetrics } from './router/metrics.ts';
 import { mountStorage, openStore } from './storage/index.ts';
 import type { ContentStore } from './storage/types.ts';
-import { openEventBus, mountEvents, type EventBus } from './events/index.ts';
+import { openEventBus, mountEvents, eventsScope, type EventBus } from './events/index.ts';
+import { mountScopes, type MountedScopes } from './router/scopes.ts';
+import { rateClassOf } from './router/ratelimit.ts';
 import { mountContent, startInvalidation, invalidationGroup, type MountedContent } from './content/index.ts';
 import { startWiki, SEED_PAGES, type WikiHandle } from './wiki/index.ts';
 import { dataPath } from './config/index.ts';
@@ -21,7 +23,7 @@ export interface App {
   store: ContentStore;
   /** The event bus: log, intake and in-process producer (resource_change goes through it). */
   events: EventBus;
-  /** The content API: its service (access events: markDeleted, markRevisionVisibility, …), routes and rate limiter. */
+  /** The content API: its service (access events: markDeleted, markRevisionVisibility, …), routes and request scope. */
   content: MountedContent;
   /** The example wiki origin, when `wiki.enabled` (its own port; counters for tests). */
   wiki?: WikiHandle;
@@ -32,15 +34,24 @@ export interface App {
   /** The home page, the dashboard and its sampler (src/ops). */
   ops: MountedOps;
   router: Router;
+  /** Request policy per capability (rate classes, internal-only checks). */
+  scopes: MountedScopes;
   server: Server;
   /** The bound address (port 0 in config picks a free one). */
   url: string;
   close(): Promise<void>;
 }
 
-export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } = {}): Promise<App> {
+export interface StartOptions {
+  /** No log lines (tests, embedded use). */
+  quiet?: boolean;
+  /** Where log lines go (default: JSON lines on stdout). */
+  logger?: Logger;
+}
+
+export async function startApp(config: CascadeConfig, opts: StartOptions = {}): Promise<App> {
   mkdirSync(config.data_dir, { recursive: true });
-  const log = opts.quiet ? () => {} : (msg: string, f?: Record<string, unknown>) => console.log(formatLogLine(msg, f));
+  const log = opts.quiet ? silentLogger : (opts.logger ?? createLogger());
   const closers: (() => Promise<void>)[] = [];
 
   // storage
@@ -103,6 +114,18 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   closers.push(async () => ops.close());
   // [changeprop] rule engine consumers
 
+  // Request policy per capability: each owns its paths, rate classes and internal-only
+  // checks; what no capability claims (storage /sys, ops pages, /metrics) counts in the edge
+  // classes, which share content.rate_limit's numbers as they always did.
+  const rl = config.content.rate_limit;
+  const scopes = mountScopes(
+    [
+      eventsScope(config.events),
+      content.scope,
+      { name: 'edge', owns: () => true, rateClasses: rl.classes, rateClassOf },
+    ],
+    { enabled: rl.enabled, includeLoopback: rl.include_loopback, maxClients: rl.max_clients },
+  );
   const server = createHttpServer({
     router,
     internalToken: config.admin_token,
@@ -110,7 +133,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
     forwardedHeaders: config.http.forwarded_headers,
     internalHosts: internalHostNames(config),
     logger: log,
-    before: content.before,
+    before: scopes.before,
     onResponse: content.onResponse,
   });
   await new Promise<void>((resolve, reject) => {
@@ -139,7 +162,8 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
   // [changeprop] started once listening: relative exec URIs of the rules go to this server.
   if (config.changeprop.enabled) {
     const { startChangeprop } = await import('./changeprop/service.ts');
-    const logger = banner ? (msg: string, f?: Record<string, unknown>) => msg !== 'changeprop started' && log(msg, f) : log;
+    // The banner already lists the rules.
+    const logger = banner ? mapLogger(log, (msg, f) => (msg === 'changeprop started' ? undefined : [msg, f])) : log;
     changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, dispatch: server.dispatch, logger, transclusions: (d, t, n, c) => content.service.wiki.transclusions(d, t, n, c) });
     const cp = changeprop;
     closers.push(() => cp.close());
@@ -163,6 +187,7 @@ export async function startApp(config: CascadeConfig, opts: { quiet?: boolean } 
     ...(wiki ? { wiki } : {}),
     ...(changeprop ? { changeprop } : {}),
     router,
+    scopes,
     server,
     url,
     async close() {

@@ -10,12 +10,17 @@ import type { Consumer, EventLog, LogRecord } from '../events/log/types.ts';
 import { isCascadeError } from '../errors/index.ts';
 import { routeEvent, resolveRuleStreams, type Rule, type RouteResult } from './rule.ts';
 import type { Dispatch } from '../router/inprocess.ts';
-import { HttpExecutor, HostAllowList, retryAfterMs, type ExecResponse } from './http.ts';
+import { HttpExecutor, HostAllowList, type ExecResponse } from './http.ts';
 import type { Scope } from './expr.ts';
 import { SysModules, CONTINUE_STREAM, TRANSCLUDES_STREAM, type SysOptions } from './sys.ts';
 import { propagationLag } from './metrics.ts';
 import { EventSigner } from './signing.ts';
 import { wellFormed } from './template.ts';
+import { ConsumerLoop } from '../util/consumer-loop.ts';
+import { BoundedMap } from '../util/bounded-map.ts';
+import { backoff, parseRetryAfter, type BackoffStrategy } from '../util/backoff.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+import { asLogger, type Logger } from '../util/logger.ts';
 
 export interface EngineOptions {
   log: EventLog;
@@ -45,7 +50,11 @@ export interface EngineOptions {
   fetchBatch?: number;
   /** Where a new consumer group starts (default: earliest). */
   startAt?: 'earliest' | 'latest';
-  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  logger?: Logger;
+  /** Time for retries, dedupe windows, circuit breakers and rate limits (tests advance it). */
+  clock?: Clock;
+  /** Entries kept per dedupe window (meta.id and superseded roots), default 200,000. */
+  dedupeMaxEntries?: number;
   /** In-process `/sys/links/…` and `/sys/purge` exec targets (template fan-out, CDN purges). */
   sys?: SysOptions;
   /** Outbound HTTP: keep-alive connections per host and requests pipelined per connection. */
@@ -81,6 +90,7 @@ class DurableWriteError extends Error {}
 const SIGNED_STREAMS = new Set([CONTINUE_STREAM, TRANSCLUDES_STREAM]);
 
 const MAX_CHAIN = 16;
+/** Default bound of each dedupe window's entries (EngineOptions.dedupeMaxEntries). */
 const DEDUPE_MAX = 200_000;
 
 export function groupName(rule: string): string {
@@ -126,12 +136,17 @@ class Slots {
   }
 }
 
-/** A time-window set (meta.id dedup, superseded root events); insertion-ordered for cheap expiry. */
+/**
+ * A time-window set (meta.id dedup, superseded root events): a key's stored time counts while
+ * within the window; bounded in entries (least recently written dropped first).
+ */
 class WindowMap {
-  private readonly m = new Map<string, number>();
-  constructor(private readonly windowMs: number) {}
+  private readonly m: BoundedMap<string, number>;
+  constructor(private readonly windowMs: number, maxEntries: number) {
+    this.m = new BoundedMap({ maxEntries });
+  }
   get(k: string, now: number): number | undefined {
-    const t = this.m.get(k);
+    const t = this.m.peek(k);
     if (t === undefined) return undefined;
     if (now - t > this.windowMs) {
       this.m.delete(k);
@@ -140,36 +155,30 @@ class WindowMap {
     return t;
   }
   set(k: string, t: number): void {
-    this.m.delete(k);
     this.m.set(k, t);
-    if (this.m.size > DEDUPE_MAX) {
-      const first = this.m.keys().next().value;
-      if (first !== undefined) this.m.delete(first);
-    }
   }
 }
 
 class TokenBucket {
   private tokens: number;
-  private last = Date.now();
-  constructor(private readonly perSecond: number, private readonly burst: number) {
+  private last: number;
+  constructor(private readonly perSecond: number, private readonly burst: number, private readonly clock: Clock) {
     this.tokens = burst;
+    this.last = clock.now();
   }
   async take(): Promise<void> {
     for (;;) {
-      const now = Date.now();
+      const now = this.clock.now();
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
       this.last = now;
       if (this.tokens >= 1) {
         this.tokens -= 1;
         return;
       }
-      await sleep(Math.ceil(((1 - this.tokens) / this.perSecond) * 1000));
+      await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.perSecond) * 1000));
     }
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Outcome {
   kind: 'success' | 'ignored' | 'retry' | 'dead';
@@ -225,7 +234,7 @@ class RuleRunner {
   private readonly inFlight = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private running = false;
-  private loops: Promise<void>[] = [];
+  private loops: ConsumerLoop<LogRecord>[] = [];
   private consumers: Consumer[] = [];
   private active = 0;
   private idle: (() => void)[] = [];
@@ -234,6 +243,7 @@ class RuleRunner {
   readonly dlqTopic: string;
   readonly emitterId: string;
   private readonly maxDelay: number;
+  private readonly retryDelay: BackoffStrategy;
 
   /** Executions holding a concurrency slot now (metrics). */
   get inFlightCount(): number {
@@ -245,7 +255,9 @@ class RuleRunner {
     private readonly e: Required<Pick<EngineOptions, 'log' | 'datacenter' | 'concurrency' | 'retryStream' | 'dlqStream' | 'dedupeWindowMs' | 'retryMaxDelayMs' | 'fetchBatch' | 'startAt'>> & {
       datacenters: string[];
       knownStreams: string[];
-      logger: (msg: string, f?: Record<string, unknown>) => void;
+      logger: Logger;
+      clock: Clock;
+      dedupeMaxEntries: number;
       domains: Set<string>;
       signer: EventSigner;
     },
@@ -253,15 +265,16 @@ class RuleRunner {
     private readonly sys?: SysModules,
   ) {
     this.slots = new Slots(rule.concurrency ?? e.concurrency);
-    this.seen = new WindowMap(e.dedupeWindowMs);
-    this.rootDone = new WindowMap(e.dedupeWindowMs);
-    if (rule.rateLimit) this.bucket = new TokenBucket(rule.rateLimit.perSecond, rule.rateLimit.burst);
+    this.seen = new WindowMap(e.dedupeWindowMs, e.dedupeMaxEntries);
+    this.rootDone = new WindowMap(e.dedupeWindowMs, e.dedupeMaxEntries);
+    if (rule.rateLimit) this.bucket = new TokenBucket(rule.rateLimit.perSecond, rule.rateLimit.burst, e.clock);
     const streams = resolveRuleStreams(rule, e.knownStreams);
     this.topics = e.datacenters.flatMap((dc) => streams.map((s) => `${dc}.${s}`));
     this.retryTopic = retryTopic(e.datacenter, e.retryStream, rule.name);
     this.dlqTopic = dlqTopic(e.datacenter, e.dlqStream, rule.name);
     this.emitterId = `change-prop#${rule.name}`;
     this.maxDelay = rule.retryMaxDelay ?? e.retryMaxDelayMs;
+    this.retryDelay = backoff({ kind: 'exponential', initialMs: rule.retryDelay, factor: rule.retryFactor, jitter: rule.retryJitter, maxMs: this.maxDelay });
   }
 
   async start(): Promise<void> {
@@ -271,18 +284,18 @@ class RuleRunner {
     if (this.topics.length) {
       const main = await this.e.log.consumer(groupName(this.rule.name), this.topics, { startAt: this.e.startAt, ackWaitMs: execWait });
       this.consumers.push(main);
-      this.loops.push(this.mainLoop(main));
+      this.loops.push(this.consume(main, 'changeprop fetch failed', 'changeprop ack failed', () => Math.max(1, Math.min(this.e.fetchBatch, this.slots.free())), (recs, acker) => this.takeMain(recs, acker), () => this.slots.whenFree()));
     }
     const retry = await this.e.log.consumer(`${groupName(this.rule.name)}-retry`, [this.retryTopic], { startAt: 'earliest', ackWaitMs: this.maxDelay + execWait });
     this.consumers.push(retry);
-    this.loops.push(this.retryLoop(retry));
+    this.loops.push(this.consume(retry, 'changeprop retry fetch failed', 'changeprop retry ack failed', () => this.e.fetchBatch, (recs, acker) => this.takeRetries(recs, acker)));
   }
 
   async stop(): Promise<void> {
     this.running = false;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await Promise.allSettled(this.loops);
+    await Promise.allSettled(this.loops.map((l) => l.stop()));
     if (this.active > 0) await new Promise<void>((r) => this.idle.push(r));
     for (const c of this.consumers) await c.close().catch(() => {});
   }
@@ -295,125 +308,109 @@ class RuleRunner {
     });
   }
 
-  private async mainLoop(consumer: Consumer): Promise<void> {
-    const acker = new Acker(consumer, (err) => this.e.logger('changeprop ack failed', { rule: this.rule.name, error: String(err) }));
-    while (this.running) {
-      await this.slots.whenFree();
-      if (!this.running) break;
-      let recs: LogRecord[];
-      try {
-        recs = await consumer.fetch(Math.max(1, Math.min(this.e.fetchBatch, this.slots.free())), 200);
-      } catch (err) {
-        if (!this.running) break;
-        this.e.logger('changeprop fetch failed', { rule: this.rule.name, error: String(err) });
-        await sleep(500);
-        continue;
-      }
-      for (const rec of recs) {
-        const id = `${rec.topic}@${rec.offset}`;
-        if (this.inFlight.has(id)) continue; // redelivered while we still work on it
-        this.stats.received++;
-        const parsed = parse(rec);
-        let route: RouteResult | undefined;
-        let refusal: Outcome | undefined;
-        if (parsed.ok) {
-          try {
-            // Events stay data: a refused event never reaches a rule's match or templates.
-            refusal = this.admit(rec.topic, parsed.value);
-            if (refusal?.kind === 'ignored') {
-              acker.add(rec); // a canary event the rule discards
-              continue;
-            }
-            if (!refusal) route = routeEvent(this.rule, parsed.value);
-          } catch (err) {
-            this.stats.faults++;
-            refusal = { kind: 'dead', status: 500, reason: `matching failed: ${errText(err)}` };
-          }
-          if (!refusal && !route) {
-            acker.add(rec); // not for this rule: nothing to do, no slot taken
-            continue;
-          }
-        }
-        this.inFlight.add(id);
-        await this.slots.acquire();
-        this.track(
-          this.handle(rec, parsed, route, refusal)
-            .then(() => acker.add(rec))
-            .catch((err) => this.e.logger('changeprop event failed (left unacked for redelivery)', { rule: this.rule.name, offset: rec.offset, error: String(err) }))
-            .finally(() => {
-              this.inFlight.delete(id);
-              this.slots.release();
-            }),
-        );
-      }
-    }
-    await acker.flush();
+  /** The main and retry consumers run the same loop; they differ in batch size, gate and handling. */
+  private consume(consumer: Consumer, fetchFailed: string, ackFailed: string, batch: () => number, take: (recs: LogRecord[], acker: Acker) => Promise<void> | void, ready?: () => Promise<void>): ConsumerLoop<LogRecord> {
+    const acker = new Acker(consumer, (err) => this.e.logger(ackFailed, { rule: this.rule.name, error: String(err) }));
+    return new ConsumerLoop<LogRecord>({
+      fetch: () => consumer.fetch(batch(), 200),
+      handle: (recs) => take(recs, acker),
+      ...(ready ? { ready } : {}),
+      onError: (err) => this.e.logger(fetchFailed, { rule: this.rule.name, error: String(err) }),
+      onStop: () => acker.flush(),
+    }).start();
   }
 
-  private async retryLoop(consumer: Consumer): Promise<void> {
-    const acker = new Acker(consumer, (err) => this.e.logger('changeprop retry ack failed', { rule: this.rule.name, error: String(err) }));
-    while (this.running) {
-      let recs: LogRecord[];
-      try {
-        recs = await consumer.fetch(this.e.fetchBatch, 200);
-      } catch (err) {
-        if (!this.running) break;
-        this.e.logger('changeprop retry fetch failed', { rule: this.rule.name, error: String(err) });
-        await sleep(500);
-        continue;
-      }
-      for (const rec of recs) {
-        const id = `${rec.topic}@${rec.offset}`;
-        if (this.inFlight.has(id)) continue;
-        const parsed = parse(rec);
-        if (!parsed.ok) {
-          acker.add(rec); // not a retry event at all
+  private async takeMain(recs: LogRecord[], acker: Acker): Promise<void> {
+    for (const rec of recs) {
+      const id = `${rec.topic}@${rec.offset}`;
+      if (this.inFlight.has(id)) continue; // redelivered while we still work on it
+      this.stats.received++;
+      const parsed = parse(rec);
+      let route: RouteResult | undefined;
+      let refusal: Outcome | undefined;
+      if (parsed.ok) {
+        try {
+          // Events stay data: a refused event never reaches a rule's match or templates.
+          refusal = this.admit(rec.topic, parsed.value);
+          if (refusal?.kind === 'ignored') {
+            acker.add(rec); // a canary event the rule discards
+            continue;
+          }
+          if (!refusal) route = routeEvent(this.rule, parsed.value);
+        } catch (err) {
+          this.stats.faults++;
+          refusal = { kind: 'dead', status: 500, reason: `matching failed: ${errText(err)}` };
+        }
+        if (!refusal && !route) {
+          acker.add(rec); // not for this rule: nothing to do, no slot taken
           continue;
         }
-        const retry = parsed.value as RetryEvent;
-        this.inFlight.add(id);
-        // Only Cascade's own retries for this rule run; a forged or pre-signing one is
-        // dead-lettered (its original event kept there, for `cascade dlq replay` after a review).
-        const original = retry.original_event !== null && typeof retry.original_event === 'object' && !Array.isArray(retry.original_event);
-        const genuine = original && retry.emitter_id === this.emitterId && this.e.signer.verify(retry);
-        // A genuine retry is due when it says, within the backoff cap.
-        const due = genuine ? Math.min(Date.parse(String(retry.retry_at ?? '')) || 0, Date.now() + this.maxDelay) : 0;
-        const run = () => {
-          this.track(
-            (async () => {
-              await this.slots.acquire();
-              try {
-                if (genuine) await this.handleRetry(retry);
-                else
-                  await this.refuseForged(
-                    original ? JSON.stringify(retry.original_event) : parsed.raw,
-                    original ? (retry.original_event as EventLike) : undefined,
-                    `retry event without a valid signature for ${this.emitterId} (forged, or written before retry events were signed)`,
-                  );
-                acker.add(rec);
-              } catch (err) {
-                this.e.logger('changeprop retry failed (left unacked for redelivery)', { rule: this.rule.name, error: String(err) });
-              } finally {
-                this.slots.release();
-                this.inFlight.delete(id);
-              }
-            })(),
-          );
-        };
-        const wait = due - Date.now();
-        if (wait <= 0) run();
-        else {
-          // Waiting holds no slot: just a timer.
-          const t = setTimeout(() => {
-            this.timers.delete(t);
-            if (this.running) run();
-            else this.inFlight.delete(id);
-          }, wait);
-          this.timers.add(t);
-        }
+      }
+      this.inFlight.add(id);
+      await this.slots.acquire();
+      this.track(
+        this.handle(rec, parsed, route, refusal)
+          .then(() => acker.add(rec))
+          .catch((err) => this.e.logger('changeprop event failed (left unacked for redelivery)', { rule: this.rule.name, offset: rec.offset, error: String(err) }))
+          .finally(() => {
+            this.inFlight.delete(id);
+            this.slots.release();
+          }),
+      );
+    }
+  }
+
+  private takeRetries(recs: LogRecord[], acker: Acker): void {
+    for (const rec of recs) {
+      const id = `${rec.topic}@${rec.offset}`;
+      if (this.inFlight.has(id)) continue;
+      const parsed = parse(rec);
+      if (!parsed.ok) {
+        acker.add(rec); // not a retry event at all
+        continue;
+      }
+      const retry = parsed.value as RetryEvent;
+      this.inFlight.add(id);
+      // Only Cascade's own retries for this rule run; a forged or pre-signing one is
+      // dead-lettered (its original event kept there, for `cascade dlq replay` after a review).
+      const original = retry.original_event !== null && typeof retry.original_event === 'object' && !Array.isArray(retry.original_event);
+      const genuine = original && retry.emitter_id === this.emitterId && this.e.signer.verify(retry);
+      // A genuine retry is due when it says, within the backoff cap.
+      const due = genuine ? Math.min(Date.parse(String(retry.retry_at ?? '')) || 0, this.e.clock.now() + this.maxDelay) : 0;
+      const run = () => {
+        this.track(
+          (async () => {
+            await this.slots.acquire();
+            try {
+              if (genuine) await this.handleRetry(retry);
+              else
+                await this.refuseForged(
+                  original ? JSON.stringify(retry.original_event) : parsed.raw,
+                  original ? (retry.original_event as EventLike) : undefined,
+                  `retry event without a valid signature for ${this.emitterId} (forged, or written before retry events were signed)`,
+                );
+              acker.add(rec);
+            } catch (err) {
+              this.e.logger('changeprop retry failed (left unacked for redelivery)', { rule: this.rule.name, error: String(err) });
+            } finally {
+              this.slots.release();
+              this.inFlight.delete(id);
+            }
+          })(),
+        );
+      };
+      const wait = due - this.e.clock.now();
+      if (wait <= 0) run();
+      else {
+        // Waiting holds no slot: just a timer.
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          if (this.running) run();
+          else this.inFlight.delete(id);
+        }, wait);
+        this.timers.add(t);
       }
     }
-    await acker.flush();
   }
 
   /** One event from a source topic. Resolves when it may be acked. */
@@ -469,7 +466,7 @@ class RuleRunner {
 
   private async handleAdmitted(rec: LogRecord, raw: string, msg: EventLike, route: RouteResult): Promise<void> {
     this.stats.matched++;
-    const now = Date.now();
+    const now = this.e.clock.now();
     const id = msg.meta?.id;
     if (typeof id === 'string' && this.seen.get(id, now) !== undefined) {
       this.stats.deduped++;
@@ -494,7 +491,7 @@ class RuleRunner {
       return;
     }
     await this.run(route, msg, raw, this.rule.retryLimit, chain.value);
-    if (typeof id === 'string') this.seen.set(id, Date.now());
+    if (typeof id === 'string') this.seen.set(id, this.e.clock.now());
     if (sig) this.rootDone.set(sig.key, Math.max(sig.dt, this.rootDone.get(sig.key, now) ?? -Infinity));
   }
 
@@ -554,10 +551,10 @@ class RuleRunner {
     const bkey = cb ? this.breakerKey(route.scope, msg) : '';
     if (cb) {
       const st = this.breaker.get(bkey);
-      if (st && st.parkedUntil > Date.now()) {
+      if (st && st.parkedUntil > this.e.clock.now()) {
         // Parked key: come back when the breaker closes, without spending a retry.
         this.stats.parked++;
-        await this.scheduleRetry(msg, retriesLeft + 1, chain, st.parkedUntil - Date.now(), 'circuit open', false);
+        await this.scheduleRetry(msg, retriesLeft + 1, chain, st.parkedUntil - this.e.clock.now(), 'circuit open', false);
         return;
       }
     }
@@ -567,7 +564,7 @@ class RuleRunner {
       if (outcome.kind === 'retry' || (outcome.kind === 'dead' && (outcome.status ?? 0) >= 500)) {
         st.failures++;
         if (st.failures >= cb.failures) {
-          st.parkedUntil = Date.now() + cb.parkMs;
+          st.parkedUntil = this.e.clock.now() + cb.parkMs;
           st.failures = 0;
         }
         this.breaker.set(bkey, st);
@@ -577,7 +574,7 @@ class RuleRunner {
       case 'success': {
         this.stats.succeeded++;
         const dt = Date.parse(String(msg.meta?.dt ?? ''));
-        if (!Number.isNaN(dt)) propagationLag.observe([this.rule.name], Math.max(0, Date.now() - dt) / 1000);
+        if (!Number.isNaN(dt)) propagationLag.observe([this.rule.name], Math.max(0, this.e.clock.now() - dt) / 1000);
         return;
       }
       case 'ignored':
@@ -597,13 +594,8 @@ class RuleRunner {
 
   /** Delay before the next attempt: exponential, capped, jittered; Retry-After wins when longer. */
   backoff(retriesLeft: number, res?: ExecResponse): number {
-    const n = Math.max(0, this.rule.retryLimit - retriesLeft);
-    let d = Math.min(this.maxDelay, this.rule.retryDelay * Math.pow(this.rule.retryFactor, n));
-    const j = this.rule.retryJitter;
-    if (j > 0) d = d * (1 - j + 2 * j * Math.random());
-    const ra = res ? retryAfterMs(res.headers) : undefined;
-    if (ra !== undefined) d = Math.max(d, ra);
-    return Math.max(0, Math.min(this.maxDelay, Math.round(d)));
+    const ra = res ? parseRetryAfter(res.headers['retry-after'], this.e.clock.now()) : undefined;
+    return this.retryDelay.delay(Math.max(0, this.rule.retryLimit - retriesLeft), ra !== undefined ? { retryAfterMs: ra } : undefined);
   }
 
   private async exec(route: RouteResult, msg: EventLike, chain: string): Promise<Outcome> {
@@ -634,7 +626,7 @@ class RuleRunner {
 
   /** Appends a retry event; `retriesLeft` is its `retries_left` (attempts left including it). */
   private async scheduleRetry(msg: EventLike, retriesLeft: number, chain: string, delayMs: number, reason: string, counted: boolean): Promise<void> {
-    const now = Date.now();
+    const now = this.e.clock.now();
     const ev: RetryEvent = {
       $schema: '/change-prop/retry/1.0.0',
       meta: { stream: `${this.e.retryStream}.${this.rule.name}`, id: randomUUID(), dt: new Date(now).toISOString(), uri: str(msg.meta?.uri), domain: str(msg.meta?.domain), request_id: str(msg.meta?.request_id) },
@@ -698,7 +690,9 @@ export class ChangePropEngine {
       retryMaxDelayMs: opts.retryMaxDelayMs ?? 3_600_000,
       fetchBatch: opts.fetchBatch ?? 256,
       startAt: opts.startAt ?? 'earliest',
-      logger: opts.logger ?? (() => {}),
+      logger: asLogger(opts.logger),
+      clock: opts.clock ?? systemClock,
+      dedupeMaxEntries: opts.dedupeMaxEntries ?? DEDUPE_MAX,
       domains: new Set(opts.domains),
       signer,
     };

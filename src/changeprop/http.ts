@@ -6,6 +6,7 @@ import { ChangepropErrors } from './errors.ts';
 import type { ExpandedRequest } from './template.ts';
 import { hasOrigin } from './uri.ts';
 import { dispatchInProcess, type Dispatch } from '../router/inprocess.ts';
+import { parseRetryAfter } from '../util/backoff.ts';
 
 export interface ExecResponse {
   status: number;
@@ -199,10 +200,5 @@ async function readExcerpt(body: AsyncIterable<Buffer> & { dump(): Promise<void>
 
 /** Retry-After (seconds or an HTTP date) in ms, or undefined. */
 export function retryAfterMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
-  const v = headers['retry-after'];
-  const s = Array.isArray(v) ? v[0] : v;
-  if (!s) return undefined;
-  if (/^\d+$/.test(s.trim())) return Number(s.trim()) * 1000;
-  const t = Date.parse(s);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+  return parseRetryAfter(headers['retry-after'], now);
 }

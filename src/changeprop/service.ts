@@ -12,6 +12,7 @@ import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
 import { trackEngine } from './metrics.ts';
 import { loadSigningKey } from './signing.ts';
 import type { Dispatch } from '../router/inprocess.ts';
+import { type Logger } from '../util/logger.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -96,7 +97,7 @@ export interface ChangepropService {
  */
 export async function startChangeprop(
   config: CascadeConfig,
-  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: (msg: string, f?: Record<string, unknown>) => void; transclusions?: TransclusionLister },
+  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: Logger; transclusions?: TransclusionLister },
 ): Promise<ChangepropService> {
   const cp = config.changeprop;
   const rules = configuredRules(config);

@@ -244,8 +244,8 @@ wikiCmd
     const { dataPath } = await import('../config/index.ts');
     const cfg = config(opts.config);
     const w = cfg.wiki;
-    const { formatLogLine } = await import('../router/log.ts');
-    const log = (msg: string, f?: Record<string, unknown>) => console.log(formatLogLine(msg, f));
+    const { createLogger } = await import('../util/logger.ts');
+    const log = createLogger();
     const handle = await startWiki({
       dbPath: opts.db ?? dataPath(cfg, w.path),
       host: w.host,

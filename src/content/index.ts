@@ -1,7 +1,8 @@
 // Public surface of the content API (RESTBase's role).
 import { CascadeError } from '../errors/index.ts';
 import { observeRequest } from '../router/metrics.ts';
-import { RateLimiter, rateLimitHook } from '../router/ratelimit.ts';
+import { rateClassOf } from '../router/ratelimit.ts';
+import type { CapabilityScope } from '../router/scopes.ts';
 import type { RequestContext, Router } from '../router/router.ts';
 import { readBody, sendJson } from '../router/server.ts';
 import { ContentErrors } from './errors.ts';
@@ -19,9 +20,8 @@ export type { Endpoint, Stability } from './routes.ts';
 export interface MountedContent {
   service: ContentService;
   routes: ContentRoutes;
-  limiter: RateLimiter;
-  /** `before` hook for createHttpServer (rate limiting). */
-  before: (ctx: RequestContext) => boolean | void;
+  /** The content API's request policy (rate classes, internal-only /sys/content/), mounted by app.ts. */
+  scope: CapabilityScope;
   /** `onResponse` hook for createHttpServer (request metrics). */
   onResponse: (ctx: RequestContext, durationMs: number) => void;
   close(): Promise<void>;
@@ -96,14 +96,28 @@ export function mountContent(router: Router, deps: ContentDeps): MountedContent 
     sendJson(ctx.res, 200, m);
   });
 
-  const rl = deps.config.content.rate_limit;
-  const limiter = new RateLimiter({ enabled: rl.enabled, includeLoopback: rl.include_loopback, classes: rl.classes, maxClients: rl.max_clients });
   return {
     service,
     routes,
-    limiter,
-    before: rateLimitHook(limiter),
+    scope: contentScope(deps.config.content.rate_limit.classes),
     onResponse: observeRequest,
     close: () => service.close(),
+  };
+}
+
+const SYS_CONTENT = /^\/[^/]+\/sys\/content\//;
+const CONTENT_PATH = /^\/(api\/rest_v1\/|_swagger\/|[^/]+\/v1\/)/;
+
+/**
+ * Content's request policy: its routes count in its read/render/write classes; /sys/content/
+ * is for internal callers only.
+ */
+export function contentScope(classes: Record<'read' | 'render' | 'write', { rate: number; burst: number }>): CapabilityScope {
+  return {
+    name: 'content',
+    owns: (ctx) => CONTENT_PATH.test(ctx.path) || SYS_CONTENT.test(ctx.path),
+    rateClasses: classes,
+    rateClassOf,
+    internalOnly: (ctx) => (SYS_CONTENT.test(ctx.path) ? new CascadeError(ContentErrors.sysExternal, '/sys/ is for internal callers') : undefined),
   };
 }

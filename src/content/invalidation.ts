@@ -5,6 +5,8 @@
 // per-instance name, so a restart resumes it rather than creating another), from 'latest'.
 import type { Consumer, EventLog, LogRecord } from '../events/log/types.ts';
 import type { ContentService } from './service.ts';
+import { ConsumerLoop } from '../util/consumer-loop.ts';
+import { asLogger, type Logger } from '../util/logger.ts';
 
 export interface InvalidationOptions {
   log: EventLog;
@@ -12,7 +14,7 @@ export interface InvalidationOptions {
   topic: string;
   /** This instance's consumer group. */
   group: string;
-  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  logger?: Logger;
 }
 
 export interface Invalidator {
@@ -32,12 +34,11 @@ export function invalidationGroup(instanceId: string): string {
 }
 
 export async function startInvalidation(service: ContentService, opts: InvalidationOptions): Promise<Invalidator> {
-  const log = opts.logger ?? (() => {});
+  const log = asLogger(opts.logger);
   // The ack wait only matters for a crashed instance's unacked records; eviction is idempotent.
   // A group per instance id: forgotten a day after its instance is gone, so ids that change
   // (listen port 0) do not pile up durable JetStream consumers.
   const consumer: Consumer = await opts.log.consumer(opts.group, [opts.topic], { startAt: 'latest', ackWaitMs: 30_000, forgetAfterMs: 86_400_000 });
-  let stopped = false;
   let events = 0;
   let evicted = 0;
   const apply = (r: LogRecord) => {
@@ -51,31 +52,21 @@ export async function startInvalidation(service: ContentService, opts: Invalidat
       // not JSON: nothing to evict
     }
   };
-  const loop = (async () => {
-    let backoff = 100;
-    while (!stopped) {
-      try {
-        const recs = await consumer.fetch(FETCH_MAX, FETCH_WAIT_MS);
-        if (recs.length === 0) continue;
-        for (const r of recs) apply(r);
-        await consumer.ack(recs);
-        backoff = 100;
-      } catch (e) {
-        if (stopped) break;
-        log('hot cache invalidation: fetch failed', { group: opts.group, error: String(e) });
-        // Entries still expire after ttl_ms while the log is unavailable.
-        await new Promise((res) => setTimeout(res, backoff));
-        backoff = Math.min(backoff * 2, 5000);
-      }
-    }
-  })();
+  // Entries still expire after ttl_ms while the log is unavailable: a failed fetch is retried.
+  const loop = new ConsumerLoop<LogRecord>({
+    fetch: () => consumer.fetch(FETCH_MAX, FETCH_WAIT_MS),
+    handle: async (recs) => {
+      for (const r of recs) apply(r);
+      await consumer.ack(recs);
+    },
+    onError: (e) => log('hot cache invalidation: fetch failed', { group: opts.group, error: String(e) }),
+  }).start();
   log('hot cache invalidation started', { group: opts.group, topic: opts.topic });
   return {
     group: opts.group,
     stats: () => ({ events, evicted }),
     async close() {
-      stopped = true;
-      await loop;
+      await loop.stop();
       await consumer.close();
     },
   };

@@ -79,6 +79,11 @@ export interface EventsConfig {
   unloadable_schema: 'error' | 'invalid';
   /** Compile schemas that fail ajv's json-schema-secure check (EventGate's allowInsecureSchemas). */
   allow_insecure_schemas: boolean;
+  /**
+   * Rate class of POST /v1/events per external client (requests, not events), applied when
+   * `content.rate_limit.enabled` (the server-wide switch, loopback exemption and client bound).
+   */
+  rate_limit: { produce: { rate: number; burst: number } };
 }
 
 /** What an unset `events.producers` means: the example wiki (or a MediaWiki on this host) may post its events. */
@@ -163,5 +168,21 @@ export const eventsConfigSchema = {
     append_timeout_ms: { type: 'integer', minimum: 100, default: 1000 },
     unloadable_schema: { enum: ['error', 'invalid'], default: 'invalid' },
     allow_insecure_schemas: { type: 'boolean', default: false },
+    rate_limit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        produce: {
+          type: 'object',
+          additionalProperties: false,
+          default: { rate: 50, burst: 200 },
+          properties: {
+            rate: { type: 'number', exclusiveMinimum: 0, default: 50 },
+            burst: { type: 'integer', minimum: 1, default: 200 },
+          },
+        },
+      },
+    },
   },
 } as const;

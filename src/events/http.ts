@@ -9,13 +9,15 @@ import { CE_BATCH_CONTENT_TYPE, CE_CONTENT_TYPE } from './cloudevents.ts';
 import { boundedLogger, truncate, type Intake, type IntakeResult, type ProcessOptions } from './intake.ts';
 import { eventSpans, nestsDeeperThan } from './json-spans.ts';
 import { ProducerAuthorizer, type ProducerCaller } from './producers.ts';
-import { DEFAULT_PRODUCERS } from './config.ts';
+import { DEFAULT_PRODUCERS, type EventsConfig } from './config.ts';
+import { type Logger } from '../util/logger.ts';
+import type { CapabilityScope } from '../router/scopes.ts';
 
 export interface EventsHttpDeps {
   intake: Intake;
   maxBodyBytes: number;
   allowHasty: boolean;
-  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  logger?: Logger;
   /** Who may produce what; default: loopback may produce `mediawiki.*` (DEFAULT_PRODUCERS). */
   producers?: ProducerAuthorizer;
   /** Most events per request (413 beyond); default 1000. */
@@ -162,4 +164,14 @@ export function mountEvents(router: Router, deps: EventsHttpDeps): void {
         : `${result.invalid.length + result.error.length} out of ${result.total} events had failures and were not accepted (${result.invalid.length} invalid and ${result.error.length} errored)`;
     sendProblem(ctx.res, new CascadeError(def, detail, { extra: { invalid: result.invalid, error: result.error } }), ctx.path);
   });
+}
+
+/** The intake's request policy (mounted by app.ts): POST /v1/events counts in its own class. */
+export function eventsScope(config: Pick<EventsConfig, 'rate_limit'>): CapabilityScope {
+  return {
+    name: 'events',
+    owns: (ctx) => ctx.path === '/v1/events',
+    rateClasses: { produce: config.rate_limit.produce },
+    rateClassOf: () => 'produce',
+  };
 }

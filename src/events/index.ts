@@ -13,8 +13,9 @@ import { IntakeProducer } from './producer.ts';
 import { ProducerAuthorizer, internalStreams } from './producers.ts';
 import { DEFAULT_PRODUCERS } from './config.ts';
 import type { EventsHttpDeps } from './http.ts';
+import { type Logger } from '../util/logger.ts';
 
-export { mountEvents, statusOf, type EventsHttpDeps } from './http.ts';
+export { mountEvents, statusOf, eventsScope, type EventsHttpDeps } from './http.ts';
 export { Intake, type IntakeResult, type InvalidEvent, type FailedEvent, type ProcessOptions } from './intake.ts';
 export { IntakeProducer } from './producer.ts';
 export { SchemaRepository, DirectorySchemaSource, HttpSchemaSource, schemaSourceFor, BUILTIN_SCHEMA_DIR, formatErrors, type SchemaSource, type CompiledSchema } from './schema-repo.ts';
@@ -41,7 +42,7 @@ export interface EventBus {
 export interface EventBusOptions {
   /** Use this log instead of opening `events.log` (the bus then does not close it). */
   log?: EventLog;
-  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  logger?: Logger;
   /** Where `{ env: NAME }` producer tokens are read (default process.env). */
   env?: NodeJS.ProcessEnv;
 }

@@ -13,6 +13,7 @@ import { metaInsertion, spliceAll, type EventSpan } from './json-spans.ts';
 import { errorsText, fromAjv, intakeError, type EventValidationError } from './validation-errors.ts';
 import { EventErrors } from './errors.ts';
 import { metrics } from '../router/metrics.ts';
+import { asLogger, mapLogger, type LogSink, type Logger } from '../util/logger.ts';
 
 /** Events by configured stream and outcome (accepted: durable; invalid: failed its schema; failed: its schema could not be loaded, or not made durable). */
 export const intakeEvents = metrics.counter('cascade_events_intake_total', 'Events taken in by stream and outcome (accepted, invalid, failed)', ['stream', 'outcome']);
@@ -55,7 +56,7 @@ export interface IntakeOptions {
   errorStream?: string;
   errorSchema: string;
   emitterId: string;
-  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  logger?: Logger;
   /** An append not durable by then fails (503 over HTTP) instead of holding the request; default 1000 ms. */
   appendTimeoutMs?: number;
   /**
@@ -116,18 +117,15 @@ export interface Checked {
   error: FailedEvent[];
 }
 
-export type EventsLogger = (msg: string, fields?: Record<string, unknown>) => void;
-
 const LOG_FIELD_MAX = 500;
 
 /**
  * A logger whose lines stay short whatever a client sent: every field is cut to 500 characters
  * (objects after serialising), so a 100 KB `$schema` or event never becomes a 100 KB log line.
  */
-export function boundedLogger(logger: EventsLogger | undefined): EventsLogger {
-  if (!logger) return () => {};
-  return (msg, fields) => {
-    if (!fields) return logger(truncate(msg, LOG_FIELD_MAX));
+export function boundedLogger(logger: LogSink | undefined): Logger {
+  return mapLogger(asLogger(logger), (msg, fields) => {
+    if (!fields) return [truncate(msg, LOG_FIELD_MAX), undefined];
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(fields).slice(0, 20)) {
       const v = fields[k];
@@ -135,12 +133,12 @@ export function boundedLogger(logger: EventsLogger | undefined): EventsLogger {
       else if (v !== null && typeof v === 'object') out[k] = truncate(safeStringify(v), LOG_FIELD_MAX);
       else out[k] = v;
     }
-    logger(truncate(msg, LOG_FIELD_MAX), out);
-  };
+    return [truncate(msg, LOG_FIELD_MAX), out];
+  });
 }
 
 export class Intake {
-  private readonly log: EventsLogger;
+  private readonly log: Logger;
   constructor(private readonly o: IntakeOptions) {
     this.log = boundedLogger(o.logger);
   }

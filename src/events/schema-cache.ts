@@ -3,6 +3,9 @@
 // canonical (see canonicalSchemaKey): `/x/1.0.0?v=1`, `/x/1.0.0#a` and `/y/../x/1.0.0` are
 // one entry. Several keys that resolve to one document share one compiled validator.
 
+import { BoundedMap } from '../util/bounded-map.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+
 /** A `$schema` longer than this, or with control characters, is refused before any lookup. */
 export const MAX_SCHEMA_URI_LENGTH = 255;
 
@@ -62,13 +65,17 @@ interface Shared<T> {
 export class SchemaCache<T> {
   private readonly byKey = new Map<string, { location: string; shared: Shared<T> }>();
   private readonly byLocation = new Map<string, Shared<T>>();
-  private readonly negative = new Map<string, { error: unknown; until: number }>();
+  // Remembered not-found answers: bounded, and each forgotten after negativeTtlMs.
+  private readonly negative: BoundedMap<string, unknown>;
   private bytes = 0;
 
   constructor(
     private readonly limits: CacheLimits,
     private readonly onRelease: (value: T) => void,
-  ) {}
+    clock: Clock = systemClock,
+  ) {
+    this.negative = new BoundedMap({ maxEntries: limits.negativeMaxEntries, ttlMs: limits.negativeTtlMs, clock });
+  }
 
   /** The hot path: a hit moves the key to the young end (Map order is the LRU order). */
   get(key: string): T | undefined {
@@ -119,22 +126,12 @@ export class SchemaCache<T> {
 
   /** A remembered failure for this key, while it is fresh. */
   failure(key: string): unknown {
-    const n = this.negative.get(key);
-    if (!n) return undefined;
-    if (n.until > Date.now()) return n.error;
-    this.negative.delete(key);
-    return undefined;
+    return this.negative.peek(key);
   }
 
   rememberFailure(key: string, error: unknown): void {
     if (this.limits.negativeTtlMs <= 0) return;
-    this.negative.delete(key);
-    this.negative.set(key, { error, until: Date.now() + this.limits.negativeTtlMs });
-    // Oldest first: Map order is insertion order.
-    for (const [k] of this.negative) {
-      if (this.negative.size <= this.limits.negativeMaxEntries) break;
-      this.negative.delete(k);
-    }
+    this.negative.set(key, error);
   }
 
   stats(): { entries: number; locations: number; bytes: number; negative: number } {

@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { CascadeError } from '../errors/index.ts';
 import { EventErrors } from './errors.ts';
 import { SchemaCache, canonicalSchemaKey, type CacheLimits } from './schema-cache.ts';
+import { SingleFlight } from '../util/single-flight.ts';
 
 // ajv-formats is CommonJS: under NodeNext the default import is module.exports, whose
 // `.default` is the plugin (the same function at run time, typed differently).
@@ -227,7 +228,7 @@ export class SchemaRepository {
   private readonly ajv7: Ajv;
   private readonly ajv2020: Ajv2020;
   private readonly cache: SchemaCache<CompiledSchema>;
-  private readonly pending = new Map<string, Promise<CompiledSchema>>();
+  private readonly pending = new SingleFlight<string, CompiledSchema>();
   private readonly isSecure: ValidateFunction | undefined;
   /** Whether validation may change events (then the intake serialises them after validating). */
   readonly mutating: boolean;
@@ -292,12 +293,7 @@ export class SchemaRepository {
     if (hit) return Promise.resolve(hit);
     const miss = this.cache.failure(key);
     if (miss) return Promise.reject(miss as Error);
-    let p = this.pending.get(key);
-    if (!p) {
-      p = this.resolveAndCompile(key).finally(() => this.pending.delete(key));
-      this.pending.set(key, p);
-    }
-    return p;
+    return this.pending.run(key, () => this.resolveAndCompile(key));
   }
 
   private async resolveAndCompile(uri: string): Promise<CompiledSchema> {

@@ -2,6 +2,7 @@
 // topic they go to (`{datacenter}.{stream}`, as Wikimedia prefixes topics per datacenter).
 import type { StreamConfig } from './config.ts';
 import { ConfigError } from '../config/load.ts';
+import { BoundedMap } from '../util/bounded-map.ts';
 
 export interface ResolvedStream {
   name: string;
@@ -17,7 +18,7 @@ export class StreamRegistry {
   private readonly exact = new Map<string, ResolvedStream>();
   private readonly patterns: { re: RegExp; cfg: StreamConfig }[] = [];
   /** Pattern matches are cached (bounded) so the hot path is one Map lookup. */
-  private readonly matched = new Map<string, ResolvedStream | null>();
+  private readonly matched = new BoundedMap<string, ResolvedStream | null>({ maxEntries: MAX_CACHED_NAMES });
 
   constructor(
     streams: Record<string, StreamConfig>,
@@ -55,7 +56,6 @@ export class StreamRegistry {
         break;
       }
     }
-    if (this.matched.size >= MAX_CACHED_NAMES) this.matched.clear();
     this.matched.set(name, found);
     return found ?? undefined;
   }

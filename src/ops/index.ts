@@ -17,6 +17,7 @@ import { DashboardSampler, SAMPLE_MS } from './dashboard-data.ts';
 import { OpsErrors } from './errors.ts';
 import { dashboardPage, homePage } from './pages.ts';
 import { BucketSizeProbe, trackBucketSizes } from './storage-sizes.ts';
+import { type Logger } from '../util/logger.ts';
 
 export { OpsErrors } from './errors.ts';
 export { parseExposition, familyOf, type Sample, type Exposition } from './promtext.ts';
@@ -33,7 +34,7 @@ export interface OpsDeps {
   /** The example wiki's address, when it runs in this process. */
   wikiUrl: () => string | undefined;
   registry?: MetricsRegistry;
-  logger?: (msg: string, f?: Record<string, unknown>) => void;
+  logger?: Logger;
 }
 
 export interface MountedOps {

@@ -10,6 +10,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { CascadeError } from '../errors/index.ts';
 import { OpsErrors } from './cli-errors.ts';
 import type { Progress } from './progress.ts';
+import { backoff, parseRetryAfter } from '../util/backoff.ts';
 
 export type RefreshMode = 'rerender' | 'warm';
 
@@ -216,6 +217,8 @@ export async function refresh(opts: RefreshOptions): Promise<RefreshResult> {
   const headers: Record<string, string> = opts.mode === 'rerender' ? { 'cache-control': 'no-cache' } : {};
   if (opts.internalToken) headers['x-cascade-internal'] = opts.internalToken;
   const base = opts.cascadeUrl.replace(/\/$/, '');
+  // A 429/503/network error is retried after the server's Retry-After or a doubling delay.
+  const retryDelay = backoff({ kind: 'exponential', initialMs: 250, maxMs: 60_000 });
   const one = async (page: ListedPage): Promise<number | string> => {
     // redirect=false: a redirect page itself, not its target (that has its own turn in the list).
     const url = `${base}/${opts.domain}/v1/page/html/${encodeURIComponent(page.title.replace(/ /g, '_'))}?redirect=false`;
@@ -226,14 +229,14 @@ export async function refresh(opts: RefreshOptions): Promise<RefreshResult> {
         const res = await fetch(url, { headers, signal: opts.signal, redirect: 'manual' });
         await res.arrayBuffer();
         status = res.status;
-        retryAfter = Number(res.headers.get('retry-after')) * 1000 || 0;
+        retryAfter = parseRetryAfter(res.headers.get('retry-after')) ?? 0;
       } catch (e) {
         if (opts.signal?.aborted) throw e;
         status = (e as Error).message;
       }
       const transient = typeof status === 'string' || status === 429 || status === 503;
       if (!transient || attempt >= retries) return status;
-      await sleep(Math.max(retryAfter, 250 * 2 ** attempt), opts.signal);
+      await sleep(retryDelay.delay(attempt, { retryAfterMs: retryAfter }), opts.signal);
     }
   };
 

@@ -3,6 +3,7 @@
 // measurement and starts the next one when the last is older than REFRESH_MS.
 import { metrics } from '../router/metrics.ts';
 import type { BucketSize, ContentStore } from '../storage/types.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
 
 const REFRESH_MS = 60_000;
 
@@ -12,7 +13,7 @@ export class BucketSizeProbe {
   private running: Promise<void> | undefined;
   constructor(
     private readonly store: ContentStore,
-    private readonly log: (msg: string, f?: Record<string, unknown>) => void = () => {},
+    private readonly log: Logger = silentLogger,
   ) {}
 
   /** The last sizes; starts a new measurement when they are stale. */

@@ -2,6 +2,7 @@
 // `::ffff:a.b.c.d`), so `127.0.0.0/8` matches `::ffff:127.0.0.1` as dual-stack sockets report
 // it. Used by the trusted-proxy model (proxy.ts) and producer authorization (src/events).
 import { isIP } from 'node:net';
+import { BoundedMap } from '../util/bounded-map.ts';
 
 export interface Cidr {
   /** The network address, 16 bytes (IPv4 v4-mapped). */
@@ -123,14 +124,13 @@ const MEMO_MAX = 4096;
 export function cidrMatcher(list: readonly string[]): (ip: string) => boolean {
   const ranges = list.map(parseCidr);
   if (ranges.length === 0) return () => false;
-  const memo = new Map<string, boolean>();
+  const memo = new BoundedMap<string, boolean>({ maxEntries: MEMO_MAX });
   return (ip: string) => {
     const known = memo.get(ip);
     if (known !== undefined) return known;
     const b = typeof ip === 'string' ? ipBytes(ip) : undefined;
     let hit = false;
     if (b) for (const r of ranges) if (cidrContains(r, b)) { hit = true; break; }
-    if (memo.size >= MEMO_MAX) memo.clear();
     if (typeof ip === 'string' && ip.length <= 64) memo.set(ip, hit);
     return hit;
   };

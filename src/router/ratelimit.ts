@@ -1,20 +1,29 @@
 // Per-client token buckets. A client is its address (or, behind a proxy on loopback, the
-// address the proxy forwards for). Each route class has its own rate and burst; a request
-// finding its bucket empty gets 429 with Retry-After.
+// address the proxy forwards for). Each rate class (declared by a capability, see scopes.ts)
+// has its own rate and burst; a request finding its bucket empty gets 429 with Retry-After.
 import { CascadeError, Errors } from '../errors/index.ts';
+import { BoundedMap } from '../util/bounded-map.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 import type { RequestContext } from './router.ts';
 import { isLoopback } from './server.ts';
 
+/** Content's classes (content.rate_limit.classes). */
 export type RateClass = 'read' | 'render' | 'write';
+
+export interface RateClassConfig {
+  /** Tokens per second. */
+  rate: number;
+  burst: number;
+}
 
 export interface RateLimitOptions {
   enabled: boolean;
   /** Rate-limit loopback callers too (off by default: they are local services and benchmarks). */
   includeLoopback: boolean;
-  classes: Record<RateClass, { rate: number; burst: number }>;
+  classes: Record<string, RateClassConfig>;
+  /** Buckets kept at once (least recently used dropped: they would have refilled anyway). */
   maxClients: number;
-  /** Clock (ms), for tests. */
-  now?: () => number;
+  clock?: Clock;
 }
 
 interface BucketState {
@@ -23,30 +32,29 @@ interface BucketState {
 }
 
 export class RateLimiter {
-  private buckets = new Map<string, BucketState>();
-  private readonly now: () => number;
+  private readonly buckets: BoundedMap<string, BucketState>;
+  private readonly clock: Clock;
   rejected = 0;
 
   constructor(readonly opts: RateLimitOptions) {
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
+    this.buckets = new BoundedMap({ maxEntries: opts.maxClients });
   }
 
   /** Takes one token; returns 0 when allowed, otherwise the seconds until a token is available. */
-  take(client: string, cls: RateClass): number {
-    const { rate, burst } = this.opts.classes[cls];
+  take(client: string, cls: string): number {
+    const c = this.opts.classes[cls];
+    if (!c) throw new RangeError(`undeclared rate class ${cls}`);
+    const { rate, burst } = c;
     const key = cls + ' ' + client;
-    const now = this.now();
+    const now = this.clock.now();
     let b = this.buckets.get(key);
     if (!b) {
-      if (this.buckets.size >= this.opts.maxClients) this.evict();
       b = { tokens: burst, at: now };
       this.buckets.set(key, b);
     } else {
       b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
       b.at = now;
-      // Re-insert so Map order tracks recency for eviction.
-      this.buckets.delete(key);
-      this.buckets.set(key, b);
     }
     if (b.tokens >= 1) {
       b.tokens -= 1;
@@ -56,13 +64,10 @@ export class RateLimiter {
     return Math.max(1, Math.ceil((1 - b.tokens) / rate));
   }
 
-  private evict(): void {
-    // Drop the least recently seen tenth; they would have refilled anyway.
-    let n = Math.max(1, Math.floor(this.buckets.size / 10));
-    for (const k of this.buckets.keys()) {
-      this.buckets.delete(k);
-      if (--n === 0) break;
-    }
+  /** Takes one token or throws the 429 (CASCADE_RATE_LIMITED with retry_after). */
+  check(client: string, cls: string): void {
+    const wait = this.take(client, cls);
+    if (wait > 0) throw new CascadeError(Errors.rateLimited, `rate limit exceeded; retry in ${wait} s`, { extra: { retry_after: wait } });
   }
 
   get size(): number {
@@ -98,18 +103,4 @@ export function rateClassOf(ctx: RequestContext): RateClass {
   }
   if (m === 'POST' && ctx.path.includes('/transform/')) return 'render';
   return 'write';
-}
-
-/** A `before` hook for createHttpServer. Internal callers are never limited. */
-export function rateLimitHook(limiter: RateLimiter): (ctx: RequestContext) => boolean | void {
-  const { enabled, includeLoopback } = limiter.opts;
-  return (ctx) => {
-    if (!enabled || (ctx.internal && ctx.req.headers['x-cascade-internal'] !== undefined)) return;
-    const client = clientKey(ctx, includeLoopback);
-    if (client === undefined) return;
-    const wait = limiter.take(client, rateClassOf(ctx));
-    if (wait > 0) {
-      throw new CascadeError(Errors.rateLimited, `rate limit exceeded; retry in ${wait} s`, { extra: { retry_after: wait } });
-    }
-  };
 }

@@ -11,6 +11,7 @@ import { boundFields } from './log.ts';
 import { DetailRedactor } from './redact.ts';
 import { EdgeErrors, MAX_URI_BYTES } from './errors.ts';
 import { ClientResolver, hasForwarding, plainIp, type ForwardedHeader } from './proxy.ts';
+import { type Logger } from '../util/logger.ts';
 
 export interface HttpServerOptions {
   router: Router;
@@ -26,7 +27,7 @@ export interface HttpServerOptions {
   onResponse?: (ctx: RequestContext, durationMs: number) => void;
   /** Runs before dispatch; may throw a CascadeError (rate limits) or answer itself and return true. */
   before?: (ctx: RequestContext) => boolean | void;
-  logger?: (msg: string, fields?: Record<string, unknown>) => void;
+  logger?: Logger;
   /** Host names of internal services (origins…) that error details for external callers must not name. */
   internalHosts?: readonly string[];
 }

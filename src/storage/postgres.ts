@@ -31,6 +31,7 @@ import {
 import type { BucketSize, BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
 import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
 import { BodyCache, decodeCached, HistoryChainError, orderChain, type RowRef, type StoredChainRow } from './history/index.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 
 export interface PostgresOptions {
   url: string;
@@ -38,6 +39,8 @@ export interface PostgresOptions {
   poolSize?: number;
   /** Bytes of decoded history bodies (keyframes, latest bodies) kept in memory; default 32 MB. */
   historyCacheBytes?: number;
+  /** Time for ttl and retention decisions (tests advance it). */
+  clock?: Clock;
 }
 
 const SCHEMA_RE = /^[a-z_][a-z0-9_]*$/;
@@ -175,6 +178,7 @@ export class PostgresStore implements ContentStore {
     private readonly pool: pg.Pool,
     readonly schema: string,
     cacheBytes: number,
+    private readonly clock: Clock = systemClock,
   ) {
     this.q = statements(`"${schema}"`, createHash('sha1').update(schema).digest('hex').slice(0, 10));
     this.cache = new BodyCache(cacheBytes);
@@ -191,7 +195,7 @@ export class PostgresStore implements ContentStore {
       await pool.end();
       throw new CascadeError(StorageErrors.backendUnavailable, `cannot open PostgreSQL store (schema ${opts.schema}): ${(e as Error).message}`, { cause: e });
     }
-    return new PostgresStore(pool, opts.schema, opts.historyCacheBytes ?? 32 * 1024 * 1024);
+    return new PostgresStore(pool, opts.schema, opts.historyCacheBytes ?? 32 * 1024 * 1024, opts.clock);
   }
 
   bucket(domain: string, name: string): BucketSpec | undefined {
@@ -225,7 +229,7 @@ export class PostgresStore implements ContentStore {
 
   async put(req: PutRequest): Promise<PutResult> {
     const b = this.buckets.require(req.domain, req.bucket);
-    const p = await preparePut(b.spec, req);
+    const p = await preparePut(b.spec, req, this.clock.now());
     const ius = p.ifUnmodifiedSince === null ? null : ticksAfter(p.ifUnmodifiedSince);
     if (b.spec.type === 'key_value') return this.putKv(b, p, ius);
     if (b.spec.compression === 'history') return this.putHistory(b, p);
@@ -376,15 +380,15 @@ export class PostgresStore implements ContentStore {
     const b = this.buckets.require(domain, bucket);
     validateKey(key);
     if (b.spec.type === 'key_value') {
-      const r = (await this.exec(this.q.kvGet, [b.id, key, Date.now()]))[0] as Row | undefined;
+      const r = (await this.exec(this.q.kvGet, [b.id, key, this.clock.now()]))[0] as Row | undefined;
       return r && new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]);
     }
     if (b.spec.compression === 'history') {
       // The hot path: the latest copy, one row whose stored bytes can be served as they are.
-      const c = (await this.exec(this.q.hLatest, [b.id, key, Date.now()]))[0] as RevRow | undefined;
+      const c = (await this.exec(this.q.hLatest, [b.id, key, this.clock.now()]))[0] as RevRow | undefined;
       if (c) return new StoredRow(key, c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
     }
-    const r = (await this.exec(this.q.krvLatest, [b.id, key, Date.now()]))[0] as RevRow | undefined;
+    const r = (await this.exec(this.q.krvLatest, [b.id, key, this.clock.now()]))[0] as RevRow | undefined;
     return r && this.krvRecord(b.id, key, r);
   }
 
@@ -393,8 +397,8 @@ export class PostgresStore implements ContentStore {
     validateKey(key);
     readRev(b.spec, rev);
     if (b.spec.type === 'key_value') return this.getLatest(domain, bucket, key);
-    if (b.spec.compression === 'history') return this.histRevRecord(b.id, key, (await this.exec(this.q.hRev, [b.id, key, rev, Date.now()]))[0]);
-    const r = (await this.exec(this.q.krvRev, [b.id, key, rev, Date.now()]))[0] as RevRow | undefined;
+    if (b.spec.compression === 'history') return this.histRevRecord(b.id, key, (await this.exec(this.q.hRev, [b.id, key, rev, this.clock.now()]))[0]);
+    const r = (await this.exec(this.q.krvRev, [b.id, key, rev, this.clock.now()]))[0] as RevRow | undefined;
     return r && this.krvRecord(b.id, key, r);
   }
 
@@ -404,13 +408,13 @@ export class PostgresStore implements ContentStore {
     readRev(b.spec, rev);
     const t = validateTid(tid);
     if (b.spec.type === 'key_value') {
-      const r = (await this.exec(this.q.kvGet, [b.id, key, Date.now()]))[0] as Row | undefined;
+      const r = (await this.exec(this.q.kvGet, [b.id, key, this.clock.now()]))[0] as Row | undefined;
       return r && r[0] === t ? new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]) : undefined;
     }
     if (b.spec.compression === 'history') {
-      return this.histRevRecord(b.id, key, (await this.exec(this.q.hRevTid, [b.id, key, rev, tidOrderKey(t), Date.now()]))[0]);
+      return this.histRevRecord(b.id, key, (await this.exec(this.q.hRevTid, [b.id, key, rev, tidOrderKey(t), this.clock.now()]))[0]);
     }
-    const r = (await this.exec(this.q.krvRevTid, [b.id, key, rev, tidOrderKey(t), Date.now()]))[0] as RevRow | undefined;
+    const r = (await this.exec(this.q.krvRevTid, [b.id, key, rev, tidOrderKey(t), this.clock.now()]))[0] as RevRow | undefined;
     return r && this.krvRecord(b.id, key, r);
   }
 
@@ -418,7 +422,7 @@ export class PostgresStore implements ContentStore {
     const b = this.buckets.require(domain, bucket);
     validateKey(key);
     const { limit, token } = pageArgs(opts);
-    const now = Date.now();
+    const now = this.clock.now();
     if (b.spec.type === 'key_value') {
       if (token) parseRevToken(token);
       const r = (await this.exec(this.q.kvGet, [b.id, key, now]))[0] as Row | undefined;
@@ -439,7 +443,7 @@ export class PostgresStore implements ContentStore {
     const b = this.buckets.require(domain, bucket);
     const { limit, token } = pageArgs(opts);
     const after = token ? parseKeyToken(token) : '';
-    const rows = await this.exec(b.spec.type === 'key_value' ? this.q.kvKeys : this.q.krvKeys, [b.id, after, Date.now(), limit + 1]);
+    const rows = await this.exec(b.spec.type === 'key_value' ? this.q.kvKeys : this.q.krvKeys, [b.id, after, this.clock.now(), limit + 1]);
     const keys = rows.map((r) => r[0] as string);
     const more = keys.length > limit;
     if (more) keys.length = limit;
@@ -480,7 +484,7 @@ export class PostgresStore implements ContentStore {
     return r.rows.map((x) => ({ domain: x.domain, bucket: x.name, rows: Number(x.n_rows), bytes: Number(x.n_bytes) }));
   }
 
-  async purgeExpired(now: number = Date.now()): Promise<number> {
+  async purgeExpired(now: number = this.clock.now()): Promise<number> {
     let total = 0;
     for (const q of [this.q.kvPurge, this.q.krvPurge]) {
       // Chunks keep each DELETE short, so it never holds many row locks for long.

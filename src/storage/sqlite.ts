@@ -30,6 +30,7 @@ import type { BucketSize, BucketSpec, ContentStore, ListOptions, Page, PutReques
 import { tidOrderKey } from '../util/tid.ts';
 import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
 import { BodyCache, decodeCached, type RowRef } from './history/index.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 
 export interface SqliteOptions {
   path: string;
@@ -37,6 +38,8 @@ export interface SqliteOptions {
   synchronous?: 'full' | 'normal';
   /** Bytes of decoded history bodies (keyframes, latest bodies) kept in memory; default 32 MB. */
   historyCacheBytes?: number;
+  /** Time for ttl and retention decisions (tests advance it). */
+  clock?: Clock;
 }
 
 const MIGRATIONS: MigrationStep[] = [
@@ -164,6 +167,7 @@ export class SqliteStore implements ContentStore {
   private constructor(
     private readonly db: Db,
     cacheBytes: number,
+    private readonly clock: Clock = systemClock,
   ) {
     this.s = prepareStatements(db);
     this.cache = new BodyCache(cacheBytes);
@@ -192,7 +196,7 @@ export class SqliteStore implements ContentStore {
       db?.close();
       throw new CascadeError(StorageErrors.backendUnavailable, `cannot open SQLite store ${opts.path}: ${(e as Error).message}`, { cause: e });
     }
-    return new SqliteStore(db, opts.historyCacheBytes ?? 32 * 1024 * 1024);
+    return new SqliteStore(db, opts.historyCacheBytes ?? 32 * 1024 * 1024, opts.clock);
   }
 
   bucket(domain: string, name: string): BucketSpec | undefined {
@@ -217,7 +221,7 @@ export class SqliteStore implements ContentStore {
 
   async put(req: PutRequest): Promise<PutResult> {
     const b = this.buckets.require(req.domain, req.bucket);
-    const p = await preparePut(b.spec, req);
+    const p = await preparePut(b.spec, req, this.clock.now());
     if (b.spec.type === 'key_value') return this.enqueue(() => this.putKv(b, p));
     if (b.spec.compression === 'history') return this.enqueue(() => this.putHistory(b, p));
     return this.enqueue(() => this.putKrv(b, p));
@@ -312,7 +316,7 @@ export class SqliteStore implements ContentStore {
     try {
       const b = this.buckets.require(domain, bucket);
       validateKey(key);
-      const now = Date.now();
+      const now = this.clock.now();
       if (b.spec.type === 'key_value') {
         const r = this.s.kvGet.get(b.id, key, now) as Row | undefined;
         return Promise.resolve(r && new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]));
@@ -335,7 +339,7 @@ export class SqliteStore implements ContentStore {
       validateKey(key);
       readRev(b.spec, rev);
       if (b.spec.type === 'key_value') return this.getLatest(domain, bucket, key);
-      const r = this.s.krvRev.get(b.id, key, rev, Date.now()) as RevRow | undefined;
+      const r = this.s.krvRev.get(b.id, key, rev, this.clock.now()) as RevRow | undefined;
       return Promise.resolve(r && this.revRecord(b, key, r));
     } catch (e) {
       return Promise.reject(e);
@@ -348,7 +352,7 @@ export class SqliteStore implements ContentStore {
       validateKey(key);
       readRev(b.spec, rev);
       const t = validateTid(tid);
-      const now = Date.now();
+      const now = this.clock.now();
       if (b.spec.type === 'key_value') {
         const r = this.s.kvGet.get(b.id, key, now) as Row | undefined;
         return Promise.resolve(r && r[0] === t ? new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]) : undefined);
@@ -373,7 +377,7 @@ export class SqliteStore implements ContentStore {
     const b = this.buckets.require(domain, bucket);
     validateKey(key);
     const { limit, token } = pageArgs(opts);
-    const now = Date.now();
+    const now = this.clock.now();
     if (b.spec.type === 'key_value') {
       if (token) parseRevToken(token);
       const r = this.s.kvGet.get(b.id, key, now) as Row | undefined;
@@ -399,7 +403,7 @@ export class SqliteStore implements ContentStore {
     const { limit, token } = pageArgs(opts);
     const after = token ? parseKeyToken(token) : '';
     const stmt = b.spec.type === 'key_value' ? this.s.kvKeys : this.s.krvKeys;
-    const keys = stmt.all(b.id, after, Date.now(), limit + 1).map((r) => (r as [string])[0]);
+    const keys = stmt.all(b.id, after, this.clock.now(), limit + 1).map((r) => (r as [string])[0]);
     const more = keys.length > limit;
     if (more) keys.length = limit;
     return more ? { items: keys, next: keyToken(keys[keys.length - 1]) } : { items: keys };
@@ -427,7 +431,7 @@ export class SqliteStore implements ContentStore {
     return rows.map(([domain, bucket, n, bytes]) => ({ domain, bucket, rows: Number(n), bytes: Number(bytes) }));
   }
 
-  async purgeExpired(now: number = Date.now()): Promise<number> {
+  async purgeExpired(now: number = this.clock.now()): Promise<number> {
     let total = 0;
     // Chunks go through the write queue one by one, so puts interleave with a long purge.
     for (const stmt of [this.s.kvPurge, this.s.krvPurge]) {

@@ -2,6 +2,7 @@
 // [|specialpagealiases]) compiled once into lookup tables: title normalization runs on every
 // request, so nothing here is recomputed per title.
 import { convertByteClassToUnicodeClass } from './byteclass.ts';
+import { BoundedMap } from '../util/bounded-map.ts';
 
 export type CaseRule = 'first-letter' | 'case-sensitive';
 
@@ -57,7 +58,8 @@ export function namespaceKey(name: string): string {
   return name.replace(/_/g, ' ').toUpperCase();
 }
 
-const invalidRegexCache = new Map<string, RegExp>();
+// Keyed by a wiki's legal-title characters: few distinct values, bounded all the same.
+const invalidRegexCache = new BoundedMap<string, RegExp>({ maxEntries: 64 });
 
 function invalidTitleRegex(legal: string): RegExp {
   let re = invalidRegexCache.get(legal);

@@ -6,7 +6,8 @@ import type { PageRow, RevisionRow, WikiDatabase } from './db.ts';
 import { REV_DELETED_COMMENT, REV_DELETED_TEXT, REV_DELETED_USER } from './db.ts';
 import { databaseName, namespaceName } from './site.ts';
 import { escapeHtml } from './render.ts';
-import { WakeableSleep } from '../util/wakeable-sleep.ts';
+import { ConsumerLoop } from '../util/consumer-loop.ts';
+import { type Logger } from '../util/logger.ts';
 
 export interface Performer {
   user_text: string;
@@ -192,9 +193,7 @@ export interface OutboxStats {
  */
 export class OutboxSender {
   private url: string | undefined;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly idle = new WakeableSleep();
+  private readonly loop: ConsumerLoop<{ seq: number; stream: string; body: string }>;
   private sent = 0;
   private lastError: string | undefined;
   private readonly select;
@@ -204,7 +203,7 @@ export class OutboxSender {
   constructor(
     private readonly db: WikiDatabase,
     url: string | undefined,
-    private readonly opts: { batch?: number; maxDelayMs?: number; log?: (msg: string, f?: Record<string, unknown>) => void } = {},
+    private readonly opts: { batch?: number; maxDelayMs?: number; log?: Logger } = {},
   ) {
     this.url = url;
     this.select = db.prepare<[number], { seq: number; stream: string; body: string }>('SELECT seq, stream, body FROM outbox ORDER BY seq LIMIT ?');
@@ -212,6 +211,17 @@ export class OutboxSender {
     this.bury = db.prepare<[number, string, number]>(
       'INSERT OR REPLACE INTO outbox_dead (seq, stream, body, status, response) SELECT seq, stream, body, ?, ? FROM outbox WHERE seq <= ?',
     );
+    // Polls the outbox every second unless kicked; a failed send is retried, in order, after
+    // a capped exponential backoff.
+    this.loop = new ConsumerLoop({
+      fetch: () => (this.url ? this.select.all(this.opts.batch ?? 100) : []),
+      handle: (rows) => this.send(rows),
+      idleMs: 1000,
+      backoff: { kind: 'exponential', initialMs: 100, maxMs: this.opts.maxDelayMs ?? 2000 },
+      onError: (e) => {
+        this.lastError = String((e as Error).message ?? e);
+      },
+    });
   }
 
   setUrl(url: string | undefined): void {
@@ -220,14 +230,12 @@ export class OutboxSender {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /** New rows were written: send without waiting for the idle poll. */
   kick(): void {
-    this.idle.wake();
+    this.loop.wake();
   }
 
   stats(): OutboxStats {
@@ -237,60 +245,38 @@ export class OutboxSender {
   }
 
   async close(): Promise<void> {
-    this.running = false;
-    this.kick();
-    await this.loop;
+    await this.loop.stop();
   }
 
-  private sleep(ms: number): Promise<void> {
-    return this.idle.sleep(ms);
-  }
-
-  private async run(): Promise<void> {
-    let delay = 100;
-    const maxDelay = this.opts.maxDelayMs ?? 2000;
-    while (this.running) {
-      const rows = this.url ? this.select.all(this.opts.batch ?? 100) : [];
-      if (rows.length === 0) {
-        await this.sleep(1000);
-        continue;
-      }
-      const last = rows[rows.length - 1].seq;
-      const body = `[${rows.map((r) => r.body).join(',')}]`;
-      let status = 0;
-      let text = '';
-      try {
-        const res = await fetch(this.url!, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-          signal: AbortSignal.timeout(10_000),
-        });
-        status = res.status;
-        text = await res.text();
-      } catch (e) {
-        this.lastError = String((e as Error).message ?? e);
-      }
-      if (status >= 200 && status < 300 && status !== 207) {
-        this.remove.run(last);
-        this.sent += rows.length;
-        this.lastError = undefined;
-        delay = 100;
-        continue;
-      }
-      if (status === 207 || (status >= 400 && status < 500 && status !== 408 && status !== 429)) {
-        // Partly or wholly rejected as invalid: kept aside for inspection, never retried.
-        this.db.transaction(() => {
-          this.bury.run(status, text.slice(0, 4000), last);
-          this.remove.run(last);
-        })();
-        this.sent += rows.length;
-        this.opts.log?.('wiki events rejected by the intake', { status, response: text.slice(0, 500) });
-        continue;
-      }
-      if (status) this.lastError = `HTTP ${status}: ${text.slice(0, 200)}`;
-      await this.sleep(delay);
-      delay = Math.min(delay * 2, maxDelay);
+  /** One batch: sent, or buried when the intake judged it invalid; a throw means retry later. */
+  private async send(rows: { seq: number; body: string }[]): Promise<void> {
+    const last = rows[rows.length - 1].seq;
+    const body = `[${rows.map((r) => r.body).join(',')}]`;
+    // A network error propagates: the loop records it and retries after its backoff.
+    const res = await fetch(this.url!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    const status = res.status;
+    const text = await res.text();
+    if (status >= 200 && status < 300 && status !== 207) {
+      this.remove.run(last);
+      this.sent += rows.length;
+      this.lastError = undefined;
+      return;
     }
+    if (status === 207 || (status >= 400 && status < 500 && status !== 408 && status !== 429)) {
+      // Partly or wholly rejected as invalid: kept aside for inspection, never retried.
+      this.db.transaction(() => {
+        this.bury.run(status, text.slice(0, 4000), last);
+        this.remove.run(last);
+      })();
+      this.sent += rows.length;
+      this.opts.log?.('wiki events rejected by the intake', { status, response: text.slice(0, 500) });
+      return;
+    }
+    throw new Error(`HTTP ${status}: ${text.slice(0, 200)}`);
   }
 }

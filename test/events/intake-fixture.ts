@@ -7,6 +7,7 @@ import { configFromYaml, type CascadeConfig } from '../../src/config/index.ts';
 import { Router } from '../../src/router/router.ts';
 import { createHttpServer } from '../../src/router/server.ts';
 import { openEventBus, mountEvents, type EventBus, type LogRecord } from '../../src/events/index.ts';
+import { asLogger, type LogSink } from '../../src/util/logger.ts';
 
 export interface IntakeFixture {
   url: string;
@@ -29,7 +30,7 @@ const OPEN_TO_LOOPBACK = [
   { streams: ['/^change-prop\\./'], from: ['loopback'], internal: true },
 ];
 
-export async function startIntake(events: Record<string, unknown>, opts: { datacenter?: string; env?: NodeJS.ProcessEnv; host?: string; logger?: (msg: string, fields?: Record<string, unknown>) => void; producers?: unknown; trustedProxies?: string[] } = {}): Promise<IntakeFixture> {
+export async function startIntake(events: Record<string, unknown>, opts: { datacenter?: string; env?: NodeJS.ProcessEnv; host?: string; logger?: LogSink; producers?: unknown; trustedProxies?: string[] } = {}): Promise<IntakeFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cascade-intake-'));
   const config = configFromYaml(
     JSON.stringify({
@@ -43,7 +44,7 @@ export async function startIntake(events: Record<string, unknown>, opts: { datac
     '<test>',
     {},
   );
-  const bus = await openEventBus(config, { env: opts.env, logger: opts.logger });
+  const bus = await openEventBus(config, { env: opts.env, logger: asLogger(opts.logger) });
   const router = new Router();
   mountEvents(router, bus.http);
   const server = createHttpServer({ router, trustedProxies: opts.trustedProxies });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { openEventLog, type LogConfig } from '../../src/events/log/index.ts';
-import { deleteStreamsWithPrefix } from '../../src/events/log/jetstream.ts';
+import { deleteStreamsWithPrefix, isNotFound } from '../../src/events/log/jetstream.ts';
 import { NATS_URL, requireBackend, uniqueName } from '../helpers/backends.ts';
 
 test('forgetAfterMs becomes the inactive_threshold of a group\'s durable consumers; other groups keep theirs forever', async (t) => {
@@ -35,6 +35,34 @@ test('forgetAfterMs becomes the inactive_threshold of a group\'s durable consume
   } finally {
     await log.close();
     await deleteStreamsWithPrefix(NATS_URL, prefix).catch(() => {});
+    await nc.close();
+  }
+});
+
+test('not-found is read from the JetStream API error code, not from the message', async (t) => {
+  if (!(await requireBackend(t, 'nats'))) return;
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const missing = uniqueName('nostream').replace(/[^A-Za-z0-9_-]/g, '_');
+    const streamErr = await jsm.streams.info(missing).then(() => undefined, (e: unknown) => e);
+    assert.ok(streamErr, 'info of a missing stream rejects');
+    assert.equal(isNotFound(streamErr), true, String(streamErr));
+    const name = uniqueName('nsconsumer').replace(/[^A-Za-z0-9_-]/g, '_');
+    await jsm.streams.add({ name, subjects: [`${name}.>`], storage: 'memory' } as never);
+    try {
+      const consumerErr = await jsm.consumers.info(name, 'nobody').then(() => undefined, (e: unknown) => e);
+      assert.equal(isNotFound(consumerErr), true, String(consumerErr));
+      // Another API error (a second stream on the same subjects) is not "not found".
+      const overlap = await jsm.streams.add({ name: `${name}_2`, subjects: [`${name}.>`], storage: 'memory' } as never).then(() => undefined, (e: unknown) => e);
+      assert.ok(overlap, 'overlapping subjects are refused');
+      assert.equal(isNotFound(overlap), false, String(overlap));
+    } finally {
+      await jsm.streams.delete(name).catch(() => {});
+    }
+    // A message that merely says "not found" is not a JetStream answer.
+    assert.equal(isNotFound(new Error('route not found')), false);
+  } finally {
     await nc.close();
   }
 });

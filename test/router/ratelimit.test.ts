@@ -2,14 +2,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RateLimiter } from '../../src/router/ratelimit.ts';
+import { TestClock } from '../../src/util/clock.ts';
 import { Histogram, MetricsRegistry } from '../../src/router/metrics.ts';
 
 describe('RateLimiter', () => {
   const classes = { read: { rate: 2, burst: 3 }, render: { rate: 1, burst: 1 }, write: { rate: 0.5, burst: 1 } };
 
-  it('allows a burst, then refuses with the seconds until the next token', () => {
-    let now = 1_000_000;
-    const rl = new RateLimiter({ enabled: true, includeLoopback: false, classes, maxClients: 100, now: () => now });
+  it('allows a burst, then refuses with the seconds until the next token', async () => {
+    const clock = new TestClock(1_000_000);
+    const rl = new RateLimiter({ enabled: true, includeLoopback: false, classes, maxClients: 100, clock });
     assert.equal(rl.take('a', 'read'), 0);
     assert.equal(rl.take('a', 'read'), 0);
     assert.equal(rl.take('a', 'read'), 0);
@@ -20,19 +21,24 @@ describe('RateLimiter', () => {
     assert.equal(rl.take('a', 'render'), 1);
     assert.equal(rl.take('a', 'write'), 0);
     assert.equal(rl.take('a', 'write'), 2);
-    now += 500; // one read token back at 2/s
+    await clock.advance(500); // one read token back at 2/s
     assert.equal(rl.take('a', 'read'), 0);
     assert.equal(rl.take('a', 'read'), 1);
-    now += 10_000; // refills up to the burst, not beyond
+    await clock.advance(10_000); // refills up to the burst, not beyond
     for (let i = 0; i < 3; i++) assert.equal(rl.take('a', 'read'), 0);
     assert.ok(rl.take('a', 'read') > 0);
     assert.equal(rl.rejected, 5);
   });
 
   it('tracks a bounded number of clients', () => {
-    const rl = new RateLimiter({ enabled: true, includeLoopback: false, classes, maxClients: 50, now: () => 0 });
+    const rl = new RateLimiter({ enabled: true, includeLoopback: false, classes, maxClients: 50, clock: new TestClock(0) });
     for (let i = 0; i < 500; i++) rl.take(`c${i}`, 'read');
     assert.ok(rl.size <= 50);
+  });
+
+  it('refuses a class nobody declared', () => {
+    const rl = new RateLimiter({ enabled: true, includeLoopback: false, classes, maxClients: 10 });
+    assert.throws(() => rl.take('a', 'events.produce'), /undeclared rate class/);
   });
 });
 

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DetailRedactor } from '../../src/router/redact.ts';
 import { formatLogLine, MAX_FIELD } from '../../src/router/log.ts';
+import { createLogger } from '../../src/util/logger.ts';
 import { CascadeError, Errors } from '../../src/errors/index.ts';
 import { startApp, type App } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
@@ -86,29 +87,15 @@ domains:
       '<test>',
       {},
     );
-    const orig = console.log;
-    console.log = (s: unknown) => void lines.push(String(s));
-    try {
-      app = await startApp(config);
-    } finally {
-      console.log = orig;
-    }
+    app = await startApp(config, { logger: createLogger({ destination: { write: (s: string) => void lines.push(s) } }) });
   });
   after(async () => {
-    const orig = console.log;
-    console.log = () => {};
-    try {
-      await app?.close();
-    } finally {
-      console.log = orig;
-    }
+    await app?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('an unreachable origin: external callers see no address, internal callers the reason, the log the address', async () => {
-    const orig = console.log;
-    console.log = (s: unknown) => void lines.push(String(s));
-    try {
+    {
       const ext = await fetch(`${app.url}/example.wiki/v1/page/html/Foo`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
       assert.ok(ext.status >= 500, String(ext.status));
       assert.equal(ext.headers.get('content-type'), 'application/problem+json');
@@ -123,8 +110,6 @@ domains:
       const logged = lines.filter((l) => l.includes('request failed'));
       assert.ok(logged.some((l) => l.includes(`127.0.0.1:${deadPort}`)), 'the log has the full detail');
       for (const l of lines) assert.ok(l.length < 8 * MAX_FIELD, `log line of ${l.length}`);
-    } finally {
-      console.log = orig;
     }
   });
 });

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import type { LogConfig } from './config.ts';
 import type { EventLog } from './types.ts';
 import { SqliteEventLog } from './sqlite.ts';
+import type { Clock } from '../../util/clock.ts';
 
 export type { AppendResult, Consumer, ConsumerOptions, EventLog, EventProducer, LogEvent, LogRecord, RetentionOptions } from './types.ts';
 export type { LogConfig, SqliteLogConfig, JetStreamLogConfig, LogRetentionConfig } from './config.ts';
@@ -17,12 +18,12 @@ export { SqliteEventLog } from './sqlite.ts';
  * Opens the configured log. A relative SQLite `path` resolves against `opts.baseDir` (the
  * data directory) or else the working directory.
  */
-export async function openEventLog(cfg: LogConfig, opts: { baseDir?: string } = {}): Promise<EventLog> {
+export async function openEventLog(cfg: LogConfig, opts: { baseDir?: string; clock?: Clock } = {}): Promise<EventLog> {
   if (cfg.backend === 'jetstream') {
     const { JetStreamEventLog } = await import('./jetstream.ts');
     return JetStreamEventLog.open(cfg);
   }
   const path = isAbsolute(cfg.path) ? cfg.path : resolve(opts.baseDir ?? process.cwd(), cfg.path);
   mkdirSync(dirname(path), { recursive: true });
-  return new SqliteEventLog({ ...cfg, path });
+  return new SqliteEventLog({ ...cfg, path }, opts.clock ? { clock: opts.clock } : {});
 }

@@ -17,12 +17,14 @@
 // per ack round trip; raise `key_partitions` for more parallelism (more consumers per group).
 // Unkeyed events and keyed events are not ordered relative to each other.
 import { connect, type NatsConnection, type Msg, type Subscription, headers as natsHeaders, createInbox } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { createHash } from 'node:crypto';
 import { CascadeError } from '../../errors/index.ts';
 import { LOG_DEFAULTS, type JetStreamLogConfig } from './config.ts';
 import { LogErrors } from './errors.ts';
 import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRecord, RetentionOptions } from './types.ts';
+import { SingleFlight } from '../../util/single-flight.ts';
+import { checkConsumer, checkEvents, checkTopic } from './validate.ts';
 
 const KEY_HEADER = 'Cascade-Key';
 const DEFAULT_ACK_WAIT_MS = 30_000;
@@ -52,13 +54,9 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-function isNotFound(e: unknown): boolean {
-  const err = e as { code?: unknown; api_error?: { err_code?: number }; message?: string };
-  return (
-    err?.api_error?.err_code === 10059 || // stream not found
-    err?.api_error?.err_code === 10014 || // consumer not found
-    /not found/i.test(String(err?.message ?? ''))
-  );
+/** A stream or consumer that does not exist (v3 reports API errors as JetStreamApiError with a code). */
+export function isNotFound(e: unknown): boolean {
+  return e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamNotFound || e.code === JetStreamApiCodes.ConsumerNotFound);
 }
 
 /** Delivery info from a JetStream ack subject (v1: 9 tokens; v2 with domain/account: 12+). */
@@ -81,7 +79,8 @@ interface SubConsumer {
 
 export class JetStreamEventLog implements EventLog {
   readonly backend = 'jetstream';
-  private readonly streams = new Map<string, Promise<void>>();
+  // Each topic's stream is created once; a failure is forgotten so the next append retries.
+  private readonly streams = new SingleFlight<string, void>({ memoize: true });
   private readonly consumers = new Set<JetStreamConsumer>();
   private closed = false;
   /** False between a disconnect and the next reconnect (see watchConnection). */
@@ -165,13 +164,7 @@ export class JetStreamEventLog implements EventLog {
 
   /** Creates the topic's stream once (idempotent across processes). */
   ensureStream(topic: string): Promise<void> {
-    let p = this.streams.get(topic);
-    if (!p) {
-      p = this.createStream(topic);
-      this.streams.set(topic, p);
-      p.catch(() => this.streams.delete(topic));
-    }
-    return p;
+    return this.streams.run(topic, () => this.createStream(topic));
   }
 
   private async createStream(topic: string): Promise<void> {
@@ -203,10 +196,8 @@ export class JetStreamEventLog implements EventLog {
 
   async append(topic: string, events: LogEvent[]): Promise<AppendResult[]> {
     this.checkOpen();
-    for (const ev of events) {
-      if (typeof ev.id !== 'string' || ev.id.length === 0) throw new CascadeError(LogErrors.badEvent, 'every event needs a non-empty id');
-      if (!Buffer.isBuffer(ev.value)) throw new CascadeError(LogErrors.badEvent, 'event value must be a Buffer');
-    }
+    checkTopic(topic);
+    checkEvents(events);
     if (events.length === 0) return [];
     await this.ensureStream(topic);
     // Published back to back on one connection, so the server stores them in this order.
@@ -223,6 +214,7 @@ export class JetStreamEventLog implements EventLog {
    */
   async read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]> {
     this.checkOpen();
+    checkTopic(topic);
     if (max <= 0) return [];
     const stream = this.streamName(topic);
     const out: LogRecord[] = [];
@@ -289,8 +281,7 @@ export class JetStreamEventLog implements EventLog {
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
     this.checkOpen();
-    if (typeof group !== 'string' || group.length === 0) throw new CascadeError(LogErrors.badEvent, 'consumer group name must be a non-empty string');
-    if (topics.length === 0) throw new CascadeError(LogErrors.badTopic, 'a consumer needs at least one topic');
+    checkConsumer(group, topics);
     const ackWaitMs = opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
     const subs: SubConsumer[] = [];
     for (const topic of topics) {

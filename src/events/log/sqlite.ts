@@ -24,6 +24,9 @@ import { CHUNK_RECORDS, LOG_MIGRATIONS, SHIFT, logBaseline } from './sqlite-sche
 import { LOG_DEFAULTS, type SqliteLogConfig } from './config.ts';
 import { LogErrors } from './errors.ts';
 import type { AppendResult, Consumer, ConsumerOptions, EventLog, LogEvent, LogRecord, RetentionOptions } from './types.ts';
+import { checkConsumer, checkEvents, checkTopic } from './validate.ts';
+import { BoundedMap } from '../../util/bounded-map.ts';
+import { systemClock, type Clock } from '../../util/clock.ts';
 
 const MAX_TOPICS = 8191;
 /** Records skipped for a blocked ordering key that one group may hold before fetch stops scanning. */
@@ -128,12 +131,6 @@ function recordSize(id: string, key: string | null | undefined, value: Buffer): 
   return value.length + id.length + (key ? key.length : 0);
 }
 
-function checkTopic(topic: string): void {
-  if (typeof topic !== 'string' || topic.length === 0 || topic.length > 255) {
-    throw new CascadeError(LogErrors.badTopic, `topic must be a non-empty string of at most 255 characters`);
-  }
-}
-
 /** How long one attempt to take the write lock may block the event loop. */
 const BUSY_ATTEMPT_MS = 50;
 /** Pause between attempts while another connection holds the write lock. */
@@ -165,10 +162,13 @@ export class SqliteEventLog implements EventLog {
   /** synchronous=full: the WAL is fsynced off the event loop before durable writes resolve. */
   private readonly walSync: WalSync | undefined;
   /** Decoded chunks by rid (chunks never change, so entries never go stale). */
-  private readonly cache = new Map<number, Chunk>();
-  private cacheBytes = 0;
+  private readonly cache = new BoundedMap<number, Chunk>({ maxEntries: Number.MAX_SAFE_INTEGER, maxBytes: CACHE_BYTES });
 
-  constructor(cfg: SqliteLogConfig) {
+  /** Time of appends, leases and retention (tests advance it); long-poll waits stay real time. */
+  readonly clock: Clock;
+
+  constructor(cfg: SqliteLogConfig, opts: { clock?: Clock } = {}) {
+    this.clock = opts.clock ?? systemClock;
     this.path = cfg.path;
     this.cfg = {
       dedup_window_ms: cfg.dedup_window_ms ?? LOG_DEFAULTS.dedup_window_ms,
@@ -299,7 +299,6 @@ export class SqliteEventLog implements EventLog {
     this.groupIds.clear();
     this.windows.clear();
     this.cache.clear();
-    this.cacheBytes = 0;
   }
 
   // ---- helpers run inside the transaction ----
@@ -468,14 +467,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   private remember(c: Chunk): void {
-    this.cache.set(c.rid, c);
-    this.cacheBytes += c.bytes;
-    // Oldest inserted first out (a Map iterates in insertion order).
-    for (const [rid, old] of this.cache) {
-      if (this.cacheBytes <= CACHE_BYTES || this.cache.size <= 1) break;
-      this.cache.delete(rid);
-      this.cacheBytes -= old.bytes;
-    }
+    this.cache.set(c.rid, c, c.bytes);
   }
 
   /** Records of `t` with offsets in [from, end), at most `limit`, oldest first. */
@@ -675,18 +667,13 @@ export class SqliteEventLog implements EventLog {
     const keep = this.st.chunkAt.get(lo, lo + firstOff);
     const cut = keep && keep.rid - lo + keep.n > firstOff ? keep.rid : lo + firstOff;
     this.st.deleteChunks.run(lo, cut);
-    for (const rid of this.cache.keys()) {
-      if (rid >= lo && rid < cut) {
-        this.cacheBytes -= this.cache.get(rid)!.bytes;
-        this.cache.delete(rid);
-      }
-    }
+    for (const rid of [...this.cache.keys()]) if (rid >= lo && rid < cut) this.cache.delete(rid);
     this.st.trimDone.run(firstOff, removedBytes, t.topic_id);
     return removed;
   }
 
   private chunkTs(rid: number): number {
-    return this.cache.get(rid)?.ts ?? this.st.chunkMeta.get(rid)!.ts;
+    return this.cache.peek(rid)?.ts ?? this.st.chunkMeta.get(rid)!.ts;
   }
 
   /** Each record's size as `recordSize` counts it. */
@@ -708,15 +695,13 @@ export class SqliteEventLog implements EventLog {
 
   // ---- the EventLog contract ----
 
-  append(topic: string, events: LogEvent[]): Promise<AppendResult[]> {
+  // async: a refused append rejects like any other failure (the enqueue still happens in the
+  // caller's tick, so appends keep their call order).
+  async append(topic: string, events: LogEvent[]): Promise<AppendResult[]> {
     checkTopic(topic);
-    for (const ev of events) {
-      if (typeof ev.id !== 'string' || ev.id.length === 0) throw new CascadeError(LogErrors.badEvent, 'every event needs a non-empty id');
-      if (!Buffer.isBuffer(ev.value)) throw new CascadeError(LogErrors.badEvent, 'event value must be a Buffer');
-      if (ev.key !== undefined && typeof ev.key !== 'string') throw new CascadeError(LogErrors.badEvent, 'event key must be a string');
-    }
-    if (events.length === 0) return Promise.resolve([]);
-    return this.enqueue(() => this.appendNow(topic, events, Date.now()), events.length);
+    checkEvents(events);
+    if (events.length === 0) return [];
+    return this.enqueue(() => this.appendNow(topic, events, this.clock.now()), events.length);
   }
 
   async read(topic: string, fromOffset: number, max: number): Promise<LogRecord[]> {
@@ -728,9 +713,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
-    if (typeof group !== 'string' || group.length === 0) throw new CascadeError(LogErrors.badEvent, 'consumer group name must be a non-empty string');
-    if (topics.length === 0) throw new CascadeError(LogErrors.badTopic, 'a consumer needs at least one topic');
-    for (const t of topics) checkTopic(t);
+    checkConsumer(group, topics);
     const c = new SqliteConsumer(this, group, [...topics], opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS, opts.startAt ?? 'earliest');
     // Creates the group (fixing its start position) now rather than at the first fetch.
     await this.enqueue(() => {
@@ -764,7 +747,7 @@ export class SqliteEventLog implements EventLog {
     let total = 0;
     for (const t of this.st.allTopics.all()) {
       for (;;) {
-        const n = await this.enqueue(() => this.trimNow(t.topic_id, Date.now()), 1, false);
+        const n = await this.enqueue(() => this.trimNow(t.topic_id, this.clock.now()), 1, false);
         total += n;
         if (n < TRIM_CHUNK || this.closed) break;
       }
@@ -906,7 +889,7 @@ class SqliteConsumer implements Consumer {
       const order = this.topics.length > 1 ? [...this.topics.slice(this.rotate), ...this.topics.slice(0, this.rotate)] : this.topics;
       this.rotate = (this.rotate + 1) % this.topics.length;
       // Leases need not wait for the fsync: one lost with the machine only means a redelivery.
-      const recs = await this.log.run(() => this.log.fetchNow(this.member, this.group, order, max, this.ackWaitMs, this.startAt, Date.now()), 1, false);
+      const recs = await this.log.run(() => this.log.fetchNow(this.member, this.group, order, max, this.ackWaitMs, this.startAt, this.log.clock.now()), 1, false);
       const left = deadline - Date.now();
       if (recs.length > 0 || left <= 0 || this.closed || this.log.isClosed()) return recs;
       if (this.log.version !== seen) continue;

@@ -7,6 +7,8 @@ import { CascadeError } from '../../errors/index.ts';
 import { checkStatus, errorReason, originReason, type OriginClient, type OriginResponse } from '../../content/origin.ts';
 import { ContentErrors } from '../../content/errors.ts';
 import { isTid, tidTime } from '../../util/tid.ts';
+import { SingleFlight } from '../../util/single-flight.ts';
+import { asLogger, type LogSink, type Logger } from '../../util/logger.ts';
 
 const API = '/w/api.php';
 const REST = '/w/rest.php';
@@ -48,21 +50,24 @@ const qs = (p: Record<string, string>) => new URLSearchParams({ format: 'json', 
 const TOKEN_ERRORS = new Set(['missingparam', 'notoken', 'badtoken', 'rest-badtoken', 'rest-badtoken-missing', 'rest-badtoken-nosession']);
 
 export class MediaWikiAdapter {
-  private probes = new Map<string, Promise<OriginCapabilities>>();
+  // Probed once per domain; a failed probe is retried after 5 s, not on every request.
+  private readonly log: Logger;
+  private readonly probes = new SingleFlight<string, OriginCapabilities>({ memoize: true, failureTtlMs: 5_000 });
   private known = new Map<string, OriginCapabilities>();
 
   constructor(
     readonly client: OriginClient,
-    private readonly log: (msg: string, fields?: Record<string, unknown>) => void = () => {},
-  ) {}
+    log?: LogSink,
+  ) {
+    this.log = asLogger(log);
+  }
 
   // ---------------------------------------------------------------- probing
 
   /** Capabilities of a domain's wiki (probed once; a failed probe is retried after 5 s). */
   capabilities(domain: string): Promise<OriginCapabilities> {
-    let p = this.probes.get(domain);
-    if (!p) {
-      p = this.probe(domain).then(
+    return this.probes.run(domain, () =>
+      this.probe(domain).then(
         (c) => {
           this.known.set(domain, c);
           this.log('origin probed', { domain, ...c, probedAt: undefined });
@@ -70,13 +75,10 @@ export class MediaWikiAdapter {
         },
         (e: unknown) => {
           this.log('origin probe failed', { domain, error: String(e) });
-          setTimeout(() => this.probes.delete(domain), 5_000).unref();
           throw e;
         },
-      );
-      this.probes.set(domain, p);
-    }
-    return p;
+      ),
+    );
   }
 
   /** Capabilities when already probed (sync). */

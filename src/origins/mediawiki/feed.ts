@@ -20,6 +20,8 @@ import type { OriginChangesConfig } from './feed-config.ts';
 import { eventsOfChange, RC_PROPS, type ChangeLookups, type FeedSite, type RecentChange } from './feed-events.ts';
 import { WakeableSleep } from '../../util/wakeable-sleep.ts';
 import type { MediaWikiAdapter } from './adapter.ts';
+import { type Logger } from '../../util/logger.ts';
+import { backoff } from '../../util/backoff.ts';
 
 export const WATERMARK_BUCKET = 'origin-changes';
 
@@ -54,7 +56,7 @@ export interface FeedOptions {
   origin: FeedOrigin;
   producer: EventProducer;
   store: ContentStore;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -145,7 +147,7 @@ export class RecentChangesFeed {
         await this.sleep(Math.min(base, 25 * 2 ** (5 - this.wakeRetries--)));
         continue;
       }
-      await this.sleep(failures ? Math.min(30_000, base * 2 ** Math.min(failures, 6)) : base);
+      await this.sleep(failures ? backoff({ kind: 'exponential', initialMs: base, maxMs: 30_000 }).delay(Math.min(failures, 6)) : base);
     }
   }
 

@@ -7,6 +7,7 @@ import type { ContentStore } from '../../storage/types.ts';
 import { DEFAULT_CHANGES } from './feed-config.ts';
 import { RecentChangesFeed } from './feed.ts';
 import { MediaWikiAdapter } from './adapter.ts';
+import { type Logger } from '../../util/logger.ts';
 
 export { RecentChangesFeed, WATERMARK_BUCKET, type FeedStats, type Watermark } from './feed.ts';
 export { originChangesSchema, DEFAULT_CHANGES, type OriginChangesConfig, type FollowMode } from './feed-config.ts';
@@ -21,7 +22,7 @@ export interface ChangeFeeds {
 /** Starts a recentchanges follower for each domain whose `origin.changes.follow` is `recentchanges`. */
 export async function startChangeFeeds(
   config: CascadeConfig,
-  deps: { producer: EventProducer; store: ContentStore; log?: (msg: string, f?: Record<string, unknown>) => void },
+  deps: { producer: EventProducer; store: ContentStore; log?: Logger },
 ): Promise<ChangeFeeds> {
   const feeds = new Map<string, RecentChangesFeed>();
   const followed = Object.fromEntries(Object.entries(config.domains).filter(([, d]) => d.origin.changes?.follow === 'recentchanges'));

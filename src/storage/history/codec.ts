@@ -26,6 +26,7 @@
 // write and rebuilt from the chain when missing. See README.md for the SQL recipe.
 import { brotliCompressSync, brotliDecompressSync, constants as Z } from 'node:zlib';
 import { applyDelta, createDelta, DeltaFormatError, parseDelta, type ParsedDelta } from './delta.ts';
+import { BoundedMap } from '../../util/bounded-map.ts';
 
 export interface RowRef {
   rev: number;
@@ -279,33 +280,25 @@ export function encodeDeltaPayload(base: Buffer, body: Buffer, opts: HistoryOpti
  * of recently written keys), keyed by row identity and validated by the row's body hash.
  */
 export class BodyCache {
-  private readonly map = new Map<string, { hash: Buffer; body: Buffer }>();
-  private bytes = 0;
-  constructor(readonly maxBytes: number) {}
+  private readonly map: BoundedMap<string, { hash: Buffer; body: Buffer }>;
+  constructor(readonly maxBytes: number) {
+    this.map = new BoundedMap({ maxEntries: Number.MAX_SAFE_INTEGER, maxBytes });
+  }
 
   get(id: string, hash: Buffer | null | undefined): Buffer | undefined {
     if (!usableHash(hash)) return undefined;
     const e = this.map.get(id);
     if (!e) return undefined;
     if (!e.hash.equals(hash)) {
-      this.drop(id, e);
+      this.map.delete(id);
       return undefined;
     }
-    this.map.delete(id);
-    this.map.set(id, e);
     return e.body;
   }
 
   set(id: string, hash: Buffer | null | undefined, body: Buffer): void {
     if (!usableHash(hash) || body.length > this.maxBytes / 4) return;
-    const old = this.map.get(id);
-    if (old) this.drop(id, old);
-    this.map.set(id, { hash: Buffer.from(hash), body });
-    this.bytes += body.length;
-    for (const [k, e] of this.map) {
-      if (this.bytes <= this.maxBytes) break;
-      this.drop(k, e);
-    }
+    this.map.set(id, { hash: Buffer.from(hash), body }, body.length);
   }
 
   get size(): number {
@@ -314,12 +307,6 @@ export class BodyCache {
 
   clear(): void {
     this.map.clear();
-    this.bytes = 0;
-  }
-
-  private drop(id: string, e: { body: Buffer }): void {
-    this.map.delete(id);
-    this.bytes -= e.body.length;
   }
 }
 
