@@ -48,7 +48,7 @@ export function metadataEndpoints(routes: ContentRoutes, list: (items: unknown[]
       produces: JSON_TYPE,
       handler: (ctx) => {
         sendJson(ctx.res, 200, {
-          items: ['title', 'html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'revision', 'wikitext'],
+          items: ['title', 'html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'mobile-html', 'revision', 'wikitext'],
         });
       },
     },

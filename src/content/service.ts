@@ -13,11 +13,12 @@ import type { ContentStore, StoredRecord } from '../storage/types.ts';
 import { normalizeTitle, parseSiteinfo, type SiteInfo, type Title } from '../titles/index.ts';
 import { newTid, tidTime } from '../util/tid.ts';
 import type { ContentConfig } from './config.ts';
-import { deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
+import { deriveMobileHtml, deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
+import { derivedType, representationHeaders } from './mobile-headers.ts';
 import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
 import { AccessState, assertReadable, type PageMeta } from './access.ts';
 import { fetchOriginRender, renderTarget } from './render.ts';
-import { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget, SUMMARY_TYPE } from './html.ts';
+import { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget } from './html.ts';
 import { defaultWorkers, DerivePool, runJob } from './derive/pool.ts';
 import { ContentErrors } from './errors.ts';
 import { HotCache, ServedEntry, trackHotCache } from './hot.ts';
@@ -26,7 +27,7 @@ import { OriginClient } from './origin.ts';
 export type { PageMeta } from './access.ts';
 export { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget, SUMMARY_TYPE } from './html.ts';
 
-export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead' | 'mobile-sections-remaining';
+export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead' | 'mobile-sections-remaining' | 'mobile-html';
 export type Outcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'unchanged' | 'rerender';
 
 export const cacheOutcomes = metrics.counter('cascade_content_cache_total', 'Content cache outcomes by endpoint', ['endpoint', 'outcome']);
@@ -121,11 +122,17 @@ export class ContentService {
     const d = this.cfg.derive;
     this.derivePool = new DerivePool(
       { workers: d.workers ?? defaultWorkers(), maxQueue: d.max_queue, inlineBelow: d.inline_below_bytes },
-      (job) => runJob(job, deriveSummary, deriveMobileSections),
+      (job) => runJob(job, deriveSummary, deriveMobileSections, deriveMobileHtml),
       (why) => this.log('derive workers cannot start; deriving on the main thread', { error: why }),
     );
     // Say at start what each wiki offers (transform route, purge, REST); failures retry on use.
     for (const d of Object.keys(deps.config.domains)) this.wiki.capabilities(d).catch(() => {});
+  }
+
+  /** Whether the domain declares a bucket (representations added later may have none in an older config). */
+  hasBucket(domain: string, bucket: string): boolean {
+    const buckets = this.deps.config.domains[domain]?.buckets;
+    return buckets !== undefined && Object.hasOwn(buckets, bucket);
   }
 
   hasDomain(domain: string): boolean {
@@ -214,7 +221,7 @@ export class ContentService {
   /** Drops a page's hot entries (all endpoints, latest and revisions). */
   dropHot(domain: string, key: string): void {
     this.dropGen++;
-    for (const b of ['html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining']) {
+    for (const b of ['html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'mobile-html']) {
       this.hot.deletePrefix(`${domain}\u0000${b}\u0000${key}\u0000`);
     }
   }
@@ -253,11 +260,13 @@ export class ContentService {
   }
 
   private entry(domain: string, bucket: string, rec: StoredRecord): ServedEntry {
-    const contentType = rec.contentType ?? (bucket === 'html' ? HTML_TYPE : bucket === 'summary' ? SUMMARY_TYPE : MOBILE_TYPE);
+    const contentType = rec.contentType ?? (bucket === 'html' ? HTML_TYPE : derivedType(bucket));
+    const extra = representationHeaders(bucket, this.sites.get(domain)?.site.lang);
     return new ServedEntry(rec, {
       contentType,
       cacheControl: this.cacheControl,
       surrogateKey: `${domain}/${encodeURIComponent(rec.key)}`,
+      ...(extra.length ? { extraHeaders: extra } : {}),
     });
   }
 
@@ -562,7 +571,7 @@ export class ContentService {
       this.hot.set(other, part(kind === 'mobile-sections-lead' ? remaining : lead));
       return { entry, outcome: full.outcome };
     }
-    const rec = await this.store.getRev(domain, kind, key, html.rev);
+    const rec = this.hasBucket(domain, kind) ? await this.store.getRev(domain, kind, key, html.rev) : undefined;
     if (rec && rec.tid === html.tid) {
       const entry = this.entry(domain, kind, rec);
       this.hot.set(hk, entry);
@@ -576,13 +585,19 @@ export class ContentService {
         const text = await html.text();
         const meta = await this.deriveMeta(domain, title, html, o.requestId);
         const [body] = await this.derivePool.run(kind, text, meta);
+        if (!this.hasBucket(domain, kind)) {
+          // A config from before this representation had a bucket: derive it, keep it in memory only.
+          const entry = this.entry(domain, kind, syntheticRecord(key, html.rev, html.tid, derivedType(kind), Buffer.from(body)));
+          this.hot.set(hk, entry);
+          return { entry, outcome: 'miss' };
+        }
         const put = await this.store.put({
           domain,
           bucket: kind,
           key,
           rev: html.rev,
           tid: html.tid,
-          contentType: kind === 'summary' ? SUMMARY_TYPE : MOBILE_TYPE,
+          contentType: derivedType(kind),
           body,
         });
         const stored = await this.store.getRevTid(domain, kind, key, html.rev, put.tid);
