@@ -16,6 +16,7 @@ import type { ContentConfig } from './config.ts';
 import { deriveMobileHtml, deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
 import { derivedType, representationHeaders } from './mobile-headers.ts';
 import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
+import { pageInfo, type PageInfo } from '../origins/mediawiki/page-info.ts';
 import { AccessState, assertReadable, type PageMeta } from './access.ts';
 import { fetchOriginRender, renderTarget } from './render.ts';
 import { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget } from './html.ts';
@@ -101,6 +102,8 @@ export class ContentService {
   /** Pages evicted because another instance stored a new render (for tests and metrics). */
   remoteEvictions = 0;
   private readonly untrackHot: () => void;
+  /** The origin's page metadata by domain, page and revision (in flight or read). */
+  private readonly pageInfos = new Map<string, Promise<PageInfo | undefined>>();
 
   constructor(private readonly deps: ContentDeps) {
     this.cfg = deps.config.content;
@@ -583,10 +586,12 @@ export class ContentService {
     const p = (async (): Promise<Served> => {
       try {
         const text = await html.text();
-        const meta = await this.deriveMeta(domain, title, html, o.requestId);
+        const { meta, complete } = await this.deriveMeta(domain, title, html, o.requestId);
         const [body] = await this.derivePool.run(kind, text, meta);
-        if (!this.hasBucket(domain, kind)) {
-          // A config from before this representation had a bucket: derive it, keep it in memory only.
+        if (!this.hasBucket(domain, kind) || !complete) {
+          // A config from before this representation had a bucket, or the origin's metadata could
+          // not be read: serve the derivation from memory only (the next read after the hot
+          // cache's ttl derives it again), never store a degraded one.
           const entry = this.entry(domain, kind, syntheticRecord(key, html.rev, html.tid, derivedType(kind), Buffer.from(body)));
           this.hot.set(hk, entry);
           return { entry, outcome: 'miss' };
@@ -614,10 +619,31 @@ export class ContentService {
     return p;
   }
 
-  private async deriveMeta(domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<DeriveMeta> {
+  /** The origin's page metadata for one revision (shared by the derivations of one render). */
+  private originPageInfo(domain: string, key: string, rev: number, requestId?: string): Promise<PageInfo | undefined> {
+    const k = `${domain}\u0000${key}\u0000${rev}`;
+    let p = this.pageInfos.get(k);
+    if (!p) {
+      if (this.pageInfos.size >= 1000) this.pageInfos.clear();
+      p = pageInfo(this.origin, domain, key, requestId).catch((e: unknown) => {
+        this.pageInfos.delete(k);
+        this.log('page metadata not read from the origin; deriving without it', { domain, key, error: String(e) });
+        return undefined;
+      });
+      this.pageInfos.set(k, p);
+    }
+    return p;
+  }
+
+  private async deriveMeta(domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<{ meta: DeriveMeta; complete: boolean }> {
     const site = await this.siteinfo(domain, requestId);
     const pageId = Number(html.storedHeaders['x-cascade-page-id'] ?? this.access.peek(this.metaKey(domain, title.prefixedDbKey))?.pageId ?? 0);
     const timestamp = html.storedHeaders['x-cascade-rev-timestamp'];
+    const info = await this.originPageInfo(domain, title.prefixedDbKey, html.rev, requestId);
+    return { meta: { ...this.baseMeta(domain, title, site, pageId, html, timestamp), ...(info ? originMeta(info) : {}) }, complete: info !== undefined };
+  }
+
+  private baseMeta(domain: string, title: Title, site: SiteInfo, pageId: number, html: ServedEntry, timestamp: string | undefined): DeriveMeta {
     return {
       domain,
       title: title.prefixedDbKey,
@@ -646,6 +672,19 @@ export class ContentService {
 function renderTime(e: ServedEntry): number {
   const origin = Number(e.storedHeaders['x-cascade-origin-rendered']);
   return Number.isFinite(origin) && origin > 0 ? Math.min(origin, e.renderedAt) : e.renderedAt;
+}
+
+/** DeriveMeta fields from the origin's page metadata (only those it has). */
+function originMeta(info: PageInfo): Partial<DeriveMeta> {
+  return {
+    ...(info.wikibaseItem ? { wikibase_item: info.wikibaseItem } : {}),
+    ...(info.description ? { description: info.description.text, description_source: info.description.source } : {}),
+    ...(info.thumbnail && info.original ? { thumbnail: info.thumbnail, originalimage: info.original } : {}),
+    ...(info.coordinates ? { coordinates: info.coordinates } : {}),
+    ...(info.protection ? { protection: info.protection, editable: info.protection.edit === undefined } : {}),
+    ...(info.lastModifier ? { lastmodifier: info.lastModifier } : {}),
+    ...(info.languageCount !== undefined ? { languagecount: info.languageCount } : {}),
+  };
 }
 
 function syntheticRecord(key: string, rev: number, tid: string, contentType: string, body: Buffer): StoredRecord {

@@ -125,10 +125,14 @@ describe('GET /page/mobile-html/{title} (example wiki)', () => {
     assert.equal(sectionTree(nextBody), '0@0,1@0');
   });
 
-  it('mobile-sections carry content-language and the legacy security headers too', async () => {
+  it('mobile-sections carry content-language and the legacy security headers too, and the origin’s metadata', async () => {
     const r = await h.fetch('/example.wiki/v1/page/mobile-sections/Mobile_page');
-    await r.text();
+    const lead = ((await r.json()) as { lead: Record<string, unknown> }).lead;
     assert.equal(r.status, 200);
+    // The example wiki knows who edited (no protection, no PageImages/GeoData/Wikibase: those stay out).
+    assert.equal((lead.lastmodifier as { user?: string }).user !== undefined || (lead.lastmodifier as { anon?: boolean }).anon === true, true);
+    assert.deepEqual(lead.protection, {});
+    for (const k of ['wikibase_item', 'geo', 'description']) assert.ok(!(k in lead), k);
     assert.equal(r.headers.get('content-language'), 'en');
     assert.equal(r.headers.get('x-frame-options'), 'SAMEORIGIN');
     assert.ok(r.headers.get('x-content-security-policy'));
