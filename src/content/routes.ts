@@ -13,6 +13,7 @@ import { ContentErrors } from './errors.ts';
 import * as pages from './pages.ts';
 import { metadataEndpoints } from './meta-routes.ts';
 import { transformEndpoints } from './transform-routes.ts';
+import { relatedEndpoints } from './related.ts';
 import { derivedType } from './mobile-headers.ts';
 import type { ServedEntry } from './hot.ts';
 import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
@@ -372,6 +373,7 @@ export class ContentRoutes {
         },
       },
       ...transformEndpoints(this),
+      ...relatedEndpoints(this),
     ];
   }
 
