@@ -31,7 +31,8 @@ export function sendRevisionItem(ctx: RequestContext, item: Record<string, unkno
     ctx.res.end();
     return;
   }
-  sendJson(ctx.res, 200, value, headers);
+  // RESTBase's exact type for revision metadata (its API spec's x-amples compare it verbatim).
+  sendJson(ctx.res, 200, value, { ...headers, 'content-type': 'application/json' });
 }
 
 export function metadataEndpoints(routes: ContentRoutes, list: (items: unknown[], next?: string) => unknown): Endpoint[] {

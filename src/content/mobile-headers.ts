@@ -1,7 +1,6 @@
 // Headers of the derived representations as the mobile content service sends them: the content
-// type per representation, `content-language` on everything derived for reading, and on the
-// mobile endpoints the legacy security headers its API spec checks (`x-frame-options`,
-// `x-content-security-policy`). Mobile HTML is a page to display, so it gets a CSP that lets it
+// type per representation, `content-language` on everything derived for reading, and the legacy
+// security headers its API spec checks (`x-frame-options`, `x-content-security-policy`). Mobile HTML is a page to display, so it gets a CSP that lets it
 // show images and styles (the service's `mobile_html_csp`), not the API's `default-src 'none'`.
 import { MOBILE_HTML_TYPE, MOBILE_TYPE, SUMMARY_TYPE } from './html.ts';
 
@@ -22,7 +21,6 @@ export function derivedType(bucket: string): string {
 export function representationHeaders(bucket: string, lang: string | undefined): [string, string][] {
   if (bucket === 'html') return [];
   const out: [string, string][] = lang ? [['content-language', lang]] : [];
-  if (bucket === 'summary') return out;
   const csp = bucket === 'mobile-html' ? MOBILE_HTML_CSP : API_CSP;
   out.push(['x-frame-options', 'SAMEORIGIN'], ['content-security-policy', csp], ['x-content-security-policy', csp], ['x-webkit-csp', csp]);
   return out;

@@ -619,6 +619,13 @@ export class ContentService {
     return p;
   }
 
+  /** A derivation of a render that is not stored (an older revision: only the latest is kept, as RESTBase does). */
+  async deriveUnstored(kind: 'mobile-html', domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<string> {
+    const { meta } = await this.deriveMeta(domain, title, html, requestId);
+    const [body] = await this.derivePool.run(kind, await html.text(), meta);
+    return body!;
+  }
+
   /** The origin's page metadata for one revision (shared by the derivations of one render). */
   private originPageInfo(domain: string, key: string, rev: number, requestId?: string): Promise<PageInfo | undefined> {
     const k = `${domain}\u0000${key}\u0000${rev}`;
