@@ -27,8 +27,10 @@ export function transformEndpoints(routes: ContentRoutes): Endpoint[] {
     }
     const f = await routes.form(ctx.req, svc.cfg.max_body_bytes);
     if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
-    const res = await svc.wiki.transform(domain, key, rev, f.wikitext, ctx.requestId);
-    const body = bodyOnly(ctx, f) ? Buffer.from(bodyInner(res.body.toString('utf8')), 'utf8') : res.body;
+    const only = bodyOnly(ctx, f);
+    const res = await svc.wiki.transform(domain, key, rev, f.wikitext, ctx.requestId, only);
+    // An origin that ignores body_only sends a whole document: its body is cut out here.
+    const body = only ? Buffer.from(bodyInner(res.body.toString('utf8')), 'utf8') : res.body;
     ctx.res.writeHead(200, { 'content-type': res.htmlVersion ? htmlType(res.htmlVersion) : HTML_TYPE, 'content-length': body.length, 'cache-control': 'no-cache' });
     ctx.res.end(body);
   };

@@ -64,8 +64,6 @@ export const DEVIATIONS: Record<Backend, Record<string, string>> = {
     ...common,
     'restbase v1/summary.yaml GET /{domain}/v1/page/summary/{title}': NO_IMAGE_OR_DESCRIPTION,
     'restbase v1/summary_new.yaml GET /{domain}/v1/page/summary/{title}': NO_IMAGE_OR_DESCRIPTION,
-    'restbase v1/transform.yaml POST /{domain}/v1/transform/wikitext/to/html/{title}':
-      "body_only keeps Parsoid's <section> wrappers (the example wiki's renderer wraps sections, as current Parsoid does); the x-ample expects the bare <h2>",
   },
   'MediaWiki 1.39': {
     ...common,

@@ -277,8 +277,11 @@ export class MediaWikiAdapter {
     return (j.purge ?? []).filter((p) => p.purged !== undefined && p.purged !== false).map((p) => p.title.replace(/ /g, '_'));
   }
 
-  /** Wikitext → HTML through whichever transform route the wiki has (501 when none). */
-  async transform(domain: string, key: string | undefined, rev: number | undefined, wikitext: string, requestId?: string): Promise<{ body: Buffer; htmlVersion?: string }> {
+  /**
+   * Wikitext → HTML through whichever transform route the wiki has (501 when none). `bodyOnly`
+   * is passed on: Parsoid then answers the body's content without section wrappers (VE's form).
+   */
+  async transform(domain: string, key: string | undefined, rev: number | undefined, wikitext: string, requestId?: string, bodyOnly = false): Promise<{ body: Buffer; htmlVersion?: string }> {
     const caps = await this.capabilities(domain);
     if (caps.transform === 'none') {
       throw new CascadeError(
@@ -291,7 +294,7 @@ export class MediaWikiAdapter {
       method: 'POST',
       path: this.transformPath(caps.transform, caps.parsoidDomain, key, rev),
       headers: { 'content-type': 'application/json', accept: 'text/html' },
-      body: JSON.stringify({ wikitext }),
+      body: JSON.stringify({ wikitext, ...(bodyOnly ? { body_only: true } : {}) }),
       requestId,
     });
     checkStatus(res, 'transform', rev !== undefined ? ContentErrors.revisionNotFound : ContentErrors.transformUnavailable);
