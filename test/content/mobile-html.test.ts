@@ -138,6 +138,21 @@ describe('GET /page/mobile-html/{title} (example wiki)', () => {
     assert.ok(r.headers.get('x-content-security-policy'));
   });
 
+  it('a config from before mobile-html (no bucket for it) still serves it, from memory', async () => {
+    const buckets = h.app.config.domains['example.wiki']!.buckets;
+    const kept = buckets['mobile-html'];
+    delete buckets['mobile-html'];
+    try {
+      const r = await h.fetch('/example.wiki/v1/page/mobile-html/Larkford');
+      assert.equal(r.status, 200, await r.text());
+      const [rev, tid] = r.headers.get('etag')!.slice(1, -1).split('/');
+      // Nothing to store it in: nothing is stored.
+      assert.equal(await h.app.store.getRevTid('example.wiki', 'mobile-html', 'Larkford', Number(rev), tid!).catch(() => undefined), undefined);
+    } finally {
+      buckets['mobile-html'] = kept!;
+    }
+  });
+
   it('an unknown page is a 404 problem', async () => {
     const r = await h.fetch('/example.wiki/v1/page/mobile-html/No_such_page_here');
     assert.equal(r.status, 404);

@@ -42,4 +42,14 @@ describe('page metadata from a real MediaWiki', () => {
     assert.match(html, /<html [^>]*class="[^"]*no-editing page-protected/);
     assert.match(html, /<meta property="mw:pageProtection:edit" content="sysop">/);
   });
+
+  it('related pages: a stock wiki has no CirrusSearch, so 404 problem+json that says so', async (t) => {
+    if (!mw) return t.skip('no MediaWiki');
+    const r = await c.fetch(`${V1}/page/related/Bodmin`);
+    const p = (await r.json()) as { code: string; detail: string };
+    assert.equal(r.status, 404);
+    assert.equal(r.headers.get('content-type'), 'application/problem+json');
+    assert.equal(p.code, 'CASCADE_CONTENT_RELATED_UNAVAILABLE');
+    assert.match(p.detail, /CirrusSearch/);
+  });
 });
