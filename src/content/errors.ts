@@ -19,5 +19,6 @@ export const ContentErrors = {
   originStale: defineError('CASCADE_CONTENT_ORIGIN_STALE', 503, 'The origin served an outdated render'),
   deriveBusy: defineError('CASCADE_CONTENT_DERIVE_BUSY', 503, 'Too many derivations waiting'),
   relatedUnavailable: defineError('CASCADE_CONTENT_RELATED_UNAVAILABLE', 404, 'Related pages unavailable'),
+  dataParsoidUnavailable: defineError('CASCADE_CONTENT_DATA_PARSOID_UNAVAILABLE', 404, 'data-parsoid not stored separately'),
   sysExternal: defineError('CASCADE_CONTENT_SYS_EXTERNAL', 403, 'Internal endpoint'),
 } as const;

@@ -15,6 +15,7 @@ import { metadataEndpoints } from './meta-routes.ts';
 import { transformEndpoints } from './transform-routes.ts';
 import { relatedEndpoints } from './related.ts';
 import { mobileHtmlEndpoints } from './mobile-html-routes.ts';
+import { editEndpoints } from './edit-routes.ts';
 import { derivedType } from './mobile-headers.ts';
 import type { ServedEntry } from './hot.ts';
 import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
@@ -376,6 +377,7 @@ export class ContentRoutes {
       ...transformEndpoints(this),
       ...relatedEndpoints(this),
       ...mobileHtmlEndpoints(this),
+      ...editEndpoints(this),
     ];
   }
 

@@ -177,8 +177,8 @@ export class MediaWikiAdapter {
   }
 
   /** Without a key: the untitled route (the origin renders as its main page, as Parsoid does). */
-  private transformPath(route: Exclude<TransformRoute, 'none'>, host: string, key: string | undefined, rev?: number): string {
-    const tail = `transform/wikitext/to/html${key !== undefined ? `/${seg(key)}` : ''}${key !== undefined && rev !== undefined ? `/${rev}` : ''}`;
+  private transformPath(route: Exclude<TransformRoute, 'none'>, host: string, key: string | undefined, rev?: number, direction = 'wikitext/to/html'): string {
+    const tail = `transform/${direction}${key !== undefined ? `/${seg(key)}` : ''}${key !== undefined && rev !== undefined ? `/${rev}` : ''}`;
     if (route === 'v1') return `${REST}/v1/${tail}`;
     if (route === 'coredev') return `${REST}/coredev/v0/${tail}`;
     return `${REST}/${seg(host)}/v3/${tail}`;
@@ -300,6 +300,27 @@ export class MediaWikiAdapter {
     checkStatus(res, 'transform', rev !== undefined ? ContentErrors.revisionNotFound : ContentErrors.transformUnavailable);
     const htmlVersion = this.noteVersion(domain, htmlVersionOf(header(res, 'content-type'), res.body));
     return { body: res.body, ...(htmlVersion ? { htmlVersion } : {}) };
+  }
+
+  /**
+   * HTML → wikitext through the wiki's transform route (501 when it has none). `original` is the
+   * render the HTML was edited from (stash or store), so Parsoid can keep unedited wikitext as it was.
+   */
+  async htmlToWikitext(domain: string, key: string | undefined, rev: number | undefined, html: string, original?: { html: string; contentType: string; rev: number }, requestId?: string): Promise<string> {
+    const caps = await this.capabilities(domain);
+    if (caps.transform === 'none') {
+      throw new CascadeError(ContentErrors.transformUnavailable, `the origin (${caps.generator ?? 'unknown wiki'}) has no HTML-to-wikitext transform route (enable coreDevelopmentRoutes.json or the Parsoid extension's REST routes)`);
+    }
+    const res = await this.client.request(domain, {
+      op: 'transform',
+      method: 'POST',
+      path: this.transformPath(caps.transform, caps.parsoidDomain, key, rev, 'html/to/wikitext'),
+      headers: { 'content-type': 'application/json', accept: 'text/plain' },
+      body: JSON.stringify({ html, ...(original ? { original: { revid: original.rev, html: { headers: { 'content-type': original.contentType }, body: original.html } } } : {}) }),
+      requestId,
+    });
+    checkStatus(res, 'transform', ContentErrors.transformUnavailable);
+    return res.body.toString('utf8');
   }
 
   /**
