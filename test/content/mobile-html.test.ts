@@ -59,6 +59,13 @@ describe('mobile-html derivation', () => {
     assert.match(red, /<section data-mw-section-id="0"><span class="pcs-edit-section-link-container"><a href="\/wiki\/R\?action=edit&amp;section=0"/);
   });
 
+  it('escapes the title text in the header (a display title is HTML already)', () => {
+    const amp = deriveMobileHtml('<html><head><title>Salt &amp; pepper</title></head><body><p>x</p></body></html>', { domain: 'example.wiki', title: 'Salt_&_pepper' });
+    assert.match(amp, /<h1 data-id="0" class="pcs-edit-section-title">Salt &amp; pepper<\/h1>/);
+    const shown = deriveMobileHtml('<html><head><title>T</title></head><body><p>x</p></body></html>', { domain: 'example.wiki', displaytitle: '<i>T</i>' });
+    assert.match(shown, /<h1 data-id="0" class="pcs-edit-section-title"><i>T<\/i><\/h1>/);
+  });
+
   it('wraps HTML without sections in a lead section', () => {
     const plain = deriveMobileHtml('<html><head><title>P</title></head><body><p>Just text.</p></body></html>', { domain: 'example.wiki' });
     assert.equal(sectionTree(plain), '0@0');

@@ -192,7 +192,7 @@ export function deriveMobileHtml(html: string, meta: DeriveMeta): string {
   const baseHref = server.replace(/^https?:/, '').replace(/\/$/, '') + articlePath.slice(0, articlePath.indexOf('$1') < 0 ? undefined : articlePath.indexOf('$1'));
   const htmlClass = addClass(htmlAttrs.class, ...(editable ? [] : ['no-editing']), ...(isProtected ? ['page-protected'] : []));
   const header =
-    `<header><div class="pcs-edit-section-header v2"><div class="pcs-header-inner-left"><h1 data-id="0" class="pcs-edit-section-title">${id.displaytitle}</h1>` +
+    `<header><div class="pcs-edit-section-header v2"><div class="pcs-header-inner-left"><h1 data-id="0" class="pcs-edit-section-title">${meta.displaytitle ?? escapeText(id.title.prefixedText)}</h1>` +
     (id.title.namespace === 0 && description
       ? `<p data-description-source="${descriptionSource}"${meta.wikibase_item ? ` data-wikdata-entity-id="${escapeAttr(meta.wikibase_item)}"` : ''} id="pcs-edit-section-title-description">${escapeText(description)}</p>`
       : '') +
