@@ -23,5 +23,7 @@ export function representationHeaders(bucket: string, lang: string | undefined):
   const out: [string, string][] = lang ? [['content-language', lang]] : [];
   const csp = bucket === 'mobile-html' ? MOBILE_HTML_CSP : API_CSP;
   out.push(['x-frame-options', 'SAMEORIGIN'], ['content-security-policy', csp], ['x-content-security-policy', csp], ['x-webkit-csp', csp]);
+  // The mobile content service's value on its responses (preflights, which CORS reads it from, keep the router's list).
+  out.push(['access-control-allow-headers', 'accept, x-requested-with, content-type']);
   return out;
 }

@@ -167,7 +167,7 @@ for (const backend of ['sqlite', 'jetstream'] as const) {
       }, 15_000, 'html, summary, mobile-sections and mobile-html re-rendered');
       // How fast is a product figure, measured by `npm run bench:changeprop` (event → exec p50/p99),
       // not asserted here: on a loaded CI machine only the outcome is deterministic.
-      console.log(`[${backend}] edit propagated: html ${at.html} ms, summary ${at.summary} ms, mobile-sections ${at['mobile-sections']} ms`);
+      console.log(`[${backend}] edit propagated: html ${at.html} ms, summary ${at.summary} ms, mobile-sections ${at["mobile-sections"]} ms, mobile-html ${at["mobile-html"]} ms`);
       // One origin render per edit: summary and mobile-sections derive from the stored HTML.
       await settle(app, wiki);
       assert.equal((wiki.stats().byTitle.Larkford ?? 0) - rendersBefore, 1, 'one origin render for the edit');

@@ -51,10 +51,8 @@ const common: Record<string, string> = {
   'mcs spec/page/talk.yaml GET /{domain}/v1/page/talk/{title}/{revision}': 'page/talk: not implemented',
 };
 
-const ALLOW_HEADERS =
-  "access-control-allow-headers: Cascade sends RESTBase's list (accept, content-type, content-length, cache-control, …), which the mobile content service's `accept, x-requested-with, content-type` is not a subset of; one list for all endpoints";
-common['mcs spec/page/mobile-html.yaml GET /{domain}/v1/page/mobile-html/{title}'] = ALLOW_HEADERS;
-common['mcs spec/page/summary.yaml GET /{domain}/v1/page/summary/{title}'] = `${ALLOW_HEADERS}; and the example wiki / stock MediaWiki have no Wikidata item, page image or description for the page`;
+common['mcs spec/page/summary.yaml GET /{domain}/v1/page/summary/{title}'] =
+  'wikibase_item, thumbnail, originalimage, description: the example wiki and a stock MediaWiki have no Wikibase, PageImages image or short description for the page; omitted, not invented';
 const NO_IMAGE_OR_DESCRIPTION =
   'thumbnail, originalimage and description: the wiki has no PageImages / short descriptions for the page (and the test page no image), and fields the origin cannot provide are omitted, not invented';
 
