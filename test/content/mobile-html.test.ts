@@ -30,6 +30,20 @@ describe('mobile-html derivation', () => {
     assert.match(out, /<div class="pcs-edit-section-header v2"><h2 id="Etymology" class="pcs-edit-section-title">Etymology<\/h2>/);
   });
 
+  it('moves the introduction up, after the hatnotes and before the infobox, as the golden response has it', () => {
+    const leadTags = (doc: string) => {
+      const lead = doc.slice(doc.indexOf('<section data-mw-section-id="0"'), doc.indexOf('<section data-mw-section-id="1"'));
+      return [...lead.matchAll(/<(p|table|div)\b[^>]*>\s*(The <b>domestic dog)?/g)].slice(0, 4).map((m) => (m[2] ? 'intro' : m[1]));
+    };
+    assert.deepEqual(leadTags(out), ['div', 'div', 'intro', 'p']);
+    assert.deepEqual(leadTags(golden), ['div', 'div', 'intro', 'p']);
+    assert.ok(out.indexOf('The <b>domestic dog</b>') < out.indexOf('class="infobox'));
+    // Main pages are left as they are; a lead that starts with text too.
+    const box = '<html><head><title>M</title></head><body><section data-mw-section-id="0"><table><tr><td>box</td></tr></table><p>Enough text here.</p></section></body></html>';
+    assert.match(deriveMobileHtml(box, { domain: 'example.wiki' }), /<\/span><p>Enough text here\.<\/p><table>/);
+    assert.match(deriveMobileHtml(box, { domain: 'example.wiki', isMainPage: true }), /<\/span><table>.*<p>Enough/s);
+  });
+
   it('has the PCS document frame: pcs div, header, head metas, protection, no-editing', () => {
     assert.match(out, /^<!DOCTYPE html>\n<html [^>]*class="no-editing page-protected"/);
     assert.match(out, /<div id="pcs" class="mw-parser-output"><header>.*<h1 data-id="0" class="pcs-edit-section-title">Dog<\/h1>/s);

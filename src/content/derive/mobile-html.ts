@@ -6,9 +6,9 @@
 //   description) → Parsoid's <section data-mw-section-id="N"> nesting, h2 headings wrapped in
 //   <div class="pcs-edit-section-header v2"> with an edit link; red links become <span class="new">;
 //   data-mw / data-parsoid and Parsoid's generated ids are dropped (not needed for reading).
+// The first lead paragraph moves up before the infobox (the page library's LeadIntroductionTransform).
 // Not done here (the apps' page library does it client side, or it needs endpoints Cascade does
-// not serve): the pagelib CSS/JS references, lazy-loading image placeholders, moving the first
-// paragraph above the infobox.
+// not serve): the pagelib CSS/JS references, lazy-loading image placeholders.
 import { Parser } from 'htmlparser2';
 import { analyzePage } from './analyze.ts';
 import { pageIdentity, wikiUrlencode } from './page.ts';
@@ -30,8 +30,42 @@ interface Frame {
   drop?: boolean;
   /** A Parsoid section: its id. */
   section?: number;
+  /** The lead section: its direct children, for moving the introduction up. */
+  lead?: LeadChild[];
+  /** A direct child of the lead section. */
+  leadChild?: LeadChild;
+  /** Text inside does not count as introduction text (styles, the coordinates). */
+  ignoreText?: boolean;
   /** A wrapped section heading: closing it closes the wrapper too. */
   headingOf?: number;
+}
+
+interface LeadChild {
+  /** Index in the output chunks where it starts. */
+  start: number;
+  name: string;
+  hatnote: boolean;
+  /** Length of its text (without styles and coordinates). */
+  text: number;
+}
+
+/** The page library's minimum text of an introduction paragraph (LeadIntroductionTransform). */
+const MIN_INTRO_TEXT = 10;
+
+/**
+ * LeadIntroductionTransform, on the output chunks: the first lead paragraph with some text
+ * (and what follows it up to the next paragraph) moves up before the infobox and images, after
+ * the hatnotes, so the page starts with text.
+ */
+function moveIntroductionUp(body: string[], children: LeadChild[]): void {
+  const i = children.findIndex((c) => c.name === 'p' && c.text >= MIN_INTRO_TEXT);
+  if (i <= 0) return;
+  let h = 0;
+  while (h < i && children[h]!.hatnote) h++;
+  if (h === i) return;
+  const from = children[i]!.start;
+  const to = children.slice(i + 1).find((c) => c.name === 'p')?.start ?? body.length;
+  body.splice(children[h]!.start, 0, ...body.splice(from, to - from));
 }
 
 const escapeText = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -66,6 +100,8 @@ export function deriveMobileHtml(html: string, meta: DeriveMeta): string {
     escapeAttr(articlePath.replace('$1', wikiUrlencode(id.title.prefixedDbKey)) + `?action=edit&section=${section}`);
   const description = meta.description ?? page.shortDescription;
   const descriptionSource = meta.description !== undefined ? (meta.description_source ?? 'central') : 'local';
+  // The page library leaves main pages as they are.
+  const isMainPage = meta.isMainPage ?? (meta.site !== undefined && meta.site.mainPage.replace(/ /g, '_') === id.title.prefixedDbKey);
 
   const head: string[] = [];
   const body: string[] = [];
@@ -127,9 +163,18 @@ export function deriveMobileHtml(html: string, meta: DeriveMeta): string {
           frame.section = Number.isInteger(n) ? n : -2;
           frame.closeAs = 'section';
           body.push(`<section data-mw-section-id="${frame.section}">`);
-          if (frame.section === 0) body.push(editLink(0));
+          if (frame.section === 0) {
+            body.push(editLink(0));
+            if (!isMainPage) frame.lead = [];
+          }
           return;
         }
+        const up = stack[stack.length - 2];
+        if (up?.lead) {
+          frame.leadChild = { start: body.length, name, hatnote: /(?:^|\s)hatnote(?:\s|$)/.test(a.class ?? ''), text: 0 };
+          up.lead.push(frame.leadChild);
+        }
+        if (name === 'style' || a.id === 'coordinates') frame.ignoreText = true;
         if (!sawSection && !leadWrapper && stack.length === 3) {
           body.push(`<section data-mw-section-id="0">${editLink(0)}`);
           leadWrapper = leadOpen = true;
@@ -160,6 +205,14 @@ export function deriveMobileHtml(html: string, meta: DeriveMeta): string {
         }
         if (where !== 'body') return;
         body.push(raw);
+        for (let i = stack.length - 1; i >= 0; i--) {
+          const f = stack[i]!;
+          if (f.ignoreText) break;
+          if (f.leadChild) {
+            f.leadChild.text += raw.replace(/[\n\r]/g, '').trim().length;
+            break;
+          }
+        }
       },
       onclosetag(name) {
         // htmlparser2 closes implied ends itself: pop until this element's frame.
@@ -173,6 +226,7 @@ export function deriveMobileHtml(html: string, meta: DeriveMeta): string {
           where = 'none';
         }
         if (!frame.closeAs || frame.drop) return;
+        if (frame.lead) moveIntroductionUp(body, frame.lead);
         const out = where === 'head' ? head : body;
         out.push(`</${frame.closeAs}>`);
         if (frame.headingOf !== undefined) out.push(frame.headingOf >= 0 ? `${editLink(frame.headingOf)}</div>` : '</div>');
