@@ -20,5 +20,6 @@ export const ContentErrors = {
   deriveBusy: defineError('CASCADE_CONTENT_DERIVE_BUSY', 503, 'Too many derivations waiting'),
   relatedUnavailable: defineError('CASCADE_CONTENT_RELATED_UNAVAILABLE', 404, 'Related pages unavailable'),
   dataParsoidUnavailable: defineError('CASCADE_CONTENT_DATA_PARSOID_UNAVAILABLE', 404, 'data-parsoid not stored separately'),
+  noDescription: defineError('CASCADE_CONTENT_NO_DESCRIPTION', 404, 'Short description not found'),
   sysExternal: defineError('CASCADE_CONTENT_SYS_EXTERNAL', 403, 'Internal endpoint'),
 } as const;

@@ -16,6 +16,7 @@ import { transformEndpoints } from './transform-routes.ts';
 import { relatedEndpoints } from './related.ts';
 import { mobileHtmlEndpoints } from './mobile-html-routes.ts';
 import { editEndpoints } from './edit-routes.ts';
+import { descriptionEndpoints } from './description-route.ts';
 import { derivedType } from './mobile-headers.ts';
 import type { ServedEntry } from './hot.ts';
 import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
@@ -378,6 +379,7 @@ export class ContentRoutes {
       ...relatedEndpoints(this),
       ...mobileHtmlEndpoints(this),
       ...editEndpoints(this),
+      ...descriptionEndpoints(this),
     ];
   }
 

@@ -25,7 +25,10 @@ export const TEST_PAGES: Record<string, string> = {
     '=== Conversions ===',
     'Later changes.',
   ].join('\n'),
-  San_Francisco: "'''San Francisco''' is a city in [[California]]. It is the fourth most populous city of the state.\n\n== History ==\nFounded in 1776.",
+  // The short description as enwiki's {{Short description}} template writes it (the example wiki drops the div).
+  San_Francisco:
+    '<div class="shortdescription nomobile noexcerpt noprint searchaux" style="display:none">City in California, United States</div>\n' +
+    "'''San Francisco''' is a city in [[California]]. It is the fourth most populous city of the state.\n\n== History ==\nFounded in 1776.",
   Dog: "The '''dog''' is a domesticated descendant of the wolf.",
 };
 
@@ -37,7 +40,6 @@ const common: Record<string, string> = {
   'mcs spec/data/i18n-pcs.yaml GET /{domain}/v1/data/i18n/pcs': "the page library's i18n strings: not hosted by Cascade",
   'mcs spec/data/javascript-mobile-pagelib.yaml GET /{domain}/v1/data/javascript/mobile/pagelib': "the page library's JavaScript: not hosted by Cascade",
   'mcs spec/page/definition.yaml GET /{domain}/v1/page/definition/{title}': 'Wiktionary definitions (en.wiktionary.org, `cat`): not implemented',
-  'mcs spec/page/description.yaml GET /{domain}/v1/page/description/{title}': 'page/description: not implemented (the description is in the summary)',
   'restbase v1/pcs/media-list.yaml GET /{domain}/v1/page/media-list/{title}': 'media-list is built as a declared resource on another branch (resources)',
   'restbase v1/pcs/media-list.yaml GET /{domain}/v1/page/media-list/{title}/{revision}': 'media-list: on another branch (resources)',
   'mcs spec/page/media-list.yaml GET /{domain}/v1/page/media-list/{title}': 'media-list: on another branch (resources)',
@@ -60,6 +62,8 @@ const NO_IMAGE_OR_DESCRIPTION =
 export const DEVIATIONS: Record<Backend, Record<string, string>> = {
   'example wiki': {
     ...common,
+    'mcs spec/page/description.yaml GET /{domain}/v1/page/description/{title}':
+      "the example wiki's renderer drops the {{Short description}} div, and it has no page props: the page has no description (404)",
     'restbase v1/summary.yaml GET /{domain}/v1/page/summary/{title}': NO_IMAGE_OR_DESCRIPTION,
     'restbase v1/summary_new.yaml GET /{domain}/v1/page/summary/{title}': NO_IMAGE_OR_DESCRIPTION,
   },
