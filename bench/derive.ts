@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
 import { startApp } from '../src/app.ts';
 import { configFromYaml } from '../src/config/index.ts';
-import { deriveMobileSections, deriveSummary } from '../src/content/derive/index.ts';
+import { deriveMobileHtml, deriveMobileSections, deriveSummary } from '../src/content/derive/index.ts';
 import { defaultWorkers, DerivePool, runJob } from '../src/content/derive/pool.ts';
 import { startWiki } from '../src/wiki/index.ts';
 
@@ -67,7 +67,7 @@ function pct(out: string, p: string): number {
 }
 
 async function row(name: string, workers: number | undefined) {
-  const pool = workers === undefined ? undefined : new DerivePool({ workers, maxQueue: 64, inlineBelow: 0 }, (j) => runJob(j, deriveSummary, deriveMobileSections));
+  const pool = workers === undefined ? undefined : new DerivePool({ workers, maxQueue: 64, inlineBelow: 0 }, (j) => runJob(j, deriveSummary, deriveMobileSections, deriveMobileHtml));
   let derived = 0;
   let running = true;
   const loop = (async () => {

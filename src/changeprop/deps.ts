@@ -3,6 +3,7 @@
 //   html: [revision, templates]     # a new revision; an edit of a template the page transcludes
 //   summary: [html]                 # derived from the stored HTML
 //   mobile-sections: [html]
+//   mobile-html: [html]
 //
 // Each edge becomes a rule in the ordinary `templates:` format (so `cascade rules explain`
 // prints exactly what runs, and a user rule of the same name replaces a derived one), plus the
@@ -18,7 +19,7 @@ export const SOURCES: Record<string, string> = {
   templates: "an edit of a page it transcludes (the origin's list=embeddedin, in batches with continuation events)",
 };
 /** Stored resources of the content API that re-render on `Cache-Control: no-cache`. */
-export const RESOURCES = ['html', 'summary', 'mobile-sections'];
+export const RESOURCES = ['html', 'summary', 'mobile-sections', 'mobile-html'];
 
 export interface DerivedRules {
   /** Rule name → rule spec, in the `templates:` format. */
@@ -31,7 +32,8 @@ const URI_OF = (endpoint: string) =>
   `/^https?:\\/\\/(?<domain>[^\\/]+)\\/api\\/rest_v1\\/page\\/${endpoint.replace(/-/g, '\\-')}\\/(?<title>[^\\/?#]+)$/`;
 
 function ruleName(resource: string, on: string): string {
-  if (on === 'html') return `${resource.split('-')[0]}_rerender`;
+  // summary_rerender, mobile_rerender (mobile-sections: its name from before mobile-html existed)
+  if (on === 'html') return resource === 'mobile-html' ? 'mobile_html_rerender' : `${resource.split('-')[0]}_rerender`;
   return `${resource.replace(/-/g, '_')}_on_${on.replace(/-/g, '_')}`;
 }
 

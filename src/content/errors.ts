@@ -18,5 +18,8 @@ export const ContentErrors = {
   transformUnavailable: defineError('CASCADE_CONTENT_TRANSFORM_UNAVAILABLE', 501, 'The origin offers no wikitext transform'),
   originStale: defineError('CASCADE_CONTENT_ORIGIN_STALE', 503, 'The origin served an outdated render'),
   deriveBusy: defineError('CASCADE_CONTENT_DERIVE_BUSY', 503, 'Too many derivations waiting'),
+  relatedUnavailable: defineError('CASCADE_CONTENT_RELATED_UNAVAILABLE', 404, 'Related pages unavailable'),
+  dataParsoidUnavailable: defineError('CASCADE_CONTENT_DATA_PARSOID_UNAVAILABLE', 404, 'data-parsoid not stored separately'),
+  noDescription: defineError('CASCADE_CONTENT_NO_DESCRIPTION', 404, 'Short description not found'),
   sysExternal: defineError('CASCADE_CONTENT_SYS_EXTERNAL', 403, 'Internal endpoint'),
 } as const;

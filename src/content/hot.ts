@@ -17,6 +17,8 @@ export interface EntryOptions {
   cacheControl: string;
   surrogateKey: string;
   contentType: string;
+  /** Headers of the representation itself (e.g. content-language and the mobile security headers). */
+  extraHeaders?: readonly (readonly [string, string])[];
 }
 
 // Read from the live caches at scrape time: the lookups themselves only bump two fields.
@@ -139,7 +141,7 @@ export class ServedEntry {
   head(enc: StoredEncoding, length: number): string[] {
     let h = this.heads[enc];
     if (!h) {
-      const pairs: [string, string | number][] = [
+      const pairs: (readonly [string, string | number])[] = [
         ['content-type', this.opts.contentType],
         ['etag', this.etag],
         ['cache-control', this.opts.cacheControl],
@@ -147,6 +149,7 @@ export class ServedEntry {
         ['vary', 'Accept-Encoding'],
         ['last-modified', new Date(this.renderedAt).toUTCString()],
         ['content-length', length],
+        ...(this.opts.extraHeaders ?? []),
       ];
       if (enc !== 'identity') pairs.push(['content-encoding', enc]);
       this.heads[enc] = h = precomputeHeaders(pairs);

@@ -8,6 +8,7 @@ export const htmlType = (version: string) => `text/html; charset=utf-8; profile=
 export const HTML_TYPE = htmlType('2.1.0');
 export const SUMMARY_TYPE = 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/Summary/1.5.0"';
 export const MOBILE_TYPE = 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/mobile-sections/0.14.5"';
+export const MOBILE_HTML_TYPE = 'text/html; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/Mobile-HTML/1.2.2"';
 
 /** URL path segment for a title: percent-encoded, with the characters MediaWiki leaves readable kept. */
 export function encodeTitle(prefixedDbKey: string): string {

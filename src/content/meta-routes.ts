@@ -31,7 +31,8 @@ export function sendRevisionItem(ctx: RequestContext, item: Record<string, unkno
     ctx.res.end();
     return;
   }
-  sendJson(ctx.res, 200, value, headers);
+  // RESTBase's exact type for revision metadata (its API spec's x-amples compare it verbatim).
+  sendJson(ctx.res, 200, value, { ...headers, 'content-type': 'application/json' });
 }
 
 export function metadataEndpoints(routes: ContentRoutes, list: (items: unknown[], next?: string) => unknown): Endpoint[] {
@@ -48,7 +49,7 @@ export function metadataEndpoints(routes: ContentRoutes, list: (items: unknown[]
       produces: JSON_TYPE,
       handler: (ctx) => {
         sendJson(ctx.res, 200, {
-          items: ['title', 'html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'revision', 'wikitext'],
+          items: ['title', 'html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'mobile-html', 'revision', 'wikitext'],
         });
       },
     },

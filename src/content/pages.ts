@@ -102,6 +102,7 @@ export async function revisionInfo(svc: ContentService, domain: string, rev: num
     comment: typeof rb.comment === 'string' ? rb.comment : '',
     tags: [],
     restrictions: [],
+    page_language: (await svc.siteinfo(domain, requestId)).lang,
     redirect: stored?.headers['x-cascade-redirect'] !== undefined,
   };
 }

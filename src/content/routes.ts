@@ -13,6 +13,11 @@ import { ContentErrors } from './errors.ts';
 import * as pages from './pages.ts';
 import { metadataEndpoints } from './meta-routes.ts';
 import { transformEndpoints } from './transform-routes.ts';
+import { relatedEndpoints } from './related.ts';
+import { mobileHtmlEndpoints } from './mobile-html-routes.ts';
+import { editEndpoints } from './edit-routes.ts';
+import { descriptionEndpoints } from './description-route.ts';
+import { derivedType } from './mobile-headers.ts';
 import type { ServedEntry } from './hot.ts';
 import { cacheOutcomes, encodeTitle, HTML_TYPE, type ContentService, type DerivedKind, type Outcome, type Served } from './service.ts';
 
@@ -323,7 +328,7 @@ export class ContentRoutes {
           await this.send(ctx, served, 'html');
         },
       },
-      ...(['summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining'] as DerivedKind[]).map(
+      ...(['summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'mobile-html'] as DerivedKind[]).map(
         (kind): Endpoint => ({
           method: 'GET',
           path: `/page/${kind}/{title}`,
@@ -333,9 +338,11 @@ export class ContentRoutes {
           summary:
             kind === 'summary'
               ? 'Get a summary of a page (derived from its stored HTML)'
-              : `Get ${kind.replace('mobile-sections', 'the mobile sections').replace('-', ' ')} of a page (derived from its stored HTML)`,
+              : kind === 'mobile-html'
+                ? 'Get the page content HTML for mobile reading (page content service shape, derived from its stored HTML)'
+                : `Get ${kind.replace('mobile-sections', 'the mobile sections').replace('-', ' ')} of a page (derived from its stored HTML)`,
           params: [P.title, P.redirect],
-          produces: kind === 'summary' ? svcType('summary') : svcType('mobile'),
+          produces: derivedType(kind),
           handler: (ctx, domain) => this.derived(ctx, domain, kind),
         }),
       ),
@@ -369,6 +376,10 @@ export class ContentRoutes {
         },
       },
       ...transformEndpoints(this),
+      ...relatedEndpoints(this),
+      ...mobileHtmlEndpoints(this),
+      ...editEndpoints(this),
+      ...descriptionEndpoints(this),
     ];
   }
 
@@ -388,12 +399,6 @@ function nullProto(entries: Iterable<[string, string]>): Record<string, string> 
   const out = Object.create(null) as Record<string, string>;
   for (const [k, v] of entries) out[k] = v;
   return out;
-}
-
-function svcType(kind: 'summary' | 'mobile'): string {
-  return kind === 'summary'
-    ? 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/Summary/1.5.0"'
-    : 'application/json; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/mobile-sections/0.14.5"';
 }
 
 /** Fields of a multipart/form-data body (no files: the forms here carry text). */

@@ -13,11 +13,13 @@ import type { ContentStore, StoredRecord } from '../storage/types.ts';
 import { normalizeTitle, parseSiteinfo, type SiteInfo, type Title } from '../titles/index.ts';
 import { newTid, tidTime } from '../util/tid.ts';
 import type { ContentConfig } from './config.ts';
-import { deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
+import { deriveMobileHtml, deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
+import { derivedType, representationHeaders } from './mobile-headers.ts';
 import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
+import { pageInfo, type PageInfo } from '../origins/mediawiki/page-info.ts';
 import { AccessState, assertReadable, type PageMeta } from './access.ts';
 import { fetchOriginRender, renderTarget } from './render.ts';
-import { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget, SUMMARY_TYPE } from './html.ts';
+import { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget } from './html.ts';
 import { defaultWorkers, DerivePool, runJob } from './derive/pool.ts';
 import { ContentErrors } from './errors.ts';
 import { HotCache, ServedEntry, trackHotCache } from './hot.ts';
@@ -26,7 +28,7 @@ import { OriginClient } from './origin.ts';
 export type { PageMeta } from './access.ts';
 export { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget, SUMMARY_TYPE } from './html.ts';
 
-export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead' | 'mobile-sections-remaining';
+export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead' | 'mobile-sections-remaining' | 'mobile-html';
 export type Outcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'unchanged' | 'rerender';
 
 export const cacheOutcomes = metrics.counter('cascade_content_cache_total', 'Content cache outcomes by endpoint', ['endpoint', 'outcome']);
@@ -100,6 +102,8 @@ export class ContentService {
   /** Pages evicted because another instance stored a new render (for tests and metrics). */
   remoteEvictions = 0;
   private readonly untrackHot: () => void;
+  /** The origin's page metadata by domain, page and revision (in flight or read). */
+  private readonly pageInfos = new Map<string, Promise<PageInfo | undefined>>();
 
   constructor(private readonly deps: ContentDeps) {
     this.cfg = deps.config.content;
@@ -121,11 +125,17 @@ export class ContentService {
     const d = this.cfg.derive;
     this.derivePool = new DerivePool(
       { workers: d.workers ?? defaultWorkers(), maxQueue: d.max_queue, inlineBelow: d.inline_below_bytes },
-      (job) => runJob(job, deriveSummary, deriveMobileSections),
+      (job) => runJob(job, deriveSummary, deriveMobileSections, deriveMobileHtml),
       (why) => this.log('derive workers cannot start; deriving on the main thread', { error: why }),
     );
     // Say at start what each wiki offers (transform route, purge, REST); failures retry on use.
     for (const d of Object.keys(deps.config.domains)) this.wiki.capabilities(d).catch(() => {});
+  }
+
+  /** Whether the domain declares a bucket (representations added later may have none in an older config). */
+  hasBucket(domain: string, bucket: string): boolean {
+    const buckets = this.deps.config.domains[domain]?.buckets;
+    return buckets !== undefined && Object.hasOwn(buckets, bucket);
   }
 
   hasDomain(domain: string): boolean {
@@ -214,7 +224,7 @@ export class ContentService {
   /** Drops a page's hot entries (all endpoints, latest and revisions). */
   dropHot(domain: string, key: string): void {
     this.dropGen++;
-    for (const b of ['html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining']) {
+    for (const b of ['html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'mobile-html']) {
       this.hot.deletePrefix(`${domain}\u0000${b}\u0000${key}\u0000`);
     }
   }
@@ -253,11 +263,13 @@ export class ContentService {
   }
 
   private entry(domain: string, bucket: string, rec: StoredRecord): ServedEntry {
-    const contentType = rec.contentType ?? (bucket === 'html' ? HTML_TYPE : bucket === 'summary' ? SUMMARY_TYPE : MOBILE_TYPE);
+    const contentType = rec.contentType ?? (bucket === 'html' ? HTML_TYPE : derivedType(bucket));
+    const extra = representationHeaders(bucket, this.sites.get(domain)?.site.lang);
     return new ServedEntry(rec, {
       contentType,
       cacheControl: this.cacheControl,
       surrogateKey: `${domain}/${encodeURIComponent(rec.key)}`,
+      ...(extra.length ? { extraHeaders: extra } : {}),
     });
   }
 
@@ -562,7 +574,7 @@ export class ContentService {
       this.hot.set(other, part(kind === 'mobile-sections-lead' ? remaining : lead));
       return { entry, outcome: full.outcome };
     }
-    const rec = await this.store.getRev(domain, kind, key, html.rev);
+    const rec = this.hasBucket(domain, kind) ? await this.store.getRev(domain, kind, key, html.rev) : undefined;
     if (rec && rec.tid === html.tid) {
       const entry = this.entry(domain, kind, rec);
       this.hot.set(hk, entry);
@@ -574,15 +586,23 @@ export class ContentService {
     const p = (async (): Promise<Served> => {
       try {
         const text = await html.text();
-        const meta = await this.deriveMeta(domain, title, html, o.requestId);
+        const { meta, complete } = await this.deriveMeta(domain, title, html, o.requestId);
         const [body] = await this.derivePool.run(kind, text, meta);
+        if (!this.hasBucket(domain, kind) || !complete) {
+          // A config from before this representation had a bucket, or the origin's metadata could
+          // not be read: serve the derivation from memory only (the next read after the hot
+          // cache's ttl derives it again), never store a degraded one.
+          const entry = this.entry(domain, kind, syntheticRecord(key, html.rev, html.tid, derivedType(kind), Buffer.from(body)));
+          this.hot.set(hk, entry);
+          return { entry, outcome: 'miss' };
+        }
         const put = await this.store.put({
           domain,
           bucket: kind,
           key,
           rev: html.rev,
           tid: html.tid,
-          contentType: kind === 'summary' ? SUMMARY_TYPE : MOBILE_TYPE,
+          contentType: derivedType(kind),
           body,
         });
         const stored = await this.store.getRevTid(domain, kind, key, html.rev, put.tid);
@@ -599,10 +619,38 @@ export class ContentService {
     return p;
   }
 
-  private async deriveMeta(domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<DeriveMeta> {
+  /** A derivation of a render that is not stored (an older revision: only the latest is kept, as RESTBase does). */
+  async deriveUnstored(kind: 'mobile-html', domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<string> {
+    const { meta } = await this.deriveMeta(domain, title, html, requestId);
+    const [body] = await this.derivePool.run(kind, await html.text(), meta);
+    return body!;
+  }
+
+  /** The origin's page metadata for one revision (shared by the derivations of one render). */
+  private originPageInfo(domain: string, key: string, rev: number, requestId?: string): Promise<PageInfo | undefined> {
+    const k = `${domain}\u0000${key}\u0000${rev}`;
+    let p = this.pageInfos.get(k);
+    if (!p) {
+      if (this.pageInfos.size >= 1000) this.pageInfos.clear();
+      p = this.wiki.pageMetadata(domain, key, requestId).catch((e: unknown) => {
+        this.pageInfos.delete(k);
+        this.log('page metadata not read from the origin; deriving without it', { domain, key, error: String(e) });
+        return undefined;
+      });
+      this.pageInfos.set(k, p);
+    }
+    return p;
+  }
+
+  private async deriveMeta(domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<{ meta: DeriveMeta; complete: boolean }> {
     const site = await this.siteinfo(domain, requestId);
     const pageId = Number(html.storedHeaders['x-cascade-page-id'] ?? this.access.peek(this.metaKey(domain, title.prefixedDbKey))?.pageId ?? 0);
     const timestamp = html.storedHeaders['x-cascade-rev-timestamp'];
+    const info = await this.originPageInfo(domain, title.prefixedDbKey, html.rev, requestId);
+    return { meta: { ...this.baseMeta(domain, title, site, pageId, html, timestamp), ...(info ? originMeta(info) : {}) }, complete: info !== undefined };
+  }
+
+  private baseMeta(domain: string, title: Title, site: SiteInfo, pageId: number, html: ServedEntry, timestamp: string | undefined): DeriveMeta {
     return {
       domain,
       title: title.prefixedDbKey,
@@ -631,6 +679,19 @@ export class ContentService {
 function renderTime(e: ServedEntry): number {
   const origin = Number(e.storedHeaders['x-cascade-origin-rendered']);
   return Number.isFinite(origin) && origin > 0 ? Math.min(origin, e.renderedAt) : e.renderedAt;
+}
+
+/** DeriveMeta fields from the origin's page metadata (only those it has). */
+function originMeta(info: PageInfo): Partial<DeriveMeta> {
+  return {
+    ...(info.wikibaseItem ? { wikibase_item: info.wikibaseItem } : {}),
+    ...(info.description ? { description: info.description.text, description_source: info.description.source } : {}),
+    ...(info.thumbnail && info.original ? { thumbnail: info.thumbnail, originalimage: info.original } : {}),
+    ...(info.coordinates ? { coordinates: info.coordinates } : {}),
+    ...(info.protection ? { protection: info.protection, editable: info.protection.edit === undefined } : {}),
+    ...(info.lastModifier ? { lastmodifier: info.lastModifier } : {}),
+    ...(info.languageCount !== undefined ? { languagecount: info.languageCount } : {}),
+  };
 }
 
 function syntheticRecord(key: string, rev: number, tid: string, contentType: string, body: Buffer): StoredRecord {

@@ -6,6 +6,8 @@ import { ContentErrors } from './errors.ts';
 import { bodyInner } from './html.ts';
 import { P, parseRevision, type ContentRoutes, type Endpoint } from './routes.ts';
 import { HTML_TYPE, htmlType } from './service.ts';
+import { stashRender } from './edit-routes.ts';
+import type { Title } from '../titles/index.ts';
 
 const TRANSFORM = '/transform/wikitext/to/html';
 
@@ -19,17 +21,29 @@ export function transformEndpoints(routes: ContentRoutes): Endpoint[] {
   const svc = routes.svc;
   const handler = async (ctx: RequestContext, domain: string): Promise<void> => {
     const rev = ctx.params.revision !== undefined ? parseRevision(ctx.params.revision) : undefined;
-    let key: string | undefined;
+    let title: Title | undefined;
     if (ctx.params.title !== undefined) {
-      const t = await routes.title(ctx, domain);
-      if (!t) return;
-      key = t.prefixedDbKey;
+      title = await routes.title(ctx, domain);
+      if (!title) return;
     }
+    const key = title?.prefixedDbKey;
     const f = await routes.form(ctx.req, svc.cfg.max_body_bytes);
+    const stash = f.stash === 'true' || f.stash === '1';
+    if (stash && !title) throw new CascadeError(ContentErrors.badForm, 'stash needs a title: POST /transform/wikitext/to/html/{title}');
     if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
-    const res = await svc.wiki.transform(domain, key, rev, f.wikitext, ctx.requestId);
-    const body = bodyOnly(ctx, f) ? Buffer.from(bodyInner(res.body.toString('utf8')), 'utf8') : res.body;
-    ctx.res.writeHead(200, { 'content-type': res.htmlVersion ? htmlType(res.htmlVersion) : HTML_TYPE, 'content-length': body.length, 'cache-control': 'no-cache' });
+    const only = bodyOnly(ctx, f);
+    const res = await svc.wiki.transform(domain, key, rev, f.wikitext, ctx.requestId, only);
+    // An origin that ignores body_only sends a whole document: its body is cut out here.
+    const body = only ? Buffer.from(bodyInner(res.body.toString('utf8')), 'utf8') : res.body;
+    const type = res.htmlVersion ? htmlType(res.htmlVersion) : HTML_TYPE;
+    // The stash keeps the whole render (the original of a later save), whatever was answered.
+    const etag = stash && title ? await stashRender(svc, domain, title, res.body, type, ctx.requestId) : undefined;
+    ctx.res.writeHead(200, {
+      'content-type': type,
+      'content-length': body.length,
+      'cache-control': 'no-cache',
+      ...(etag ? { etag } : stash ? { 'x-cascade-stash': 'no stash bucket is declared for this domain; nothing was stashed' } : {}),
+    });
     ctx.res.end(body);
   };
   return [TRANSFORM, `${TRANSFORM}/{title}`, `${TRANSFORM}/{title}/{revision}`].map(
@@ -48,6 +62,7 @@ export function transformEndpoints(routes: ContentRoutes): Endpoint[] {
       form: [
         { name: 'wikitext', description: 'Wikitext to render', required: true },
         { name: 'body_only', description: "Return only the body's inner HTML (true/false)" },
+        { name: 'stash', description: 'Keep the render in the stash for a later save (titled only); its ETag is answered' },
       ],
       handler,
     }),

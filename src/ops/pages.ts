@@ -50,7 +50,7 @@ export function homePage(i: HomeInfo): string {
     ? i.examples
         .map((k) => {
           const t = seg(k);
-          return `<li>${esc(k.replace(/_/g, ' '))}: <a href="/${esc(d)}/v1/page/html/${t}">html</a> · <a href="/${esc(d)}/v1/page/summary/${t}">summary</a> · <a href="/${esc(d)}/v1/page/mobile-sections/${t}">mobile-sections</a></li>`;
+          return `<li>${esc(k.replace(/_/g, ' '))}: <a href="/${esc(d)}/v1/page/html/${t}">html</a> · <a href="/${esc(d)}/v1/page/summary/${t}">summary</a> · <a href="/${esc(d)}/v1/page/mobile-sections/${t}">mobile-sections</a> · <a href="/${esc(d)}/v1/page/mobile-html/${t}">mobile-html</a></li>`;
         })
         .join('\n')
     : '<li class="empty">no page stored yet: read one through the API and it appears here</li>';

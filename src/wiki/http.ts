@@ -230,10 +230,14 @@ export function mountWiki(router: Router, wiki: Wiki, opts: WikiHttpOptions): vo
     const raw = (await readBody(ctx.req, BODY_LIMIT)).toString('utf8');
     const type = String(ctx.req.headers['content-type'] ?? '');
     let wikitext: unknown;
-    if (type.includes('application/x-www-form-urlencoded')) wikitext = new URLSearchParams(raw).get('wikitext');
-    else {
+    let bodyOnly: unknown;
+    if (type.includes('application/x-www-form-urlencoded')) {
+      const form = new URLSearchParams(raw);
+      wikitext = form.get('wikitext');
+      bodyOnly = form.get('body_only') === 'true';
+    } else {
       try {
-        wikitext = (JSON.parse(raw) as { wikitext?: unknown }).wikitext;
+        ({ wikitext, body_only: bodyOnly } = JSON.parse(raw) as { wikitext?: unknown; body_only?: unknown });
       } catch {
         throw new CascadeError(WikiErrors.badRequest, 'The request body is not valid JSON', { extra: { errorKey: 'rest-bad-json-body' } });
       }
@@ -255,10 +259,12 @@ export function mountWiki(router: Router, wiki: Wiki, opts: WikiHttpOptions): vo
     page ??= { page_id: 0, namespace: t.ns, title: t.dbKey, latest: 0, redirect_target: null, deleted: 0, touched: mwTimestamp() };
     rev ??= { rev_id: 0, page_id: 0, parent_id: 0, timestamp: mwTimestamp(), user_id: 0, user_text: '', comment: '', minor: 0, sha1: '', len: 0, text: '', deleted: 0 };
     const r = await wiki.render(page, rev, wikitext);
+    // As Parsoid: body_only answers the body's content, without section wrappers.
+    const out = bodyOnly === true ? (/<body[^>]*>([\s\S]*)<\/body>/.exec(r.html)?.[1] ?? r.html).replace(/<\/?section\b[^>]*>/g, '') : r.html;
     ctx.res.statusCode = 200;
     ctx.res.setHeader('content-type', HTML_TYPE);
-    ctx.res.setHeader('content-length', Buffer.byteLength(r.html));
-    ctx.res.end(r.html);
+    ctx.res.setHeader('content-length', Buffer.byteLength(out));
+    ctx.res.end(out);
   }, log);
   router.add('POST', `${REST}/transform/wikitext/to/html`, transform);
   router.add('POST', `${REST}/transform/wikitext/to/html/{title}`, transform);

@@ -4,13 +4,13 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { corpusPath } from '../helpers/corpus.ts';
-import { deriveMobileSections, deriveSummary, type DeriveMeta } from '../../src/content/derive/index.ts';
+import { deriveMobileHtml, deriveMobileSections, deriveSummary, type DeriveMeta } from '../../src/content/derive/index.ts';
 import { DerivePool, runJob } from '../../src/content/derive/pool.ts';
 import { isCascadeError } from '../../src/errors/index.ts';
 
 const html = readFileSync(corpusPath('html', 'United_States.html'), 'utf8');
 const meta: DeriveMeta = { domain: 'en.wikipedia.org', title: 'United_States', pageid: 3434750, revision: 1 };
-const inline = (job: Parameters<typeof runJob>[0]) => runJob(job, deriveSummary, deriveMobileSections);
+const inline = (job: Parameters<typeof runJob>[0]) => runJob(job, deriveSummary, deriveMobileSections, deriveMobileHtml);
 const pool = new DerivePool({ workers: 1, maxQueue: 2, inlineBelow: 65536 }, inline);
 after(() => pool.close());
 

@@ -12,12 +12,14 @@ export function deriveMobileSections(html: string | PageAnalysis, meta: DeriveMe
   const description = meta.description ?? page.shortDescription;
   const images = imageRefs(page, meta, LEAD_IMAGE_WIDTHS);
   const [lead, ...rest] = page.sections;
+  const geo = meta.coordinates ?? page.coordinates;
 
   const leadOut: MobileLead = {
     ns: id.title.namespace,
     id: id.pageid,
     revision: id.revision,
     lastmodified: id.timestamp,
+    ...(meta.lastmodifier ? { lastmodifier: meta.lastmodifier } : {}),
     displaytitle: id.displaytitle,
     normalizedtitle: id.title.prefixedText,
     ...(meta.wikibase_item ? { wikibase_item: meta.wikibase_item } : {}),
@@ -30,7 +32,7 @@ export function deriveMobileSections(html: string | PageAnalysis, meta: DeriveMe
       : {}),
     ...(page.hatnotes.length ? { hatnotes: page.hatnotes } : {}),
     ...(page.issues.length ? { issues: page.issues } : {}),
-    ...(page.coordinates ? { geo: { latitude: page.coordinates.lat, longitude: page.coordinates.lon } } : {}),
+    ...(geo ? { geo: { latitude: geo.lat, longitude: geo.lon } } : {}),
     sections: [{ id: 0, text: lead?.html ?? '' }],
   };
   const remaining: MobileSection[] = rest.map((s) => ({ id: s.id, text: s.html, toclevel: Math.max(1, s.level - 1), line: s.line, anchor: s.anchor }));

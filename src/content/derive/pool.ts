@@ -9,12 +9,12 @@ import { CascadeError } from '../../errors/index.ts';
 import { ContentErrors } from '../errors.ts';
 import type { DeriveMeta, MobileSections, Summary } from './types.ts';
 
-export type DeriveKind = 'summary' | 'mobile-sections' | 'split';
+export type DeriveKind = 'summary' | 'mobile-sections' | 'mobile-html' | 'split';
 
 export interface DeriveJob {
   id: number;
   kind: DeriveKind;
-  /** HTML (summary, mobile-sections) or mobile-sections JSON (split). */
+  /** HTML (summary, mobile-sections, mobile-html) or mobile-sections JSON (split). */
   input: string;
   meta?: DeriveMeta;
 }
@@ -26,8 +26,10 @@ export function runJob(
   job: Pick<DeriveJob, 'kind' | 'input' | 'meta'>,
   summary: (html: string, meta: DeriveMeta) => Summary,
   mobile: (html: string, meta: DeriveMeta) => MobileSections,
+  mobileHtml: (html: string, meta: DeriveMeta) => string,
 ): string[] {
   if (job.kind === 'summary') return [JSON.stringify(summary(job.input, job.meta ?? { domain: '' }))];
+  if (job.kind === 'mobile-html') return [mobileHtml(job.input, job.meta ?? { domain: '' })];
   if (job.kind === 'mobile-sections') return [JSON.stringify(mobile(job.input, job.meta ?? { domain: '' }))];
   const parsed = JSON.parse(job.input) as { lead: unknown; remaining: unknown };
   return [JSON.stringify(parsed.lead), JSON.stringify(parsed.remaining)];

@@ -27,14 +27,18 @@ export function deriveSummary(html: string | PageAnalysis, meta: DeriveMeta): Su
     ...(meta.wikibase_item ? { wikibase_item: meta.wikibase_item } : {}),
     titles: { canonical: id.title.prefixedDbKey, normalized: id.title.prefixedText, display: id.displaytitle },
     pageid: id.pageid,
-    ...(images ? { thumbnail: images.thumbs.get(THUMB_WIDTH)!, originalimage: images.original } : {}),
+    ...(meta.thumbnail && meta.originalimage
+      ? { thumbnail: meta.thumbnail, originalimage: meta.originalimage }
+      : images
+        ? { thumbnail: images.thumbs.get(THUMB_WIDTH)!, originalimage: images.original }
+        : {}),
     lang: id.lang,
     dir: id.dir,
     revision: id.revision,
     tid: id.tid,
     timestamp: id.timestamp,
     ...(description ? { description, description_source: descriptionSource } : {}),
-    ...(page.coordinates ? { coordinates: page.coordinates } : {}),
+    ...((meta.coordinates ?? page.coordinates) ? { coordinates: meta.coordinates ?? page.coordinates } : {}),
     content_urls: contentUrls(id, meta),
     extract,
     extract_html: extractHtml,

@@ -25,6 +25,13 @@ export interface DeriveMeta {
   description?: string;
   description_source?: 'local' | 'central';
   wikibase_item?: string;
+  /** The page image as the origin's PageImages reports it (overrides the HTML's first image in the summary). */
+  thumbnail?: ImageRef;
+  originalimage?: ImageRef;
+  /** Primary coordinates from the origin (GeoData); overrides the HTML's `#coordinates`. */
+  coordinates?: { lat: number; lon: number };
+  /** Who made the latest revision (the mobile content service's shape). */
+  lastmodifier?: { user?: string; anon?: boolean; gender: string };
   /** Page protection, e.g. `{ edit: ['autoconfirmed'] }`. */
   protection?: Record<string, string[]>;
   /** Whether the caller may edit; default true (a public wiki). */
@@ -81,6 +88,7 @@ export interface MobileLead {
   id: number;
   revision: string;
   lastmodified: string;
+  lastmodifier?: { user?: string; anon?: boolean; gender: string };
   displaytitle: string;
   normalizedtitle: string;
   wikibase_item?: string;

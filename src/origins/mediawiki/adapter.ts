@@ -16,6 +16,7 @@ const REST = '/w/rest.php';
 export type { PageBare, RevisionBare, PageAccess, OriginHtml, TransformRoute, OriginCapabilities } from './types.ts';
 import type { PageBare, RevisionBare, PageAccess, OriginHtml, TransformRoute, OriginCapabilities } from './types.ts';
 import type { RecentChange, RevisionFacts } from './feed-events.ts';
+import { pageInfo, type PageInfo } from './page-info.ts';
 
 export const PROFILE_BASE = 'https://www.mediawiki.org/wiki/Specs/HTML/';
 const VERSION_META = /<meta\s+property="mw:html(?:Version|:version)"\s+content="(\d+\.\d+\.\d+)"/;
@@ -93,8 +94,10 @@ export class MediaWikiAdapter {
     const mainPage = typeof g.mainpage === 'string' ? g.mainpage.replace(/ /g, '_') : 'Main_Page';
     const server = typeof g.server === 'string' ? g.server : '';
     const host = /^(?:https?:)?\/\/([^/:]+)/.exec(server)?.[1] ?? domain;
-    const eventBus = (si.query?.extensions ?? []).some((e) => e.name === 'EventBus');
-    const caps: OriginCapabilities = { ...(generator ? { generator } : {}), mainPage, rest: false, transform: 'none', purge: false, eventBus, parsoidDomain: host, probedAt: Date.now() };
+    const ext = new Set((si.query?.extensions ?? []).map((e) => e.name));
+    const eventBus = ext.has('EventBus');
+    const cirrusSearch = ext.has('CirrusSearch');
+    const caps: OriginCapabilities = { ...(generator ? { generator } : {}), mainPage, rest: false, transform: 'none', purge: false, eventBus, cirrusSearch, parsoidDomain: host, probedAt: Date.now() };
     const bare = await this.client.request(domain, { op: 'probe', path: `${REST}/v1/page/${seg(mainPage)}/bare`, headers: { accept: 'application/json' } });
     caps.rest = bare.status === 200 || bare.status === 404;
     // Routes are probed with GET, which renders nothing: a POST-only route answers 405, an absent one 404.
@@ -126,8 +129,8 @@ export class MediaWikiAdapter {
   }
 
   /** Without a key: the untitled route (the origin renders as its main page, as Parsoid does). */
-  transformPath(route: Exclude<TransformRoute, 'none'>, host: string, key: string | undefined, rev?: number): string {
-    const tail = `transform/wikitext/to/html${key !== undefined ? `/${seg(key)}` : ''}${key !== undefined && rev !== undefined ? `/${rev}` : ''}`;
+  transformPath(route: Exclude<TransformRoute, 'none'>, host: string, key: string | undefined, rev?: number, direction = 'wikitext/to/html'): string {
+    const tail = `transform/${direction}${key !== undefined ? `/${seg(key)}` : ''}${key !== undefined && rev !== undefined ? `/${rev}` : ''}`;
     if (route === 'v1') return `${REST}/v1/${tail}`;
     if (route === 'coredev') return `${REST}/coredev/v0/${tail}`;
     return `${REST}/${seg(host)}/v3/${tail}`;
@@ -166,6 +169,19 @@ export class MediaWikiAdapter {
   }
 
   /** Access state of a page: exists, latest revision, touch time, latest revision hidden. */
+  /** What the summary and mobile sections take from the origin (page props, images, coordinates, protection…). */
+  pageMetadata(domain: string, key: string, requestId?: string): Promise<PageInfo> {
+    return pageInfo(this.client, domain, key, requestId);
+  }
+
+  /** Titles like `title` from CirrusSearch's `morelike:` (callers check `cirrusSearch` first). */
+  async moreLike(domain: string, prefixedText: string, limit: number, requestId?: string): Promise<string[]> {
+    const q = qs({ action: 'query', list: 'search', srsearch: `morelike:${prefixedText}`, srnamespace: '0', srlimit: String(limit), srinfo: '', srprop: '', srqiprofile: 'classic_noboostlinks' });
+    const j = await this.client.getJson<{ error?: unknown; query?: { search?: { title?: string }[] } }>(domain, 'related', `${API}?${q}`, requestId);
+    apiError(j, 'related');
+    return (j.query?.search ?? []).flatMap((r) => (typeof r.title === 'string' ? [r.title] : []));
+  }
+
   async pageAccess(domain: string, key: string, requestId?: string): Promise<PageAccess> {
     const q = qs({ action: 'query', prop: 'info|revisions', rvprop: 'ids|timestamp|flags|sha1', titles: key });
     const json = await this.client.getJson<{ query?: { pages?: Record<string, unknown>[] } }>(domain, 'access-check', `${API}?${q}`, requestId);
@@ -272,8 +288,11 @@ export class MediaWikiAdapter {
     return (j.purge ?? []).filter((p) => p.purged !== undefined && p.purged !== false).map((p) => p.title.replace(/ /g, '_'));
   }
 
-  /** Wikitext → HTML through whichever transform route the wiki has (501 when none). */
-  async transform(domain: string, key: string | undefined, rev: number | undefined, wikitext: string, requestId?: string): Promise<{ body: Buffer; htmlVersion?: string }> {
+  /**
+   * Wikitext → HTML through whichever transform route the wiki has (501 when none). `bodyOnly`
+   * is passed on: Parsoid then answers the body's content without section wrappers (VE's form).
+   */
+  async transform(domain: string, key: string | undefined, rev: number | undefined, wikitext: string, requestId?: string, bodyOnly = false): Promise<{ body: Buffer; htmlVersion?: string }> {
     const caps = await this.capabilities(domain);
     if (caps.transform === 'none') {
       throw new CascadeError(
@@ -286,12 +305,33 @@ export class MediaWikiAdapter {
       method: 'POST',
       path: this.transformPath(caps.transform, caps.parsoidDomain, key, rev),
       headers: { 'content-type': 'application/json', accept: 'text/html' },
-      body: JSON.stringify({ wikitext }),
+      body: JSON.stringify({ wikitext, ...(bodyOnly ? { body_only: true } : {}) }),
       requestId,
     });
     checkStatus(res, 'transform', rev !== undefined ? ContentErrors.revisionNotFound : ContentErrors.transformUnavailable);
     const htmlVersion = this.noteVersion(domain, htmlVersionOf(header(res, 'content-type'), res.body));
     return { body: res.body, ...(htmlVersion ? { htmlVersion } : {}) };
+  }
+
+  /**
+   * HTML → wikitext through the wiki's transform route (501 when it has none). `original` is the
+   * render the HTML was edited from (stash or store), so Parsoid can keep unedited wikitext as it was.
+   */
+  async htmlToWikitext(domain: string, key: string | undefined, rev: number | undefined, html: string, original?: { html: string; contentType: string; rev: number }, requestId?: string): Promise<string> {
+    const caps = await this.capabilities(domain);
+    if (caps.transform === 'none') {
+      throw new CascadeError(ContentErrors.transformUnavailable, `the origin (${caps.generator ?? 'unknown wiki'}) has no HTML-to-wikitext transform route (enable coreDevelopmentRoutes.json or the Parsoid extension's REST routes)`);
+    }
+    const res = await this.client.request(domain, {
+      op: 'transform',
+      method: 'POST',
+      path: this.transformPath(caps.transform, caps.parsoidDomain, key, rev, 'html/to/wikitext'),
+      headers: { 'content-type': 'application/json', accept: 'text/plain' },
+      body: JSON.stringify({ html, ...(original ? { original: { revid: original.rev, html: { headers: { 'content-type': original.contentType }, body: original.html } } } : {}) }),
+      requestId,
+    });
+    checkStatus(res, 'transform', ContentErrors.transformUnavailable);
+    return res.body.toString('utf8');
   }
 
   /**

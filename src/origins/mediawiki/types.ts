@@ -54,6 +54,8 @@ export interface OriginCapabilities {
   purge: boolean;
   /** The EventBus extension is installed: the wiki posts its own events, no follower needed. */
   eventBus: boolean;
+  /** CirrusSearch is installed: `morelike:` search for related pages. */
+  cirrusSearch: boolean;
   /** Domain segment of the Parsoid extension's `/{domain}/v3/` routes (the wiki's server name). */
   parsoidDomain: string;
   probedAt: number;
