@@ -16,7 +16,7 @@ import type { ContentConfig } from './config.ts';
 import { deriveMobileHtml, deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
 import { derivedType, representationHeaders } from './mobile-headers.ts';
 import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
-import { pageInfo, type PageInfo } from '../origins/mediawiki/page-info.ts';
+import type { PageInfo } from '../origins/mediawiki/page-info.ts';
 import { AccessState, assertReadable, type PageMeta } from './access.ts';
 import { fetchOriginRender, renderTarget } from './render.ts';
 import { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget } from './html.ts';
