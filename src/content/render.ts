@@ -2,11 +2,19 @@
 // internal re-render of the latest revision must reflect the change that caused it, which on
 // a stock wiki (REST HTML from the parser cache) takes a purge at the origin and a check of
 // the render's own time.
-import { CascadeError } from '../errors/index.ts';
+import { createHash } from 'node:crypto';
+import { CascadeError, Errors } from '../errors/index.ts';
 import type { OriginHtml, PageBare } from '../origins/mediawiki/adapter.ts';
+import { metrics } from '../router/metrics.ts';
+import type { Title } from '../titles/index.ts';
+import { newTid } from '../util/tid.ts';
 import { ContentErrors } from './errors.ts';
 import type { ServedEntry } from './hot.ts';
-import type { ContentService, ReadOptions } from './service.ts';
+import { htmlType, HTML_TYPE, injectTid, redirectTarget } from './html.ts';
+import type { ContentService } from './service.ts';
+import type { Outcome, ReadOptions, Served } from './types.ts';
+
+export const renderCount = metrics.counter('cascade_content_renders_total', 'HTML renders through the origin by domain (misses and re-renders)', ['domain']);
 
 /** The revision to render and its page: the latest (REST bare) or the one asked for. */
 export async function renderTarget(svc: ContentService, domain: string, key: string, rev: number | undefined, stored: ServedEntry | undefined, o: ReadOptions) {
@@ -80,4 +88,101 @@ export async function fetchOriginRender(svc: ContentService, domain: string, key
     if (attempt < attempts) await new Promise((res) => setTimeout(res, Math.max(250 * attempt, nextSecond)));
   }
   throw new CascadeError(ContentErrors.originStale, `${why} after ${attempts} attempts`, { extra: { retry_after: 5 } });
+}
+
+const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
+
+/**
+ * Renders a page (its latest revision, or `rev`) through the origin and stores the render: a
+ * byte-identical render keeps the stored tid and emits nothing; a new one gets a new tid,
+ * goes to the hot cache and is announced. Rendering the latest also refreshes the page's
+ * access state (it exists, this is its latest revision).
+ */
+export async function renderAndStore(svc: ContentService, domain: string, title: Title, rev: number | undefined, stored: ServedEntry | undefined, o: ReadOptions, outcome: Outcome): Promise<Served> {
+  const key = title.prefixedDbKey;
+  svc.renders++;
+  renderCount.inc([domain]);
+  const isLatest = rev === undefined;
+  const t = await renderTarget(svc, domain, key, rev, stored, o);
+  let got;
+  try {
+    got = await fetchOriginRender(svc, domain, key, t, o, isLatest);
+  } catch (e) {
+    // MediaWiki 1.39 answers a hidden revision's HTML with 500 (RevisionAccessException): ask.
+    const hidden =
+      e instanceof CascadeError &&
+      (e.status === 403 || (e.status >= 500 && (await svc.wiki.revisionsHidden(domain, [t.rev], o.requestId).catch(() => undefined))?.get(t.rev) === true));
+    if (hidden) {
+      await svc.access.markRevisionVisibility(domain, key, t.rev, true);
+      throw new CascadeError(ContentErrors.revisionSuppressed, `revision ${t.rev} of ${key} is hidden`);
+    }
+    throw e;
+  }
+  const { rev: targetRev, pageId, timestamp } = t;
+  const html = got.body;
+  const hash = sha1(html);
+  const revKey = svc.hotKey(domain, 'html', key, targetRev);
+  const latestKey = svc.hotKey(domain, 'html', key);
+
+  // Byte-identical to the stored render of this revision: keep its tid (and ETag), emit nothing.
+  let same: ServedEntry | undefined = stored && stored.rev === targetRev ? stored : undefined;
+  if (!same) {
+    const rec = await svc.store.getRev(domain, 'html', key, targetRev);
+    if (rec) same = svc.entry(domain, 'html', rec);
+  }
+  let served: Served;
+  if (same && same.storedHeaders['x-cascade-origin-sha1'] === hash) {
+    served = { entry: same, outcome: 'unchanged' };
+    svc.hot.set(revKey, same);
+    if (isLatest) svc.hot.set(latestKey, same);
+  } else {
+    const tid = newTid();
+    const text = html.toString('utf8');
+    const redirect = redirectTarget(text);
+    let redirectKey: string | undefined;
+    if (redirect) {
+      try {
+        redirectKey = (await svc.title(domain, redirect)).prefixedDbKey;
+      } catch {
+        redirectKey = undefined;
+      }
+    }
+    const headers: Record<string, string> = { 'x-cascade-origin-sha1': hash };
+    if (redirectKey) headers['x-cascade-redirect'] = redirectKey;
+    if (pageId !== undefined) headers['x-cascade-page-id'] = String(pageId);
+    if (timestamp) headers['x-cascade-rev-timestamp'] = timestamp;
+    if (got.renderedAt !== undefined) headers['x-cascade-origin-rendered'] = String(got.renderedAt);
+    const put = await svc.store.put({
+      domain,
+      bucket: 'html',
+      key,
+      rev: targetRev,
+      tid,
+      contentType: got.htmlVersion ? htmlType(got.htmlVersion) : HTML_TYPE,
+      headers,
+      body: injectTid(text, tid),
+      skipUnchanged: false,
+    });
+    const rec = await svc.store.getRevTid(domain, 'html', key, targetRev, put.tid);
+    if (!rec) throw new CascadeError(Errors.internal, `render ${targetRev}/${put.tid} of ${key} vanished after the write`);
+    const entry = svc.entry(domain, 'html', rec);
+    served = { entry, outcome };
+    svc.hot.set(revKey, entry);
+    if (put.status === 'created') {
+      const latest = svc.hot.peek(latestKey);
+      if (isLatest || !latest || latest.rev <= targetRev) svc.hot.set(latestKey, entry);
+      svc.changes.emit(domain, 'html', key, o);
+    }
+  }
+  if (isLatest) {
+    await svc.access.update(domain, key, (m) => {
+      m.latestRev = targetRev;
+      if (pageId !== undefined) m.pageId = pageId;
+      if (timestamp) m.latestTimestamp = timestamp;
+      m.deleted = false;
+      delete m.missing;
+      m.checkedAt = Date.now();
+    });
+  }
+  return served;
 }

@@ -4,84 +4,47 @@
 // emit `resource_change`, and serve it. Concurrent renders of one title/revision coalesce
 // into one origin render. Access metadata (deleted pages, suppressed revisions) is kept
 // per page and re-checked with the origin when older than a configured bound.
-import { createHash, randomUUID } from 'node:crypto';
-import type { CascadeConfig } from '../config/index.ts';
 import { CascadeError, Errors } from '../errors/index.ts';
-import type { EventProducer } from '../events/log/types.ts';
 import { metrics } from '../router/metrics.ts';
 import type { ContentStore, StoredRecord } from '../storage/types.ts';
-import { normalizeTitle, parseSiteinfo, type SiteInfo, type Title } from '../titles/index.ts';
-import { newTid, tidTime } from '../util/tid.ts';
+import type { SiteInfo, Title } from '../titles/index.ts';
+import { tidTime } from '../util/tid.ts';
 import type { ContentConfig } from './config.ts';
-import { deriveMobileHtml, deriveMobileSections, deriveSummary, type DeriveMeta } from './derive/index.ts';
+import { deriveMobileHtml, deriveMobileSections, deriveSummary } from './derive/index.ts';
 import { derivedType, representationHeaders } from './mobile-headers.ts';
 import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
-import type { PageInfo } from '../origins/mediawiki/page-info.ts';
-import { AccessState, assertReadable, type PageMeta } from './access.ts';
-import { fetchOriginRender, renderTarget } from './render.ts';
-import { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget } from './html.ts';
+import { AccessState, assertReadable } from './access.ts';
+import { renderAndStore } from './render.ts';
+import { HTML_TYPE } from './html.ts';
 import { defaultWorkers, DerivePool, runJob } from './derive/pool.ts';
 import { ContentErrors } from './errors.ts';
 import { HotCache, ServedEntry, trackHotCache } from './hot.ts';
 import { OriginClient } from './origin.ts';
+import { SiteTitles } from './sites.ts';
+import { ChangeNotices } from './changes.ts';
+import { Derivations } from './derived.ts';
+import type { PageMeta } from './access.ts';
+import type { ContentDeps, DerivedKind, Outcome, ReadOptions, Served, TitleSlot } from './types.ts';
 
+export type { ContentDeps, DerivedKind, Outcome, ReadOptions, Served, TitleSlot } from './types.ts';
+export { renderCount } from './render.ts';
 export type { PageMeta } from './access.ts';
 export { encodeTitle, htmlType, HTML_TYPE, injectTid, MOBILE_TYPE, parsePublicUri, redirectTarget, SUMMARY_TYPE } from './html.ts';
 
-export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead' | 'mobile-sections-remaining' | 'mobile-html';
-export type Outcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'unchanged' | 'rerender';
-
 export const cacheOutcomes = metrics.counter('cascade_content_cache_total', 'Content cache outcomes by endpoint', ['endpoint', 'outcome']);
-export const renderCount = metrics.counter('cascade_content_renders_total', 'HTML renders through the origin by domain (misses and re-renders)', ['domain']);
-
-export interface ContentDeps {
-  config: CascadeConfig;
-  store: ContentStore;
-  /** resource_change events go here (the event bus's in-process producer). */
-  producer?: EventProducer;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
-}
-
-export interface ReadOptions {
-  requestId?: string;
-  /** Internal `Cache-Control: no-cache`: render again. */
-  noCache?: boolean;
-  /** With noCache: ms since epoch from If-Unmodified-Since. */
-  ifUnmodifiedSince?: number;
-  /** `x-triggered-by` of the request, carried into emitted events. */
-  triggeredBy?: string;
-}
-
-/** A normalized title with the cache keys of its page (built once per raw title). */
-export interface TitleSlot {
-  title: Title;
-  /** Hot cache key of the page's latest HTML. */
-  htmlKey: string;
-  /** Key of its access metadata. */
-  metaKey: string;
-}
-
-export interface Served {
-  entry: ServedEntry;
-  outcome: Outcome;
-  /** Set when a stored copy was served because the origin failed. */
-  stale?: string;
-}
-
-const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
 export class ContentService {
   readonly origin: OriginClient;
   readonly hot: HotCache;
   readonly cfg: ContentConfig;
   readonly store: ContentStore;
-  private readonly producer?: EventProducer;
   readonly log: (msg: string, fields?: Record<string, unknown>) => void;
-  private sites = new Map<string, { site: SiteInfo; at: number }>();
-  private siteLoads = new Map<string, Promise<SiteInfo>>();
-  /** Normalized titles by domain and raw title, with the keys the hot path needs. */
-  private titleCache = new Map<string, Map<string, TitleSlot>>();
-  private titleCount = 0;
+  /** Siteinfo per domain and title normalization. */
+  private readonly sites: SiteTitles;
+  /** resource_change out (our renders) and in (other processes' renders). */
+  readonly changes: ChangeNotices;
+  /** Summary, mobile sections, mobile-html. */
+  private readonly derivations: Derivations;
   /** Store reads of hot entries in flight (one per key). */
   private loads = new Map<string, Promise<ServedEntry | undefined>>();
   private inflight = new Map<string, Promise<Served>>();
@@ -97,18 +60,11 @@ export class ContentService {
   renders = 0;
   /** Bumped by every eviction: a store read that started before one does not cache its (maybe older) result. */
   private dropGen = 0;
-  /** meta.id of resource_change events this process emitted (its own writes are in its cache already). */
-  private readonly ownChanges = new Set<string>();
-  /** Pages evicted because another instance stored a new render (for tests and metrics). */
-  remoteEvictions = 0;
   private readonly untrackHot: () => void;
-  /** The origin's page metadata by domain, page and revision (in flight or read). */
-  private readonly pageInfos = new Map<string, Promise<PageInfo | undefined>>();
 
   constructor(private readonly deps: ContentDeps) {
     this.cfg = deps.config.content;
     this.store = deps.store;
-    this.producer = deps.producer;
     this.log = deps.log ?? (() => {});
     this.origin = new OriginClient(deps.config.domains, { timeoutMs: this.cfg.origin.timeout_ms, connections: this.cfg.origin.connections });
     this.hot = new HotCache(this.cfg.hot_cache.max_bytes, this.cfg.hot_cache.ttl_ms);
@@ -116,6 +72,9 @@ export class ContentService {
     this.cacheControl = `s-maxage=${this.cfg.s_maxage}, max-age=${this.cfg.max_age}, must-revalidate`;
     this.accessMaxAgeMs = this.cfg.access_check_max_age_seconds * 1000;
     this.wiki = new MediaWikiAdapter(this.origin, this.log);
+    this.sites = new SiteTitles(this.wiki, this.cfg.siteinfo_ttl_seconds * 1000, (d, key) => ({ htmlKey: this.hotKey(d, 'html', key), metaKey: this.access.key(d, key) }));
+    this.changes = new ChangeNotices(deps.producer, { hasDomain: (d) => this.hasDomain(d), dropHot: (d, k) => this.dropHot(d, k), log: this.log });
+    this.derivations = new Derivations(this);
     this.access = new AccessState(this.store, this.wiki, {
       maxAgeMs: this.accessMaxAgeMs,
       reverifyDelayMs: this.cfg.access_reverify_delay_ms,
@@ -146,63 +105,22 @@ export class ContentService {
   // ---------------------------------------------------------------- siteinfo and titles
 
   /** The domain's siteinfo, fetched from the origin and cached (coalesced). */
-  async siteinfo(domain: string, requestId?: string): Promise<SiteInfo> {
-    const have = this.sites.get(domain);
-    if (have && Date.now() - have.at < this.cfg.siteinfo_ttl_seconds * 1000) return have.site;
-    let p = this.siteLoads.get(domain);
-    if (!p) {
-      p = (async () => {
-        try {
-          const json = await this.wiki.siteinfo(domain, requestId);
-          const site = parseSiteinfo(json);
-          this.sites.set(domain, { site, at: Date.now() });
-          this.titleCache.clear();
-          this.titleCount = 0;
-          return site;
-        } catch (e) {
-          // Keep serving with the old siteinfo while the origin is down.
-          if (have) return have.site;
-          throw e;
-        } finally {
-          this.siteLoads.delete(domain);
-        }
-      })();
-      this.siteLoads.set(domain, p);
-    }
-    return p;
+  siteinfo(domain: string, requestId?: string): Promise<SiteInfo> {
+    return this.sites.siteinfo(domain, requestId);
   }
 
   /** Cached normalization (sync) when the domain's siteinfo is loaded; no allocation on a hit. */
   titleSlot(domain: string, raw: string): TitleSlot | undefined {
-    let byRaw = this.titleCache.get(domain);
-    const hit = byRaw?.get(raw);
-    if (hit !== undefined) return hit;
-    const s = this.sites.get(domain);
-    if (!s || Date.now() - s.at >= this.cfg.siteinfo_ttl_seconds * 1000) return undefined;
-    const title = normalizeTitle(raw, s.site);
-    if (this.titleCount >= 50000) {
-      this.titleCache.clear();
-      this.titleCount = 0;
-      byRaw = undefined;
-    }
-    if (!byRaw) this.titleCache.set(domain, (byRaw = new Map()));
-    const key = title.prefixedDbKey;
-    const slot: TitleSlot = { title, htmlKey: this.hotKey(domain, 'html', key), metaKey: this.metaKey(domain, key) };
-    byRaw.set(raw, slot);
-    this.titleCount++;
-    return slot;
+    return this.sites.slot(domain, raw);
   }
 
   /** Cached normalization (sync) when the domain's siteinfo is loaded. */
   titleSync(domain: string, raw: string): Title | undefined {
-    return this.titleSlot(domain, raw)?.title;
+    return this.sites.slot(domain, raw)?.title;
   }
 
-  async title(domain: string, raw: string, requestId?: string): Promise<Title> {
-    const t = this.titleSync(domain, raw);
-    if (t) return t;
-    await this.siteinfo(domain, requestId);
-    return this.titleSync(domain, raw) ?? normalizeTitle(raw, (await this.siteinfo(domain, requestId)));
+  title(domain: string, raw: string, requestId?: string): Promise<Title> {
+    return this.sites.title(domain, raw, requestId);
   }
 
   // ---------------------------------------------------------------- access metadata
@@ -258,13 +176,15 @@ export class ContentService {
 
   // ---------------------------------------------------------------- HTML
 
-  private hotKey(domain: string, bucket: string, key: string, rev?: number): string {
+  /** Hot cache key of a page's representation (latest, or one revision). */
+  hotKey(domain: string, bucket: string, key: string, rev?: number): string {
     return `${domain}\u0000${bucket}\u0000${key}\u0000${rev ?? ''}`;
   }
 
-  private entry(domain: string, bucket: string, rec: StoredRecord): ServedEntry {
+  /** A stored record as a ready-to-send entry with this domain's headers. */
+  entry(domain: string, bucket: string, rec: StoredRecord): ServedEntry {
     const contentType = rec.contentType ?? (bucket === 'html' ? HTML_TYPE : derivedType(bucket));
-    const extra = representationHeaders(bucket, this.sites.get(domain)?.site.lang);
+    const extra = representationHeaders(bucket, this.sites.lang(domain));
     return new ServedEntry(rec, {
       contentType,
       cacheControl: this.cacheControl,
@@ -398,7 +318,7 @@ export class ContentService {
     if (running) return running.then((s) => ({ ...s, outcome: 'coalesced' as const }));
     const p = (async (): Promise<Served> => {
       try {
-        return await this.render(domain, title, rev, stored, o, outcome);
+        return await renderAndStore(this, domain, title, rev, stored, o, outcome);
       } catch (e) {
         const ce = e instanceof CascadeError ? e : undefined;
         const originDown = ce !== undefined && (ce.code === ContentErrors.originFailed.code || ce.status >= 500);
@@ -417,251 +337,33 @@ export class ContentService {
     return p;
   }
 
-  private async render(
-    domain: string,
-    title: Title,
-    rev: number | undefined,
-    stored: ServedEntry | undefined,
-    o: ReadOptions,
-    outcome: Outcome,
-  ): Promise<Served> {
-    const key = title.prefixedDbKey;
-    this.renders++;
-    renderCount.inc([domain]);
-    const isLatest = rev === undefined;
-    const t = await renderTarget(this, domain, key, rev, stored, o);
-    let got;
-    try {
-      got = await fetchOriginRender(this, domain, key, t, o, isLatest);
-    } catch (e) {
-      // MediaWiki 1.39 answers a hidden revision's HTML with 500 (RevisionAccessException): ask.
-      const hidden =
-        e instanceof CascadeError &&
-        (e.status === 403 || (e.status >= 500 && (await this.wiki.revisionsHidden(domain, [t.rev], o.requestId).catch(() => undefined))?.get(t.rev) === true));
-      if (hidden) {
-        await this.access.markRevisionVisibility(domain, key, t.rev, true);
-        throw new CascadeError(ContentErrors.revisionSuppressed, `revision ${t.rev} of ${key} is hidden`);
-      }
-      throw e;
-    }
-    const { rev: targetRev, pageId, timestamp } = t;
-    const html = got.body;
-    const hash = sha1(html);
-    const revKey = this.hotKey(domain, 'html', key, targetRev);
-    const latestKey = this.hotKey(domain, 'html', key);
-
-    // Byte-identical to the stored render of this revision: keep its tid (and ETag), emit nothing.
-    let same: ServedEntry | undefined = stored && stored.rev === targetRev ? stored : undefined;
-    if (!same) {
-      const rec = await this.store.getRev(domain, 'html', key, targetRev);
-      if (rec) same = this.entry(domain, 'html', rec);
-    }
-    let served: Served;
-    if (same && same.storedHeaders['x-cascade-origin-sha1'] === hash) {
-      served = { entry: same, outcome: 'unchanged' };
-      this.hot.set(revKey, same);
-      if (isLatest) this.hot.set(latestKey, same);
-    } else {
-      const tid = newTid();
-      const text = html.toString('utf8');
-      const redirect = redirectTarget(text);
-      let redirectKey: string | undefined;
-      if (redirect) {
-        try {
-          redirectKey = (await this.title(domain, redirect)).prefixedDbKey;
-        } catch {
-          redirectKey = undefined;
-        }
-      }
-      const headers: Record<string, string> = { 'x-cascade-origin-sha1': hash };
-      if (redirectKey) headers['x-cascade-redirect'] = redirectKey;
-      if (pageId !== undefined) headers['x-cascade-page-id'] = String(pageId);
-      if (timestamp) headers['x-cascade-rev-timestamp'] = timestamp;
-      if (got.renderedAt !== undefined) headers['x-cascade-origin-rendered'] = String(got.renderedAt);
-      const put = await this.store.put({
-        domain,
-        bucket: 'html',
-        key,
-        rev: targetRev,
-        tid,
-        contentType: got.htmlVersion ? htmlType(got.htmlVersion) : HTML_TYPE,
-        headers,
-        body: injectTid(text, tid),
-        skipUnchanged: false,
-      });
-      const rec = await this.store.getRevTid(domain, 'html', key, targetRev, put.tid);
-      if (!rec) throw new CascadeError(Errors.internal, `render ${targetRev}/${put.tid} of ${key} vanished after the write`);
-      const entry = this.entry(domain, 'html', rec);
-      served = { entry, outcome };
-      this.hot.set(revKey, entry);
-      if (put.status === 'created') {
-        const latest = this.hot.peek(latestKey);
-        if (isLatest || !latest || latest.rev <= targetRev) this.hot.set(latestKey, entry);
-        this.emitChange(domain, 'html', key, o);
-      }
-    }
-    if (isLatest) {
-      await this.access.update(domain, key, (m) => {
-        m.latestRev = targetRev;
-        if (pageId !== undefined) m.pageId = pageId;
-        if (timestamp) m.latestTimestamp = timestamp;
-        m.deleted = false;
-        delete m.missing;
-        m.checkedAt = Date.now();
-      });
-    }
-    return served;
-  }
-
   // ---------------------------------------------------------------- events
 
   /** Public URL of a resource, as CDNs know it (meta.uri of resource_change). */
   publicUri(domain: string, endpoint: string, key: string): string {
-    return `https://${domain}/api/rest_v1/page/${endpoint}/${encodeTitle(key)}`;
+    return this.changes.publicUri(domain, endpoint, key);
   }
 
-  private emitChange(domain: string, endpoint: string, key: string, o: ReadOptions): void {
-    if (!this.producer) return;
-    const event: Record<string, unknown> = {
-      $schema: '/resource_change/1.0.0',
-      meta: {
-        uri: this.publicUri(domain, endpoint, key),
-        stream: 'resource_change',
-        domain,
-        dt: new Date().toISOString(),
-        id: randomUUID(),
-        ...(o.requestId ? { request_id: o.requestId } : {}),
-      },
-      tags: ['cascade', endpoint],
-      ...(o.triggeredBy ? { triggered_by: o.triggeredBy } : {}),
-    };
-    if (this.ownChanges.size >= 10000) this.ownChanges.clear(); // ids whose event never came back (no consumer)
-    this.ownChanges.add((event.meta as { id: string }).id);
-    this.producer.produce([event]).catch((e: unknown) => this.log('resource_change not emitted', { uri: (event.meta as { uri: string }).uri, error: String(e) }));
-  }
-
-  /**
-   * A resource_change from the shared log: when another process stored a new render of the
-   * page, drops this process's hot entries of it (all endpoints, latest and revisions) so the
-   * next read goes to the shared store. Returns whether anything was evicted for it.
-   */
+  /** A resource_change from the shared log (see ChangeNotices.apply). */
   applyResourceChange(uri: string, eventId: string | undefined): boolean {
-    if (eventId !== undefined && this.ownChanges.delete(eventId)) return false;
-    const page = parsePublicUri(uri);
-    if (!page || !this.hasDomain(page.domain)) return false;
-    this.dropHot(page.domain, page.key);
-    this.remoteEvictions++;
-    return true;
+    return this.changes.apply(uri, eventId);
+  }
+
+  /** Pages evicted because another instance stored a new render (for tests and metrics). */
+  get remoteEvictions(): number {
+    return this.changes.remoteEvictions;
   }
 
   // ---------------------------------------------------------------- derived content
 
-  /** Summary / mobile sections of the latest revision, derived from the stored HTML. */
-  async derived(kind: DerivedKind, domain: string, title: Title, html: ServedEntry, o: ReadOptions = {}): Promise<Served> {
-    const key = title.prefixedDbKey;
-    const hk = this.hotKey(domain, kind, key);
-    const fits = (e: ServedEntry | undefined) => e !== undefined && e.rev === html.rev && e.tid === html.tid;
-    const hot = this.hot.get(hk);
-    if (fits(hot)) return { entry: hot!, outcome: 'hit' };
-    if (kind === 'mobile-sections-lead' || kind === 'mobile-sections-remaining') {
-      const full = await this.derived('mobile-sections', domain, title, html, o);
-      // Both parts at once (the split parses the whole document, in a worker when it is large).
-      const [lead, remaining] = await this.derivePool.run('split', await full.entry.text());
-      const other = this.hotKey(domain, kind === 'mobile-sections-lead' ? 'mobile-sections-remaining' : 'mobile-sections-lead', key);
-      const part = (text: string) => this.entry(domain, 'mobile-sections', syntheticRecord(key, html.rev, html.tid, MOBILE_TYPE, Buffer.from(text)));
-      const entry = part(kind === 'mobile-sections-lead' ? lead : remaining);
-      this.hot.set(hk, entry);
-      this.hot.set(other, part(kind === 'mobile-sections-lead' ? remaining : lead));
-      return { entry, outcome: full.outcome };
-    }
-    const rec = this.hasBucket(domain, kind) ? await this.store.getRev(domain, kind, key, html.rev) : undefined;
-    if (rec && rec.tid === html.tid) {
-      const entry = this.entry(domain, kind, rec);
-      this.hot.set(hk, entry);
-      return { entry, outcome: 'hit' };
-    }
-    const ck = `${domain}\u0000${key}\u0000${kind}\u0000${html.tid}`;
-    const running = this.inflight.get(ck);
-    if (running) return running.then((s) => ({ ...s, outcome: 'coalesced' as const }));
-    const p = (async (): Promise<Served> => {
-      try {
-        const text = await html.text();
-        const { meta, complete } = await this.deriveMeta(domain, title, html, o.requestId);
-        const [body] = await this.derivePool.run(kind, text, meta);
-        if (!this.hasBucket(domain, kind) || !complete) {
-          // A config from before this representation had a bucket, or the origin's metadata could
-          // not be read: serve the derivation from memory only (the next read after the hot
-          // cache's ttl derives it again), never store a degraded one.
-          const entry = this.entry(domain, kind, syntheticRecord(key, html.rev, html.tid, derivedType(kind), Buffer.from(body)));
-          this.hot.set(hk, entry);
-          return { entry, outcome: 'miss' };
-        }
-        const put = await this.store.put({
-          domain,
-          bucket: kind,
-          key,
-          rev: html.rev,
-          tid: html.tid,
-          contentType: derivedType(kind),
-          body,
-        });
-        const stored = await this.store.getRevTid(domain, kind, key, html.rev, put.tid);
-        if (!stored) throw new CascadeError(Errors.internal, `derived ${kind} of ${key} vanished after the write`);
-        const entry = this.entry(domain, kind, stored);
-        this.hot.set(hk, entry);
-        if (put.status === 'created') this.emitChange(domain, kind, key, o);
-        return { entry, outcome: 'miss' };
-      } finally {
-        this.inflight.delete(ck);
-      }
-    })();
-    this.inflight.set(ck, p);
-    return p;
+  /** Summary / mobile sections / mobile-html of the latest revision, derived from the stored HTML. */
+  derived(kind: DerivedKind, domain: string, title: Title, html: ServedEntry, o: ReadOptions = {}): Promise<Served> {
+    return this.derivations.derived(kind, domain, title, html, o);
   }
 
-  /** A derivation of a render that is not stored (an older revision: only the latest is kept, as RESTBase does). */
-  async deriveUnstored(kind: 'mobile-html', domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<string> {
-    const { meta } = await this.deriveMeta(domain, title, html, requestId);
-    const [body] = await this.derivePool.run(kind, await html.text(), meta);
-    return body!;
-  }
-
-  /** The origin's page metadata for one revision (shared by the derivations of one render). */
-  private originPageInfo(domain: string, key: string, rev: number, requestId?: string): Promise<PageInfo | undefined> {
-    const k = `${domain}\u0000${key}\u0000${rev}`;
-    let p = this.pageInfos.get(k);
-    if (!p) {
-      if (this.pageInfos.size >= 1000) this.pageInfos.clear();
-      p = this.wiki.pageMetadata(domain, key, requestId).catch((e: unknown) => {
-        this.pageInfos.delete(k);
-        this.log('page metadata not read from the origin; deriving without it', { domain, key, error: String(e) });
-        return undefined;
-      });
-      this.pageInfos.set(k, p);
-    }
-    return p;
-  }
-
-  private async deriveMeta(domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<{ meta: DeriveMeta; complete: boolean }> {
-    const site = await this.siteinfo(domain, requestId);
-    const pageId = Number(html.storedHeaders['x-cascade-page-id'] ?? this.access.peek(this.metaKey(domain, title.prefixedDbKey))?.pageId ?? 0);
-    const timestamp = html.storedHeaders['x-cascade-rev-timestamp'];
-    const info = await this.originPageInfo(domain, title.prefixedDbKey, html.rev, requestId);
-    return { meta: { ...this.baseMeta(domain, title, site, pageId, html, timestamp), ...(info ? originMeta(info) : {}) }, complete: info !== undefined };
-  }
-
-  private baseMeta(domain: string, title: Title, site: SiteInfo, pageId: number, html: ServedEntry, timestamp: string | undefined): DeriveMeta {
-    return {
-      domain,
-      title: title.prefixedDbKey,
-      site,
-      pageid: pageId,
-      revision: html.rev,
-      tid: html.tid,
-      ...(timestamp ? { timestamp } : {}),
-      lang: site.lang,
-      dir: site.dir,
-    };
+  /** A derivation of a render that is not stored (an older revision). */
+  deriveUnstored(kind: 'mobile-html', domain: string, title: Title, html: ServedEntry, requestId?: string): Promise<string> {
+    return this.derivations.unstored(kind, domain, title, html, requestId);
   }
 
   async close(): Promise<void> {
@@ -679,21 +381,4 @@ export class ContentService {
 function renderTime(e: ServedEntry): number {
   const origin = Number(e.storedHeaders['x-cascade-origin-rendered']);
   return Number.isFinite(origin) && origin > 0 ? Math.min(origin, e.renderedAt) : e.renderedAt;
-}
-
-/** DeriveMeta fields from the origin's page metadata (only those it has). */
-function originMeta(info: PageInfo): Partial<DeriveMeta> {
-  return {
-    ...(info.wikibaseItem ? { wikibase_item: info.wikibaseItem } : {}),
-    ...(info.description ? { description: info.description.text, description_source: info.description.source } : {}),
-    ...(info.thumbnail && info.original ? { thumbnail: info.thumbnail, originalimage: info.original } : {}),
-    ...(info.coordinates ? { coordinates: info.coordinates } : {}),
-    ...(info.protection ? { protection: info.protection, editable: info.protection.edit === undefined } : {}),
-    ...(info.lastModifier ? { lastmodifier: info.lastModifier } : {}),
-    ...(info.languageCount !== undefined ? { languagecount: info.languageCount } : {}),
-  };
-}
-
-function syntheticRecord(key: string, rev: number, tid: string, contentType: string, body: Buffer): StoredRecord {
-  return { key, rev, tid, contentType, headers: {}, encoding: 'identity', stored: body, body: () => body, writtenAt: Date.now() };
 }

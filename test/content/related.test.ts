@@ -18,11 +18,8 @@ describe('page/related', () => {
     proxy = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       const p = url.searchParams;
-      if (url.pathname === '/w/api.php' && p.get('siprop') === 'extensions') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ batchcomplete: true, query: { extensions: [{ type: 'other', name: 'CirrusSearch' }] } }));
-        return;
-      }
+      // siteinfo asked for extensions: the wiki's answer with CirrusSearch added.
+      const addCirrus = url.pathname === '/w/api.php' && (p.get('siprop') ?? '').split('|').includes('extensions');
       if (url.pathname === '/w/api.php' && p.get('list') === 'search') {
         searches.push(p.get('srsearch') ?? '');
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -38,7 +35,12 @@ describe('page/related', () => {
           ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }),
         }).then(
           async (r) => {
-            const body = Buffer.from(await r.arrayBuffer());
+            let body = Buffer.from(await r.arrayBuffer());
+            if (addCirrus) {
+              const j = JSON.parse(body.toString('utf8')) as { query?: { extensions?: unknown[] } };
+              j.query = { ...j.query, extensions: [...(j.query?.extensions ?? []), { type: 'other', name: 'CirrusSearch' }] };
+              body = Buffer.from(JSON.stringify(j));
+            }
             res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream', ...(r.headers.get('etag') ? { etag: r.headers.get('etag')! } : {}) });
             res.end(body);
           },
