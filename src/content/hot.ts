@@ -171,6 +171,19 @@ interface Slot {
   entry: ServedEntry;
   /** When the slot last moved to the recent end (ms). */
   touched: number;
+  /** The page the key belongs to (`domain\0key`), for dropping a page's entries at once. */
+  page: string;
+}
+
+/**
+ * The page of a hot key `domain\0bucket\0key\0rev` (see ContentService.hotKey): `domain\0key`.
+ * Keys of another shape are their own page.
+ */
+export function pageOfHotKey(k: string): string {
+  const a = k.indexOf('\u0000');
+  const b = a === -1 ? -1 : k.indexOf('\u0000', a + 1);
+  const c = b === -1 ? -1 : k.indexOf('\u0000', b + 1);
+  return c === -1 ? k : k.slice(0, a) + k.slice(b, c);
 }
 
 /** Recency is refreshed at most this often per key, so a hit costs no Map re-insertion. */
@@ -182,6 +195,8 @@ const TOUCH_INTERVAL_MS = 1000;
  */
 export class HotCache {
   private map = new Map<string, Slot>();
+  /** Keys by page: a page's change drops its entries without scanning the cache. */
+  private byPage = new Map<string, Set<string>>();
   private bytes = 0;
   hits = 0;
   misses = 0;
@@ -223,7 +238,11 @@ export class HotCache {
     }
     this.delete(key);
     if (e.size > this.maxBytes / 4) return; // too big to be worth caching: it would push out many others
-    this.map.set(key, { entry: e, touched: Date.now() });
+    const page = pageOfHotKey(key);
+    this.map.set(key, { entry: e, touched: Date.now(), page });
+    let keys = this.byPage.get(page);
+    if (!keys) this.byPage.set(page, (keys = new Set()));
+    keys.add(key);
     if (e.hotRefs++ === 0) {
       e.hotBytes = e.size;
       this.bytes += e.size;
@@ -243,6 +262,8 @@ export class HotCache {
     const s = this.map.get(key);
     if (s) {
       this.map.delete(key);
+      const keys = this.byPage.get(s.page);
+      if (keys?.delete(key) && keys.size === 0) this.byPage.delete(s.page);
       if (--s.entry.hotRefs === 0) {
         this.bytes -= s.entry.hotBytes;
         s.entry.hotBytes = 0;
@@ -250,9 +271,10 @@ export class HotCache {
     }
   }
 
-  /** Drops every entry whose key starts with `prefix`. */
-  deletePrefix(prefix: string): void {
-    for (const k of [...this.map.keys()]) if (k.startsWith(prefix)) this.delete(k);
+  /** Drops every entry of a page (all representations, latest and revisions): no scan. */
+  deletePage(domain: string, key: string): void {
+    const keys = this.byPage.get(`${domain}\u0000${key}`);
+    if (keys) for (const k of [...keys]) this.delete(k);
   }
 
   private evict(): void {

@@ -142,9 +142,7 @@ export class ContentService {
   /** Drops a page's hot entries (all endpoints, latest and revisions). */
   dropHot(domain: string, key: string): void {
     this.dropGen++;
-    for (const b of ['html', 'summary', 'mobile-sections', 'mobile-sections-lead', 'mobile-sections-remaining', 'mobile-html']) {
-      this.hot.deletePrefix(`${domain}\u0000${b}\u0000${key}\u0000`);
-    }
+    this.hot.deletePage(domain, key);
   }
 
   /** Access event: the page was deleted (404 at once; re-verified with the origin shortly). */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { configFromYaml } from '../../src/config/index.ts';
 import { HTML_TYPE, injectTid } from '../../src/content/index.ts';
-import { HotCache, ServedEntry } from '../../src/content/hot.ts';
+import { HotCache, pageOfHotKey, ServedEntry } from '../../src/content/hot.ts';
 import { DEFAULT_HEADERS } from '../../src/router/server.ts';
 import { openStore } from '../../src/storage/index.ts';
 import type { ContentStore, StoredRecord } from '../../src/storage/types.ts';
@@ -150,6 +150,28 @@ describe('HotCache', () => {
     assert.equal(c.get('a', e.loadedAt + 50), e);
     assert.equal(c.get('a', e.loadedAt + 101), undefined);
     assert.equal(c.peek('a'), e);
+  });
+
+  it('drops every entry of one page by its index, and only that page', () => {
+    const c = new HotCache(10_000_000, 60_000);
+    const k = (domain: string, bucket: string, key: string, rev = '') => `${domain}\u0000${bucket}\u0000${key}\u0000${rev}`;
+    const html = entryOf(1000);
+    c.set(k('a.wiki', 'html', 'Foo'), html);
+    c.set(k('a.wiki', 'html', 'Foo', '7'), html);
+    c.set(k('a.wiki', 'summary', 'Foo'), entryOf(100));
+    c.set(k('a.wiki', 'mobile-html', 'Foo'), entryOf(100));
+    // Neighbours a prefix scan could confuse: a longer title, another domain, another page.
+    const keep = [k('a.wiki', 'html', 'Foo_bar'), k('b.wiki', 'html', 'Foo'), k('a.wiki', 'summary', 'Bar')];
+    const kept = keep.map(() => entryOf(10));
+    keep.forEach((key, i) => c.set(key, kept[i]));
+    assert.equal(pageOfHotKey(k('a.wiki', 'summary', 'Foo', '7')), 'a.wiki\u0000Foo');
+    c.deletePage('a.wiki', 'Foo');
+    assert.equal(c.count, keep.length);
+    for (const key of keep) assert.ok(c.peek(key), key);
+    assert.equal(c.totalBytes, kept.reduce((n, e) => n + e.size, 0), 'the dropped entries are no longer counted');
+    c.deletePage('a.wiki', 'Foo'); // nothing left: no error
+    for (const key of keep) c.delete(key);
+    assert.equal(c.totalBytes, 0);
   });
 });
 
