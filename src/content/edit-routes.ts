@@ -6,6 +6,7 @@
 // saved as wikitext edits are. `html/to/wikitext` is that transform on its own. data-parsoid
 // is inline in the renders Cascade stores, so the separate data-parsoid endpoint answers 404.
 import { CascadeError } from '../errors/index.ts';
+import { readForm } from './form.ts';
 import type { RequestContext } from '../router/router.ts';
 import { sendJson } from '../router/server.ts';
 import type { Title } from '../titles/index.ts';
@@ -69,7 +70,7 @@ export function editEndpoints(routes: ContentRoutes): Endpoint[] {
       if (!t) return;
       key = t.prefixedDbKey;
     }
-    const f = await routes.form(ctx.req, svc.cfg.max_body_bytes);
+    const f = await readForm(ctx.req, svc.cfg.max_body_bytes);
     if (typeof f.html !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `html` is required');
     const text = Buffer.from(await svc.wiki.htmlToWikitext(domain, key, rev, f.html, undefined, ctx.requestId), 'utf8');
     ctx.res.writeHead(200, { 'content-type': WIKITEXT_TYPE, 'content-length': text.length, 'cache-control': 'no-cache' });
@@ -95,7 +96,7 @@ export function editEndpoints(routes: ContentRoutes): Endpoint[] {
       handler: async (ctx, domain) => {
         const t = await routes.title(ctx, domain);
         if (!t) return;
-        const f = await routes.form(ctx.req, svc.cfg.max_body_bytes);
+        const f = await readForm(ctx.req, svc.cfg.max_body_bytes);
         if (typeof f.html !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `html` is required');
         const base = f.base_etag ? parseEtag(f.base_etag) : undefined;
         let original;

@@ -2,6 +2,7 @@
 // (derived on request; only the latest revision's is stored, as RESTBase keeps it), and the
 // transform of posted Parsoid HTML into mobile HTML (nothing stored).
 import { CascadeError } from '../errors/index.ts';
+import { readForm } from './form.ts';
 import type { RequestContext } from '../router/router.ts';
 import { readBody } from '../router/server.ts';
 import { ContentErrors } from './errors.ts';
@@ -56,7 +57,7 @@ export function mobileHtmlEndpoints(routes: ContentRoutes): Endpoint[] {
         const t = await routes.title(ctx, domain);
         if (!t) return;
         const ct = String(ctx.req.headers['content-type'] ?? '');
-        const text = ct.startsWith('text/html') ? (await readBody(ctx.req, svc.cfg.max_body_bytes)).toString('utf8') : (await routes.form(ctx.req, svc.cfg.max_body_bytes)).html;
+        const text = ct.startsWith('text/html') ? (await readBody(ctx.req, svc.cfg.max_body_bytes)).toString('utf8') : (await readForm(ctx.req, svc.cfg.max_body_bytes)).html;
         if (typeof text !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `html` (or a text/html body) is required');
         const site = await svc.siteinfo(domain, ctx.requestId);
         const [body] = await svc.derivePool.run('mobile-html', text, { domain, title: t.prefixedDbKey, site, lang: site.lang, dir: site.dir });

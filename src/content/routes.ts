@@ -1,15 +1,15 @@
 // The content API's HTTP surface: every endpoint is declared once (path, stability, docs,
 // handler) and mounted under both `/{domain}/v1` and `/api/rest_v1` (domain from Host).
 // The same declarations produce the OpenAPI spec.
-import type { IncomingMessage } from 'node:http';
-import { CascadeError, Errors } from '../errors/index.ts';
+import { CascadeError } from '../errors/index.ts';
 import type { Router, RequestContext } from '../router/router.ts';
 import type { CounterSeries } from '../router/metrics.ts';
-import { readBody, sendJson, writePrecomputed } from '../router/server.ts';
+import { sendJson, writePrecomputed } from '../router/server.ts';
 import type { StoredEncoding } from '../storage/types.ts';
 import type { Title } from '../titles/index.ts';
 import { isTid } from '../util/tid.ts';
 import { ContentErrors } from './errors.ts';
+import { readForm } from './form.ts';
 import * as pages from './pages.ts';
 import { metadataEndpoints } from './meta-routes.ts';
 import { transformEndpoints } from './transform-routes.ts';
@@ -241,24 +241,6 @@ export class ContentRoutes {
     await this.send(ctx, served, kind);
   }
 
-  async form(req: IncomingMessage, limit: number): Promise<Record<string, string>> {
-    const ct = String(req.headers['content-type'] ?? '');
-    const body = await readBody(req, limit);
-    if (ct.startsWith('application/x-www-form-urlencoded') || ct === '') {
-      return nullProto(new URLSearchParams(body.toString('utf8')));
-    }
-    if (ct.startsWith('application/json')) {
-      try {
-        const j = JSON.parse(body.toString('utf8')) as unknown;
-        if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not an object');
-        return nullProto(Object.entries(j).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-      } catch (e) {
-        throw new CascadeError(ContentErrors.badForm, `invalid JSON body: ${(e as Error).message}`);
-      }
-    }
-    if (ct.startsWith('multipart/form-data')) return parseMultipart(body, ct);
-    throw new CascadeError(Errors.unsupportedMediaType, `unsupported content type: ${ct}`);
-  }
 
   private declare(): Endpoint[] {
     const svc = this.svc;
@@ -364,7 +346,7 @@ export class ContentRoutes {
         handler: async (ctx, domain) => {
           const t = await this.title(ctx, domain);
           if (!t) return;
-          const f = await this.form(ctx.req, svc.cfg.max_body_bytes);
+          const f = await readForm(ctx.req, svc.cfg.max_body_bytes);
           if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
           const pass: Record<string, string> = {};
           for (const h of ['cookie', 'authorization']) {
@@ -392,35 +374,4 @@ export class ContentRoutes {
       router.add(ep.method, `/api/rest_v1${ep.path}`, handler);
     }
   }
-}
-
-/** Form fields in an object without a prototype (`f.toString` is no field unless sent). */
-function nullProto(entries: Iterable<[string, string]>): Record<string, string> {
-  const out = Object.create(null) as Record<string, string>;
-  for (const [k, v] of entries) out[k] = v;
-  return out;
-}
-
-/** Fields of a multipart/form-data body (no files: the forms here carry text). */
-export function parseMultipart(body: Buffer, contentType: string): Record<string, string> {
-  const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
-  if (!m) throw new CascadeError(ContentErrors.badForm, 'multipart body without boundary');
-  const boundary = Buffer.from(`--${m[1] ?? m[2]}`);
-  // No prototype: a field named `__proto__` or `constructor` is just a field.
-  const out = Object.create(null) as Record<string, string>;
-  let pos = body.indexOf(boundary);
-  while (pos !== -1) {
-    const start = pos + boundary.length;
-    if (body[start] === 0x2d && body[start + 1] === 0x2d) break; // closing boundary
-    const headEnd = body.indexOf('\r\n\r\n', start);
-    if (headEnd === -1) break;
-    const head = body.subarray(start, headEnd).toString('utf8');
-    const next = body.indexOf(boundary, headEnd + 4);
-    if (next === -1) break;
-    const value = body.subarray(headEnd + 4, next - 2); // strip the CRLF before the boundary
-    const name = /name="([^"]*)"/i.exec(head)?.[1];
-    if (name !== undefined) out[name] = value.toString('utf8');
-    pos = next;
-  }
-  return out;
 }

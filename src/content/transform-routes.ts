@@ -1,6 +1,7 @@
 // The transform endpoints: wikitext → HTML through the origin's transform route (nothing is
 // stored), titled, of one revision, or untitled; `body_only` answers the body's inner HTML.
 import { CascadeError } from '../errors/index.ts';
+import { readForm } from './form.ts';
 import type { RequestContext } from '../router/router.ts';
 import { ContentErrors } from './errors.ts';
 import { bodyInner } from './html.ts';
@@ -27,7 +28,7 @@ export function transformEndpoints(routes: ContentRoutes): Endpoint[] {
       if (!title) return;
     }
     const key = title?.prefixedDbKey;
-    const f = await routes.form(ctx.req, svc.cfg.max_body_bytes);
+    const f = await readForm(ctx.req, svc.cfg.max_body_bytes);
     const stash = f.stash === 'true' || f.stash === '1';
     if (stash && !title) throw new CascadeError(ContentErrors.badForm, 'stash needs a title: POST /transform/wikitext/to/html/{title}');
     if (typeof f.wikitext !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `wikitext` is required');
