@@ -8,6 +8,7 @@ import { ContentErrors } from './errors.ts';
 import { ContentRoutes } from './routes.ts';
 import { ContentService, type ContentDeps } from './service.ts';
 import { mountDocs } from './spec.ts';
+import { mountResources, type ResourceRuntime } from '../resources/index.ts';
 
 export { ContentService, encodeTitle, injectTid, redirectTarget, HTML_TYPE, SUMMARY_TYPE, MOBILE_TYPE, cacheOutcomes } from './service.ts';
 export type { ContentDeps, PageMeta, Served, Outcome, DerivedKind, ReadOptions } from './service.ts';
@@ -19,6 +20,8 @@ export type { Endpoint, Stability } from './routes.ts';
 export interface MountedContent {
   service: ContentService;
   routes: ContentRoutes;
+  /** Declared resources (src/resources). */
+  resources: ResourceRuntime;
   limiter: RateLimiter;
   /** `before` hook for createHttpServer (rate limiting). */
   before: (ctx: RequestContext) => boolean | void;
@@ -56,7 +59,8 @@ export function mountContent(router: Router, deps: ContentDeps): MountedContent 
   const service = new ContentService(deps);
   const routes = new ContentRoutes(service, deps.config.default_domain);
   routes.mount(router);
-  mountDocs(router, routes.endpoints, (ctx) => routes.domains.resolve(ctx));
+  const declared = mountResources(router, service, routes, deps.config, deps.producer);
+  mountDocs(router, [...routes.endpoints, ...declared.endpoints], (ctx) => routes.domains.resolve(ctx));
 
   const sysDomain = (ctx: RequestContext) => {
     requireInternal(ctx);
@@ -101,9 +105,13 @@ export function mountContent(router: Router, deps: ContentDeps): MountedContent 
   return {
     service,
     routes,
+    resources: declared.runtime,
     limiter,
     before: rateLimitHook(limiter),
     onResponse: observeRequest,
-    close: () => service.close(),
+    close: async () => {
+      await declared.runtime.close();
+      await service.close();
+    },
   };
 }
