@@ -162,7 +162,8 @@ export function applyResources(cfg: CascadeConfig, byDomain: Map<string, Resourc
     for (const r of list) {
       if (r.decl.kind !== 'stored') continue;
       buckets[r.name] ??= r.decl.storage;
-      if (r.decl.refresh !== 'eager') buckets[MARKS_BUCKET] ??= { type: 'key_value', compression: 'none', retention: { policy: 'all' } };
+      // Every change writes its mark first, whatever the policy (reads compare it with the render).
+      buckets[MARKS_BUCKET] ??= { type: 'key_value', compression: 'none', retention: { policy: 'all' } };
     }
   }
   const old = cfg.changeprop.dependencies ?? {};

@@ -18,7 +18,7 @@ import { ServedEntry } from '../content/hot.ts';
 import { checkStatus, OriginClient, type OriginResponse } from '../content/origin.ts';
 import type { ContentService, Served } from '../content/service.ts';
 import type { StoredRecord } from '../storage/types.ts';
-import { newTid, tidTime } from '../util/tid.ts';
+import { compareTids, isTid, newTid, tidTime } from '../util/tid.ts';
 import { MARKS_BUCKET, type Resource } from './declare.ts';
 import { ReadHeat } from './heat.ts';
 
@@ -102,12 +102,12 @@ export class ResourceRuntime {
     return `${r.name}/${key}`;
   }
 
-  /** When a change of the page was last processed for this resource (ms), if ever. */
-  async markedAt(r: Resource, domain: string, key: string): Promise<number | undefined> {
+  /** When a change of the page was last processed for this resource (a time UUID), if ever. */
+  async markedAt(r: Resource, domain: string, key: string): Promise<string | undefined> {
     const rec = await this.svc.store.getLatest(domain, MARKS_BUCKET, this.markKey(r, key));
     if (!rec) return undefined;
-    const at = Number(rec.body().toString('utf8'));
-    return Number.isFinite(at) ? at : undefined;
+    const at = rec.body().toString('utf8');
+    return isTid(at) ? at : undefined;
   }
 
   /** The stored render when it may be served: not older than the latest revision known nor than the stale mark. */
@@ -115,7 +115,7 @@ export class ResourceRuntime {
     const [rec, mark] = await Promise.all([this.svc.store.getLatest(domain, r.name, key), this.markedAt(r, domain, key)]);
     if (!rec) return { fresh: false };
     const revOk = r.decl.storage.type !== 'key_rev_value' || meta?.latestRev === undefined || (rec.rev ?? 0) >= meta.latestRev;
-    const markOk = mark === undefined || tidTime(rec.tid) > mark;
+    const markOk = mark === undefined || compareTids(rec.tid, mark) > 0;
     return { rec, fresh: revOk && markOk };
   }
 
@@ -157,7 +157,7 @@ export class ResourceRuntime {
     const p = (async (): Promise<Served> => {
       if (running) await running.catch(() => undefined);
       try {
-        return await this.render(r, domain, key, meta, o);
+        return { ...(await this.render(r, domain, key, meta, o)), outcome: why === 'change' ? 'rerender' : why };
       } finally {
         if (this.inflight.get(k) === slot.p) this.inflight.delete(k);
       }
@@ -213,9 +213,9 @@ export class ResourceRuntime {
 
   private async mark(r: Resource, domain: string, key: string): Promise<void> {
     this.stats.marks++;
-    // Strictly after every render whose tid was taken before now (tids are whole milliseconds).
-    const at = tidTime(newTid());
-    await this.svc.store.put({ domain, bucket: MARKS_BUCKET, key: this.markKey(r, key), body: String(at), contentType: 'text/plain', skipUnchanged: false });
+    // A time UUID of this process's strictly increasing clock: renders whose tid was taken
+    // before it are older than the change, those taken after it are not.
+    await this.svc.store.put({ domain, bucket: MARKS_BUCKET, key: this.markKey(r, key), body: newTid(), contentType: 'text/plain', skipUnchanged: false });
   }
 
   /** Public URL of a stored resource, as CDNs know it (meta.uri of resource_change). */

@@ -1,0 +1,114 @@
+// Declared resources against the example wiki: a stored media list refreshed by each policy,
+// the page history proxied, the OpenAPI spec, and the stale mark honoured on the hit path.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { until } from '../changeprop/helpers.ts';
+import { startResourceHarness } from './harness.ts';
+
+type Files = { files: { title: string }[] };
+
+test('declared resources on the example wiki', async (t) => {
+  const h = await startResourceHarness();
+  t.after(() => h.close());
+  const rt = h.app.content.resources;
+  const domain = 'example.wiki';
+  const res = (name: string) => rt.resource(domain, name)!;
+  // The seed's own revision events are processed first (eager renders of every seeded page).
+  await until(async () => (await rt.markedAt(res('media-list'), domain, 'Silver_River')) !== undefined, 20_000, 'seed events');
+
+  await t.test('stored: rendered once, then served from storage with an ETag of rev/tid', async () => {
+    const a = await h.fetch('/example.wiki/v1/page/media-list/Silver_River');
+    assert.equal(a.status, 200);
+    assert.match(a.headers.get('content-type')!, /^application\/json/);
+    assert.deepEqual(((await a.json()) as Files).files, []);
+    const etag = a.headers.get('etag')!;
+    assert.match(etag, /^"\d+\/[0-9a-f-]{36}"$/);
+    const before = rt.stats.renders;
+    const b = await h.fetch('/example.wiki/v1/page/media-list/Silver_River', { headers: { 'if-none-match': etag } });
+    assert.equal(b.status, 304);
+    assert.equal(rt.stats.renders, before, 'a hit renders nothing');
+  });
+
+  await t.test('filters: a non-canonical title answers 301, a missing page 404 problem+json', async () => {
+    const a = await h.fetch('/example.wiki/v1/page/media-list/Silver%20River', { redirect: 'manual' });
+    assert.equal(a.status, 301);
+    assert.match(a.headers.get('location')!, /\/page\/media-list\/Silver_River$/);
+    const b = await h.fetch('/example.wiki/v1/page/media-list/No_such_page_here');
+    assert.equal(b.status, 404);
+    assert.match(b.headers.get('content-type')!, /application\/problem\+json/);
+    assert.equal(b.headers.get('x-content-type-options'), 'nosniff');
+  });
+
+  await t.test('eager: an edit re-renders the stored resource through the derived rule', async () => {
+    const changes = rt.stats.changeRenders;
+    const rev = h.edit('Silver River', 'A river with [[File:Fish.jpg|thumb]] and [[Image:Boat.png]].');
+    await until(async () => {
+      const r = await h.fetch('/example.wiki/v1/page/media-list/Silver_River');
+      return (r.headers.get('etag') ?? '').startsWith(`"${rev}/`);
+    }, 20_000, 'media-list of the new revision');
+    assert.ok(rt.stats.changeRenders > changes, 'rendered by the change, not by the read');
+    const body = (await (await h.fetch('/example.wiki/v1/page/media-list/Silver_River')).json()) as Files;
+    assert.deepEqual(body.files.map((f) => f.title), ['File:Fish.jpg', 'File:Boat.png']);
+  });
+
+  await t.test('lazy: a change marks the render stale; the next read renders, never serving the old one', async () => {
+    const r = res('media-lazy');
+    const first = await rt.read(r, domain, 'Silver_River');
+    assert.equal((await rt.read(r, domain, 'Silver_River')).outcome, 'hit');
+    const renders = rt.stats.renders;
+    assert.equal(await rt.change(r, domain, 'Silver_River'), 'marked');
+    assert.equal(rt.stats.renders, renders, 'lazy renders nothing on the change');
+    // The hit path checks the mark: the stored render predates the change, so it is not served.
+    const after = await rt.read(r, domain, 'Silver_River');
+    assert.equal(after.outcome, 'stale');
+    assert.notEqual(after.entry.tid, first.entry.tid);
+    assert.equal(rt.stats.renders, renders + 1);
+    assert.equal((await rt.read(r, domain, 'Silver_River')).outcome, 'hit');
+  });
+
+  await t.test('lazy through the rules: an edit is visible on the next read', async () => {
+    await h.fetch('/example.wiki/v1/page/media-lazy/Main_Page');
+    const marks = rt.stats.marks;
+    h.edit('Main Page', 'Welcome. [[File:Logo.svg]]');
+    await until(() => rt.stats.marks > marks, 20_000, 'stale mark from the revision rule');
+    await until(async () => {
+      const b = (await (await h.fetch('/example.wiki/v1/page/media-lazy/Main_Page')).json()) as Files;
+      return b.files.some((f) => f.title === 'File:Logo.svg');
+    }, 5_000, 'the next read shows the edit');
+  });
+
+  await t.test('hot: pages read within the window re-render at once, others are marked', async () => {
+    const r = res('media-hot');
+    await rt.read(r, domain, 'Silver_River');
+    assert.equal(await rt.change(r, domain, 'Silver_River'), 'rendered');
+    assert.equal(await rt.change(r, domain, 'Main_Page'), 'marked', 'never read: cold');
+    assert.equal((await rt.read(r, domain, 'Main_Page')).outcome, 'miss');
+    assert.equal(await rt.change(r, domain, 'Main_Page'), 'rendered', 'read now: hot');
+  });
+
+  await t.test('proxy: the page history passes through, nothing stored', async () => {
+    const rev = h.edit('Silver River', 'Another edit. [[File:Fish.jpg]]');
+    const a = await h.fetch('/example.wiki/v1/page/history/Silver_River');
+    assert.equal(a.status, 200);
+    assert.equal(a.headers.get('cache-control'), 'no-cache');
+    const body = (await a.json()) as { revisions: { id: number }[] };
+    assert.equal(body.revisions[0]!.id, rev);
+    const older = await h.fetch(`/example.wiki/v1/page/history/Silver_River?older_than=${rev}`);
+    assert.ok(((await older.json()) as { revisions: { id: number }[] }).revisions.every((x) => x.id < rev), 'pass_query reaches the backend');
+    assert.equal(h.app.store.bucket(domain, 'history'), undefined);
+    assert.equal((await h.fetch('/example.wiki/v1/page/history/No_such_page_here')).status, 404);
+  });
+
+  await t.test('the internal change endpoint is not public', async () => {
+    const r = await h.fetch('/example.wiki/sys/resources/media-list/Silver_River/changed', { method: 'POST', headers: { 'x-forwarded-for': '203.0.113.9' } });
+    // Loopback callers are internal by default; an external one would get 403. Either way no 5xx.
+    assert.ok(r.status < 500);
+  });
+
+  await t.test('the OpenAPI spec lists declared resources with x-stability', async () => {
+    const spec = (await (await h.fetch('/example.wiki/v1/?spec')).json()) as { paths: Record<string, { get: { 'x-stability': string; summary: string } }> };
+    assert.equal(spec.paths['/page/media-list/{title}']!.get['x-stability'], 'unstable');
+    assert.match(spec.paths['/page/media-list/{title}']!.get.summary, /refresh: eager/);
+    assert.equal(spec.paths['/page/history/{title}']!.get['x-stability'], 'experimental');
+  });
+});
