@@ -18,7 +18,7 @@ import { ServedEntry } from '../content/hot.ts';
 import { checkStatus, OriginClient, type OriginResponse } from '../content/origin.ts';
 import type { ContentService, Served } from '../content/service.ts';
 import type { StoredRecord } from '../storage/types.ts';
-import { compareTids, isTid, newTid, tidTime } from '../util/tid.ts';
+import { compareTids, isTid, newTid } from '../util/tid.ts';
 import { MARKS_BUCKET, type Resource } from './declare.ts';
 import { ReadHeat } from './heat.ts';
 
