@@ -170,10 +170,10 @@ export function applyResources(cfg: CascadeConfig, byDomain: Map<string, Resourc
   const declared: Record<string, string[]> = {};
   for (const [n, d] of Object.entries(cfg.resources ?? {})) if (d.kind === 'builtin' || (BUILTINS.includes(n) && d.path === undefined)) declared[n] = d.depends_on;
   if (Object.keys(old).length > 0) {
-    const yaml = Object.entries(old)
-      .map(([n, on]) => `  ${n}: { depends_on: [${on.join(', ')}] }`)
-      .join('\n');
-    warn?.(`changeprop.dependencies is read as before but is replaced by resources.<name>.depends_on; write instead:\nresources:\n${yaml}`);
+    const flow = Object.entries(old)
+      .map(([n, on]) => `${n}: { depends_on: [${on.join(', ')}] }`)
+      .join(', ');
+    warn?.(`changeprop.dependencies is read as before but is replaced by resources.<name>.depends_on; write instead: resources: { ${flow} }`);
   }
   // The declarations win over the old key for the resources they name.
   cfg.changeprop.dependencies = { ...old, ...declared };

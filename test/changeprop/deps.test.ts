@@ -111,14 +111,16 @@ test('cascade rules explain prints the graph and the derived rules as a loadable
     assert.match(r.stdout, /html → summary\s+\[summary_rerender\]/);
     assert.match(r.stdout, /templates .* → html\s+\[transclusion_update, on_transclusion_update\]/);
     assert.match(r.stdout, /CDN purge \(no targets configured: nothing is sent\)/);
+    // The default config's declared media list (src/resources) has its rule too.
+    assert.match(r.stdout, /revision \(mediawiki\.revision-create\) → media-list\s+\[media_list_on_revision\]/);
     // The printed rules are a rule file `cascade rules check` accepts.
     const yaml = r.stdout.slice(r.stdout.indexOf('templates:'), r.stdout.indexOf('\n# configured rules'));
-    assert.equal(Object.keys((parse(yaml) as { templates: object }).templates).length, 10);
+    assert.equal(Object.keys((parse(yaml) as { templates: object }).templates).length, 11);
     const f = join(dir, 'derived.yaml');
     writeFileSync(f, yaml);
     const c = spawnSync(process.execPath, [join(projectRoot, 'bin', 'cascade.js'), 'rules', 'check', f], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
     assert.equal(c.status, 0, c.stderr);
-    assert.match(c.stdout, /ok \(10 rules/);
+    assert.match(c.stdout, /ok \(11 rules/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -118,7 +118,7 @@ test('changeprop.dependencies still works, with a warning naming its replacement
     assert.deepEqual(cfg.changeprop.dependencies, { html: ['revision'], summary: ['html'] });
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /changeprop\.dependencies .* replaced by resources\.<name>\.depends_on/);
-    assert.match(warnings[0]!, /html: \{ depends_on: \[revision\] \}/);
+    assert.match(warnings[0]!, /resources: \{ html: \{ depends_on: \[revision\] \}, summary: \{ depends_on: \[html\] \} \}/);
     assert.ok(explainRules(cfg).rules.some((r) => r.name === 'page_edit'), 'the old key still derives its rules');
   } finally {
     rmSync(dir, { recursive: true, force: true });
