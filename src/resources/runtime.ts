@@ -46,6 +46,8 @@ const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
 export class ResourceRuntime {
   readonly heat: ReadHeat;
+  /** The clock of read heat (ms); the benchmark runs a simulated one. */
+  now: () => number = Date.now;
   readonly stats: RuntimeStats = { renders: 0, readRenders: 0, changeRenders: 0, marks: 0, reads: 0 };
   private readonly backends: OriginClient;
   private readonly inflight = new Map<string, Promise<Served>>();
@@ -122,7 +124,7 @@ export class ResourceRuntime {
   /** A stored resource's latest render for a read: stored and fresh, else rendered (coalesced). */
   async read(r: Resource, domain: string, key: string, o: ReadContext = {}): Promise<Served> {
     this.stats.reads++;
-    if (r.decl.refresh === 'hot') this.heat.touch(this.pageKey(domain, key));
+    if (r.decl.refresh === 'hot') this.heat.touch(this.pageKey(domain, key), this.now());
     const meta = await this.access(r, domain, key, o.requestId);
     const { rec, fresh } = await this.servable(r, domain, key, meta);
     if (rec && fresh) return { entry: this.entry(r, domain, rec), outcome: 'hit' };
@@ -198,7 +200,7 @@ export class ResourceRuntime {
     if (o.rev !== undefined) await this.svc.markNewRevision(domain, key, o.rev);
     await this.mark(r, domain, key);
     const policy = r.decl.refresh;
-    const now = policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.pageKey(domain, key)));
+    const now = policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.pageKey(domain, key), this.now()));
     if (!now) {
       this.emitChange(r, domain, key, o, 'stale');
       return 'marked';
