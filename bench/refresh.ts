@@ -7,7 +7,7 @@
 // (the runtime's read: access state, store, render when needed), reads that had to render.
 // Time is simulated (reads and edits arrive at fixed rates on a logical clock, which read heat
 // follows), so the hot window means the same on any machine; latencies are measured for real.
-// Usage: npm run bench:refresh [-- --pages 3000 --reads 30000 --read-rate 100 --edit-rate 10 --zipf 1.0 --window 60]
+// Usage: npm run bench:refresh [-- --pages 3000 --reads 20000 --read-rate 50 --edit-rate 10 --zipf 1.2 --window 10]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,11 +22,11 @@ const opt = (name: string, def: string) => {
   return i !== -1 && args[i + 1] ? args[i + 1] : def;
 };
 const pages = Number(opt('pages', '3000'));
-const reads = Number(opt('reads', '30000'));
-const readRate = Number(opt('read-rate', '100'));
+const reads = Number(opt('reads', '20000'));
+const readRate = Number(opt('read-rate', '50'));
 const editRate = Number(opt('edit-rate', '10'));
-const zipfS = Number(opt('zipf', '1.0'));
-const windowSeconds = Number(opt('window', '60'));
+const zipfS = Number(opt('zipf', '1.2'));
+const windowSeconds = Number(opt('window', '10'));
 const root = resolve(import.meta.dirname, '..');
 const corpus = process.env.CASCADE_CORPUS_DIR ?? resolve(root, '..', 'shared', 'corpora');
 console.log(`$ npm run bench:refresh -- --pages ${pages} --reads ${reads} --read-rate ${readRate} --edit-rate ${editRate} --zipf ${zipfS} --window ${windowSeconds}`);
