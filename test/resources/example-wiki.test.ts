@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { until } from '../changeprop/helpers.ts';
+import { CascadeError } from '../../src/errors/index.ts';
+import { ContentErrors } from '../../src/content/errors.ts';
 import { startResourceHarness } from './harness.ts';
 
 type Files = { files: { title: string }[] };
@@ -64,6 +66,48 @@ test('declared resources on the example wiki', async (t) => {
     assert.notEqual(after.entry.tid, first.entry.tid);
     assert.equal(rt.stats.renders, renders + 1);
     assert.equal((await rt.read(r, domain, 'Silver_River')).outcome, 'hit');
+  });
+
+  await t.test('a render whose backend request began before a change is not served after it', async () => {
+    const r = res('media-lazy');
+    const real = rt.request.bind(rt);
+    let release!: () => void;
+    const gate = new Promise<void>((ok) => (release = ok));
+    rt.request = async (...a) => {
+      await gate;
+      return real(...a);
+    };
+    try {
+      const renders = rt.stats.renders;
+      const reading = rt.read(r, domain, 'Larkford');
+      await until(() => rt.stats.renders > renders, 5_000, 'the render started');
+      assert.equal(await rt.change(r, domain, 'Larkford'), 'marked');
+      release();
+      await reading;
+    } finally {
+      rt.request = real;
+    }
+    const next = await rt.read(r, domain, 'Larkford');
+    assert.equal(next.outcome, 'stale', 'the mark is newer than that render: rendered again');
+    assert.equal((await rt.read(r, domain, 'Larkford')).outcome, 'hit');
+  });
+
+  await t.test('stale-if-error: a failing backend serves the stored render to readers, marked', async () => {
+    const r = res('media-lazy');
+    await rt.read(r, domain, 'Silver_River');
+    await rt.change(r, domain, 'Silver_River');
+    const real = rt.request.bind(rt);
+    rt.request = async () => {
+      throw new CascadeError(ContentErrors.originFailed, 'backend down (test)');
+    };
+    try {
+      const s = await rt.read(r, domain, 'Silver_River');
+      assert.equal(s.stale, 'origin-error');
+      const m = res('media-list');
+      await assert.rejects(rt.change(m, domain, 'Silver_River'), /backend down/, 'a change fails, so its rule retries');
+    } finally {
+      rt.request = real;
+    }
   });
 
   await t.test('lazy through the rules: an edit is visible on the next read', async () => {
