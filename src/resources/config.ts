@@ -36,6 +36,8 @@ export interface ResourceDeclaration {
   stability: Stability;
   tag: string;
   request?: BackendRequest;
+  /** stored: derived from another stored resource instead of a backend request. */
+  derive?: { from: string; body: unknown };
   /** Response content type (stored: what is stored and served; proxy: overrides the backend's). */
   content_type?: string;
   /** Response headers set on every answer (proxy: over the backend's). */
@@ -86,6 +88,16 @@ export const resourceSchema = {
         uri: { type: 'string', minLength: 1 },
         headers: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
         pass_query: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' }, default: [] },
+      },
+    },
+    derive: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['from', 'body'],
+      properties: {
+        from: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
+        // A value template over { source (the parsed source render), title, domain, rev }.
+        body: {},
       },
     },
     content_type: { type: 'string', minLength: 1 },

@@ -4,6 +4,7 @@
 // dependency graph of the built-ins (`changeprop.dependencies`, the key this replaces).
 import type { ConfigProblem } from '../config/load.ts';
 import type { CascadeConfig } from '../config/schema.ts';
+import { compileValueTemplate, type Expander } from '../changeprop/template.ts';
 import { compileUriTemplate, type UriTemplate } from '../changeprop/uri.ts';
 import type { ResourceDeclaration } from './config.ts';
 
@@ -24,6 +25,8 @@ export interface Resource {
   /** stored: the `{endpoint}` of `/page/{endpoint}/{title}` (public URIs, purges). */
   endpoint?: string;
   uri?: UriTemplate;
+  /** A derived resource: its source's name and the body template. */
+  derive?: { from: string; body: Expander };
   /** Base URL of the backend (`origin`: the domain's wiki). */
   backendUrl?: string;
   /** Config path of the declaration (for messages). */
@@ -85,7 +88,9 @@ function compileOne(
   } else {
     if (BUILTINS.includes(name)) bad([], `'${name}' is a built-in resource: declare only its depends_on (kind: builtin)`);
     if (decl.path === undefined) bad([], `a ${decl.kind} resource needs a path (e.g. /page/${name}/{title})`);
-    if (decl.request === undefined) bad([], `a ${decl.kind} resource needs a request (the backend request that produces it)`);
+    if (decl.kind === 'proxy' && decl.derive) bad(['derive'], 'a proxy stores nothing to derive from: derive is for stored resources');
+    if (decl.request === undefined && decl.derive === undefined) bad([], `a ${decl.kind} resource needs a request (the backend request that produces it)${decl.kind === 'stored' ? ' or derive (from another stored resource)' : ''}`);
+    if (decl.request !== undefined && decl.derive !== undefined) bad(['derive'], 'request or derive, not both: a resource is produced one way');
   }
   if (decl.path !== undefined) {
     r.params = [...decl.path.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!);
@@ -111,6 +116,19 @@ function compileOne(
       else r.uri = t;
     } catch (e) {
       bad(['request', 'uri'], (e as Error).message);
+    }
+  }
+  if (decl.derive && decl.kind === 'stored') {
+    const from = decl.derive.from;
+    if (!Object.hasOwn(all, from) || all[from]!.decl.kind !== 'stored' || from === name) {
+      bad(['derive', 'from'], `'${from}' is not another stored resource of this domain (declared: ${Object.keys(all).filter((n) => all[n]!.decl.kind === 'stored' && n !== name).join(', ') || 'none'})`);
+    }
+    // A derivation changes when its source does.
+    if (!decl.depends_on.includes(from)) decl.depends_on.push(from);
+    try {
+      r.derive = { from, body: compileValueTemplate(decl.derive.body) };
+    } catch (e) {
+      bad(['derive', 'body'], (e as Error).message);
     }
   }
   if (decl.kind === 'proxy') {

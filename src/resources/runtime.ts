@@ -49,6 +49,8 @@ export class ResourceRuntime {
   /** The clock of read heat (ms); the benchmark runs a simulated one. */
   now: () => number = Date.now;
   readonly stats: RuntimeStats = { renders: 0, readRenders: 0, changeRenders: 0, marks: 0, reads: 0 };
+  /** Renders by resource name (tests, the benchmark). */
+  readonly rendersByResource = new Map<string, number>();
   private readonly backends: OriginClient;
   private readonly inflight = new Map<string, Promise<Served>>();
   private readonly cacheControl: string;
@@ -112,13 +114,23 @@ export class ResourceRuntime {
     return isTid(at) ? at : undefined;
   }
 
-  /** The stored render when it may be served: not older than the latest revision known nor than the stale mark. */
+  /**
+   * The stored render when it may be served: not older than the latest revision known nor than
+   * the stale mark; a derivation also not older than its source's render, and only while that
+   * source may be served itself.
+   */
   private async servable(r: Resource, domain: string, key: string, meta: PageMeta | undefined): Promise<{ rec?: StoredRecord; fresh: boolean }> {
     const [rec, mark] = await Promise.all([this.svc.store.getLatest(domain, r.name, key), this.markedAt(r, domain, key)]);
     if (!rec) return { fresh: false };
-    const revOk = r.decl.storage.type !== 'key_rev_value' || meta?.latestRev === undefined || (rec.rev ?? 0) >= meta.latestRev;
+    const revOk = r.decl.storage.type !== 'key_rev_value' || r.derive !== undefined || meta?.latestRev === undefined || (rec.rev ?? 0) >= meta.latestRev;
     const markOk = mark === undefined || compareTids(rec.tid, mark) > 0;
-    return { rec, fresh: revOk && markOk };
+    if (!revOk || !markOk) return { rec, fresh: false };
+    if (r.derive) {
+      const source = this.resource(domain, r.derive.from)!;
+      const src = await this.servable(source, domain, key, meta);
+      if (!src.rec || !src.fresh || compareTids(rec.tid, src.rec.tid) < 0) return { rec, fresh: false };
+    }
+    return { rec, fresh: true };
   }
 
   /** A stored resource's latest render for a read: stored and fresh, else rendered (coalesced). */
@@ -171,22 +183,47 @@ export class ResourceRuntime {
 
   private async render(r: Resource, domain: string, key: string, meta: PageMeta | undefined, o: ReadContext): Promise<Served> {
     this.stats.renders++;
+    this.rendersByResource.set(r.name, (this.rendersByResource.get(r.name) ?? 0) + 1);
     // The render's time is when its backend request began: a change processed after that is newer.
     const tid = newTid();
     const rev = r.decl.storage.type === 'key_rev_value' ? (meta?.latestRev ?? 0) : undefined;
     const scope = { title: key, domain, rev, request: { params: { title: key, domain } } };
-    const res = await this.request(r, domain, scope, undefined, o.requestId);
-    checkStatus(res, `resource:${r.name}`);
-    const hash = sha1(res.body);
+    const produced = r.derive ? await this.derive(r, domain, key, o) : await this.fetch(r, domain, scope, o);
+    const body = produced.body;
+    const hash = sha1(body);
     const prev = await this.svc.store.getLatest(domain, r.name, key);
-    const ct = r.decl.content_type ?? String(res.headers['content-type'] ?? 'application/octet-stream');
+    const ct = r.decl.content_type ?? produced.contentType;
     // Always written (a new tid), so the render is newer than the mark that asked for it.
-    const put = await this.svc.store.put({ domain, bucket: r.name, key, rev, tid, contentType: ct, headers: { 'x-cascade-origin-sha1': hash }, body: res.body, skipUnchanged: false });
-    const rec = await this.svc.store.getRevTid(domain, r.name, key, rev ?? 0, put.tid);
+    const storedRev = r.derive ? produced.rev : rev;
+    const put = await this.svc.store.put({ domain, bucket: r.name, key, rev: storedRev, tid, contentType: ct, headers: { 'x-cascade-origin-sha1': hash }, body, skipUnchanged: false });
+    const rec = await this.svc.store.getRevTid(domain, r.name, key, storedRev ?? 0, put.tid);
     if (!rec) throw new CascadeError(Errors.internal, `render of ${r.name}/${key} vanished after the write`);
     // Only a changed body is a change for dependents and CDNs.
     if (prev?.headers['x-cascade-origin-sha1'] !== hash) this.emitChange(r, domain, key, o, 'render');
     return { entry: this.entry(r, domain, rec), outcome: 'miss' };
+  }
+
+  private async fetch(r: Resource, domain: string, scope: Record<string, unknown>, o: ReadContext): Promise<{ body: Buffer; contentType: string; rev?: number }> {
+    const res = await this.request(r, domain, scope, undefined, o.requestId);
+    checkStatus(res, `resource:${r.name}`);
+    return { body: res.body, contentType: String(res.headers['content-type'] ?? 'application/octet-stream') };
+  }
+
+  /** A derivation: the body template over the source's current render (read, so never stale). */
+  private async derive(r: Resource, domain: string, key: string, o: ReadContext): Promise<{ body: Buffer; contentType: string; rev?: number }> {
+    const source = this.resource(domain, r.derive!.from)!;
+    const src = await this.read(source, domain, key, { ...o, triggeredBy: undefined });
+    const text = await src.entry.text();
+    // JSON sources are given to the template parsed; anything else as text.
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text) as unknown;
+    } catch {
+      parsed = text;
+    }
+    const value = r.derive!.body({ source: parsed, title: key, domain, rev: src.entry.rev });
+    const body = Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+    return { body, contentType: typeof value === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', rev: src.entry.rev };
   }
 
   // ---------------------------------------------------------------- changes

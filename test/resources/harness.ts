@@ -38,6 +38,10 @@ resources:
     request: { uri: '/w/rest.php/v1/page/{title}/links/media' }
     depends_on: [revision]
     refresh: hot
+  media-count:
+    path: /page/media-count/{title}
+    derive: { from: media-list, body: { title: '{{title}}', files: '{{source.files}}' } }
+    refresh: eager
   history:
     kind: proxy
     path: /page/history/{title}
