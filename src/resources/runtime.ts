@@ -215,7 +215,7 @@ export class ResourceRuntime {
     const src = await this.read(source, domain, key, { ...o, triggeredBy: undefined });
     const text = await src.entry.text();
     // JSON sources are given to the template parsed; anything else as text.
-    let parsed: unknown = text;
+    let parsed: unknown;
     try {
       parsed = JSON.parse(text) as unknown;
     } catch {
