@@ -165,10 +165,20 @@ test('declared resources on the example wiki', async (t) => {
     assert.equal((await h.fetch('/example.wiki/v1/page/history/No_such_page_here')).status, 404);
   });
 
+  await t.test('hostile path values stay data: one encoded segment on the configured host, 4xx never 5xx', async () => {
+    const good = await h.fetch('/example.wiki/v1/page/revision-info/Silver_River/1');
+    assert.ok(good.status === 200 || good.status === 404, String(good.status));
+    for (const rev of ['%2E%2E', '%2F%2Fevil.example%2Fx', '1%3Fx%3Dy', 'http%3A%2F%2Fevil.example%2F']) {
+      const r = await h.fetch(`/example.wiki/v1/page/revision-info/Silver_River/${rev}`);
+      assert.ok(r.status >= 400 && r.status < 500, `${rev}: ${r.status}`);
+      assert.match(r.headers.get('content-type')!, /problem\+json/);
+    }
+  });
+
   await t.test('the internal change endpoint is not public', async () => {
     const r = await h.fetch('/example.wiki/sys/resources/media-list/Silver_River/changed', { method: 'POST', headers: { 'x-forwarded-for': '203.0.113.9' } });
-    // Loopback callers are internal by default; an external one would get 403. Either way no 5xx.
-    assert.ok(r.status < 500);
+    assert.equal(r.status, 403);
+    assert.match(r.headers.get('content-type')!, /problem\+json/);
   });
 
   await t.test('the OpenAPI spec lists declared resources with x-stability', async () => {

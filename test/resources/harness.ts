@@ -42,6 +42,10 @@ resources:
     path: /page/media-count/{title}
     derive: { from: media-list, body: { title: '{{title}}', files: '{{source.files}}' } }
     refresh: eager
+  revision-info:
+    kind: proxy
+    path: /page/revision-info/{title}/{rev}
+    request: { uri: '/w/rest.php/v1/revision/{rev}/bare' }
   history:
     kind: proxy
     path: /page/history/{title}
@@ -58,6 +62,8 @@ listen: { host: 127.0.0.1, port: 0 }
 data_dir: ${JSON.stringify(dir)}
 default_domain: example.wiki
 wiki: { enabled: false }
+# The test itself is a trusted proxy: x-forwarded-for makes a request external.
+http: { trusted_proxies: [127.0.0.1/32] }
 events:
   streams:
     resource_change: { schema_title: resource_change }
