@@ -6,6 +6,7 @@ import type { ConfigProblem } from '../config/load.ts';
 import type { CascadeConfig } from '../config/schema.ts';
 import { compileValueTemplate, type Expander } from '../changeprop/template.ts';
 import { compileUriTemplate, type UriTemplate } from '../changeprop/uri.ts';
+import type { BucketConfig } from '../storage/config.ts';
 import type { ResourceDeclaration } from './config.ts';
 
 /** Built-in stored resources: rendered by src/content; a declaration may only set `depends_on`. */
@@ -14,7 +15,17 @@ export const BUILTINS = ['html', 'summary', 'mobile-sections'];
 export const CHANGE_SOURCES = ['revision', 'templates'];
 /** Endpoint families of the content API that a declared path may not take over. */
 const RESERVED_FAMILIES = new Set([...BUILTINS, 'mobile-sections-lead', 'mobile-sections-remaining', 'wikitext', 'title', 'revision', 'media-list-builtin']);
-/** Key-value bucket of stale marks (refresh: lazy | hot), one per domain. */
+/**
+ * Buckets the built-in content API stores into: every domain has them, so a config need not
+ * repeat them (a `domains.<d>.buckets` entry of the same name wins).
+ */
+const BUILTIN_BUCKETS: Record<string, BucketConfig> = {
+  html: { type: 'key_rev_value', compression: 'brotli', retention: { policy: 'latest', count: 5, grace_seconds: 86400 } },
+  summary: { type: 'key_rev_value', compression: 'gzip', retention: { policy: 'latest', count: 1, grace_seconds: 3600 } },
+  'mobile-sections': { type: 'key_rev_value', compression: 'gzip', retention: { policy: 'latest', count: 1, grace_seconds: 3600 } },
+  'page-meta': { type: 'key_value', compression: 'none', retention: { policy: 'all' } },
+};
+/** Key-value bucket of stale marks, one per domain. */
 export const MARKS_BUCKET = 'resource-marks';
 
 export interface Resource {
@@ -170,13 +181,15 @@ function checkCycles(list: Resource[], at: (path: (string | number)[], message: 
 }
 
 /**
- * Applies the declarations to the rest of the config: each stored resource's bucket joins its
- * domain's buckets (an explicit bucket of the same name wins), and built-in declarations give
+ * Applies the declarations to the rest of the config: the built-ins' buckets and each stored
+ * resource's bucket join the domain's buckets (an explicit bucket of the same name wins), and
+ * built-in declarations give
  * `changeprop.dependencies` (which keeps working when set; `warn` says what replaces it).
  */
 export function applyResources(cfg: CascadeConfig, byDomain: Map<string, Resource[]>, warn: ((m: string) => void) | undefined): void {
   for (const [domain, list] of byDomain) {
     const buckets = (cfg.domains[domain]!.buckets ??= {});
+    for (const [name, b] of Object.entries(BUILTIN_BUCKETS)) buckets[name] ??= structuredClone(b);
     for (const r of list) {
       if (r.decl.kind !== 'stored') continue;
       buckets[r.name] ??= r.decl.storage;
