@@ -108,7 +108,7 @@ rules
 
 rules
   .command('explain')
-  .description('print the dependency graph and every rule that runs (derived from the resources' depends_on, and configured)')
+  .description('print the dependency graph and every rule that runs (derived from resources.<name>.depends_on, and configured)')
   .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
   .action(async (opts: { config: string }) => {
     const cfg = config(opts.config);
