@@ -108,10 +108,17 @@ export class ResourceRuntime {
 
   /** When a change of the page was last processed for this resource (a time UUID), if ever. */
   async markedAt(r: Resource, domain: string, key: string): Promise<string | undefined> {
+    return (await this.mark(r, domain, key))?.tid;
+  }
+
+  /** The stale mark: when the last change was processed, and the revision it named (if any). */
+  async mark(r: Resource, domain: string, key: string): Promise<{ tid: string; rev?: number } | undefined> {
     const rec = await this.svc.store.getLatest(domain, MARKS_BUCKET, this.markKey(r, key));
     if (!rec) return undefined;
-    const at = rec.body().toString('utf8');
-    return isTid(at) ? at : undefined;
+    const [tid, rev] = rec.body().toString('utf8').split(' ');
+    if (!tid || !isTid(tid)) return undefined;
+    const n = Number(rev);
+    return { tid, ...(rev !== undefined && Number.isSafeInteger(n) ? { rev: n } : {}) };
   }
 
   /**
@@ -120,10 +127,10 @@ export class ResourceRuntime {
    * source may be served itself.
    */
   private async servable(r: Resource, domain: string, key: string, meta: PageMeta | undefined): Promise<{ rec?: StoredRecord; fresh: boolean }> {
-    const [rec, mark] = await Promise.all([this.svc.store.getLatest(domain, r.name, key), this.markedAt(r, domain, key)]);
+    const [rec, mark] = await Promise.all([this.svc.store.getLatest(domain, r.name, key), this.mark(r, domain, key)]);
     if (!rec) return { fresh: false };
     const revOk = r.decl.storage.type !== 'key_rev_value' || r.derive !== undefined || meta?.latestRev === undefined || (rec.rev ?? 0) >= meta.latestRev;
-    const markOk = mark === undefined || compareTids(rec.tid, mark) > 0;
+    const markOk = mark === undefined || compareTids(rec.tid, mark.tid) > 0;
     if (!revOk || !markOk) return { rec, fresh: false };
     if (r.derive) {
       const source = this.resource(domain, r.derive.from)!;
@@ -186,15 +193,18 @@ export class ResourceRuntime {
     this.rendersByResource.set(r.name, (this.rendersByResource.get(r.name) ?? 0) + 1);
     // The render's time is when its backend request began: a change processed after that is newer.
     const tid = newTid();
-    const rev = r.decl.storage.type === 'key_rev_value' ? (meta?.latestRev ?? 0) : undefined;
+    const revs = r.decl.storage.type === 'key_rev_value';
+    const [prev, mark] = await Promise.all([this.svc.store.getLatest(domain, r.name, key), revs ? this.mark(r, domain, key) : undefined]);
+    // The revision label: the latest known (a change names it before the access state learns
+    // it), never below the stored one (the store's latest is the highest revision).
+    const rev = revs ? Math.max(meta?.latestRev ?? 0, mark?.rev ?? 0, prev?.rev ?? 0) : undefined;
     const scope = { title: key, domain, rev, request: { params: { title: key, domain } } };
     const produced = r.derive ? await this.derive(r, domain, key, o) : await this.fetch(r, domain, scope, o);
     const body = produced.body;
     const hash = sha1(body);
-    const prev = await this.svc.store.getLatest(domain, r.name, key);
     const ct = r.decl.content_type ?? produced.contentType;
     // Always written (a new tid), so the render is newer than the mark that asked for it.
-    const storedRev = r.derive ? produced.rev : rev;
+    const storedRev = revs ? Math.max(rev ?? 0, produced.rev ?? 0) : undefined;
     const put = await this.svc.store.put({ domain, bucket: r.name, key, rev: storedRev, tid, contentType: ct, headers: { 'x-cascade-origin-sha1': hash }, body, skipUnchanged: false });
     const rec = await this.svc.store.getRevTid(domain, r.name, key, storedRev ?? 0, put.tid);
     if (!rec) throw new CascadeError(Errors.internal, `render of ${r.name}/${key} vanished after the write`);
@@ -234,8 +244,9 @@ export class ResourceRuntime {
    * the next read, by the refresh policy.
    */
   async change(r: Resource, domain: string, key: string, o: ReadContext & { rev?: number } = {}): Promise<ChangeOutcome> {
-    if (o.rev !== undefined) await this.svc.markNewRevision(domain, key, o.rev);
-    await this.mark(r, domain, key);
+    // The revision stays with this resource's mark: the access state (and so the built-in
+    // html) learns of it through its own rules, not through a declared resource.
+    await this.writeMark(r, domain, key, o.rev);
     const policy = r.decl.refresh;
     const now = policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.pageKey(domain, key), this.now()));
     if (!now) {
@@ -250,11 +261,11 @@ export class ResourceRuntime {
     return 'rendered';
   }
 
-  private async mark(r: Resource, domain: string, key: string): Promise<void> {
+  private async writeMark(r: Resource, domain: string, key: string, rev?: number): Promise<void> {
     this.stats.marks++;
     // A time UUID of this process's strictly increasing clock: renders whose tid was taken
     // before it are older than the change, those taken after it are not.
-    await this.svc.store.put({ domain, bucket: MARKS_BUCKET, key: this.markKey(r, key), body: newTid(), contentType: 'text/plain', skipUnchanged: false });
+    await this.svc.store.put({ domain, bucket: MARKS_BUCKET, key: this.markKey(r, key), body: rev === undefined ? newTid() : `${newTid()} ${rev}`, contentType: 'text/plain', skipUnchanged: false });
   }
 
   /** Public URL of a stored resource, as CDNs know it (meta.uri of resource_change). */

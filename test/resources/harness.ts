@@ -12,6 +12,8 @@ export interface ResourceHarness {
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Edits a page of the example wiki (its revision-create event reaches Cascade). */
   edit(title: string, text: string): number;
+  /** The revision of the last edit made through `edit`, by title (DB key). */
+  lastRev: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -82,11 +84,17 @@ domains:
 `;
   const app = await startApp(configFromYaml(yaml, '<test>', {}), { quiet: !process.env.CASCADE_DEBUG });
   wiki.setEventsUrl(`${app.url}/v1/events`);
+  const lastRev = new Map<string, number>();
   return {
     app,
     wiki,
     fetch: (path, init) => fetch(app.url + path, init),
-    edit: (title, text) => wiki.wiki.edit({ title, text, performer: { user_text: 'Tester', user_groups: ['*'], user_is_bot: false } }).rev.rev_id,
+    lastRev,
+    edit: (title, text) => {
+      const rev = wiki.wiki.edit({ title, text, performer: { user_text: 'Tester', user_groups: ['*'], user_is_bot: false } }).rev.rev_id;
+      lastRev.set(title.replace(/ /g, '_'), rev);
+      return rev;
+    },
     async close() {
       await app.close();
       await wiki.close();
