@@ -3,7 +3,7 @@
 // and stored ones get the internal change endpoint their derived rules call:
 //   POST /{domain}/sys/resources/{name}/{title}/changed   {"rev": 123}   (rev optional)
 import { CascadeError } from '../errors/index.ts';
-import type { CascadeConfig } from '../config/index.ts';
+import type { CascadeConfig, ConfigProblem } from '../config/index.ts';
 import type { EventProducer } from '../events/log/types.ts';
 import { ContentErrors } from '../content/errors.ts';
 import { checkStatus } from '../content/origin.ts';
@@ -26,8 +26,8 @@ export interface MountedResources {
 
 /** Compiles the declarations again (the config loader has checked them: a problem here is a bug). */
 export function resourcesOf(config: CascadeConfig): Map<string, Resource[]> {
-  const problems: { message: string }[] = [];
-  const byDomain = compileResources(config, '<config>', () => ({ line: 0, column: 0 }), problems as never);
+  const problems: ConfigProblem[] = [];
+  const byDomain = compileResources(config, '<config>', () => ({ line: 0, column: 0 }), problems);
   if (problems.length) throw new Error(`declared resources: ${problems.map((p) => p.message).join('; ')}`);
   return byDomain;
 }
