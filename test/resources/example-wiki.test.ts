@@ -167,6 +167,12 @@ test('declared resources on the example wiki', async (t) => {
     assert.equal((await h.fetch('/example.wiki/v1/page/history/No_such_page_here')).status, 404);
   });
 
+  await t.test('a named backend (resource_backends) is reachable, at its configured base path', async () => {
+    const r = await h.fetch('/example.wiki/v1/page/bare/Silver_River');
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal(((await r.json()) as { key: string }).key, 'Silver_River');
+  });
+
   await t.test('hostile path values stay data: one encoded segment on the configured host, 4xx never 5xx', async () => {
     const good = await h.fetch('/example.wiki/v1/page/revision-info/Silver_River/1');
     assert.ok(good.status === 200 || good.status === 404, String(good.status));

@@ -48,12 +48,18 @@ resources:
     kind: proxy
     path: /page/revision-info/{title}/{rev}
     request: { uri: '/w/rest.php/v1/revision/{rev}/bare' }
+  page-bare:
+    kind: proxy
+    path: /page/bare/{title}
+    request: { backend: wikirest, uri: '/v1/page/{title}/bare' }
   history:
     kind: proxy
     path: /page/history/{title}
     request: { uri: '/w/rest.php/v1/page/{title}/history', pass_query: [older_than] }
     cache_control: no-cache
 resource_heat: { window_seconds: 3600, max_pages: 1000 }
+resource_backends:
+  wikirest: { url: '$WIKI_URL/w/rest.php' }
 `;
 
 export async function startResourceHarness(resourcesYaml = RESOURCES_YAML): Promise<ResourceHarness> {
@@ -75,7 +81,7 @@ events:
     mediawiki.page-move: { schema_title: mediawiki/page/move }
     mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
     /^change-prop\\.retry\\..+$/: { schema_title: change-prop/retry }
-${resourcesYaml}
+${resourcesYaml.replace('$WIKI_URL', wiki.url)}
 domains:
   example.wiki:
     origin: { url: ${JSON.stringify(wiki.url)} }
