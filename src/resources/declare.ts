@@ -148,7 +148,10 @@ function compileOne(
     decl.depends_on.forEach((d, i) => {
       if (CHANGE_SOURCES.includes(d)) return;
       if (d === name) bad(['depends_on', i], `'${name}' depends on itself`);
-      else if (!Object.hasOwn(all, d)) bad(['depends_on', i], `unknown '${d}' (a source: ${CHANGE_SOURCES.join(', ')}; or a stored resource of this domain: ${Object.keys(all).join(', ')})`);
+      else if (!Object.hasOwn(all, d)) {
+        const others = Object.keys(all).filter((n) => n !== name && all[n]!.decl.kind !== 'proxy');
+        bad(['depends_on', i], `unknown '${d}' (a source: ${CHANGE_SOURCES.join(', ')}${others.length ? `; or a stored resource of this domain: ${others.join(', ')}` : ''})`);
+      }
       else if (all[d]!.decl.kind === 'proxy') bad(['depends_on', i], `'${d}' is a proxy: it never changes in storage`);
     });
   }
