@@ -146,6 +146,11 @@ function compileOne(
     if (decl.depends_on.length) bad(['depends_on'], 'a proxy stores nothing, so nothing re-renders it: depends_on is for stored resources');
   } else {
     decl.depends_on.forEach((d, i) => {
+      // The built-ins are rendered by src/content from the origin and from each other only.
+      if (decl.kind === 'builtin' && !CHANGE_SOURCES.includes(d) && !BUILTINS.includes(d)) {
+        bad(['depends_on', i], `the built-in '${name}' can depend on ${[...CHANGE_SOURCES, ...BUILTINS].join(', ')} only, not '${d}'`);
+        return;
+      }
       if (CHANGE_SOURCES.includes(d)) return;
       if (d === name) bad(['depends_on', i], `'${name}' depends on itself`);
       else if (!Object.hasOwn(all, d)) {
