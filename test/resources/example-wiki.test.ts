@@ -84,6 +84,15 @@ test('declared resources on the example wiki', async (t) => {
     const renders = lazyRenders();
     assert.equal(await rt.change(r, domain, 'Silver_River'), 'marked');
     assert.equal(lazyRenders(), renders, 'lazy renders nothing on the change');
+    // The mark is announced (resource_change, tagged stale): CDN purge and dependents follow it.
+    const log = h.app.events;
+    await until(async () => {
+      const recs = await log.log.read(log.streams.topicOf('resource_change'), 0, 100_000);
+      return recs.some((x) => {
+        const e = JSON.parse(x.value.toString('utf8')) as { meta: { uri: string }; tags: string[] };
+        return e.meta.uri === 'https://example.wiki/api/rest_v1/page/media-lazy/Silver_River' && e.tags.includes('stale');
+      });
+    }, 5_000, 'a resource_change for the stale mark');
     // The hit path checks the mark: the stored render predates the change, so it is not served.
     const after = await rt.read(r, domain, 'Silver_River');
     assert.equal(after.outcome, 'stale');
