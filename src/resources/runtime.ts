@@ -52,7 +52,8 @@ export class ResourceRuntime {
   /** Renders by resource name (tests, the benchmark). */
   readonly rendersByResource = new Map<string, number>();
   private readonly backends: OriginClient;
-  private readonly inflight = new Map<string, Promise<Served>>();
+  /** Renders in flight by page, with the tid each began with (a reader joins only a render newer than the mark it saw). */
+  private readonly inflight = new Map<string, { p: Promise<Served>; tid: string }>();
   private readonly cacheControl: string;
 
   constructor(
@@ -126,18 +127,19 @@ export class ResourceRuntime {
    * the stale mark; a derivation also not older than its source's render, and only while that
    * source may be served itself.
    */
-  private async servable(r: Resource, domain: string, key: string, meta: PageMeta | undefined): Promise<{ rec?: StoredRecord; fresh: boolean }> {
-    const [rec, mark] = await Promise.all([this.svc.store.getLatest(domain, r.name, key), this.mark(r, domain, key)]);
-    if (!rec) return { fresh: false };
+  private async servable(r: Resource, domain: string, key: string, meta: PageMeta | undefined): Promise<{ rec?: StoredRecord; fresh: boolean; mark?: string }> {
+    const [rec, m] = await Promise.all([this.svc.store.getLatest(domain, r.name, key), this.mark(r, domain, key)]);
+    const mark = m?.tid;
+    if (!rec) return { fresh: false, mark };
     const revOk = r.decl.storage.type !== 'key_rev_value' || r.derive !== undefined || meta?.latestRev === undefined || (rec.rev ?? 0) >= meta.latestRev;
-    const markOk = mark === undefined || compareTids(rec.tid, mark.tid) > 0;
-    if (!revOk || !markOk) return { rec, fresh: false };
+    const markOk = mark === undefined || compareTids(rec.tid, mark) > 0;
+    if (!revOk || !markOk) return { rec, fresh: false, mark };
     if (r.derive) {
       const source = this.resource(domain, r.derive.from)!;
       const src = await this.servable(source, domain, key, meta);
-      if (!src.rec || !src.fresh || compareTids(rec.tid, src.rec.tid) < 0) return { rec, fresh: false };
+      if (!src.rec || !src.fresh || compareTids(rec.tid, src.rec.tid) < 0) return { rec, fresh: false, mark };
     }
-    return { rec, fresh: true };
+    return { rec, fresh: true, mark };
   }
 
   /** A stored resource's latest render for a read: stored and fresh, else rendered (coalesced). */
@@ -145,10 +147,10 @@ export class ResourceRuntime {
     this.stats.reads++;
     if (r.decl.refresh === 'hot') this.heat.touch(this.pageKey(domain, key), this.now());
     const meta = await this.access(r, domain, key, o.requestId);
-    const { rec, fresh } = await this.servable(r, domain, key, meta);
+    const { rec, fresh, mark } = await this.servable(r, domain, key, meta);
     if (rec && fresh) return { entry: this.entry(r, domain, rec), outcome: 'hit' };
     try {
-      const s = await this.renderCoalesced(r, domain, key, meta, o, rec ? 'stale' : 'miss');
+      const s = await this.renderCoalesced(r, domain, key, meta, o, rec ? 'stale' : 'miss', mark);
       this.stats.readRenders++;
       return s;
     } catch (e) {
@@ -169,30 +171,32 @@ export class ResourceRuntime {
 
   // ---------------------------------------------------------------- stored: render
 
-  private renderCoalesced(r: Resource, domain: string, key: string, meta: PageMeta | undefined, o: ReadContext, why: 'miss' | 'stale' | 'change'): Promise<Served> {
+  private renderCoalesced(r: Resource, domain: string, key: string, meta: PageMeta | undefined, o: ReadContext, why: 'miss' | 'stale' | 'change', mark?: string): Promise<Served> {
     const k = `${domain}\u0000${r.name}\u0000${key}`;
     const running = this.inflight.get(k);
-    // A change must not join a render that began before it: it waits for it, then renders again.
-    if (running && why !== 'change') return running.then((s) => ({ ...s, outcome: 'coalesced' as const }));
-    const slot: { p?: Promise<Served> } = {};
-    const p = (async (): Promise<Served> => {
-      if (running) await running.catch(() => undefined);
+    // A reader joins a render only when it began after the mark the reader saw; a change never
+    // joins one (it began before the change): it waits for it, then renders again.
+    if (running && why !== 'change' && (mark === undefined || compareTids(running.tid, mark) > 0)) {
+      return running.p.then((s) => ({ ...s, outcome: 'coalesced' as const }));
+    }
+    // The render's time is when it was asked for: a change processed after that is newer.
+    const tid = newTid();
+    const entry = { tid } as { p: Promise<Served>; tid: string };
+    entry.p = (async (): Promise<Served> => {
+      if (running && why === 'change') await running.p.catch(() => undefined);
       try {
-        return { ...(await this.render(r, domain, key, meta, o)), outcome: why === 'change' ? 'rerender' : why };
+        return { ...(await this.render(r, domain, key, meta, o, tid)), outcome: why === 'change' ? 'rerender' : why };
       } finally {
-        if (this.inflight.get(k) === slot.p) this.inflight.delete(k);
+        if (this.inflight.get(k) === entry) this.inflight.delete(k);
       }
     })();
-    slot.p = p;
-    this.inflight.set(k, p);
-    return p;
+    this.inflight.set(k, entry);
+    return entry.p;
   }
 
-  private async render(r: Resource, domain: string, key: string, meta: PageMeta | undefined, o: ReadContext): Promise<Served> {
+  private async render(r: Resource, domain: string, key: string, meta: PageMeta | undefined, o: ReadContext, tid: string): Promise<Served> {
     this.stats.renders++;
     this.rendersByResource.set(r.name, (this.rendersByResource.get(r.name) ?? 0) + 1);
-    // The render's time is when its backend request began: a change processed after that is newer.
-    const tid = newTid();
     const revs = r.decl.storage.type === 'key_rev_value';
     const [prev, mark] = await Promise.all([this.svc.store.getLatest(domain, r.name, key), revs ? this.mark(r, domain, key) : undefined]);
     // The revision label: the latest known (a change names it before the access state learns
