@@ -69,8 +69,11 @@ export function checkDependencies(deps: Record<string, string[]>): string[] {
   return order;
 }
 
-/** The rules derived from `changeprop.dependencies`, `access_rules` and `purge`. */
-export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_rules' | 'purge'>): DerivedRules {
+/**
+ * The rules derived from `changeprop.dependencies`, `access_rules` and `purge`; `declared`:
+ * endpoints of declared stored resources (src/resources/rules.ts), purged as the built-ins.
+ */
+export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_rules' | 'purge'>, declared: string[] = []): DerivedRules {
   const deps = cp.dependencies ?? {};
   const order = checkDependencies(deps);
   const templates: DerivedRules['templates'] = {};
@@ -159,10 +162,10 @@ export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_
     graph.push({ from: 'page delete/undelete/move, revision visibility', to: 'access metadata (page-meta)', rules: ['page_delete', 'page_undelete', 'page_move', 'revision_visibility_change'] });
   }
 
-  if (cp.purge.enabled && order.length) {
-    const endpoints = order;
+  if (cp.purge.enabled && (order.length || declared.length)) {
+    const endpoints = [...order, ...declared];
     const purge = (titles: string[]) => ({ method: 'post', uri: '/sys/purge', body: { domain: '{{message.meta.domain}}', endpoints, titles } });
-    const changed = order.map((r) => r.replace(/-/g, '\\-')).join('|');
+    const changed = endpoints.map((r) => r.replace(/-/g, '\\-')).join('|');
     templates.cdn_purge = {
       description: 'CDN: purge every changed public URL (changeprop.purge: targets, method, urls, xkey)',
       topics: ['resource_change', 'mediawiki.page-delete', 'mediawiki.page-undelete', 'mediawiki.page-move', 'mediawiki.revision-visibility-change'],
@@ -179,7 +182,7 @@ export function deriveRules(cp: Pick<ChangepropConfig, 'dependencies' | 'access_
     };
     const t = cp.purge.targets;
     graph.push({
-      from: `every change (${order.join(', ')}; delete/undelete/move/visibility)`,
+      from: `every change (${endpoints.join(', ')}; delete/undelete/move/visibility)`,
       to: t.length ? `CDN ${cp.purge.method} → ${t.join(', ')}${cp.purge.xkey.enabled ? ` (+ ${cp.purge.xkey.method} ${cp.purge.xkey.header})` : ''}` : 'CDN purge (no targets configured: nothing is sent)',
       rules: ['cdn_purge'],
       note: 'batched',

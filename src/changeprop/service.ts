@@ -5,7 +5,8 @@ import type { EventLog } from '../events/log/types.ts';
 import { compileRuleMap, loadRuleFile, type Rule } from './rule.ts';
 import { ChangePropEngine } from './engine.ts';
 import type { DlqStreams } from './dlq.ts';
-import { deriveRules, type DerivedRules } from './deps.ts';
+import type { DerivedRules } from './deps.ts';
+import { deriveAllRules } from '../resources/rules.ts';
 import type { SysOptions, TransclusionLister } from './sys.ts';
 import { OriginClient } from '../content/origin.ts';
 import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
@@ -42,7 +43,7 @@ export interface ExplainedRules {
 
 /** Derived rules (from `changeprop.dependencies`) and the user's rules; a user rule replaces a derived one of its name. */
 export function explainRules(config: CascadeConfig): ExplainedRules {
-  const derived = deriveRules(config.changeprop);
+  const derived = deriveAllRules(config);
   const users = userRules(config);
   const names = new Set(users.map((r) => r.name));
   const replaced = Object.keys(derived.templates).filter((n) => names.has(n));

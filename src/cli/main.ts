@@ -108,7 +108,7 @@ rules
 
 rules
   .command('explain')
-  .description('print the dependency graph and every rule that runs (derived from changeprop.dependencies, and configured)')
+  .description('print the dependency graph and every rule that runs (derived from resources.<name>.depends_on, and configured)')
   .option('-c, --config <file>', 'config file', DEFAULT_CONFIG)
   .action(async (opts: { config: string }) => {
     const cfg = config(opts.config);
@@ -122,7 +122,7 @@ rules
       console.error(`cascade: invalid rules\n${e.message}`);
       process.exit(2);
     }
-    console.log(`# dependency graph (${opts.config}: changeprop.dependencies)`);
+    console.log(`# dependency graph (${opts.config}: resources.<name>.depends_on)`);
     if (!ex.derived.graph.length) console.log('#   (none declared)');
     for (const g of ex.derived.graph) console.log(`#   ${g.from} → ${g.to}   [${g.rules.join(', ')}]${g.note ? ` (${g.note})` : ''}`);
     for (const n of ex.replaced) console.log(`#   derived rule ${n} is replaced by a configured rule of that name`);

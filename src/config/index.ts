@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readYamlFile, parseYaml, validateConfig, ConfigError, type LoadedYaml, type ConfigProblem } from './load.ts';
 import { parseCidr } from '../router/cidr.ts';
 import { cascadeConfigSchema, type CascadeConfig } from './schema.ts';
+import { applyResources, compileResources } from '../resources/declare.ts';
 
 export { ConfigError, formatProblem, parseYaml, validateConfig, loadYamlFile, readYamlFile } from './load.ts';
 export type { ConfigProblem, LoadedYaml } from './load.ts';
@@ -75,7 +76,10 @@ function finishConfig(cfg: CascadeConfig, env: NodeJS.ProcessEnv, source: Loaded
       at(['http', 'trusted_proxies', i], (e as Error).message);
     }
   });
+  // Declared resources: checked here (file and line), then their buckets and dependencies join the config.
+  const resources = compileResources(cfg, source.file, source.locate, problems);
   if (problems.length > 0) throw new ConfigError(problems);
+  applyResources(cfg, resources, from?.warn);
   return cfg;
 }
 

@@ -5,12 +5,15 @@ import { wikiConfigSchema, type WikiConfig } from '../wiki/config.ts';
 import { contentConfigSchema, type ContentConfig } from '../content/config.ts';
 import { changepropConfigSchema, type ChangepropConfig } from '../changeprop/config.ts';
 import { originChangesSchema, type OriginChangesConfig } from '../origins/mediawiki/feed-config.ts';
+import { heatConfigSchema, resourceBackendsSchema, resourcesSchema, type HeatConfig, type ResourceBackend, type ResourceDeclaration } from '../resources/config.ts';
 
 export interface DomainConfig {
   /** Base URL of the wiki origin (MediaWiki REST + action API). */
   /** `changes`: how Cascade learns of the wiki's changes (src/origins/mediawiki/feed-config.ts). */
   origin: { url: string; changes?: OriginChangesConfig };
   buckets: Record<string, BucketConfig>;
+  /** Resources of this domain only (src/resources); a name here replaces the shared one. */
+  resources?: Record<string, ResourceDeclaration>;
 }
 
 export interface HttpEdgeConfig {
@@ -40,6 +43,12 @@ export interface CascadeConfig {
   wiki: WikiConfig;
   content: ContentConfig;
   changeprop: ChangepropConfig;
+  /** Declared resources shared by every domain (src/resources/config.ts). */
+  resources: Record<string, ResourceDeclaration>;
+  /** Backends declared resources may request, besides each domain's origin. */
+  resource_backends: Record<string, ResourceBackend>;
+  /** Read heat of `refresh: hot` resources. */
+  resource_heat: HeatConfig;
 }
 
 export const cascadeConfigSchema = {
@@ -97,6 +106,7 @@ export const cascadeConfigSchema = {
             properties: { url: { type: 'string', pattern: '^https?://' }, changes: originChangesSchema },
           },
           buckets: { type: 'object', default: {}, additionalProperties: bucketConfigSchema },
+          resources: resourcesSchema,
         },
       },
     },
@@ -104,5 +114,8 @@ export const cascadeConfigSchema = {
     wiki: wikiConfigSchema,
     content: contentConfigSchema,
     changeprop: changepropConfigSchema,
+    resources: resourcesSchema,
+    resource_backends: resourceBackendsSchema,
+    resource_heat: heatConfigSchema,
   },
 } as const;

@@ -9,6 +9,7 @@ import { ContentErrors } from './errors.ts';
 import { ContentRoutes } from './routes.ts';
 import { ContentService, type ContentDeps } from './service.ts';
 import { mountDocs } from './spec.ts';
+import { mountResources, type ResourceRuntime } from '../resources/index.ts';
 
 export { ContentService, encodeTitle, injectTid, redirectTarget, HTML_TYPE, SUMMARY_TYPE, MOBILE_TYPE, cacheOutcomes } from './service.ts';
 export type { ContentDeps, PageMeta, Served, Outcome, DerivedKind, ReadOptions } from './service.ts';
@@ -22,6 +23,8 @@ export interface MountedContent {
   routes: ContentRoutes;
   /** The content API's request policy (rate classes, internal-only /sys/content/), mounted by app.ts. */
   scope: CapabilityScope;
+  /** Declared resources (src/resources). */
+  resources: ResourceRuntime;
   /** `onResponse` hook for createHttpServer (request metrics). */
   onResponse: (ctx: RequestContext, durationMs: number) => void;
   close(): Promise<void>;
@@ -56,7 +59,8 @@ export function mountContent(router: Router, deps: ContentDeps): MountedContent 
   const service = new ContentService(deps);
   const routes = new ContentRoutes(service, deps.config.default_domain);
   routes.mount(router);
-  mountDocs(router, routes.endpoints, (ctx) => routes.domains.resolve(ctx));
+  const declared = mountResources(router, service, routes, deps.config, deps.producer);
+  mountDocs(router, [...routes.endpoints, ...declared.endpoints], (ctx) => routes.domains.resolve(ctx));
 
   const sysDomain = (ctx: RequestContext) => {
     requireInternal(ctx);
@@ -100,8 +104,12 @@ export function mountContent(router: Router, deps: ContentDeps): MountedContent 
     service,
     routes,
     scope: contentScope(deps.config.content.rate_limit.classes),
+    resources: declared.runtime,
     onResponse: observeRequest,
-    close: () => service.close(),
+    close: async () => {
+      await declared.runtime.close();
+      await service.close();
+    },
   };
 }
 

@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { CascadeError, isCascadeError } from '../errors/index.ts';
 import { Router, type RequestContext } from '../router/router.ts';
+import { mediaLinks } from './media.ts';
 import { readBody, sendJson } from '../router/server.ts';
 import { REV_DELETED_COMMENT, REV_DELETED_RESTRICTED, REV_DELETED_TEXT, REV_DELETED_USER, type PageRow, type RevisionRow } from './db.ts';
 import { WikiErrors } from './errors.ts';
@@ -178,6 +179,13 @@ export function mountWiki(router: Router, wiki: Wiki, opts: WikiHttpOptions): vo
       if (newest !== page.latest) body.newer = pageUrl(key, `/history?newer_than=${newest}`);
     }
     sendJson(ctx.res, 200, body);
+  }, log));
+
+  router.add('GET', `${REST}/page/{title}/links/media`, rest((ctx) => {
+    const page = livePage(ctx, '/links/media');
+    if (!page) return;
+    const rev = wiki.revision(page.latest)!;
+    sendJson(ctx.res, 200, mediaLinks(wiki.visibleText(rev), base()), { etag: `W/"${rev.rev_id}"` });
   }, log));
 
   const editHandler = rest(async (ctx) => {

@@ -112,6 +112,8 @@ test('cascade rules explain prints the graph and the derived rules as a loadable
     assert.match(r.stdout, /html → mobile-html\s+\[mobile_html_rerender\]/);
     assert.match(r.stdout, /templates .* → html\s+\[transclusion_update, on_transclusion_update\]/);
     assert.match(r.stdout, /CDN purge \(no targets configured: nothing is sent\)/);
+    // The default config's declared media list (src/resources) has its rule too.
+    assert.match(r.stdout, /revision \(mediawiki\.revision-create\) → media-list\s+\[media_list_on_revision\]/);
     // The printed rules are a rule file `cascade rules check` accepts.
     const yaml = r.stdout.slice(r.stdout.indexOf('templates:'), r.stdout.indexOf('\n# configured rules'));
     assert.equal(Object.keys((parse(yaml) as { templates: object }).templates).length, 11);

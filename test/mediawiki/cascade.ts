@@ -19,6 +19,8 @@ export interface CascadeOptions {
   changeprop?: boolean;
   /** Extra top-level `content:` lines. */
   content?: string;
+  /** A top-level `resources:` block (declared resources, src/resources). */
+  resources?: string;
 }
 
 export interface CascadeUnderTest {
@@ -57,6 +59,7 @@ events:
 content:
   access_check_max_age_seconds: 300
 ${o.content ?? ''}
+${o.resources ?? ''}
 changeprop:
   enabled: ${o.changeprop ?? true}
   dependencies:

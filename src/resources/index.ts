@@ -1,0 +1,140 @@
+// Declared resources on the HTTP surface: each declaration becomes an endpoint of the content
+// API (under `/{domain}/v1` and `/api/rest_v1`, in the OpenAPI spec with its `x-stability`),
+// and stored ones get the internal change endpoint their derived rules call:
+//   POST /{domain}/sys/resources/{name}/{title}/changed   {"rev": 123}   (rev optional)
+import { CascadeError } from '../errors/index.ts';
+import type { CascadeConfig, ConfigProblem } from '../config/index.ts';
+import type { EventProducer } from '../events/log/types.ts';
+import { ContentErrors } from '../content/errors.ts';
+import { checkStatus } from '../content/origin.ts';
+import type { ContentRoutes, Endpoint, EndpointParam } from '../content/routes.ts';
+import type { ContentService } from '../content/service.ts';
+import type { RequestContext, Router } from '../router/router.ts';
+import { readBody, sendJson } from '../router/server.ts';
+import { compileResources, type Resource } from './declare.ts';
+import { ResourceErrors } from './errors.ts';
+import { ResourceRuntime } from './runtime.ts';
+
+export { ResourceRuntime } from './runtime.ts';
+export { ResourceErrors } from './errors.ts';
+export { compileResources, declarationsOf, MARKS_BUCKET, type Resource } from './declare.ts';
+
+export interface MountedResources {
+  runtime: ResourceRuntime;
+  endpoints: Endpoint[];
+}
+
+/** Compiles the declarations again (the config loader has checked them: a problem here is a bug). */
+export function resourcesOf(config: CascadeConfig): Map<string, Resource[]> {
+  const problems: ConfigProblem[] = [];
+  const byDomain = compileResources(config, '<config>', () => ({ line: 0, column: 0 }), problems);
+  if (problems.length) throw new Error(`declared resources: ${problems.map((p) => p.message).join('; ')}`);
+  return byDomain;
+}
+
+export function mountResources(router: Router, svc: ContentService, routes: ContentRoutes, config: CascadeConfig, producer?: EventProducer): MountedResources {
+  const runtime = new ResourceRuntime(svc, resourcesOf(config), config, producer);
+  const endpoints: Endpoint[] = [];
+  const seen = new Set<string>();
+  for (const list of runtime.byDomain.values()) {
+    for (const r of list) {
+      if (r.decl.kind === 'builtin' || seen.has(r.decl.path!)) continue;
+      seen.add(r.decl.path!);
+      endpoints.push(endpointOf(r, runtime, routes));
+    }
+  }
+  for (const ep of endpoints) {
+    const handler = (ctx: RequestContext) => ep.handler(ctx, routes.domains.resolve(ctx));
+    router.add(ep.method, `/{domain}/v1${ep.path}`, handler);
+    router.add(ep.method, `/api/rest_v1${ep.path}`, handler);
+  }
+  router.add('POST', '/{domain}/sys/resources/{name}/{title}/changed', async (ctx) => {
+    if (!ctx.internal) throw new CascadeError(ContentErrors.sysExternal, '/sys/ is for internal callers');
+    const domain = routes.domains.resolve(ctx);
+    const r = runtime.resource(domain, ctx.params.name);
+    // Rules are shared by every domain: a domain without the resource has nothing to refresh.
+    if (!r || r.decl.kind !== 'stored') return sendJson(ctx.res, 200, { refresh: 'not-declared' });
+    const b = await jsonBody(ctx);
+    const rev = b.rev === undefined || b.rev === '' ? undefined : Number(b.rev);
+    if (rev !== undefined && !(Number.isSafeInteger(rev) && rev >= 0)) throw new CascadeError(ContentErrors.badRevision, `not a revision id: ${String(b.rev)}`);
+    const t = await svc.title(domain, ctx.params.title, ctx.requestId);
+    const tb = ctx.req.headers['x-triggered-by'];
+    const refresh = await runtime.change(r, domain, t.prefixedDbKey, { requestId: ctx.requestId, ...(rev !== undefined ? { rev } : {}), ...(typeof tb === 'string' ? { triggeredBy: tb } : {}) });
+    sendJson(ctx.res, 200, { refresh });
+  });
+  return { runtime, endpoints };
+}
+
+async function jsonBody(ctx: RequestContext): Promise<Record<string, unknown>> {
+  const b = await readBody(ctx.req, 65536);
+  if (b.length === 0) return {};
+  try {
+    const j = JSON.parse(b.toString('utf8')) as unknown;
+    return typeof j === 'object' && j !== null && !Array.isArray(j) ? (j as Record<string, unknown>) : {};
+  } catch {
+    throw new CascadeError(ContentErrors.badForm, 'the body must be a JSON object');
+  }
+}
+
+function paramsOf(r: Resource): EndpointParam[] {
+  const out: EndpointParam[] = r.params.map((name) =>
+    name === 'title'
+      ? { name, in: 'path', required: true, description: 'Page title (normalized titles answer 301 to the canonical URL)', schema: { type: 'string' } }
+      : { name, in: 'path', required: true, description: name, schema: { type: 'string' } },
+  );
+  for (const q of r.decl.request?.pass_query ?? []) out.push({ name: q, in: 'query', description: `Passed to the backend as \`${q}\``, schema: { type: 'string' } });
+  return out;
+}
+
+function endpointOf(r: Resource, runtime: ResourceRuntime, routes: ContentRoutes): Endpoint {
+  const kindNote = r.decl.kind === 'stored' ? `stored; refresh: ${r.decl.refresh}${r.decl.depends_on.length ? `; depends on ${r.decl.depends_on.join(', ')}` : ''}` : 'proxied';
+  return {
+    method: 'GET',
+    path: r.decl.path!,
+    family: r.name,
+    stability: r.decl.stability,
+    tag: r.decl.tag,
+    summary: `${r.decl.summary || r.name} (${kindNote})`,
+    params: paramsOf(r),
+    produces: r.decl.content_type ?? 'application/json',
+    handler: async (ctx, domain) => {
+      const res = runtime.resource(domain, r.name);
+      if (!res || res.decl.path !== r.decl.path) throw new CascadeError(ResourceErrors.notDeclared, `${ctx.path}: not declared for ${domain}`);
+      // Title filter: the canonical title (301 otherwise), as every content endpoint.
+      let key = ctx.params.title;
+      if (key !== undefined && res.decl.normalize_title) {
+        const t = await routes.title(ctx, domain);
+        if (!t) return;
+        key = t.prefixedDbKey;
+      }
+      if (res.decl.kind === 'stored') {
+        const tb = ctx.req.headers['x-triggered-by'];
+        const served = await runtime.read(res, domain, key!, { requestId: ctx.requestId, ...(typeof tb === 'string' ? { triggeredBy: tb } : {}) });
+        for (const [h, v] of Object.entries(res.decl.headers)) ctx.res.setHeader(h, v);
+        return routes.send(ctx, served, res.name);
+      }
+      return proxy(ctx, domain, res, runtime, key);
+    },
+  };
+}
+
+async function proxy(ctx: RequestContext, domain: string, r: Resource, runtime: ResourceRuntime, key: string | undefined): Promise<void> {
+  if (key !== undefined) await runtime.access(r, domain, key, ctx.requestId);
+  const params: Record<string, string> = { ...ctx.params, domain };
+  if (key !== undefined) params.title = key;
+  const res = await runtime.request(r, domain, { ...params, request: { params, query: Object.fromEntries(ctx.query) } }, ctx.query, ctx.requestId);
+  checkStatus(res, `resource:${r.name}`);
+  const out = ctx.res;
+  out.statusCode = res.status;
+  const pass = (h: string) => {
+    const v = res.headers[h];
+    if (typeof v === 'string') out.setHeader(h, v);
+  };
+  for (const h of ['content-type', 'etag', 'last-modified', 'content-language', 'cache-control']) pass(h);
+  if (r.decl.content_type) out.setHeader('content-type', r.decl.content_type);
+  if (r.decl.cache_control) out.setHeader('cache-control', r.decl.cache_control);
+  else if (!out.hasHeader('cache-control')) out.setHeader('cache-control', 'no-cache');
+  for (const [h, v] of Object.entries(r.decl.headers)) out.setHeader(h, v);
+  out.setHeader('content-length', res.body.length);
+  out.end(ctx.method === 'HEAD' ? undefined : res.body);
+}
