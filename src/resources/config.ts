@@ -6,11 +6,13 @@
 //       kind: stored                       # stored | proxy | builtin
 //       path: /page/media-list/{title}
 //       request: { uri: '/w/rest.php/v1/page/{title}/links/media' }
+//       shape: pcs-media-list              # optional: a named shape of the answer (shapes.ts)
 //       storage: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
 //       depends_on: [revision]
 //       refresh: eager                     # eager | hot | lazy
 //
 // Owned by src/resources; src/config/schema.ts composes it into the full schema.
+import { SHAPES } from './shapes.ts';
 import { bucketConfigSchema, type BucketConfig } from '../storage/config.ts';
 
 export type ResourceKind = 'stored' | 'proxy' | 'builtin';
@@ -38,6 +40,8 @@ export interface ResourceDeclaration {
   request?: BackendRequest;
   /** stored: derived from another stored resource instead of a backend request. */
   derive?: { from: string; body: unknown };
+  /** stored: a named shape applied to the backend's answer before it is stored (shapes.ts). */
+  shape?: string;
   /** Response content type (stored: what is stored and served; proxy: overrides the backend's). */
   content_type?: string;
   /** Response headers set on every answer (proxy: over the backend's). */
@@ -100,6 +104,7 @@ export const resourceSchema = {
         body: {},
       },
     },
+    shape: { enum: Object.keys(SHAPES) },
     content_type: { type: 'string', minLength: 1 },
     headers: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
     cache_control: { type: 'string' },

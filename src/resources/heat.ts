@@ -1,28 +1,25 @@
-// Read heat per page for `refresh: hot`: when each page was last read, in a Map kept in
-// recency order (a read moves the page to the end), bounded by `maxPages`: past it the
-// least recently read pages are forgotten first, which only makes them count as cold.
-export class ReadHeat {
-  private readonly lastRead = new Map<string, number>();
+// Read heat per page for `refresh: hot`: the pages read within the window, in the one bounded
+// map (least recently read forgotten first past `maxPages`, which only makes them count as
+// cold; a read older than the window has expired). Time comes from `now` (the runtime's clock,
+// simulated by the benchmark).
+import { BoundedMap } from '../util/bounded-map.ts';
+import { systemClock } from '../util/clock.ts';
 
-  constructor(
-    private readonly windowMs: number,
-    private readonly maxPages: number,
-  ) {}
+export class ReadHeat {
+  private readonly lastRead: BoundedMap<string, true>;
+
+  constructor(windowMs: number, maxPages: number, now: () => number = Date.now) {
+    this.lastRead = new BoundedMap({ maxEntries: maxPages, ttlMs: windowMs, clock: { now, sleep: systemClock.sleep } });
+  }
 
   /** Records a read of one page (`domain\0key`). */
-  touch(page: string, now = Date.now()): void {
-    this.lastRead.delete(page);
-    this.lastRead.set(page, now);
-    if (this.lastRead.size > this.maxPages) {
-      const oldest = this.lastRead.keys().next().value;
-      if (oldest !== undefined) this.lastRead.delete(oldest);
-    }
+  touch(page: string): void {
+    this.lastRead.set(page, true);
   }
 
   /** True when the page was read within the window. */
-  isHot(page: string, now = Date.now()): boolean {
-    const at = this.lastRead.get(page);
-    return at !== undefined && now - at <= this.windowMs;
+  isHot(page: string): boolean {
+    return this.lastRead.has(page);
   }
 
   get size(): number {

@@ -21,6 +21,7 @@ import type { StoredRecord } from '../storage/types.ts';
 import { compareTids, isTid, newTid } from '../util/tid.ts';
 import { MARKS_BUCKET, type Resource } from './declare.ts';
 import { ReadHeat } from './heat.ts';
+import { SHAPES } from './shapes.ts';
 
 export interface ReadContext {
   requestId?: string;
@@ -62,7 +63,7 @@ export class ResourceRuntime {
     config: CascadeConfig,
     private readonly producer?: EventProducer,
   ) {
-    this.heat = new ReadHeat(config.resource_heat.window_seconds * 1000, config.resource_heat.max_pages);
+    this.heat = new ReadHeat(config.resource_heat.window_seconds * 1000, config.resource_heat.max_pages, () => this.now());
     // Named backends get their own pools; requests can only be built against configured ones.
     const named = Object.entries(config.resource_backends ?? {}).map(([n, b]) => [n, { origin: { url: b.url } }]);
     this.backends = new OriginClient(Object.fromEntries(named), { timeoutMs: config.content.origin.timeout_ms, connections: config.content.origin.connections });
@@ -145,7 +146,7 @@ export class ResourceRuntime {
   /** A stored resource's latest render for a read: stored and fresh, else rendered (coalesced). */
   async read(r: Resource, domain: string, key: string, o: ReadContext = {}): Promise<Served> {
     this.stats.reads++;
-    if (r.decl.refresh === 'hot') this.heat.touch(this.pageKey(domain, key), this.now());
+    if (r.decl.refresh === 'hot') this.heat.touch(this.pageKey(domain, key));
     const meta = await this.access(r, domain, key, o.requestId);
     const { rec, fresh, mark } = await this.servable(r, domain, key, meta);
     if (rec && fresh) return { entry: this.entry(r, domain, rec), outcome: 'hit' };
@@ -204,11 +205,12 @@ export class ResourceRuntime {
     const rev = revs ? Math.max(meta?.latestRev ?? 0, mark?.rev ?? 0, prev?.rev ?? 0) : undefined;
     const scope = { title: key, domain, rev, request: { params: { title: key, domain } } };
     const produced = r.derive ? await this.derive(r, domain, key, o) : await this.fetch(r, domain, scope, o);
-    const body = produced.body;
-    const hash = sha1(body);
     const ct = r.decl.content_type ?? produced.contentType;
     // Always written (a new tid), so the render is newer than the mark that asked for it.
     const storedRev = revs ? Math.max(rev ?? 0, produced.rev ?? 0) : undefined;
+    // The hash is of the backend's answer: a shape's own fields (tid) do not make a change.
+    const hash = sha1(produced.body);
+    const body = r.decl.shape ? SHAPES[r.decl.shape]({ body: produced.body, rev: storedRev, tid }) : produced.body;
     const put = await this.svc.store.put({ domain, bucket: r.name, key, rev: storedRev, tid, contentType: ct, headers: { 'x-cascade-origin-sha1': hash }, body, skipUnchanged: false });
     const rec = await this.svc.store.getRevTid(domain, r.name, key, storedRev ?? 0, put.tid);
     if (!rec) throw new CascadeError(Errors.internal, `render of ${r.name}/${key} vanished after the write`);
@@ -252,7 +254,7 @@ export class ResourceRuntime {
     // html) learns of it through its own rules, not through a declared resource.
     await this.writeMark(r, domain, key, o.rev);
     const policy = r.decl.refresh;
-    const now = policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.pageKey(domain, key), this.now()));
+    const now = policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.pageKey(domain, key)));
     if (!now) {
       this.emitChange(r, domain, key, o, 'stale');
       return 'marked';

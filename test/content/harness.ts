@@ -18,10 +18,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(contentYaml = ''): Promise<Harness> {
+/** `resources`: a top-level `resources:` block (e.g. DEFAULT_RESOURCES_YAML). */
+export async function startHarness(contentYaml = '', resources = ''): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-content-'));
   const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', testHooks: true, seed: true });
-  const c = await startCascade(wiki.url, 'example.wiki', contentYaml, dir);
+  const c = await startCascade(wiki.url, 'example.wiki', contentYaml, dir, resources);
   wiki.setEventsUrl(`${c.url}/v1/events`);
   return {
     ...c,
@@ -43,7 +44,7 @@ export interface CascadeOnly {
 }
 
 /** Cascade alone (SQLite store and log in a temp dir, port 0) in front of the origin at `originUrl`. */
-export async function startCascade(originUrl: string, domain: string, contentYaml = '', dir = mkdtempSync(join(tmpdir(), 'cascade-content-'))): Promise<CascadeOnly> {
+export async function startCascade(originUrl: string, domain: string, contentYaml = '', dir = mkdtempSync(join(tmpdir(), 'cascade-content-')), resources = ''): Promise<CascadeOnly> {
   const yaml = `
 listen: { host: 127.0.0.1, port: 0 }
 data_dir: ${JSON.stringify(dir)}
@@ -59,6 +60,7 @@ events:
     mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
 content:
 ${contentYaml || '  access_check_max_age_seconds: 300'}
+${resources}
 domains:
   ${domain}:
     origin: { url: ${JSON.stringify(originUrl)} }

@@ -2,6 +2,7 @@
 import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from '../content/harness.ts';
+import { DEFAULT_RESOURCES_YAML } from '../helpers/default-resources.ts';
 import { contractSuite, TEST_PAGES, type ContractTarget } from './suite.ts';
 
 describe('contract: x-amples and golden responses (example wiki)', () => {
@@ -9,7 +10,7 @@ describe('contract: x-amples and golden responses (example wiki)', () => {
   let target: ContractTarget | undefined;
   const latest = new Map<string, number>();
   before(async () => {
-    h = await startHarness();
+    h = await startHarness('', DEFAULT_RESOURCES_YAML);
     for (const [title, text] of Object.entries(TEST_PAGES)) {
       const r = await h.fetch(`/api/rest_v1/page/wikitext/${encodeURIComponent(title)}`, {
         method: 'POST',

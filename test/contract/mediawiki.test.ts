@@ -3,6 +3,7 @@
 import { after, before, describe } from 'node:test';
 import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
 import { startCascade, type CascadeOnly } from '../content/harness.ts';
+import { DEFAULT_RESOURCES_YAML } from '../helpers/default-resources.ts';
 import { contractSuite, TEST_PAGES, type ContractTarget } from './suite.ts';
 
 const D = 'mw.test';
@@ -15,7 +16,7 @@ describe('contract: x-amples and golden responses (MediaWiki 1.39)', () => {
   before(async (t) => {
     mw = await requireMediaWiki(t as never, { coreDevRoutes: true });
     if (!mw) return;
-    c = await startCascade(mw.url, D);
+    c = await startCascade(mw.url, D, '', undefined, DEFAULT_RESOURCES_YAML);
     for (const [title, text] of Object.entries(TEST_PAGES)) {
       latest.set(title, (await mw.edit(title, text, 'contract suite')).revid);
       // The x-amples read "from storage": the page's render is stored first, as production's are.

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { AxiosStatic } from 'axios';
 import wiki from 'wikipedia';
 import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
+import { DEFAULT_RESOURCES_YAML } from '../helpers/default-resources.ts';
 import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
 import { startCascade, type CascadeUnderTest } from '../mediawiki/cascade.ts';
 
@@ -46,7 +47,7 @@ for (const o of origins) {
         if (!mw) return;
         url = mw.url;
       }
-      c = await startCascade(url, { backend: 'sqlite', changes: '{ follow: off }' });
+      c = await startCascade(url, { backend: 'sqlite', changes: '{ follow: off }', resources: DEFAULT_RESOURCES_YAML });
       target = { url: c.app.url, domain: c.domain };
     });
     after(async () => {

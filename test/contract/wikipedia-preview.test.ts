@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
+import { DEFAULT_RESOURCES_YAML } from '../helpers/default-resources.ts';
 import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
 import { startCascade, type CascadeUnderTest } from '../mediawiki/cascade.ts';
 import { launchChromium, requireChromium } from '../ops/chromium.ts';
@@ -44,7 +45,7 @@ for (const o of origins) {
         if (!mw) return;
         url = mw.url;
       }
-      c = await startCascade(url, { backend: 'sqlite', changes: '{ follow: off }' });
+      c = await startCascade(url, { backend: 'sqlite', changes: '{ follow: off }', resources: DEFAULT_RESOURCES_YAML });
       browser = await launchChromium();
     });
     after(async () => {
@@ -78,9 +79,8 @@ for (const o of origins) {
       if (!c || !browser) return t.skip('no origin or no Chromium');
       const page = await readerPage(`<p>Read about <span id="w" data-wikipedia-preview data-wp-title="${o.title}">it</span>.</p>`);
       await page.click('#w');
-      const popup = page.locator('.wikipediapreview-body');
-      await popup.waitFor({ state: 'visible', timeout: 15_000 });
-      assert.match(await popup.innerText(), o.marker);
+      // The popup opens with loading placeholders; the extract replaces them.
+      await page.locator('.wikipediapreview-body', { hasText: o.marker }).waitFor({ state: 'visible', timeout: 15_000 });
       assert.equal(await page.locator('.wikipediapreview-body-message').count(), 0, 'no error message in the popup');
       assert.ok(asked.some((p) => p.startsWith('page/summary/')), 'summary asked');
       assert.ok(asked.some((p) => p.startsWith('page/media-list/')), 'media-list asked');
@@ -92,9 +92,7 @@ for (const o of origins) {
       if (!('section' in o)) return t.skip('sections are checked on the example wiki');
       const page = await readerPage(`<p>Read about <span id="s" data-wikipedia-preview data-wp-title="${o.title}#${o.section.id}">its history</span>.</p>`);
       await page.click('#s');
-      const popup = page.locator('.wikipediapreview-body');
-      await popup.waitFor({ state: 'visible', timeout: 15_000 });
-      assert.match(await popup.innerText(), o.section.marker);
+      await page.locator('.wikipediapreview-body', { hasText: o.section.marker }).waitFor({ state: 'visible', timeout: 15_000 });
       assert.ok(asked.some((p) => p.startsWith('page/mobile-html/')), 'mobile-html asked');
       await page.close();
     });

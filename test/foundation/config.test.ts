@@ -20,7 +20,7 @@ test('minimal config gets defaults filled in', () => {
   assert.equal(cfg.storage.backend, 'sqlite');
   assert.equal(cfg.storage.postgres.url, 'postgres://postgres@127.0.0.1:5432/test');
   // The built-in content API's buckets are declared for every domain (src/resources/declare.ts).
-  assert.deepEqual(Object.keys(cfg.domains['a.wiki'].buckets).sort(), ['html', 'mobile-sections', 'page-meta', 'summary']);
+  assert.deepEqual(Object.keys(cfg.domains['a.wiki'].buckets).sort(), ['html', 'mobile-html', 'mobile-sections', 'page-meta', 'stash', 'summary']);
 });
 
 test('CASCADE_PG_URL overrides the PostgreSQL url', () => {

@@ -5,19 +5,26 @@ import assert from 'node:assert/strict';
 import { ReadHeat } from '../../src/resources/heat.ts';
 
 test('a page is hot within the window after a read, cold after it', () => {
-  const h = new ReadHeat(10_000, 100);
-  h.touch('d\u0000A', 1_000);
-  assert.equal(h.isHot('d\u0000A', 11_000), true);
-  assert.equal(h.isHot('d\u0000A', 11_001), false);
-  assert.equal(h.isHot('d\u0000B', 1_000), false);
+  let now = 1_000;
+  const h = new ReadHeat(10_000, 100, () => now);
+  h.touch('d\u0000A');
+  assert.equal(h.isHot('d\u0000B'), false);
+  now = 11_000;
+  assert.equal(h.isHot('d\u0000A'), true);
+  now = 11_001;
+  assert.equal(h.isHot('d\u0000A'), false);
 });
 
 test('memory is bounded: past max_pages the least recently read page is forgotten', () => {
-  const h = new ReadHeat(60_000, 3);
-  for (const p of ['a', 'b', 'c']) h.touch(p, 1);
-  h.touch('a', 2); // a is now the most recent
-  h.touch('d', 3); // evicts b, the least recently read
+  let now = 1;
+  const h = new ReadHeat(60_000, 3, () => now);
+  for (const p of ['a', 'b', 'c']) h.touch(p);
+  now = 2;
+  h.touch('a'); // a is now the most recent
+  now = 3;
+  h.touch('d'); // evicts b, the least recently read
   assert.equal(h.size, 3);
-  assert.equal(h.isHot('b', 4), false);
-  for (const p of ['a', 'c', 'd']) assert.equal(h.isHot(p, 4), true, p);
+  now = 4;
+  assert.equal(h.isHot('b'), false);
+  for (const p of ['a', 'c', 'd']) assert.equal(h.isHot(p), true, p);
 });
