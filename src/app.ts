@@ -93,7 +93,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
       eventsUrl: w.events_url ?? (config.listen.port ? `http://${config.listen.host}:${config.listen.port}/v1/events` : undefined),
       testHooks: w.test_hooks,
       seed: w.seed,
-      log,
+      logger: log,
     });
     closers.push(() => wiki!.close());
     // A wiki on a free port (tests): its domain's origin is wherever it landed.
@@ -106,7 +106,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
   closers.push(() => content.close());
   // [origins] follow the recentchanges of wikis without EventBus, onto the log
   const { startChangeFeeds } = await import('./origins/mediawiki/index.ts');
-  const changeFeeds = await startChangeFeeds(config, { producer: events.producer, store, log });
+  const changeFeeds = await startChangeFeeds(config, { producer: events.producer, store, logger: log });
   closers.push(() => changeFeeds.close());
   // [ops] home page `/`, dashboard `/_dashboard` (changeprop is known once started, below)
   let changeprop: App['changeprop'];

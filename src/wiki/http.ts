@@ -23,11 +23,11 @@ export interface WikiHttpOptions {
   testHooks: boolean;
   /** The wiki's own base URL (for html_url and history links). */
   baseUrl: () => string;
-  log?: Logger;
+  logger?: Logger;
 }
 
 /** MediaWiki REST error body: `{errorKey, messageTranslations, httpCode, httpReason}`. */
-function sendRestError(res: ServerResponse, e: unknown, log?: WikiHttpOptions['log']): void {
+function sendRestError(res: ServerResponse, e: unknown, log?: WikiHttpOptions['logger']): void {
   let status = 500;
   let key = 'rest-internal-error';
   let message = 'Internal error';
@@ -45,7 +45,7 @@ function sendRestError(res: ServerResponse, e: unknown, log?: WikiHttpOptions['l
   sendJson(res, status, { errorKey: key, messageTranslations: { en: message }, httpCode: status, httpReason: REASONS[status] ?? 'Error' });
 }
 
-function rest(fn: (ctx: RequestContext) => Promise<void> | void, log?: WikiHttpOptions['log']) {
+function rest(fn: (ctx: RequestContext) => Promise<void> | void, log?: WikiHttpOptions['logger']) {
   return async (ctx: RequestContext) => {
     try {
       await fn(ctx);
@@ -70,7 +70,7 @@ function commentOf(rev: RevisionRow): string | null {
 }
 
 export function mountWiki(router: Router, wiki: Wiki, opts: WikiHttpOptions): void {
-  const log = opts.log;
+  const log = opts.logger;
   const base = () => opts.baseUrl();
   const pageUrl = (key: string, suffix = '') => `${base()}${restPagePath(key, suffix)}`;
 

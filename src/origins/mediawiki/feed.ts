@@ -55,7 +55,7 @@ export interface FeedOptions {
   api: ApiGet;
   producer: EventProducer;
   store: ContentStore;
-  log?: Logger;
+  logger?: Logger;
 }
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -111,7 +111,7 @@ export class RecentChangesFeed {
       });
       s.bind(port, host, () => {
         s.off('error', reject);
-        s.on('error', (e) => this.o.log?.('rcfeed udp error', { domain: this.o.domain, error: e.message }));
+        s.on('error', (e) => this.o.logger?.('rcfeed udp error', { domain: this.o.domain, error: e.message }));
         this.udp = s;
         resolve();
       });
@@ -137,7 +137,7 @@ export class RecentChangesFeed {
         this.counters.errors++;
         polls.inc([this.o.domain, 'error']);
         this.counters.lastError = String((e as Error)?.message ?? e);
-        this.o.log?.('recentchanges poll failed', { domain: this.o.domain, error: this.counters.lastError });
+        this.o.logger?.('recentchanges poll failed', { domain: this.o.domain, error: this.counters.lastError });
       }
       // After errors: back off (capped at 30 s), never faster than the configured interval.
       const base = this.o.config.poll_interval_ms;
@@ -196,7 +196,7 @@ export class RecentChangesFeed {
     if (!newest.changes.length) return { ts: '1970-01-01T00:00:00Z', seen: [] };
     const ts = newest.changes[0].timestamp;
     const recent = await this.query({ rcstart: isoSeconds(Date.parse(ts) - this.o.config.lookback_seconds * 1000), rcdir: 'newer' });
-    this.o.log?.('recentchanges follower starts at the newest change', { domain: this.o.domain, timestamp: ts });
+    this.o.logger?.('recentchanges follower starts at the newest change', { domain: this.o.domain, timestamp: ts });
     return { ts, seen: recent.changes.map((c) => [c.rcid, c.timestamp]) };
   }
 

@@ -21,7 +21,7 @@ export interface ChangeFeeds {
 /** Starts a recentchanges follower for each domain whose `origin.changes.follow` is `recentchanges`. */
 export async function startChangeFeeds(
   config: CascadeConfig,
-  deps: { producer: EventProducer; store: ContentStore; log?: Logger },
+  deps: { producer: EventProducer; store: ContentStore; logger?: Logger },
 ): Promise<ChangeFeeds> {
   const feeds = new Map<string, RecentChangesFeed>();
   const followed = Object.fromEntries(Object.entries(config.domains).filter(([, d]) => d.origin.changes?.follow === 'recentchanges'));
@@ -36,11 +36,11 @@ export async function startChangeFeeds(
         api: (path) => origin.getJson<Record<string, unknown>>(domain, 'recentchanges', path),
         producer: deps.producer,
         store: deps.store,
-        log: deps.log,
+        logger: deps.logger,
       });
       await feed.start();
       feeds.set(domain, feed);
-      deps.log?.('following recentchanges', { domain, poll_interval_ms: cfg.poll_interval_ms, udp: cfg.rcfeed_udp_port ?? null });
+      deps.logger?.('following recentchanges', { domain, poll_interval_ms: cfg.poll_interval_ms, udp: cfg.rcfeed_udp_port ?? null });
     }
   } catch (e) {
     await Promise.all([...feeds.values()].map((f) => f.close()));
