@@ -11,6 +11,7 @@ import { trackEngine } from './metrics.ts';
 import { loadSigningKey } from './signing.ts';
 import type { Dispatch } from '../router/inprocess.ts';
 import { type Logger } from '../util/logger.ts';
+import type { Clock } from '../util/clock.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -90,7 +91,7 @@ export interface ChangepropService {
  */
 export async function startChangeprop(
   config: CascadeConfig,
-  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: Logger },
+  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: Logger; clock?: Clock },
 ): Promise<ChangepropService> {
   const cp = config.changeprop;
   const rules = configuredRules(config);
@@ -122,6 +123,7 @@ export async function startChangeprop(
     retryMaxDelayMs: cp.retry_max_delay_ms,
     userAgent: cp.user_agent,
     logger: deps.logger,
+    ...(deps.clock ? { clock: deps.clock } : {}),
     sys: sysOptions(config),
     http: { connections: cp.http_connections, pipelining: cp.http_pipelining },
   });

@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type App } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
+import { TestClock } from '../../src/util/clock.ts';
 
 describe('router scopes', () => {
   let dir: string;
   let app: App;
+  const clock = new TestClock(Date.now());
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cascade-scopes-'));
     const config = configFromYaml(
@@ -34,7 +36,7 @@ domains:
       '<test>',
       {},
     );
-    app = await startApp(config, { quiet: true });
+    app = await startApp(config, { quiet: true, clock });
   });
   after(async () => {
     await app?.close();
@@ -66,6 +68,11 @@ domains:
     const w2 = await fetch(`${app.url}/example.wiki/v1/page/html/Foo`, remote('203.0.113.10', { method: 'DELETE' }));
     await w2.arrayBuffer();
     assert.equal(w2.status, 429, 'and it is limited by its own burst');
+    // A token comes back after 1 / rate seconds of the app's clock (0.001/s: 1000 s), not before.
+    await clock.advance(999_000);
+    assert.equal((await postEvents('203.0.113.10')).status, 429);
+    await clock.advance(2_000);
+    assert.notEqual((await postEvents('203.0.113.10')).status, 429, 'refilled by the clock');
   });
 
   it('the classes are declared per capability and listed by the limiter', () => {
