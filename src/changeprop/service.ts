@@ -10,7 +10,7 @@ import type { SysOptions } from './sys.ts';
 import { trackEngine } from './metrics.ts';
 import { loadSigningKey } from './signing.ts';
 import type { Dispatch } from '../router/inprocess.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 import type { Clock } from '../util/clock.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';

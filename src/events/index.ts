@@ -13,7 +13,7 @@ import { IntakeProducer } from './producer.ts';
 import { ProducerAuthorizer, internalStreams } from './producers.ts';
 import { DEFAULT_PRODUCERS } from './config.ts';
 import type { EventsHttpDeps } from './http.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 import type { Clock } from '../util/clock.ts';
 
 export { mountEvents, statusOf, eventsScope, type EventsHttpDeps } from './http.ts';

@@ -7,7 +7,7 @@ import { REV_DELETED_COMMENT, REV_DELETED_TEXT, REV_DELETED_USER } from './db.ts
 import { databaseName, namespaceName } from './site.ts';
 import { escapeHtml } from './render.ts';
 import { ConsumerLoop } from '../util/consumer-loop.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 export interface Performer {
   user_text: string;

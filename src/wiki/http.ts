@@ -9,7 +9,7 @@ import { WikiErrors } from './errors.ts';
 import { prefixedKey } from './events.ts';
 import { encodeTitleForHref, parseTitle, siteinfo } from './site.ts';
 import { ANONYMOUS, SYSTEM_USER, mwTimestamp, type Wiki } from './wiki.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 const REST = '/w/rest.php/v1';
 const HTML_TYPE = 'text/html; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/HTML/2.1.0"';

@@ -7,7 +7,7 @@ import { mountWiki } from './http.ts';
 import { importWikitextDir as importDir, type ImportResult } from './import.ts';
 import { seedWiki } from './seed.ts';
 import { Wiki, type WikiStats } from './wiki.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 export { wikiConfigSchema, type WikiConfig } from './config.ts';
 export { Wiki, sha1Base36, type WikiStats } from './wiki.ts';

@@ -17,7 +17,7 @@ import { OutboxSender, prefixedKey, type Performer } from './events.ts';
 import { redirectTarget, renderWikitext, templatesUsed, type RenderResult } from './render.ts';
 import { parseTitle, type WikiTitle } from './site.ts';
 import { RecentChanges } from './recentchanges.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 export interface WikiOptions {
   dbPath: string;

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DetailRedactor } from '../../src/router/redact.ts';
-import { formatLogLine, MAX_FIELD } from '../../src/router/log.ts';
-import { createLogger } from '../../src/util/logger.ts';
+import { createLogger, MAX_FIELD } from '../../src/util/logger.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { CascadeError, Errors } from '../../src/errors/index.ts';
 import type { App } from '../../src/app.ts';
@@ -44,7 +43,10 @@ describe('DetailRedactor', () => {
 
 describe('log lines', () => {
   it('cut every field to about 2 KB', () => {
-    const line = formatLogLine('request failed', { detail: 'x'.repeat(100_000), event: { nested: 'y'.repeat(100_000) }, n: 5 });
+    const written: string[] = [];
+    createLogger({ destination: { write: (s: string) => void written.push(s) } })('request failed', { detail: 'x'.repeat(100_000), event: { nested: 'y'.repeat(100_000) }, n: 5 });
+    assert.equal(written.length, 1);
+    const line = written[0];
     assert.ok(line.length < 3 * MAX_FIELD, `line of ${line.length}`);
     const j = JSON.parse(line) as Record<string, unknown>;
     assert.match(j.detail as string, /^x{2048}… \[97952 more characters\]$/);

@@ -19,7 +19,7 @@ import type { ContentStore } from '../../storage/types.ts';
 import type { OriginChangesConfig } from './feed-config.ts';
 import { eventsOfChange, RC_PROPS, type ChangeLookups, type FeedSite, type RecentChange, type RevisionFacts } from './feed-events.ts';
 import { WakeableSleep } from '../../util/wakeable-sleep.ts';
-import { type Logger } from '../../util/logger.ts';
+import type { Logger } from '../../util/logger.ts';
 import { backoff } from '../../util/backoff.ts';
 
 export const WATERMARK_BUCKET = 'origin-changes';

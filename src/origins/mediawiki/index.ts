@@ -6,7 +6,7 @@ import type { EventProducer } from '../../events/log/types.ts';
 import type { ContentStore } from '../../storage/types.ts';
 import { DEFAULT_CHANGES } from './feed-config.ts';
 import { RecentChangesFeed } from './feed.ts';
-import { type Logger } from '../../util/logger.ts';
+import type { Logger } from '../../util/logger.ts';
 
 export { RecentChangesFeed, WATERMARK_BUCKET, type FeedStats, type Watermark } from './feed.ts';
 export { originChangesSchema, DEFAULT_CHANGES, type OriginChangesConfig, type FollowMode } from './feed-config.ts';
