@@ -169,7 +169,7 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
     assert.ok(Number(refused.headers.get('retry-after')) >= 1);
     const rp = (await refused.json()) as { code: string; detail: string };
     assert.equal(rp.code, 'CASCADE_CONTENT_ORIGIN_STALE');
-    assert.match(rp.detail, /before the change/);
+    assert.match(rp.detail, /not after the change/);
     const rr = await rerender();
     const text = await rr.text();
     assert.equal(rr.status, 200, text);
