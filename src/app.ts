@@ -17,6 +17,7 @@ import { mountContent, startInvalidation, invalidationGroup, type MountedContent
 import { startWiki, SEED_PAGES, type WikiHandle } from './wiki/index.ts';
 import { dataPath } from './config/index.ts';
 import { mountOps, startupMessage, type MountedOps } from './ops/index.ts';
+import type { Clock } from './util/clock.ts';
 
 export interface App {
   config: CascadeConfig;
@@ -47,6 +48,8 @@ export interface StartOptions {
   quiet?: boolean;
   /** Where log lines go (default: JSON lines on stdout). */
   logger?: Logger;
+  /** Time for the store, the embedded log, rate limits and change propagation (tests advance a TestClock). */
+  clock?: Clock;
 }
 
 export async function startApp(config: CascadeConfig, opts: StartOptions = {}): Promise<App> {
@@ -55,7 +58,8 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
   const closers: (() => Promise<void>)[] = [];
 
   // storage
-  const store = await openStore(config);
+  const clock = opts.clock ? { clock: opts.clock } : {};
+  const store = await openStore(config, clock);
   closers.push(() => store.close());
 
   const router = new Router();
@@ -77,7 +81,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
     closers.push(async () => clearInterval(purge));
   }
   // [events] intake POST /v1/events and the log
-  const events = await openEventBus(config, { logger: log });
+  const events = await openEventBus(config, { logger: log, ...clock });
   closers.push(() => events.close());
   mountEvents(router, { ...events.http, logger: log });
   // [wiki] example wiki origin on its own port
@@ -93,7 +97,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
       eventsUrl: w.events_url ?? (config.listen.port ? `http://${config.listen.host}:${config.listen.port}/v1/events` : undefined),
       testHooks: w.test_hooks,
       seed: w.seed,
-      log,
+      logger: log,
     });
     closers.push(() => wiki!.close());
     // A wiki on a free port (tests): its domain's origin is wherever it landed.
@@ -106,7 +110,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
   closers.push(() => content.close());
   // [origins] follow the recentchanges of wikis without EventBus, onto the log
   const { startChangeFeeds } = await import('./origins/mediawiki/index.ts');
-  const changeFeeds = await startChangeFeeds(config, { producer: events.producer, store, log });
+  const changeFeeds = await startChangeFeeds(config, { producer: events.producer, store, logger: log });
   closers.push(() => changeFeeds.close());
   // [ops] home page `/`, dashboard `/_dashboard` (changeprop is known once started, below)
   let changeprop: App['changeprop'];
@@ -124,7 +128,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
       content.scope,
       { name: 'edge', owns: () => true, rateClasses: rl.classes, rateClassOf },
     ],
-    { enabled: rl.enabled, includeLoopback: rl.include_loopback, maxClients: rl.max_clients },
+    { enabled: rl.enabled, includeLoopback: rl.include_loopback, maxClients: rl.max_clients, ...clock },
   );
   const server = createHttpServer({
     router,
@@ -164,7 +168,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
     const { startChangeprop } = await import('./changeprop/service.ts');
     // The banner already lists the rules.
     const logger = banner ? mapLogger(log, (msg, f) => (msg === 'changeprop started' ? undefined : [msg, f])) : log;
-    changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, dispatch: server.dispatch, logger, transclusions: (d, t, n, c) => content.service.wiki.transclusions(d, t, n, c) });
+    changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, dispatch: server.dispatch, logger, ...clock, transclusions: (d, t, n, c) => content.service.wiki.transclusions(d, t, n, c) });
     const cp = changeprop;
     closers.push(() => cp.close());
   }

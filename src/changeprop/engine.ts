@@ -17,7 +17,7 @@ import { propagationLag } from './metrics.ts';
 import { EventSigner } from './signing.ts';
 import { wellFormed } from './template.ts';
 import { ConsumerLoop } from '../util/consumer-loop.ts';
-import { BoundedMap } from '../util/bounded-map.ts';
+import { Acker, Slots, TokenBucket, WindowMap } from './flow-control.ts';
 import { backoff, parseRetryAfter, type BackoffStrategy } from '../util/backoff.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { asLogger, type Logger } from '../util/logger.ts';
@@ -103,83 +103,6 @@ export function dlqTopic(dc: string, stream: string, rule: string): string {
   return `${dc}.${stream}.${rule}`;
 }
 
-/** Counting semaphore with waiters (the per-rule concurrency limit). */
-class Slots {
-  used = 0;
-  private waiters: (() => void)[] = [];
-  constructor(readonly size: number) {}
-  free(): number {
-    return this.size - this.used;
-  }
-  async acquire(): Promise<void> {
-    if (this.used < this.size) {
-      this.used++;
-      return;
-    }
-    await new Promise<void>((r) => this.waiters.push(r));
-  }
-  release(): void {
-    const w = this.waiters.shift();
-    if (w) w();
-    else this.used--;
-  }
-  /** Resolves once at least one slot is free. */
-  async whenFree(): Promise<void> {
-    // A waiter is handed a slot on release; this one gives it straight back.
-    while (this.used >= this.size)
-      await new Promise<void>((r) =>
-        this.waiters.push(() => {
-          this.release();
-          r();
-        }),
-      );
-  }
-}
-
-/**
- * A time-window set (meta.id dedup, superseded root events): a key's stored time counts while
- * within the window; bounded in entries (least recently written dropped first).
- */
-class WindowMap {
-  private readonly m: BoundedMap<string, number>;
-  constructor(private readonly windowMs: number, maxEntries: number) {
-    this.m = new BoundedMap({ maxEntries });
-  }
-  get(k: string, now: number): number | undefined {
-    const t = this.m.peek(k);
-    if (t === undefined) return undefined;
-    if (now - t > this.windowMs) {
-      this.m.delete(k);
-      return undefined;
-    }
-    return t;
-  }
-  set(k: string, t: number): void {
-    this.m.set(k, t);
-  }
-}
-
-class TokenBucket {
-  private tokens: number;
-  private last: number;
-  constructor(private readonly perSecond: number, private readonly burst: number, private readonly clock: Clock) {
-    this.tokens = burst;
-    this.last = clock.now();
-  }
-  async take(): Promise<void> {
-    for (;;) {
-      const now = this.clock.now();
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      await this.clock.sleep(Math.ceil(((1 - this.tokens) / this.perSecond) * 1000));
-    }
-  }
-}
-
 interface Outcome {
   kind: 'success' | 'ignored' | 'retry' | 'dead';
   status?: number;
@@ -198,28 +121,6 @@ async function durably<T>(write: () => Promise<T>): Promise<T> {
     return await write();
   } catch (e) {
     throw new DurableWriteError(errText(e), { cause: e });
-  }
-}
-
-/** Batches acks: one ack call per short interval rather than per record. */
-class Acker {
-  private pending: LogRecord[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
-  constructor(private readonly consumer: Consumer, private readonly onError: (e: unknown) => void) {}
-  add(r: LogRecord): void {
-    this.pending.push(r);
-    if (this.pending.length >= 256) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), 5);
-  }
-  flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.consumer.ack(batch)).catch(this.onError);
-    return this.flushing;
   }
 }
 
@@ -284,11 +185,20 @@ class RuleRunner {
     if (this.topics.length) {
       const main = await this.e.log.consumer(groupName(this.rule.name), this.topics, { startAt: this.e.startAt, ackWaitMs: execWait });
       this.consumers.push(main);
-      this.loops.push(this.consume(main, 'changeprop fetch failed', 'changeprop ack failed', () => Math.max(1, Math.min(this.e.fetchBatch, this.slots.free())), (recs, acker) => this.takeMain(recs, acker), () => this.slots.whenFree()));
+      // Fetch no more than the free slots take; wait for one before fetching.
+      this.loops.push(
+        this.consume(main, {
+          what: 'changeprop',
+          batch: () => Math.max(1, Math.min(this.e.fetchBatch, this.slots.free())),
+          take: (recs, acker) => this.takeMain(recs, acker),
+          ready: () => this.slots.whenFree(),
+        }),
+      );
     }
     const retry = await this.e.log.consumer(`${groupName(this.rule.name)}-retry`, [this.retryTopic], { startAt: 'earliest', ackWaitMs: this.maxDelay + execWait });
     this.consumers.push(retry);
-    this.loops.push(this.consume(retry, 'changeprop retry fetch failed', 'changeprop retry ack failed', () => this.e.fetchBatch, (recs, acker) => this.takeRetries(recs, acker)));
+    // Retries wait on timers, outside the slots: fetch whole batches.
+    this.loops.push(this.consume(retry, { what: 'changeprop retry', batch: () => this.e.fetchBatch, take: (recs, acker) => this.takeRetries(recs, acker) }));
   }
 
   async stop(): Promise<void> {
@@ -309,13 +219,16 @@ class RuleRunner {
   }
 
   /** The main and retry consumers run the same loop; they differ in batch size, gate and handling. */
-  private consume(consumer: Consumer, fetchFailed: string, ackFailed: string, batch: () => number, take: (recs: LogRecord[], acker: Acker) => Promise<void> | void, ready?: () => Promise<void>): ConsumerLoop<LogRecord> {
-    const acker = new Acker(consumer, (err) => this.e.logger(ackFailed, { rule: this.rule.name, error: String(err) }));
+  private consume(
+    consumer: Consumer,
+    o: { what: string; batch: () => number; take: (recs: LogRecord[], acker: Acker) => Promise<void> | void; ready?: () => Promise<void> },
+  ): ConsumerLoop<LogRecord> {
+    const acker = new Acker(consumer, (err) => this.e.logger(`${o.what} ack failed`, { rule: this.rule.name, error: String(err) }));
     return new ConsumerLoop<LogRecord>({
-      fetch: () => consumer.fetch(batch(), 200),
-      handle: (recs) => take(recs, acker),
-      ...(ready ? { ready } : {}),
-      onError: (err) => this.e.logger(fetchFailed, { rule: this.rule.name, error: String(err) }),
+      fetch: () => consumer.fetch(o.batch(), 200),
+      handle: (recs) => o.take(recs, acker),
+      ...(o.ready ? { ready: o.ready } : {}),
+      onError: (err) => this.e.logger(`${o.what} fetch failed`, { rule: this.rule.name, error: String(err) }),
       onStop: () => acker.flush(),
     }).start();
   }

@@ -13,7 +13,8 @@ import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
 import { trackEngine } from './metrics.ts';
 import { loadSigningKey } from './signing.ts';
 import type { Dispatch } from '../router/inprocess.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
+import type { Clock } from '../util/clock.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
@@ -98,7 +99,7 @@ export interface ChangepropService {
  */
 export async function startChangeprop(
   config: CascadeConfig,
-  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: Logger; transclusions?: TransclusionLister },
+  deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: Logger; clock?: Clock; transclusions?: TransclusionLister },
 ): Promise<ChangepropService> {
   const cp = config.changeprop;
   const rules = configuredRules(config);
@@ -130,6 +131,7 @@ export async function startChangeprop(
     retryMaxDelayMs: cp.retry_max_delay_ms,
     userAgent: cp.user_agent,
     logger: deps.logger,
+    ...(deps.clock ? { clock: deps.clock } : {}),
     sys: sysOptions(config, deps.transclusions),
     http: { connections: cp.http_connections, pipelining: cp.http_pipelining },
   });

@@ -254,7 +254,7 @@ wikiCmd
       eventsUrl: opts.eventsUrl ?? w.events_url ?? `http://${cfg.listen.host}:${cfg.listen.port}/v1/events`,
       testHooks: opts.testHooks ?? w.test_hooks,
       seed: w.seed,
-      log,
+      logger: log,
     });
     log('example wiki listening', { url: handle.url, domain: w.domain });
     const stop = async () => {

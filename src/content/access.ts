@@ -5,6 +5,7 @@
 // again) are applied only once the origin confirms them. State older than
 // `access_check_max_age_seconds` is re-checked on read, covering lost events, and the re-check
 // covers every hidden revision the page has, not only its latest.
+import type { Logger } from '../util/logger.ts';
 import { CascadeError } from '../errors/index.ts';
 import type { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
 import type { ContentStore } from '../storage/types.ts';
@@ -32,7 +33,7 @@ export interface AccessOptions {
   maxAgeMs: number;
   /** Delay before an access event is re-verified with the origin. */
   reverifyDelayMs: number;
-  log: (msg: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
   /** Drops a page's in-memory renders (access changed). */
   dropHot: (domain: string, key: string) => void;
 }

@@ -9,6 +9,7 @@ import { metrics } from '../router/metrics.ts';
 import type { ContentStore, StoredRecord } from '../storage/types.ts';
 import type { SiteInfo, Title } from '../titles/index.ts';
 import { tidTime } from '../util/tid.ts';
+import { silentLogger, type Logger } from '../util/logger.ts';
 import type { ContentConfig } from './config.ts';
 import { deriveMobileHtml, deriveMobileSections, deriveSummary } from './derive/index.ts';
 import { derivedType, representationHeaders } from './mobile-headers.ts';
@@ -38,7 +39,7 @@ export class ContentService {
   readonly hot: HotCache;
   readonly cfg: ContentConfig;
   readonly store: ContentStore;
-  readonly log: (msg: string, fields?: Record<string, unknown>) => void;
+  readonly log: Logger;
   /** Siteinfo per domain and title normalization. */
   private readonly sites: SiteTitles;
   /** resource_change out (our renders) and in (other processes' renders). */
@@ -65,7 +66,7 @@ export class ContentService {
   constructor(private readonly deps: ContentDeps) {
     this.cfg = deps.config.content;
     this.store = deps.store;
-    this.log = deps.log ?? (() => {});
+    this.log = deps.log ?? silentLogger;
     this.origin = new OriginClient(deps.config.domains, { timeoutMs: this.cfg.origin.timeout_ms, connections: this.cfg.origin.connections });
     this.hot = new HotCache(this.cfg.hot_cache.max_bytes, this.cfg.hot_cache.ttl_ms);
     this.untrackHot = trackHotCache(this.hot);

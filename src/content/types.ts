@@ -3,6 +3,7 @@ import type { CascadeConfig } from '../config/index.ts';
 import type { EventProducer } from '../events/log/types.ts';
 import type { ContentStore } from '../storage/types.ts';
 import type { Title } from '../titles/index.ts';
+import type { Logger } from '../util/logger.ts';
 import type { ServedEntry } from './hot.ts';
 
 export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead' | 'mobile-sections-remaining' | 'mobile-html';
@@ -13,7 +14,7 @@ export interface ContentDeps {
   store: ContentStore;
   /** resource_change events go here (the event bus's in-process producer). */
   producer?: EventProducer;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 export interface ReadOptions {

@@ -10,7 +10,7 @@ import { boundedLogger, truncate, type Intake, type IntakeResult, type ProcessOp
 import { eventSpans, nestsDeeperThan } from './json-spans.ts';
 import { ProducerAuthorizer, type ProducerCaller } from './producers.ts';
 import { DEFAULT_PRODUCERS, type EventsConfig } from './config.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 import type { CapabilityScope } from '../router/scopes.ts';
 
 export interface EventsHttpDeps {

@@ -13,7 +13,8 @@ import { IntakeProducer } from './producer.ts';
 import { ProducerAuthorizer, internalStreams } from './producers.ts';
 import { DEFAULT_PRODUCERS } from './config.ts';
 import type { EventsHttpDeps } from './http.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
+import type { Clock } from '../util/clock.ts';
 
 export { mountEvents, statusOf, eventsScope, type EventsHttpDeps } from './http.ts';
 export { Intake, type IntakeResult, type InvalidEvent, type FailedEvent, type ProcessOptions } from './intake.ts';
@@ -43,6 +44,8 @@ export interface EventBusOptions {
   /** Use this log instead of opening `events.log` (the bus then does not close it). */
   log?: EventLog;
   logger?: Logger;
+  /** Time of the embedded log's appends, leases and retention (tests advance it). */
+  clock?: Clock;
   /** Where `{ env: NAME }` producer tokens are read (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -84,7 +87,7 @@ export async function openEventBus(config: CascadeConfig, opts: EventBusOptions 
       add: 'events: { producers: [ { streams: [\'/^mediawiki\\./\'], from: [loopback, <your wiki\'s network>] }, { streams: [<stream>], tokens: [{ env: <VAR> }] } ] }',
     });
   }
-  const log = opts.log ?? (await openEventLog(ev.log, { baseDir: config.data_dir }));
+  const log = opts.log ?? (await openEventLog(ev.log, { baseDir: config.data_dir, ...(opts.clock ? { clock: opts.clock } : {}) }));
   const intake = new Intake({
     log,
     repo,

@@ -63,7 +63,8 @@ interface Shared<T> {
  * location's value is released (`onRelease`, e.g. to drop it from ajv) when its last key goes.
  */
 export class SchemaCache<T> {
-  private readonly byKey = new Map<string, { location: string; shared: Shared<T> }>();
+  // LRU of keys (bounded in entries here, in bytes by set()); a key leaving releases its share.
+  private readonly byKey: BoundedMap<string, { location: string; shared: Shared<T> }>;
   private readonly byLocation = new Map<string, Shared<T>>();
   // Remembered not-found answers: bounded, and each forgotten after negativeTtlMs.
   private readonly negative: BoundedMap<string, unknown>;
@@ -75,15 +76,17 @@ export class SchemaCache<T> {
     clock: Clock = systemClock,
   ) {
     this.negative = new BoundedMap({ maxEntries: limits.negativeMaxEntries, ttlMs: limits.negativeTtlMs, clock });
+    this.byKey = new BoundedMap({
+      maxEntries: limits.maxEntries,
+      onEvict: (_key, e) => {
+        if (--e.shared.keys === 0) this.releaseLocation(e.location, e.shared);
+      },
+    });
   }
 
-  /** The hot path: a hit moves the key to the young end (Map order is the LRU order). */
+  /** The hot path: a hit makes the key the most recently used. */
   get(key: string): T | undefined {
-    const e = this.byKey.get(key);
-    if (!e) return undefined;
-    this.byKey.delete(key);
-    this.byKey.set(key, e);
-    return e.shared.value;
+    return this.byKey.get(key)?.shared.value;
   }
 
   /** The value already compiled for a location (another key resolved to it), if any. */
@@ -103,19 +106,15 @@ export class SchemaCache<T> {
     shared.keys++;
     this.byKey.set(key, { location, shared });
     this.negative.delete(key);
-    // Evict the least recently used keys until within bounds (the newest one always stays).
-    for (const [k] of this.byKey) {
-      if (this.byKey.size <= this.limits.maxEntries && this.bytes <= this.limits.maxBytes) break;
-      if (k === key) continue;
-      this.delete(k);
+    // Least recently used keys go until the documents fit (the newest key always stays).
+    for (const k of [...this.byKey.keys()]) {
+      if (this.bytes <= this.limits.maxBytes) break;
+      if (k !== key) this.byKey.delete(k);
     }
   }
 
   delete(key: string): void {
-    const e = this.byKey.get(key);
-    if (!e) return;
-    this.byKey.delete(key);
-    if (--e.shared.keys === 0) this.releaseLocation(e.location, e.shared);
+    this.byKey.delete(key); // onEvict releases the location with its last key
   }
 
   private releaseLocation(location: string, shared: Shared<T>): void {

@@ -17,7 +17,7 @@ import { DashboardSampler, SAMPLE_MS } from './dashboard-data.ts';
 import { OpsErrors } from './errors.ts';
 import { dashboardPage, homePage } from './pages.ts';
 import { BucketSizeProbe, trackBucketSizes } from './storage-sizes.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 export { OpsErrors } from './errors.ts';
 export { parseExposition, familyOf, type Sample, type Exposition } from './promtext.ts';

@@ -7,11 +7,10 @@ import { CascadeError, Errors, sendProblem, toCascadeError } from '../errors/ind
 import { Router, type RequestContext } from './router.ts';
 import { isLoopbackIp } from './cidr.ts';
 import { answerClientErrors } from './client-error.ts';
-import { boundFields } from './log.ts';
+import { boundFields, type Logger } from '../util/logger.ts';
 import { DetailRedactor } from './redact.ts';
 import { EdgeErrors, MAX_URI_BYTES } from './errors.ts';
 import { ClientResolver, hasForwarding, plainIp, type ForwardedHeader } from './proxy.ts';
-import { type Logger } from '../util/logger.ts';
 
 export interface HttpServerOptions {
   router: Router;

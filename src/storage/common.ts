@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { CascadeError, Errors } from '../errors/index.ts';
-import { isTid, newTid, tidOrderKey } from '../util/tid.ts';
+import { isTid, newTid, tidOrderKey, tidTime } from '../util/tid.ts';
 import { StorageErrors } from './errors.ts';
 import {
   STORAGE_LIMITS,
@@ -13,6 +13,7 @@ import {
   type Compression,
   type ListOptions,
   type PutRequest,
+  type PutResult,
   type StoredEncoding,
   type StoredRecord,
 } from './types.ts';
@@ -346,4 +347,12 @@ export class BucketTable<T extends { spec: BucketSpec }> {
 /** Rejects a rev/tid for read paths (rev is ignored for key_value). */
 export function readRev(spec: BucketSpec, rev: number): number {
   return spec.type === 'key_rev_value' ? validateRev(rev) : 0;
+}
+
+/** Outcome of the conditions of a put against the stored current render, or null to write (both stores). */
+export function conditionalOutcome(curTid: string, curHash: Buffer, p: PreparedPut): PutResult | null {
+  if (p.ifNotExists) return { status: 'conflict', tid: curTid };
+  if (p.ifUnmodifiedSince !== null && tidTime(curTid) > p.ifUnmodifiedSince) return { status: 'conflict', tid: curTid };
+  if (p.skipUnchanged && curHash.equals(p.hash)) return { status: 'unchanged', tid: curTid };
+  return null;
 }

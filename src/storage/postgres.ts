@@ -10,11 +10,12 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { CascadeError } from '../errors/index.ts';
-import { tidOrderKey, tidTime } from '../util/tid.ts';
+import { tidOrderKey } from '../util/tid.ts';
 import { StorageErrors } from './errors.ts';
 import {
   BucketTable,
   StoredRow,
+  conditionalOutcome,
   keyToken,
   latestRetention,
   pageArgs,
@@ -525,19 +526,8 @@ function historyLockId(bucket: number, key: string): string {
   return h.readBigInt64BE(0).toString();
 }
 
-/** Outcome of the conditions of a put against the stored current render, or null to write. */
-function conditionalOutcome(curTid: string, curHash: Buffer, p: PreparedPut): PutResult | null {
-  if (p.ifNotExists) return { status: 'conflict', tid: curTid };
-  if (p.ifUnmodifiedSince !== null && tidTime(curTid) > p.ifUnmodifiedSince) return { status: 'conflict', tid: curTid };
-  if (p.skipUnchanged && curHash.equals(p.hash)) return { status: 'unchanged', tid: curTid };
-  return null;
-}
-
 function outcome(curTid: string, curHash: Buffer, p: PreparedPut): 'conflict' | 'unchanged' {
-  if (p.ifNotExists) return 'conflict';
-  if (p.ifUnmodifiedSince !== null && tidTime(curTid) > p.ifUnmodifiedSince) return 'conflict';
-  if (p.skipUnchanged && curHash.equals(p.hash)) return 'unchanged';
-  return 'conflict'; // a newer tid is stored (key_value)
+  return conditionalOutcome(curTid, curHash, p)?.status === 'unchanged' ? 'unchanged' : 'conflict'; // else a newer tid is stored (key_value)
 }
 
 async function migrate(pool: pg.Pool, schema: string): Promise<void> {

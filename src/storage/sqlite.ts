@@ -8,11 +8,11 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { GroupCommit, migrate, openSqlite, type MigrationStep } from '../sqlite/index.ts';
 import { CascadeError } from '../errors/index.ts';
-import { tidTime } from '../util/tid.ts';
 import { StorageErrors } from './errors.ts';
 import {
   BucketTable,
   StoredRow,
+  conditionalOutcome,
   keyToken,
   latestRetention,
   pageArgs,
@@ -475,14 +475,6 @@ export class SqliteStore implements ContentStore {
   private enqueue<T>(run: () => T): Promise<T> {
     return this.writes.run(run);
   }
-}
-
-/** Outcome of the conditions of a put against the stored current render, or null to write. */
-function conditionalOutcome(curTid: string, curHash: Buffer, p: PreparedPut): PutResult | null {
-  if (p.ifNotExists) return { status: 'conflict', tid: curTid };
-  if (p.ifUnmodifiedSince !== null && tidTime(curTid) > p.ifUnmodifiedSince) return { status: 'conflict', tid: curTid };
-  if (p.skipUnchanged && curHash.equals(p.hash)) return { status: 'unchanged', tid: curTid };
-  return null;
 }
 
 const COLS = 'tid, content_type, headers, encoding, body, written_at';

@@ -7,7 +7,7 @@ import { REV_DELETED_COMMENT, REV_DELETED_TEXT, REV_DELETED_USER } from './db.ts
 import { databaseName, namespaceName } from './site.ts';
 import { escapeHtml } from './render.ts';
 import { ConsumerLoop } from '../util/consumer-loop.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 export interface Performer {
   user_text: string;
@@ -203,7 +203,7 @@ export class OutboxSender {
   constructor(
     private readonly db: WikiDatabase,
     url: string | undefined,
-    private readonly opts: { batch?: number; maxDelayMs?: number; log?: Logger } = {},
+    private readonly opts: { batch?: number; maxDelayMs?: number; logger?: Logger } = {},
   ) {
     this.url = url;
     this.select = db.prepare<[number], { seq: number; stream: string; body: string }>('SELECT seq, stream, body FROM outbox ORDER BY seq LIMIT ?');
@@ -274,7 +274,7 @@ export class OutboxSender {
         this.remove.run(last);
       })();
       this.sent += rows.length;
-      this.opts.log?.('wiki events rejected by the intake', { status, response: text.slice(0, 500) });
+      this.opts.logger?.('wiki events rejected by the intake', { status, response: text.slice(0, 500) });
       return;
     }
     throw new Error(`HTTP ${status}: ${text.slice(0, 200)}`);

@@ -10,7 +10,7 @@ import { WikiErrors } from './errors.ts';
 import { prefixedKey } from './events.ts';
 import { encodeTitleForHref, parseTitle, siteinfo } from './site.ts';
 import { ANONYMOUS, SYSTEM_USER, mwTimestamp, type Wiki } from './wiki.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 const REST = '/w/rest.php/v1';
 const HTML_TYPE = 'text/html; charset=utf-8; profile="https://www.mediawiki.org/wiki/Specs/HTML/2.1.0"';
@@ -24,11 +24,11 @@ export interface WikiHttpOptions {
   testHooks: boolean;
   /** The wiki's own base URL (for html_url and history links). */
   baseUrl: () => string;
-  log?: Logger;
+  logger?: Logger;
 }
 
 /** MediaWiki REST error body: `{errorKey, messageTranslations, httpCode, httpReason}`. */
-function sendRestError(res: ServerResponse, e: unknown, log?: WikiHttpOptions['log']): void {
+function sendRestError(res: ServerResponse, e: unknown, log?: WikiHttpOptions['logger']): void {
   let status = 500;
   let key = 'rest-internal-error';
   let message = 'Internal error';
@@ -46,7 +46,7 @@ function sendRestError(res: ServerResponse, e: unknown, log?: WikiHttpOptions['l
   sendJson(res, status, { errorKey: key, messageTranslations: { en: message }, httpCode: status, httpReason: REASONS[status] ?? 'Error' });
 }
 
-function rest(fn: (ctx: RequestContext) => Promise<void> | void, log?: WikiHttpOptions['log']) {
+function rest(fn: (ctx: RequestContext) => Promise<void> | void, log?: WikiHttpOptions['logger']) {
   return async (ctx: RequestContext) => {
     try {
       await fn(ctx);
@@ -71,7 +71,7 @@ function commentOf(rev: RevisionRow): string | null {
 }
 
 export function mountWiki(router: Router, wiki: Wiki, opts: WikiHttpOptions): void {
-  const log = opts.log;
+  const log = opts.logger;
   const base = () => opts.baseUrl();
   const pageUrl = (key: string, suffix = '') => `${base()}${restPagePath(key, suffix)}`;
 

@@ -7,7 +7,7 @@ import { mountWiki } from './http.ts';
 import { importWikitextDir as importDir, type ImportResult } from './import.ts';
 import { seedWiki } from './seed.ts';
 import { Wiki, type WikiStats } from './wiki.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 export { wikiConfigSchema, type WikiConfig } from './config.ts';
 export { Wiki, sha1Base36, type WikiStats } from './wiki.ts';
@@ -29,7 +29,7 @@ export interface StartWikiOptions {
   testHooks?: boolean;
   /** Seed an empty wiki with the project's example pages (default true). */
   seed?: boolean;
-  log?: Logger;
+  logger?: Logger;
 }
 
 export interface WikiHandle {
@@ -46,12 +46,12 @@ export interface WikiHandle {
 
 export async function startWiki(opts: StartWikiOptions): Promise<WikiHandle> {
   const host = opts.host ?? '127.0.0.1';
-  const wiki = new Wiki({ dbPath: opts.dbPath, domain: opts.domain ?? 'example.wiki', eventsUrl: opts.eventsUrl, log: opts.log });
+  const wiki = new Wiki({ dbPath: opts.dbPath, domain: opts.domain ?? 'example.wiki', eventsUrl: opts.eventsUrl, logger: opts.logger });
   if (opts.seed ?? true) seedWiki(wiki);
   let url = '';
   const router = new Router();
-  mountWiki(router, wiki, { testHooks: opts.testHooks ?? false, baseUrl: () => url, log: opts.log });
-  const server = createHttpServer({ router, logger: opts.log });
+  mountWiki(router, wiki, { testHooks: opts.testHooks ?? false, baseUrl: () => url, logger: opts.logger });
+  const server = createHttpServer({ router, logger: opts.logger });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -17,13 +17,13 @@ import { OutboxSender, prefixedKey, type Performer } from './events.ts';
 import { redirectTarget, renderWikitext, templatesUsed, type RenderResult } from './render.ts';
 import { parseTitle, type WikiTitle } from './site.ts';
 import { RecentChanges } from './recentchanges.ts';
-import { type Logger } from '../util/logger.ts';
+import type { Logger } from '../util/logger.ts';
 
 export interface WikiOptions {
   dbPath: string;
   domain: string;
   eventsUrl?: string;
-  log?: Logger;
+  logger?: Logger;
 }
 
 export interface WikiStats {
@@ -85,7 +85,7 @@ export class Wiki {
   constructor(opts: WikiOptions) {
     this.db = openWikiDb(opts.dbPath);
     this.domain = opts.domain;
-    this.outbox = new OutboxSender(this.db, opts.eventsUrl, { log: opts.log });
+    this.outbox = new OutboxSender(this.db, opts.eventsUrl, { logger: opts.logger });
     this.recentChanges = new RecentChanges(this.db);
     const db = this.db;
     this.q = {

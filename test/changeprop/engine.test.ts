@@ -6,6 +6,7 @@ import { ChangePropEngine, type EngineOptions } from '../../src/changeprop/engin
 import { rulesFromYaml } from '../../src/changeprop/rule.ts';
 import { listDeadLetters, replayDeadLetters } from '../../src/changeprop/dlq.ts';
 import { requireBackend } from '../helpers/backends.ts';
+import { TestClock } from '../../src/util/clock.ts';
 import { Target, sqliteLog, jetstreamLog, event, append, until, readAll, type TestLog } from './helpers.ts';
 
 const DC = 'dc1';
@@ -184,6 +185,32 @@ templates:
         assert.equal(target.count(`${path}/4`), 0);
         assert.equal(target.count(`${path}/5`), 0);
       });
+    });
+
+    test('the meta.id dedupe window is measured on the engine clock', async (t) => {
+      const path = `/window/${b.name}`;
+      target.behaviour = () => ({ status: 200 });
+      const clock = new TestClock(Date.now());
+      await withEngine(t, `
+templates:
+  win:
+    topic: page-change
+    exec: { uri: 'TARGET${path}/{{message.n}}' }
+`, async ({ log, engine }) => {
+        const value = Buffer.from(JSON.stringify(event('page-change', { n: 1 })));
+        await log.append(`${DC}.page-change`, [{ id: 'w1', value }]);
+        await until(() => target.count(`${path}/1`) === 1, 10_000, 'first execution');
+        // Within the window (by the clock): the same meta.id under another log id is dropped.
+        await clock.advance(59_000);
+        await log.append(`${DC}.page-change`, [{ id: 'w2', value }]);
+        await until(() => engine.stats().win.deduped === 1, 10_000, 'deduped within the window');
+        assert.equal(target.count(`${path}/1`), 1);
+        // Past it: the same meta.id runs again.
+        await clock.advance(2_000);
+        await log.append(`${DC}.page-change`, [{ id: 'w3', value }]);
+        await until(() => target.count(`${path}/1`) === 2, 10_000, 'executed again after the window');
+        assert.equal(engine.stats().win.deduped, 1);
+      }, { clock, dedupeWindowMs: 60_000 });
     });
 
     test('concurrency is bounded, and a delayed retry holds no slot', async (t) => {

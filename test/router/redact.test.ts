@@ -2,17 +2,13 @@
 // the full detail; log lines stay bounded whatever the request carried.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DetailRedactor } from '../../src/router/redact.ts';
-import { formatLogLine, MAX_FIELD } from '../../src/router/log.ts';
-import { createLogger } from '../../src/util/logger.ts';
+import { createLogger, MAX_FIELD } from '../../src/util/logger.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { CascadeError, Errors } from '../../src/errors/index.ts';
-import { startApp, type App } from '../../src/app.ts';
-import { configFromYaml } from '../../src/config/index.ts';
+import type { App } from '../../src/app.ts';
 
 describe('DetailRedactor', () => {
   const r = new DetailRedactor(['origin.internal', 'example.wiki']);
@@ -47,7 +43,10 @@ describe('DetailRedactor', () => {
 
 describe('log lines', () => {
   it('cut every field to about 2 KB', () => {
-    const line = formatLogLine('request failed', { detail: 'x'.repeat(100_000), event: { nested: 'y'.repeat(100_000) }, n: 5 });
+    const written: string[] = [];
+    createLogger({ destination: { write: (s: string) => void written.push(s) } })('request failed', { detail: 'x'.repeat(100_000), event: { nested: 'y'.repeat(100_000) }, n: 5 });
+    assert.equal(written.length, 1);
+    const line = written[0];
     assert.ok(line.length < 3 * MAX_FIELD, `line of ${line.length}`);
     const j = JSON.parse(line) as Record<string, unknown>;
     assert.match(j.detail as string, /^x{2048}… \[97952 more characters\]$/);
@@ -57,7 +56,7 @@ describe('log lines', () => {
 });
 
 describe('error details over HTTP', () => {
-  let dir: string;
+  let t: TestApp;
   let app: App;
   let dead: Server;
   let deadPort: number;
@@ -68,31 +67,12 @@ describe('error details over HTTP', () => {
     await new Promise<void>((res) => dead.listen(0, '127.0.0.1', res));
     deadPort = (dead.address() as AddressInfo).port;
     await new Promise<void>((res) => dead.close(() => res()));
-    dir = mkdtempSync(join(tmpdir(), 'cascade-redact-'));
-    const config = configFromYaml(
-      `
-listen: { host: 127.0.0.1, port: 0 }
-data_dir: ${JSON.stringify(dir)}
-default_domain: example.wiki
-wiki: { enabled: false }
-domains:
-  example.wiki:
-    origin: { url: "http://127.0.0.1:${deadPort}" }
-    buckets:
-      html: { type: key_rev_value, compression: brotli }
-      summary: { type: key_rev_value, compression: gzip }
-      mobile-sections: { type: key_rev_value, compression: gzip }
-      page-meta: { type: key_value, compression: none }
-`,
-      '<test>',
-      {},
-    );
-    app = await startApp(config, { logger: createLogger({ destination: { write: (s: string) => void lines.push(s) } }) });
+    t = await startTestApp('redact', `domains:\n  example.wiki: { origin: { url: "http://127.0.0.1:${deadPort}" } }\n`, {
+      logger: createLogger({ destination: { write: (s: string) => void lines.push(s) } }),
+    });
+    app = t.app;
   });
-  after(async () => {
-    await app?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => t?.close());
 
   it('an unreachable origin: external callers see no address, internal callers the reason, the log the address', async () => {
     {

@@ -3,23 +3,17 @@
 // capability claims counts in the edge classes.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startApp, type App } from '../../src/app.ts';
-import { configFromYaml } from '../../src/config/index.ts';
+import { TestClock } from '../../src/util/clock.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 describe('router scopes', () => {
-  let dir: string;
-  let app: App;
+  let t: TestApp;
+  let app: TestApp['app'];
+  const clock = new TestClock(Date.now());
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'cascade-scopes-'));
-    const config = configFromYaml(
+    t = await startTestApp(
+      'scopes',
       `
-listen: { host: 127.0.0.1, port: 0 }
-data_dir: ${JSON.stringify(dir)}
-default_domain: example.wiki
-wiki: { enabled: false }
 events:
   rate_limit:
     produce: { rate: 0.001, burst: 3 }
@@ -31,15 +25,11 @@ content:
 domains:
   example.wiki: { origin: { url: "http://127.0.0.1:9" } }
 `,
-      '<test>',
-      {},
+      { quiet: true, clock },
     );
-    app = await startApp(config, { quiet: true });
+    app = t.app;
   });
-  after(async () => {
-    await app?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => t?.close());
 
   // A remote client: a loopback peer forwarding for it (see clientKey).
   const remote = (ip: string, init: RequestInit = {}) => ({ ...init, headers: { ...(init.headers as Record<string, string>), 'x-forwarded-for': ip } });
@@ -66,6 +56,11 @@ domains:
     const w2 = await fetch(`${app.url}/example.wiki/v1/page/html/Foo`, remote('203.0.113.10', { method: 'DELETE' }));
     await w2.arrayBuffer();
     assert.equal(w2.status, 429, 'and it is limited by its own burst');
+    // A token comes back after 1 / rate seconds of the app's clock (0.001/s: 1000 s), not before.
+    await clock.advance(999_000);
+    assert.equal((await postEvents('203.0.113.10')).status, 429);
+    await clock.advance(2_000);
+    assert.notEqual((await postEvents('203.0.113.10')).status, 429, 'refilled by the clock');
   });
 
   it('the classes are declared per capability and listed by the limiter', () => {

@@ -20,7 +20,7 @@ import type { OriginChangesConfig } from './feed-config.ts';
 import { eventsOfChange, RC_PROPS, type ChangeLookups, type FeedSite, type RecentChange } from './feed-events.ts';
 import { WakeableSleep } from '../../util/wakeable-sleep.ts';
 import type { MediaWikiAdapter } from './adapter.ts';
-import { type Logger } from '../../util/logger.ts';
+import type { Logger } from '../../util/logger.ts';
 import { backoff } from '../../util/backoff.ts';
 
 export const WATERMARK_BUCKET = 'origin-changes';
@@ -56,7 +56,7 @@ export interface FeedOptions {
   origin: FeedOrigin;
   producer: EventProducer;
   store: ContentStore;
-  log?: Logger;
+  logger?: Logger;
 }
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -112,7 +112,7 @@ export class RecentChangesFeed {
       });
       s.bind(port, host, () => {
         s.off('error', reject);
-        s.on('error', (e) => this.o.log?.('rcfeed udp error', { domain: this.o.domain, error: e.message }));
+        s.on('error', (e) => this.o.logger?.('rcfeed udp error', { domain: this.o.domain, error: e.message }));
         this.udp = s;
         resolve();
       });
@@ -138,7 +138,7 @@ export class RecentChangesFeed {
         this.counters.errors++;
         polls.inc([this.o.domain, 'error']);
         this.counters.lastError = String((e as Error)?.message ?? e);
-        this.o.log?.('recentchanges poll failed', { domain: this.o.domain, error: this.counters.lastError });
+        this.o.logger?.('recentchanges poll failed', { domain: this.o.domain, error: this.counters.lastError });
       }
       // After errors: back off (capped at 30 s), never faster than the configured interval.
       const base = this.o.config.poll_interval_ms;
@@ -197,7 +197,7 @@ export class RecentChangesFeed {
     if (!newest.changes.length) return { ts: '1970-01-01T00:00:00Z', seen: [] };
     const ts = newest.changes[0].timestamp;
     const recent = await this.query({ rcstart: isoSeconds(Date.parse(ts) - this.o.config.lookback_seconds * 1000), rcdir: 'newer' });
-    this.o.log?.('recentchanges follower starts at the newest change', { domain: this.o.domain, timestamp: ts });
+    this.o.logger?.('recentchanges follower starts at the newest change', { domain: this.o.domain, timestamp: ts });
     return { ts, seen: recent.changes.map((c) => [c.rcid, c.timestamp]) };
   }
 

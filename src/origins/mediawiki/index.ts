@@ -7,7 +7,7 @@ import type { ContentStore } from '../../storage/types.ts';
 import { DEFAULT_CHANGES } from './feed-config.ts';
 import { RecentChangesFeed } from './feed.ts';
 import { MediaWikiAdapter } from './adapter.ts';
-import { type Logger } from '../../util/logger.ts';
+import type { Logger } from '../../util/logger.ts';
 
 export { RecentChangesFeed, WATERMARK_BUCKET, type FeedStats, type Watermark } from './feed.ts';
 export { originChangesSchema, DEFAULT_CHANGES, type OriginChangesConfig, type FollowMode } from './feed-config.ts';
@@ -22,13 +22,13 @@ export interface ChangeFeeds {
 /** Starts a recentchanges follower for each domain whose `origin.changes.follow` is `recentchanges`. */
 export async function startChangeFeeds(
   config: CascadeConfig,
-  deps: { producer: EventProducer; store: ContentStore; log?: Logger },
+  deps: { producer: EventProducer; store: ContentStore; logger?: Logger },
 ): Promise<ChangeFeeds> {
   const feeds = new Map<string, RecentChangesFeed>();
   const followed = Object.fromEntries(Object.entries(config.domains).filter(([, d]) => d.origin.changes?.follow === 'recentchanges'));
   // The followers' own connection per origin: polls must not queue behind slow renders.
   const origin = new OriginClient(followed, { timeoutMs: config.content.origin.timeout_ms, connections: 1 });
-  const adapter = new MediaWikiAdapter(origin, deps.log);
+  const adapter = new MediaWikiAdapter(origin, deps.logger);
   try {
     for (const [domain, d] of Object.entries(followed)) {
       const cfg = { ...DEFAULT_CHANGES, ...d.origin.changes };
@@ -38,11 +38,11 @@ export async function startChangeFeeds(
         origin: adapter,
         producer: deps.producer,
         store: deps.store,
-        log: deps.log,
+        logger: deps.logger,
       });
       await feed.start();
       feeds.set(domain, feed);
-      deps.log?.('following recentchanges', { domain, poll_interval_ms: cfg.poll_interval_ms, udp: cfg.rcfeed_udp_port ?? null });
+      deps.logger?.('following recentchanges', { domain, poll_interval_ms: cfg.poll_interval_ms, udp: cfg.rcfeed_udp_port ?? null });
     }
   } catch (e) {
     await Promise.all([...feeds.values()].map((f) => f.close()));
