@@ -121,7 +121,7 @@ test('cascade rules explain prints the graph and the derived rules as a loadable
     writeFileSync(f, yaml);
     const c = spawnSync(process.execPath, [join(projectRoot, 'bin', 'cascade.js'), 'rules', 'check', f], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
     assert.equal(c.status, 0, c.stderr);
-    assert.match(c.stdout, /ok \(11 rules/);
+    assert.match(c.stdout, /ok \(12 rules/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
