@@ -87,14 +87,17 @@ for (const o of origins) {
       await page.close();
     });
 
-    it('a section preview: the popup shows the section (mobile-html from Cascade)', async (t) => {
-      if (!c || !browser) return t.skip('no origin or no Chromium');
-      if (!('section' in o)) return t.skip('sections are checked on the example wiki');
-      const page = await readerPage(`<p>Read about <span id="s" data-wikipedia-preview data-wp-title="${o.title}#${o.section.id}">its history</span>.</p>`);
-      await page.click('#s');
-      await page.locator('.wikipediapreview-body', { hasText: o.section.marker }).waitFor({ state: 'visible', timeout: 15_000 });
-      assert.ok(asked.some((p) => p.startsWith('page/mobile-html/')), 'mobile-html asked');
-      await page.close();
-    });
+    // Sections of the example wiki's seeded page (the real wiki's articles are checked by the plain preview).
+    const sec = 'section' in o ? o.section : undefined;
+    if (sec) {
+      it('a section preview: the popup shows the section (mobile-html from Cascade)', async (t) => {
+        if (!c || !browser) return t.skip('no origin or no Chromium');
+        const page = await readerPage(`<p>Read about <span id="s" data-wikipedia-preview data-wp-title="${o.title}#${sec.id}">its history</span>.</p>`);
+        await page.click('#s');
+        await page.locator('.wikipediapreview-body', { hasText: sec.marker }).waitFor({ state: 'visible', timeout: 15_000 });
+        assert.ok(asked.some((p) => p.startsWith('page/mobile-html/')), 'mobile-html asked');
+        await page.close();
+      });
+    }
   });
 }
