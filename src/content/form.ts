@@ -25,6 +25,18 @@ export async function readForm(req: IncomingMessage, limit: number): Promise<Rec
     throw new CascadeError(Errors.unsupportedMediaType, `unsupported content type: ${ct}`);
   }
 
+/** A JSON object body of at most 64 KiB (an empty body is `{}`); anything else is a 400. */
+export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const b = await readBody(req, 65536);
+  if (b.length === 0) return {};
+  try {
+    const j = JSON.parse(b.toString('utf8')) as unknown;
+    return typeof j === 'object' && j !== null && !Array.isArray(j) ? (j as Record<string, unknown>) : {};
+  } catch {
+    throw new CascadeError(ContentErrors.badForm, 'the body must be a JSON object');
+  }
+}
+
 /** Form fields in an object without a prototype (`f.toString` is no field unless sent). */
 function nullProto(entries: Iterable<[string, string]>): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;

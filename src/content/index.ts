@@ -1,10 +1,11 @@
 // Public surface of the content API (RESTBase's role).
+import { readJsonObject } from './form.ts';
 import { CascadeError } from '../errors/index.ts';
 import { observeRequest } from '../router/metrics.ts';
 import { rateClassOf } from '../router/ratelimit.ts';
 import type { CapabilityScope } from '../router/scopes.ts';
 import type { RequestContext, Router } from '../router/router.ts';
-import { readBody, sendJson } from '../router/server.ts';
+import { sendJson } from '../router/server.ts';
 import { ContentErrors } from './errors.ts';
 import { ContentRoutes } from './routes.ts';
 import { ContentService, type ContentDeps } from './service.ts';
@@ -34,16 +35,6 @@ function requireInternal(ctx: RequestContext): void {
   if (!ctx.internal) throw new CascadeError(ContentErrors.sysExternal, '/sys/ is for internal callers');
 }
 
-async function jsonBody(ctx: RequestContext): Promise<Record<string, unknown>> {
-  const b = await readBody(ctx.req, 65536);
-  if (b.length === 0) return {};
-  try {
-    const j = JSON.parse(b.toString('utf8')) as unknown;
-    return typeof j === 'object' && j !== null && !Array.isArray(j) ? (j as Record<string, unknown>) : {};
-  } catch {
-    throw new CascadeError(ContentErrors.badForm, 'the body must be a JSON object');
-  }
-}
 
 /**
  * Mounts the content API (`/{domain}/v1/…`, `/api/rest_v1/…`), its docs, and the
@@ -76,21 +67,21 @@ export function mountContent(router: Router, deps: ContentDeps): MountedContent 
   });
   router.add('POST', '/{domain}/sys/content/page/{title}/moved', async (ctx) => {
     const domain = sysDomain(ctx);
-    const b = await jsonBody(ctx);
+    const b = await readJsonObject(ctx.req);
     if (typeof b.to !== 'string') throw new CascadeError(ContentErrors.badForm, '`to` (the new title) is required');
     await service.markMoved(domain, ctx.params.title, b.to, b.redirect !== false);
     sendJson(ctx.res, 200, { ok: true });
   });
   router.add('POST', '/{domain}/sys/content/page/{title}/revision', async (ctx) => {
     const domain = sysDomain(ctx);
-    const b = await jsonBody(ctx);
+    const b = await readJsonObject(ctx.req);
     if (typeof b.revision !== 'number') throw new CascadeError(ContentErrors.badForm, '`revision` (a number) is required');
     await service.markNewRevision(domain, ctx.params.title, b.revision);
     sendJson(ctx.res, 200, { ok: true });
   });
   router.add('POST', '/{domain}/sys/content/revision/{revision}/visibility', async (ctx) => {
     const domain = sysDomain(ctx);
-    const b = await jsonBody(ctx);
+    const b = await readJsonObject(ctx.req);
     const rev = Number(ctx.params.revision);
     if (!Number.isSafeInteger(rev) || rev < 0) throw new CascadeError(ContentErrors.badRevision, `not a revision id: ${ctx.params.revision}`);
     if (typeof b.title !== 'string' || typeof b.hidden !== 'boolean') {

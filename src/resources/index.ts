@@ -2,6 +2,7 @@
 // API (under `/{domain}/v1` and `/api/rest_v1`, in the OpenAPI spec with its `x-stability`),
 // and stored ones get the internal change endpoint their derived rules call:
 //   POST /{domain}/sys/resources/{name}/{title}/changed   {"rev": 123}   (rev optional)
+import { readJsonObject } from '../content/form.ts';
 import { CascadeError } from '../errors/index.ts';
 import type { CascadeConfig, ConfigProblem } from '../config/index.ts';
 import type { EventProducer } from '../events/log/types.ts';
@@ -10,7 +11,7 @@ import { checkStatus } from '../content/origin.ts';
 import type { ContentRoutes, Endpoint, EndpointParam } from '../content/routes.ts';
 import type { ContentService } from '../content/service.ts';
 import type { RequestContext, Router } from '../router/router.ts';
-import { readBody, sendJson } from '../router/server.ts';
+import { sendJson } from '../router/server.ts';
 import { compileResources, type Resource } from './declare.ts';
 import { ResourceErrors } from './errors.ts';
 import { ResourceRuntime } from './runtime.ts';
@@ -54,7 +55,7 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
     const r = runtime.resource(domain, ctx.params.name);
     // Rules are shared by every domain: a domain without the resource has nothing to refresh.
     if (!r || r.decl.kind !== 'stored') return sendJson(ctx.res, 200, { refresh: 'not-declared' });
-    const b = await jsonBody(ctx);
+    const b = await readJsonObject(ctx.req);
     const rev = b.rev === undefined || b.rev === '' ? undefined : Number(b.rev);
     if (rev !== undefined && !(Number.isSafeInteger(rev) && rev >= 0)) throw new CascadeError(ContentErrors.badRevision, `not a revision id: ${String(b.rev)}`);
     const t = await svc.title(domain, ctx.params.title, ctx.requestId);
@@ -65,16 +66,6 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
   return { runtime, endpoints };
 }
 
-async function jsonBody(ctx: RequestContext): Promise<Record<string, unknown>> {
-  const b = await readBody(ctx.req, 65536);
-  if (b.length === 0) return {};
-  try {
-    const j = JSON.parse(b.toString('utf8')) as unknown;
-    return typeof j === 'object' && j !== null && !Array.isArray(j) ? (j as Record<string, unknown>) : {};
-  } catch {
-    throw new CascadeError(ContentErrors.badForm, 'the body must be a JSON object');
-  }
-}
 
 function paramsOf(r: Resource): EndpointParam[] {
   const out: EndpointParam[] = r.params.map((name) =>
