@@ -41,7 +41,7 @@ const common: Record<string, string> = {
   'mcs spec/data/javascript-mobile-pagelib.yaml GET /{domain}/v1/data/javascript/mobile/pagelib': "the page library's JavaScript: not hosted by Cascade",
   'mcs spec/page/definition.yaml GET /{domain}/v1/page/definition/{title}': 'Wiktionary definitions (en.wiktionary.org, `cat`): not implemented',
   'restbase v1/pcs/media-list.yaml GET /{domain}/v1/page/media-list/{title}': 'the list is served (the default config declares it), but the test wikis have no uploaded files, so `items` is empty where the x-ample expects one',
-  'mcs spec/page/media-list.yaml GET /{domain}/v1/page/media-list/{title}': 'no uploaded files on the test wikis: `items` is empty',
+  'mcs spec/page/media-list.yaml GET /{domain}/v1/page/media-list/{title}': 'no uploaded files on the test wikis: `items` is empty; and a declared resource does not send the mobile content service\'s own headers (content-language, x-frame-options, x-content-security-policy, its access-control-allow-headers)',
   'restbase v1/pcs/media-list.yaml GET /{domain}/v1/page/media-list/{title}/{revision}': 'media-list is a declared stored resource (the default config), served for the latest revision only: declared paths have no {revision}',
   'mcs spec/page/media-list.yaml GET /{domain}/v1/page/media-list/{title}/{revision}': 'media-list of one revision: declared paths have no {revision}',
   'restbase v1/pcs/mobile-html-offline-resources.yaml GET /{domain}/v1/page/mobile-html-offline-resources/{title}': 'mobile-html-offline-resources lists the page library assets Cascade does not host: not implemented',
