@@ -45,6 +45,22 @@ export interface RuntimeStats {
 
 const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
+/**
+ * What produces a resource's body (its request, derivation, shape and content type), hashed:
+ * a render stored under another declaration is not served, so editing the declaration takes
+ * effect on the next read instead of after the next change of each page.
+ */
+const declHashes = new WeakMap<Resource, string>();
+function declHash(r: Resource): string {
+  let h = declHashes.get(r);
+  if (h === undefined) {
+    const { request, derive, shape, content_type } = r.decl;
+    h = sha1(Buffer.from(JSON.stringify({ request, derive, shape, content_type }))).slice(0, 16);
+    declHashes.set(r, h);
+  }
+  return h;
+}
+
 export class ResourceRuntime {
   readonly heat: ReadHeat;
   /** The clock of read heat (ms); the benchmark runs a simulated one. */
@@ -134,7 +150,8 @@ export class ResourceRuntime {
     if (!rec) return { fresh: false, mark };
     const revOk = r.decl.storage.type !== 'key_rev_value' || r.derive !== undefined || meta?.latestRev === undefined || (rec.rev ?? 0) >= meta.latestRev;
     const markOk = mark === undefined || compareTids(rec.tid, mark) > 0;
-    if (!revOk || !markOk) return { rec, fresh: false, mark };
+    const declOk = rec.headers['x-cascade-decl'] === declHash(r);
+    if (!revOk || !markOk || !declOk) return { rec, fresh: false, mark };
     if (r.derive) {
       const source = this.resource(domain, r.derive.from)!;
       const src = await this.servable(source, domain, key, meta);
@@ -211,7 +228,7 @@ export class ResourceRuntime {
     // The hash is of the backend's answer: a shape's own fields (tid) do not make a change.
     const hash = sha1(produced.body);
     const body = r.decl.shape ? SHAPES[r.decl.shape]({ body: produced.body, rev: storedRev, tid }) : produced.body;
-    const put = await this.svc.store.put({ domain, bucket: r.name, key, rev: storedRev, tid, contentType: ct, headers: { 'x-cascade-origin-sha1': hash }, body, skipUnchanged: false });
+    const put = await this.svc.store.put({ domain, bucket: r.name, key, rev: storedRev, tid, contentType: ct, headers: { 'x-cascade-origin-sha1': hash, 'x-cascade-decl': declHash(r) }, body, skipUnchanged: false });
     const rec = await this.svc.store.getRevTid(domain, r.name, key, storedRev ?? 0, put.tid);
     if (!rec) throw new CascadeError(Errors.internal, `render of ${r.name}/${key} vanished after the write`);
     // Only a changed body is a change for dependents and CDNs.

@@ -3,7 +3,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,7 @@ test('startupMessage names the URLs and example pages', () => {
 async function serve(t: TestContext, tty: boolean, done: (out: string) => boolean): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-startup-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const cfg = readFileSync(join(ROOT, 'config/cascade.yaml'), 'utf8').replace('port: 7231', 'port: 0').replace('data_dir: ./data', `data_dir: ${JSON.stringify(dir)}`);
+  const cfg = readFileSync(join(ROOT, 'config/cascade.yaml'), 'utf8').replace('port: 7231', 'port: 0').replace(/^data_dir: .*$/m, `data_dir: ${JSON.stringify(dir)}`);
   writeFileSync(join(dir, 'cascade.yaml'), `${cfg}\nwiki: { port: 0 }\n`);
   const cmd = [process.execPath, join(ROOT, 'bin/cascade.js'), 'serve', '--config', join(dir, 'cascade.yaml')];
   // util-linux `script` gives the child a pseudo-terminal.
@@ -43,6 +43,8 @@ async function serve(t: TestContext, tty: boolean, done: (out: string) => boolea
     child.kill('SIGTERM');
     await exited;
   }
+  // The data went to the test's own directory, nowhere shared.
+  assert.ok(existsSync(join(dir, 'storage.sqlite')), `storage.sqlite in ${dir}`);
   return out;
 }
 

@@ -7,7 +7,7 @@ import { CascadeError } from '../../src/errors/index.ts';
 import { ContentErrors } from '../../src/content/errors.ts';
 import { SEED_PAGES } from '../../src/wiki/index.ts';
 import { compareTids } from '../../src/util/tid.ts';
-import { startResourceHarness } from './harness.ts';
+import { RESOURCES_YAML, startResourceHarness } from './harness.ts';
 
 type Files = { files: { title: string }[] };
 
@@ -209,5 +209,17 @@ test('declared resources on the example wiki', async (t) => {
     assert.equal(spec.paths['/page/media-list/{title}']!.get['x-stability'], 'unstable');
     assert.match(spec.paths['/page/media-list/{title}']!.get.summary, /refresh: eager/);
     assert.equal(spec.paths['/page/history/{title}']!.get['x-stability'], 'experimental');
+  });
+
+  // Last: it restarts Cascade (the runtime `rt` above belongs to the first start).
+  await t.test('a changed declaration takes effect on the next read, over renders stored under the old one', async () => {
+    const before = (await (await h.fetch('/example.wiki/v1/page/media-list/Silver_River')).json()) as Record<string, unknown>;
+    assert.ok(Array.isArray(before.files), 'stored as the backend answered');
+    await h.restart(RESOURCES_YAML.replace("request: { uri: '/w/rest.php/v1/page/{title}/links/media' }", "request: { uri: '/w/rest.php/v1/page/{title}/links/media' }\n    shape: pcs-media-list"));
+    const r = await h.fetch('/example.wiki/v1/page/media-list/Silver_River');
+    const after = (await r.json()) as { items?: { title: string }[]; revision?: string };
+    assert.ok(Array.isArray(after.items), 'rendered again under the new declaration (the media-list shape)');
+    assert.equal(after.revision, (r.headers.get('etag') ?? '').replace(/^"(\d+)\/.*$/, '$1'));
+    assert.equal(h.app.content.resources.stats.readRenders, 1, 'one render, by that read');
   });
 });

@@ -14,6 +14,8 @@ export interface ResourceHarness {
   edit(title: string, text: string): number;
   /** The revision of the last edit made through `edit`, by title (DB key). */
   lastRev: Map<string, number>;
+  /** Stops Cascade and starts it again on the same data dir and wiki, with `resourcesYaml`. */
+  restart(resourcesYaml: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,7 +67,7 @@ resource_backends:
 export async function startResourceHarness(resourcesYaml = RESOURCES_YAML): Promise<ResourceHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-resources-'));
   const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', testHooks: true, seed: true });
-  const yaml = `
+  const yamlOf = (resourcesYaml: string) => `
 listen: { host: 127.0.0.1, port: 0 }
 data_dir: ${JSON.stringify(dir)}
 default_domain: example.wiki
@@ -88,13 +90,23 @@ domains:
     buckets:
       page-meta: { type: key_value, compression: none }
 `;
-  const app = await startApp(configFromYaml(yaml, '<test>', {}), { quiet: !process.env.CASCADE_DEBUG });
-  wiki.setEventsUrl(`${app.url}/v1/events`);
+  const start = async (resources: string) => {
+    const a = await startApp(configFromYaml(yamlOf(resources), '<test>', {}), { quiet: !process.env.CASCADE_DEBUG });
+    wiki.setEventsUrl(`${a.url}/v1/events`);
+    return a;
+  };
+  let app = await start(resourcesYaml);
   const lastRev = new Map<string, number>();
   return {
-    app,
+    get app() {
+      return app;
+    },
     wiki,
     fetch: (path, init) => fetch(app.url + path, init),
+    async restart(resources) {
+      await app.close();
+      app = await start(resources);
+    },
     lastRev,
     edit: (title, text) => {
       const rev = wiki.wiki.edit({ title, text, performer: { user_text: 'Tester', user_groups: ['*'], user_is_bot: false } }).rev.rev_id;
