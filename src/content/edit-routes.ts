@@ -63,13 +63,10 @@ function passHeaders(ctx: RequestContext): Record<string, string> {
 export function editEndpoints(routes: ContentRoutes): Endpoint[] {
   const svc = routes.svc;
   const htmlToWikitext = async (ctx: RequestContext, domain: string): Promise<void> => {
-    const rev = ctx.params.revision !== undefined ? parseRevision(ctx.params.revision) : undefined;
-    let key: string | undefined;
-    if (ctx.params.title !== undefined) {
-      const t = await routes.title(ctx, domain);
-      if (!t) return;
-      key = t.prefixedDbKey;
-    }
+    const target = await routes.optionalTitle(ctx, domain);
+    if (!target) return;
+    const { rev } = target;
+    const key = target.title?.prefixedDbKey;
     const f = await readForm(ctx.req, svc.cfg.max_body_bytes);
     if (typeof f.html !== 'string') throw new CascadeError(ContentErrors.badForm, 'the form field `html` is required');
     const text = Buffer.from(await svc.wiki.htmlToWikitext(domain, key, rev, f.html, undefined, ctx.requestId), 'utf8');

@@ -195,6 +195,14 @@ export class ContentRoutes {
     return t;
   }
 
+  /** A route's optional `{title}` and `{revision}` (transforms); false when the title was answered with a redirect. */
+  async optionalTitle(ctx: RequestContext, domain: string): Promise<{ title?: Title; rev?: number } | false> {
+    const rev = ctx.params.revision !== undefined ? parseRevision(ctx.params.revision) : undefined;
+    if (ctx.params.title === undefined) return { rev };
+    const title = await this.title(ctx, domain);
+    return title ? { title, rev } : false;
+  }
+
   private redirectIfNeeded(ctx: RequestContext, served: Served): boolean {
     const target = served.entry.redirect;
     if (!target || ctx.query.get('redirect') === 'false') return false;

@@ -5,10 +5,9 @@ import { readForm } from './form.ts';
 import type { RequestContext } from '../router/router.ts';
 import { ContentErrors } from './errors.ts';
 import { bodyInner } from './html.ts';
-import { P, parseRevision, type ContentRoutes, type Endpoint } from './routes.ts';
+import { P, type ContentRoutes, type Endpoint } from './routes.ts';
 import { HTML_TYPE, htmlType } from './service.ts';
 import { stashRender } from './edit-routes.ts';
-import type { Title } from '../titles/index.ts';
 
 const TRANSFORM = '/transform/wikitext/to/html';
 
@@ -21,12 +20,9 @@ function bodyOnly(ctx: RequestContext, form: Record<string, string>): boolean {
 export function transformEndpoints(routes: ContentRoutes): Endpoint[] {
   const svc = routes.svc;
   const handler = async (ctx: RequestContext, domain: string): Promise<void> => {
-    const rev = ctx.params.revision !== undefined ? parseRevision(ctx.params.revision) : undefined;
-    let title: Title | undefined;
-    if (ctx.params.title !== undefined) {
-      title = await routes.title(ctx, domain);
-      if (!title) return;
-    }
+    const target = await routes.optionalTitle(ctx, domain);
+    if (!target) return;
+    const { title, rev } = target;
     const key = title?.prefixedDbKey;
     const f = await readForm(ctx.req, svc.cfg.max_body_bytes);
     const stash = f.stash === 'true' || f.stash === '1';
