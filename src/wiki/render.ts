@@ -121,67 +121,33 @@ class Renderer {
 
   /** Top level: each transclusion becomes a fragment marked as mw:Transclusion. */
   private expandTop(text: string): string {
-    let out = '';
-    let i = 0;
-    for (;;) {
-      const j = text.indexOf('{{', i);
-      if (j === -1) break;
-      out += text.slice(i, j);
-      const m = matchBraces(text, j);
-      if (!m) {
-        out += '{{';
-        i = j + 2;
-        continue;
-      }
-      if (m.kind === 'arg') {
-        // A parameter outside a template stays as written (MediaWiki shows it literally).
-        out += text.slice(m.start, m.end);
-      } else {
-        const call = this.templateCall(text.slice(m.start + 2, m.end - 2), undefined, 0, false);
-        if (call) {
-          const about = `#mwt${++this.aboutSeq}`;
-          const attrs = ` typeof="${call.fn ? 'mw:Transclusion mw:ParserFunction' : 'mw:Transclusion'}" about="${about}" data-mw="${escapeHtml(JSON.stringify(call.dataMw))}"`;
-          out += text.slice(m.offset, m.start) + this.fragment({ wikitext: call.expansion, attrs });
-        } else {
-          out += text.slice(m.offset, m.start);
-        }
-      }
-      i = m.end;
-    }
-    return out + text.slice(i);
+    return replaceBraces(text, (m) => {
+      // A parameter outside a template stays as written (MediaWiki shows it literally).
+      if (m.kind === 'arg') return text.slice(m.start, m.end);
+      const call = this.templateCall(text.slice(m.start + 2, m.end - 2), undefined, 0, false);
+      if (!call) return text.slice(m.offset, m.start);
+      const about = `#mwt${++this.aboutSeq}`;
+      const attrs = ` typeof="${call.fn ? 'mw:Transclusion mw:ParserFunction' : 'mw:Transclusion'}" about="${about}" data-mw="${escapeHtml(JSON.stringify(call.dataMw))}"`;
+      return text.slice(m.offset, m.start) + this.fragment({ wikitext: call.expansion, attrs });
+    });
   }
 
   /** Expands templates and parameters recursively to plain wikitext. */
   private expand(text: string, args: Map<string, string> | undefined, depth: number, linksOnly = false): string {
     if (!text.includes('{{')) return text;
-    let out = '';
-    let i = 0;
-    for (;;) {
-      const j = text.indexOf('{{', i);
-      if (j === -1) break;
-      out += text.slice(i, j);
-      const m = matchBraces(text, j);
-      if (!m) {
-        out += '{{';
-        i = j + 2;
-        continue;
-      }
-      out += text.slice(m.offset, m.start);
+    return replaceBraces(text, (m) => {
+      const lead = text.slice(m.offset, m.start);
       if (m.kind === 'arg') {
-        const inner = text.slice(m.start + 3, m.end - 3);
-        const parts = splitParts(inner);
+        const parts = splitParts(text.slice(m.start + 3, m.end - 3));
         const name = this.expand(parts[0], args, depth, linksOnly).trim();
         const value = args?.get(name);
-        if (value !== undefined) out += value;
-        else if (parts.length > 1) out += this.expand(parts.slice(1).join('|'), args, depth, linksOnly);
-        else out += text.slice(m.start, m.end);
-      } else {
-        const call = this.templateCall(text.slice(m.start + 2, m.end - 2), args, depth, linksOnly);
-        if (call) out += call.expansion;
+        if (value !== undefined) return lead + value;
+        if (parts.length > 1) return lead + this.expand(parts.slice(1).join('|'), args, depth, linksOnly);
+        return lead + text.slice(m.start, m.end);
       }
-      i = m.end;
-    }
-    return out + text.slice(i);
+      const call = this.templateCall(text.slice(m.start + 2, m.end - 2), args, depth, linksOnly);
+      return lead + (call ? call.expansion : '');
+    });
   }
 
   private templateCall(
@@ -714,6 +680,29 @@ interface BraceMatch {
 }
 
 /** Finds the construct opening at `j` (`{{` or `{{{`), skipping nested ones. */
+/**
+ * `text` with each `{{…}}` / `{{{…}}}` construct (from `m.offset`, its leading braces, to
+ * `m.end`) replaced by `f(m)`; unmatched braces stay as they are.
+ */
+function replaceBraces(text: string, f: (m: BraceMatch) => string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const j = text.indexOf('{{', i);
+    if (j === -1) break;
+    out += text.slice(i, j);
+    const m = matchBraces(text, j);
+    if (!m) {
+      out += '{{';
+      i = j + 2;
+      continue;
+    }
+    out += f(m);
+    i = m.end;
+  }
+  return out + text.slice(i);
+}
+
 function matchBraces(text: string, j: number): BraceMatch | undefined {
   let n = 0;
   while (text[j + n] === '{') n++;
