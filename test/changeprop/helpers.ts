@@ -9,6 +9,7 @@ import type { EventLog } from '../../src/events/log/types.ts';
 import { openEventLog } from '../../src/events/log/index.ts';
 import { NATS_URL, uniqueName } from '../helpers/backends.ts';
 
+
 export interface Seen {
   method: string;
   path: string;
@@ -115,14 +116,7 @@ export async function append(log: EventLog, topic: string, events: Record<string
   );
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
+export { until } from '../helpers/wait.ts';
 
 export async function readAll(log: EventLog, topic: string): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];

@@ -6,6 +6,7 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from './harness.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
 let h: Harness;
 before(async () => {
@@ -35,14 +36,7 @@ async function sys(path: string, body?: unknown) {
   assert.equal(r.status, 200, await r.clone().text());
 }
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+const until = (what: string, cond: () => Promise<boolean>, ms = 10_000) => waitUntil(cond, ms, what, 50);
 
 const status = async (path: string) => (await h.fetch(API + path)).status;
 const settled = () => until('re-verifications to finish', async () => h.app.content.service.access.pendingCount === 0);

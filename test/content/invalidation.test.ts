@@ -7,14 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { invalidationGroup } from '../../src/content/index.ts';
 import { encodeTitle, parsePublicUri } from '../../src/content/service.ts';
 import { startHarness, type Harness } from './harness.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
-const until = async (what: string, ms: number, probe: () => boolean | Promise<boolean>) => {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const until = (what: string, ms: number, probe: () => boolean | Promise<boolean>) => waitUntil(probe, ms, what);
 
 test('parsePublicUri inverts the public URL of resource_change', () => {
   for (const key of ['Larkford', 'AC/DC', 'Talk:Foo,_bar_(baz)', 'Ünïcode_$;@_50%', 'What?#x']) {

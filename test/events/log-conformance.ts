@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventLog, LogEvent, LogRecord } from '../../src/events/log/index.ts';
 import { corpusPath } from '../helpers/corpus.ts';
 import { uniqueName } from '../helpers/backends.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
 interface Example {
   schema: string;
@@ -35,13 +36,7 @@ function corpusEvents(n: number, opts: { keyed?: boolean } = {}): LogEvent[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually(what: string, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
-    await sleep(100);
-  }
-}
+const eventually = (what: string, cond: () => Promise<boolean>, timeoutMs = 15_000) => waitUntil(cond, timeoutMs, what, 100);
 
 export interface LogUnderTest {
   name: string;

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { corpusPath } from '../helpers/corpus.ts';
 import { startIntake, type IntakeFixture } from './intake-fixture.ts';
+import { valueWithin } from '../helpers/wait.ts';
 
 const NATS_SERVER = process.env.CASCADE_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const SCHEMA_DIR = corpusPath('events', 'schemas');
@@ -20,15 +21,7 @@ const STREAM = 'mediawiki.outage';
 
 const ev = () => ({ $schema: '/test/event/1.0.0', meta: { stream: STREAM, id: randomUUID(), dt: new Date().toISOString(), domain: 'example.wiki' }, test: 'outage' });
 
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, ms: number, f: () => Promise<T | undefined>) => valueWithin(f, ms, what, 100);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -7,18 +7,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
 import { startCascade, type CascadeOnly } from '../content/harness.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
 const D = 'mw.test';
 const V1 = `/${D}/v1`;
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+const until = (what: string, cond: () => Promise<boolean>, ms = 15_000) => waitUntil(cond, ms, what, 50);
 
 describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
   let mw: MediaWiki | undefined;

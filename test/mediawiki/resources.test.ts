@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
 import { startCascade, type CascadeUnderTest } from './cascade.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
 const RESOURCES = `
 resources:
@@ -24,14 +25,7 @@ resources:
     cache_control: no-cache
 `;
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+const until = (what: string, cond: () => Promise<boolean>, ms = 60_000) => waitUntil(cond, ms, what, 50);
 
 describe('declared resources on a real MediaWiki', () => {
   let mw: MediaWiki | undefined;

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { startApp, type App } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
 import { parseExposition, type Sample } from '../../src/ops/index.ts';
+import { valueWithin } from '../helpers/wait.ts';
+
 
 export const ADMIN_TOKEN = 'ops-test-token-0123456789';
 
@@ -83,27 +85,14 @@ export function total(samples: Sample[], name: string, where: Record<string, str
   return samples.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0);
 }
 
-export async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { valueWithin as until };
 
 /** Waits until change propagation has taken nothing new for `quietMs` and nothing is in flight. */
 export async function settle(app: App, quietMs = 500): Promise<void> {
   const snap = () => JSON.stringify(Object.values(app.changeprop!.engine.stats()).map((s) => [s.received, s.succeeded + s.ignored + s.dead + s.retried]));
   let last = snap();
   let since = Date.now();
-  await until(
+  await valueWithin(
     () => {
       const now = snap();
       if (now !== last) {

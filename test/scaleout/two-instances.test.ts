@@ -21,6 +21,7 @@ import { openEventLog, type EventLog } from '../../src/events/log/index.ts';
 import { deleteStreamsWithPrefix } from '../../src/events/log/jetstream.ts';
 import { NATS_URL, PG_URL, requireBackend, uniqueName } from '../helpers/backends.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
+import { valueWithin } from '../helpers/wait.ts';
 
 const DOMAIN = 'example.wiki';
 /** Exec timeout of the re-render rules in this test: their ack wait is timeout + 5 s. */
@@ -193,20 +194,7 @@ async function cacheCounters(inst: Proc): Promise<Map<string, number>> {
 }
 const counter = (m: Map<string, number>, k: string) => m.get(k) ?? 0;
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+const until = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>, everyMs = 100) => valueWithin(probe, timeoutMs, what, everyMs);
 
 /** True when `inst` serves revision `rev` of `title` on all three endpoints. */
 async function serves(inst: Proc, title: string, rev: number, marker: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import type { ContentStore, StoredRecord } from '../../src/storage/index.ts';
 import type { BucketConfig } from '../../src/storage/config.ts';
 import { isTid, newTid, tidAt, tidTime, compareTids } from '../../src/util/tid.ts';
 import { corpusPath } from '../helpers/corpus.ts';
+import { until as waitFor } from '../helpers/wait.ts';
 
 export interface StoreUnderTest {
   name: string;
@@ -89,13 +90,6 @@ const k = (label: string) => `${label}-${++keySeq}-${Math.random().toString(36).
 const html = readFileSync(corpusPath('html', 'ar-Mathematics.html'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 export function runStoreConformance(be: StoreUnderTest): void {
   const dev = be.deviations ?? {};

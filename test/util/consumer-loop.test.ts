@@ -3,14 +3,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConsumerLoop } from '../../src/util/consumer-loop.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+const until = (cond: () => boolean, what: string, ms = 5000) => waitUntil(cond, ms, what, 1);
 
 describe('ConsumerLoop', () => {
   it('hands each non-empty batch to handle, in order, and calls onStop once stopped', async () => {

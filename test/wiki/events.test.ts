@@ -10,6 +10,7 @@ import ajvFormats from 'ajv-formats';
 import { corpusPath } from '../helpers/corpus.ts';
 import { startWiki } from '../../src/wiki/index.ts';
 import { testWiki, type Json } from './helpers.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
 type AddFormats = (ajv: Ajv) => unknown;
 const addFormats: AddFormats = (ajvFormats as unknown as { default?: AddFormats }).default ?? (ajvFormats as unknown as AddFormats);
@@ -82,13 +83,7 @@ function receiver(port: number, failFirst: number): Promise<Receiver> {
   return new Promise((resolve) => r.server.listen(port, '127.0.0.1', () => resolve(r)));
 }
 
-async function until(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (cond: () => boolean, ms: number) => waitUntil(cond, ms, 'condition', 50);
 
 test('every kind of change produces a schema-valid event, delivered in order once the intake is up', async () => {
   const port = await freePort();
