@@ -23,7 +23,7 @@ const WIKITEXT_TYPE = 'text/plain; charset=utf-8; profile="https://www.mediawiki
 /** `"rev/tid"` (quotes and W/ optional) → its parts. */
 export function parseEtag(etag: string): { rev: number; tid?: string } {
   const m = /^(?:W\/)?"?(\d+)(?:\/([^"]*))?"?$/.exec(etag.trim());
-  if (!m) throw new CascadeError(ContentErrors.badForm, `base_etag is not "rev/tid": ${etag}`);
+  if (!m) throw new CascadeError(ContentErrors.badForm, `base_etag is not "rev/tid": ${etag.slice(0, 100)}`);
   return { rev: Number(m[1]), ...(m[2] ? { tid: m[2] } : {}) };
 }
 
@@ -99,7 +99,15 @@ export function editEndpoints(routes: ContentRoutes): Endpoint[] {
         let original;
         if (base) {
           // A stale base is refused before any conversion (the origin would refuse the save anyway).
-          const latest = await svc.wiki.pageBare(domain, t.prefixedDbKey, ctx.requestId).then((p) => p.latest.id, () => 0);
+          // A page that no longer exists has no revision an edit could be based on; any other
+          // origin failure is that failure (a 5xx), not an edit conflict.
+          const latest = await svc.wiki.pageBare(domain, t.prefixedDbKey, ctx.requestId).then(
+            (p) => p.latest.id,
+            (e: unknown) => {
+              if (e instanceof CascadeError && e.code === ContentErrors.pageNotFound.code) return 0;
+              throw e;
+            },
+          );
           if (latest !== base.rev) throw new CascadeError(ContentErrors.editConflict, `the edit is based on revision ${base.rev} of ${t.prefixedDbKey}, but the latest is ${latest}`);
           original = await originalRender(svc, domain, t.prefixedDbKey, base);
         }
