@@ -7,7 +7,7 @@
 // (the runtime's read: access state, store, render when needed), reads that had to render.
 // Time is simulated (reads and edits arrive at fixed rates on a logical clock, which read heat
 // follows), so the hot window means the same on any machine; latencies are measured for real.
-// Usage: npm run bench:refresh [-- --pages 3000 --reads 20000 --read-rate 50 --edit-rate 10 --zipf 1.2 --window 10]
+// Usage: npm run bench:refresh [-- --pages 3000 --reads 20000 --read-rate 50 --edit-rate 10 --zipf 1.2 --window 10 --min-reads 2]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,9 +27,10 @@ const readRate = Number(opt('read-rate', '50'));
 const editRate = Number(opt('edit-rate', '10'));
 const zipfS = Number(opt('zipf', '1.2'));
 const windowSeconds = Number(opt('window', '10'));
+const minReads = Number(opt('min-reads', '2'));
 const root = resolve(import.meta.dirname, '..');
 const corpus = process.env.CASCADE_CORPUS_DIR ?? resolve(root, '..', 'shared', 'corpora');
-console.log(`$ npm run bench:refresh -- --pages ${pages} --reads ${reads} --read-rate ${readRate} --edit-rate ${editRate} --zipf ${zipfS} --window ${windowSeconds}`);
+console.log(`$ npm run bench:refresh -- --pages ${pages} --reads ${reads} --read-rate ${readRate} --edit-rate ${editRate} --zipf ${zipfS} --window ${windowSeconds} --min-reads ${minReads}`);
 
 // Deterministic randomness (mulberry32), so the three policies see one workload.
 function rng(seed: number): () => number {
@@ -73,7 +74,7 @@ default_domain: example.wiki
 wiki: { enabled: false }
 changeprop: { enabled: false }
 content: { rate_limit: { enabled: false }, access_check_max_age_seconds: 3600 }
-resource_heat: { window_seconds: ${windowSeconds}, max_pages: 100000 }
+resource_heat: { window_seconds: ${windowSeconds}, max_pages: 100000, min_reads: ${minReads} }
 resources:${policies.map(decl).join('')}
 domains:
   example.wiki:
@@ -162,7 +163,7 @@ const pct = (xs: number[], q: number) => {
 };
 const eager = rows.get('eager')!;
 console.log(
-  `\n${titles.length} pages (${imported.titles.length} from the corpus); ${reads} Zipf(s=${zipfS}) reads (the resource and its derivation) at ${readRate}/s and ${edits} edits (uniform over pages) at ${editRate}/s over ${simSeconds.toFixed(0)} simulated s; hot window ${windowSeconds} s; ran ${seconds.toFixed(1)} s\n`,
+  `\n${titles.length} pages (${imported.titles.length} from the corpus); ${reads} Zipf(s=${zipfS}) reads (the resource and its derivation) at ${readRate}/s and ${edits} edits (uniform over pages) at ${editRate}/s over ${simSeconds.toFixed(0)} simulated s; hot: ${minReads} reads within ${windowSeconds} s; ran ${seconds.toFixed(1)} s\n`,
 );
 console.log('| policy | origin renders / edit | derived renders / edit | renders vs eager | read p50 ms | read p99 ms | reads that rendered | hit ratio |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');

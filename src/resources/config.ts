@@ -69,6 +69,8 @@ export interface HeatConfig {
   window_seconds: number;
   /** Pages tracked at most (per process; the least recently read are forgotten first). */
   max_pages: number;
+  /** Reads within the window that make a page hot (1: any read). */
+  min_reads: number;
 }
 
 export const RESOURCE_NAME = '^[a-z][a-z0-9-]{0,62}$';
@@ -142,5 +144,6 @@ export const heatConfigSchema = {
   properties: {
     window_seconds: { type: 'integer', minimum: 1, default: 3600 },
     max_pages: { type: 'integer', minimum: 1, default: 100000 },
+    min_reads: { type: 'integer', minimum: 1, maximum: 16, default: 2 },
   },
 } as const;

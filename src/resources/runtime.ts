@@ -25,6 +25,8 @@ import { SHAPES } from './shapes.ts';
 
 export interface ReadContext {
   requestId?: string;
+  /** A read by Cascade itself (a derivation reading its source): no read heat. */
+  internal?: boolean;
   /** `x-triggered-by` of the request, carried into emitted events. */
   triggeredBy?: string;
 }
@@ -79,7 +81,7 @@ export class ResourceRuntime {
     config: CascadeConfig,
     private readonly producer?: EventProducer,
   ) {
-    this.heat = new ReadHeat(config.resource_heat.window_seconds * 1000, config.resource_heat.max_pages, () => this.now());
+    this.heat = new ReadHeat(config.resource_heat.window_seconds * 1000, config.resource_heat.max_pages, () => this.now(), config.resource_heat.min_reads);
     // Named backends get their own pools; requests can only be built against configured ones.
     const named = Object.entries(config.resource_backends ?? {}).map(([n, b]) => [n, { origin: { url: b.url } }]);
     this.backends = new OriginClient(Object.fromEntries(named), { timeoutMs: config.content.origin.timeout_ms, connections: config.content.origin.connections });
@@ -116,8 +118,9 @@ export class ResourceRuntime {
 
   // ---------------------------------------------------------------- stored: read
 
-  private pageKey(domain: string, key: string): string {
-    return `${domain}\u0000${key}`;
+  /** Heat is per resource and page: a client that reads one resource of a page does not make the others hot. */
+  private heatKey(r: Resource, domain: string, key: string): string {
+    return `${domain}\u0000${r.name}\u0000${key}`;
   }
 
   private markKey(r: Resource, key: string): string {
@@ -163,7 +166,7 @@ export class ResourceRuntime {
   /** A stored resource's latest render for a read: stored and fresh, else rendered (coalesced). */
   async read(r: Resource, domain: string, key: string, o: ReadContext = {}): Promise<Served> {
     this.stats.reads++;
-    if (r.decl.refresh === 'hot') this.heat.touch(this.pageKey(domain, key));
+    if (r.decl.refresh === 'hot' && !o.internal) this.heat.touch(this.heatKey(r, domain, key));
     const meta = await this.access(r, domain, key, o.requestId);
     const { rec, fresh, mark } = await this.servable(r, domain, key, meta);
     if (rec && fresh) return { entry: this.entry(r, domain, rec), outcome: 'hit' };
@@ -245,7 +248,7 @@ export class ResourceRuntime {
   /** A derivation: the body template over the source's current render (read, so never stale). */
   private async derive(r: Resource, domain: string, key: string, o: ReadContext): Promise<{ body: Buffer; contentType: string; rev?: number }> {
     const source = this.resource(domain, r.derive!.from)!;
-    const src = await this.read(source, domain, key, { ...o, triggeredBy: undefined });
+    const src = await this.read(source, domain, key, { ...o, triggeredBy: undefined, internal: true });
     const text = await src.entry.text();
     // JSON sources are given to the template parsed; anything else as text.
     let parsed: unknown;
@@ -271,7 +274,7 @@ export class ResourceRuntime {
     // html) learns of it through its own rules, not through a declared resource.
     await this.writeMark(r, domain, key, o.rev);
     const policy = r.decl.refresh;
-    const now = policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.pageKey(domain, key)));
+    const now = policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.heatKey(r, domain, key)));
     if (!now) {
       this.emitChange(r, domain, key, o, 'stale');
       return 'marked';

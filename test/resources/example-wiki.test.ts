@@ -160,13 +160,22 @@ test('declared resources on the example wiki', async (t) => {
     }, 5_000, 'the next read shows the edit');
   });
 
-  await t.test('hot: pages read within the window re-render at once, others are marked', async () => {
+  await t.test('hot: pages read min_reads times within the window re-render at once, others are marked', async () => {
     const r = res('media-hot');
+    await rt.read(r, domain, 'Silver_River');
     await rt.read(r, domain, 'Silver_River');
     assert.equal(await rt.change(r, domain, 'Silver_River'), 'rendered');
     assert.equal(await rt.change(r, domain, 'Main_Page'), 'marked', 'never read: cold');
     assert.equal((await rt.read(r, domain, 'Main_Page')).outcome, 'miss');
-    assert.equal(await rt.change(r, domain, 'Main_Page'), 'rendered', 'read now: hot');
+    assert.equal(await rt.change(r, domain, 'Main_Page'), 'marked', 'read once (min_reads: 2): still cold');
+    assert.equal((await rt.read(r, domain, 'Main_Page')).outcome, 'stale', 'the marked render is not served');
+    await rt.read(r, domain, 'Main_Page');
+    assert.equal(await rt.change(r, domain, 'Main_Page'), 'rendered', 'read twice now: hot');
+    // Cascade's own reads (a derivation reading its source) make nothing hot.
+    h.edit('Quiet Pond', 'A pond.');
+    await rt.read(r, domain, 'Quiet_Pond', { internal: true });
+    await rt.read(r, domain, 'Quiet_Pond', { internal: true });
+    assert.equal(await rt.change(r, domain, 'Quiet_Pond'), 'marked', 'internal reads only: cold');
   });
 
   await t.test('proxy: the page history passes through, nothing stored', async () => {

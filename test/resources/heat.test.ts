@@ -28,3 +28,22 @@ test('memory is bounded: past max_pages the least recently read page is forgotte
   assert.equal(h.isHot('b'), false);
   for (const p of ['a', 'c', 'd']) assert.equal(h.isHot(p), true, p);
 });
+
+test('min_reads: a page is hot only after that many reads within the window', () => {
+  let now = 0;
+  const h = new ReadHeat(10_000, 100, () => now, 2);
+  h.touch('A');
+  assert.equal(h.isHot('A'), false, 'one read of two');
+  now = 5_000;
+  h.touch('A');
+  assert.equal(h.isHot('A'), true, 'two reads within 10 s');
+  now = 10_000;
+  assert.equal(h.isHot('A'), true, 'the older of the two is 10 s old: still within');
+  now = 10_001;
+  assert.equal(h.isHot('A'), false, 'the older read left the window');
+  h.touch('A');
+  assert.equal(h.isHot('A'), true, 'the last two reads are 5 s apart');
+  now = 30_000;
+  h.touch('A');
+  assert.equal(h.isHot('A'), false, 'reads 20 s apart never make two within the window');
+});
