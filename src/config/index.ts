@@ -5,6 +5,7 @@ import { readYamlFile, parseYaml, validateConfig, ConfigError, type LoadedYaml, 
 import { parseCidr } from '../router/cidr.ts';
 import { cascadeConfigSchema, type CascadeConfig } from './schema.ts';
 import { applyResources, compileResources } from '../resources/declare.ts';
+import { withBuiltinDeclarations } from '../resources/builtins.ts';
 
 export { ConfigError, formatProblem, parseYaml, validateConfig, loadYamlFile, readYamlFile } from './load.ts';
 export type { ConfigProblem, LoadedYaml } from './load.ts';
@@ -28,6 +29,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, o
 /** As loadConfig, also returning the parsed file (its node positions name lines in later checks). */
 export function loadConfigWithSource(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): { config: CascadeConfig; source: LoadedYaml<unknown> } {
   const source = readYamlFile(file);
+  withBuiltinDeclarations(source.value);
   const cfg = validateConfig<CascadeConfig>(source, cascadeConfigSchema);
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`cascade: warning: ${m}\n`));
   return { config: finishConfig(cfg, env, source, { file, configDir: dirname(resolve(file)), warn }), source };
@@ -36,6 +38,7 @@ export function loadConfigWithSource(file: string, env: NodeJS.ProcessEnv = proc
 /** Validates a config given as YAML text (tests, embedded defaults). */
 export function configFromYaml(text: string, file = '<inline>', env: NodeJS.ProcessEnv = process.env): CascadeConfig {
   const source = parseYaml(text, file);
+  withBuiltinDeclarations(source.value);
   const cfg = validateConfig<CascadeConfig>(source, cascadeConfigSchema);
   return finishConfig(cfg, env, source);
 }

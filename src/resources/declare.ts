@@ -6,28 +6,15 @@ import type { ConfigProblem } from '../config/load.ts';
 import type { CascadeConfig } from '../config/schema.ts';
 import { compileValueTemplate, type Expander } from '../changeprop/template.ts';
 import { compileUriTemplate, type UriTemplate } from '../changeprop/uri.ts';
-import type { BucketConfig } from '../storage/config.ts';
 import type { ResourceDeclaration } from './config.ts';
+import { BUILTIN_DEFAULTS, BUILTINS, IMPLICIT_BUCKETS } from './builtins.ts';
 
-/** Built-in stored resources: rendered by src/content; a declaration may only set `depends_on`. */
-export const BUILTINS = ['html', 'summary', 'mobile-sections', 'mobile-html'];
+export { BUILTINS } from './builtins.ts';
+
 /** Origin changes a resource may depend on. */
 export const CHANGE_SOURCES = ['revision', 'templates'];
 /** Endpoint families of the content API that a declared path may not take over. */
-const RESERVED_FAMILIES = new Set([...BUILTINS, 'mobile-sections-lead', 'mobile-sections-remaining', 'wikitext', 'title', 'revision', 'media-list-builtin']);
-/**
- * Buckets the built-in content API stores into: every domain has them, so a config need not
- * repeat them (a `domains.<d>.buckets` entry of the same name wins).
- */
-const BUILTIN_BUCKETS: Record<string, BucketConfig> = {
-  html: { type: 'key_rev_value', compression: 'brotli', retention: { policy: 'latest', count: 5, grace_seconds: 86400 } },
-  summary: { type: 'key_rev_value', compression: 'gzip', retention: { policy: 'latest', count: 1, grace_seconds: 3600 } },
-  'mobile-sections': { type: 'key_rev_value', compression: 'gzip', retention: { policy: 'latest', count: 1, grace_seconds: 3600 } },
-  'mobile-html': { type: 'key_rev_value', compression: 'gzip', retention: { policy: 'latest', count: 1, grace_seconds: 3600 } },
-  // Renders of transform/wikitext/to/html with `stash: true` (the edit stash), kept a day.
-  stash: { type: 'key_rev_value', compression: 'gzip', retention: { policy: 'ttl', ttl_seconds: 86400 } },
-  'page-meta': { type: 'key_value', compression: 'none', retention: { policy: 'all' } },
-};
+const RESERVED_FAMILIES = new Set([...BUILTINS, 'mobile-sections-lead', 'mobile-sections-remaining', 'wikitext', 'media-list-builtin']);
 /** Key-value bucket of stale marks, one per domain. */
 export const MARKS_BUCKET = 'resource-marks';
 
@@ -96,16 +83,17 @@ function compileOne(
     at([...path, ...sub], message);
   };
   const r: Resource = { name, decl, params: [], at: path };
-  if (decl.kind === 'builtin' || (BUILTINS.includes(name) && decl.path === undefined && decl.request === undefined)) {
-    decl.kind = 'builtin';
-    if (!BUILTINS.includes(name)) bad(['kind'], `'${name}' is no built-in resource (built-ins: ${BUILTINS.join(', ')})`);
-  } else {
-    if (BUILTINS.includes(name)) bad([], `'${name}' is a built-in resource: declare only its depends_on (kind: builtin)`);
-    if (decl.path === undefined) bad([], `a ${decl.kind} resource needs a path (e.g. /page/${name}/{title})`);
-    if (decl.kind === 'proxy' && decl.derive) bad(['derive'], 'a proxy stores nothing to derive from: derive is for stored resources');
-    if (decl.request === undefined && decl.derive === undefined) bad([], `a ${decl.kind} resource needs a request (the backend request that produces it)${decl.kind === 'stored' ? ' or derive (from another stored resource)' : ''}`);
-    if (decl.request !== undefined && decl.derive !== undefined) bad(['derive'], 'request or derive, not both: a resource is produced one way');
+  if (decl.kind === 'builtin') {
+    const def = BUILTIN_DEFAULTS[name];
+    if (!def) bad(['kind'], `'${name}' is no built-in resource (built-ins: ${BUILTINS.join(', ')})`);
+    else checkBuiltin(name, decl, def.path, bad);
+    return ok ? r : undefined;
   }
+  if (BUILTINS.includes(name)) bad(['kind'], `'${name}' is a built-in resource (kind: builtin): its producer is Cascade's; declare a resource of your own under another name`);
+  if (decl.path === undefined) bad([], `a ${decl.kind} resource needs a path (e.g. /page/${name}/{title})`);
+  if (decl.kind === 'proxy' && decl.derive) bad(['derive'], 'a proxy stores nothing to derive from: derive is for stored resources');
+  if (decl.request === undefined && decl.derive === undefined) bad([], `a ${decl.kind} resource needs a request (the backend request that produces it)${decl.kind === 'stored' ? ' or derive (from another stored resource)' : ''}`);
+  if (decl.request !== undefined && decl.derive !== undefined) bad(['derive'], 'request or derive, not both: a resource is produced one way');
   if (decl.path !== undefined) {
     r.params = [...decl.path.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!);
     const badParam = r.params.find((p) => !/^[a-z][a-z0-9_]*$/.test(p));
@@ -119,7 +107,7 @@ function compileOne(
     const family = /^\/page\/([^/{]+)\//.exec(decl.path)?.[1];
     if (family !== undefined && RESERVED_FAMILIES.has(family)) bad(['path'], `/page/${family}/ belongs to the built-in content API`);
   }
-  if (decl.request && decl.kind !== 'builtin') {
+  if (decl.request) {
     if (decl.request.backend === 'origin') r.backendUrl = originUrl;
     else if (Object.hasOwn(backends, decl.request.backend)) r.backendUrl = backends[decl.request.backend]!.url;
     else bad(['request', 'backend'], `unknown backend '${decl.request.backend}' (origin, or a name under resource_backends: ${Object.keys(backends).join(', ') || 'none configured'})`);
@@ -149,11 +137,6 @@ function compileOne(
     if (decl.depends_on.length) bad(['depends_on'], 'a proxy stores nothing, so nothing re-renders it: depends_on is for stored resources');
   } else {
     decl.depends_on.forEach((d, i) => {
-      // The built-ins are rendered by src/content from the origin and from each other only.
-      if (decl.kind === 'builtin' && !CHANGE_SOURCES.includes(d) && !BUILTINS.includes(d)) {
-        bad(['depends_on', i], `the built-in '${name}' can depend on ${[...CHANGE_SOURCES, ...BUILTINS].join(', ')} only, not '${d}'`);
-        return;
-      }
       if (CHANGE_SOURCES.includes(d)) return;
       if (d === name) bad(['depends_on', i], `'${name}' depends on itself`);
       else if (!Object.hasOwn(all, d)) {
@@ -164,6 +147,27 @@ function compileOne(
     });
   }
   return ok ? r : undefined;
+}
+
+/**
+ * What a built-in's declaration may set: docs, storage and depends_on. Its path, producer,
+ * content type and filters are its code's (a setting that differs is named, not ignored).
+ */
+function checkBuiltin(name: string, decl: ResourceDeclaration, path: string | undefined, bad: (sub: (string | number)[], message: string) => void): void {
+  const code = `the built-in '${name}' is produced by Cascade's code`;
+  if (decl.path !== path) bad(['path'], path === undefined ? `${code} and has no endpoint of its own: remove path` : `${code} at ${path}: its path cannot move (declare a proxy or stored resource of your own for another path)`);
+  for (const k of ['request', 'derive', 'shape', 'content_type', 'cache_control'] as const) {
+    if (decl[k] !== undefined) bad([k], `${code}: ${k} cannot be declared for it${k === 'cache_control' ? ' (content.s_maxage and content.max_age set its Cache-Control)' : ''}`);
+  }
+  if (Object.keys(decl.headers).length) bad(['headers'], `${code}: headers cannot be declared for it`);
+  if (!decl.normalize_title || !decl.access_check) bad([decl.normalize_title ? 'access_check' : 'normalize_title'], `${code}: it always normalizes titles and checks access`);
+  // Built-ins re-render on every change: html is the source every other representation and
+  // the access state read, and the derived built-ins are keyed by the html's render id.
+  if (decl.refresh !== 'eager') bad(['refresh'], `${code}: it re-renders on every change (refresh: eager); hot and lazy are for declared stored resources`);
+  decl.depends_on.forEach((d, i) => {
+    if (!CHANGE_SOURCES.includes(d) && !BUILTINS.includes(d)) bad(['depends_on', i], `the built-in '${name}' can depend on ${[...CHANGE_SOURCES, ...BUILTINS].join(', ')} only, not '${d}'`);
+    else if (d === name) bad(['depends_on', i], `'${name}' depends on itself`);
+  });
 }
 
 /** A dependency cycle is a config error (the engine would stop it as a loop at run time). */
@@ -200,8 +204,12 @@ function checkCycles(list: Resource[], at: (path: (string | number)[], message: 
 export function applyResources(cfg: CascadeConfig, byDomain: Map<string, Resource[]>, warn: ((m: string) => void) | undefined): void {
   for (const [domain, list] of byDomain) {
     const buckets = (cfg.domains[domain]!.buckets ??= {});
-    for (const [name, b] of Object.entries(BUILTIN_BUCKETS)) buckets[name] ??= structuredClone(b);
+    for (const [name, b] of Object.entries(IMPLICIT_BUCKETS)) buckets[name] ??= structuredClone(b);
     for (const r of list) {
+      if (r.decl.kind === 'builtin') {
+        if (BUILTIN_DEFAULTS[r.name]?.storage) buckets[r.name] ??= r.decl.storage;
+        continue;
+      }
       if (r.decl.kind !== 'stored') continue;
       buckets[r.name] ??= r.decl.storage;
       // Every change writes its mark first, whatever the policy (reads compare it with the render).
@@ -210,7 +218,8 @@ export function applyResources(cfg: CascadeConfig, byDomain: Map<string, Resourc
   }
   const old = cfg.changeprop.dependencies ?? {};
   const declared: Record<string, string[]> = {};
-  for (const [n, d] of Object.entries(cfg.resources ?? {})) if (d.kind === 'builtin' || (BUILTINS.includes(n) && d.path === undefined)) declared[n] = d.depends_on;
+  // Only the built-ins with dependencies render on changes (listings and page-meta have none).
+  for (const [n, d] of Object.entries(cfg.resources ?? {})) if (d.kind === 'builtin' && d.depends_on.length) declared[n] = d.depends_on;
   if (Object.keys(old).length > 0) {
     const flow = Object.entries(old)
       .map(([n, on]) => `${n}: { depends_on: [${on.join(', ')}] }`)

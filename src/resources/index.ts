@@ -37,6 +37,7 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
   const runtime = new ResourceRuntime(svc, resourcesOf(config), config, producer);
   const endpoints: Endpoint[] = [];
   const seen = new Set<string>();
+  documentBuiltins(routes, config);
   for (const list of runtime.byDomain.values()) {
     for (const r of list) {
       if (r.decl.kind === 'builtin' || seen.has(r.decl.path!)) continue;
@@ -66,6 +67,21 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
   return { runtime, endpoints };
 }
 
+/**
+ * The built-ins' main endpoints take their docs (summary, stability, tag) from their shared
+ * declarations, as a declared resource's endpoint does: the OpenAPI spec and docs portal say
+ * what the config says.
+ */
+function documentBuiltins(routes: ContentRoutes, config: CascadeConfig): void {
+  for (const ep of routes.endpoints) {
+    const decl = config.resources[ep.family];
+    if (ep.method !== 'GET' || decl?.kind !== 'builtin' || decl.path !== ep.path) continue;
+    const refresh = decl.depends_on.length ? ` (stored; re-rendered when ${decl.depends_on.join(', ')} change${decl.depends_on.length > 1 ? '' : 's'})` : '';
+    ep.summary = decl.summary + refresh;
+    ep.stability = decl.stability;
+    ep.tag = decl.tag;
+  }
+}
 
 function paramsOf(r: Resource): EndpointParam[] {
   const out: EndpointParam[] = r.params.map((name) =>

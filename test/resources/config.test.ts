@@ -148,3 +148,51 @@ ${MEDIA}
   assert.match(purge, /media\\\\-list\|media\\\\-count/, 'declared endpoints are purged');
   assert.ok(derived.graph.some((g) => g.to === 'media-count' && /refresh: lazy/.test(g.note ?? '')));
 });
+
+test('the built-ins are declarations: filled in when left out, their storage gives the bucket', () => {
+  // A config from before declarations: no resources at all.
+  const old = configFromYaml(base('').replace('resources:\n', ''), 'cascade.yaml', {});
+  for (const name of ['html', 'summary', 'mobile-sections', 'mobile-html', 'page-meta', 'title', 'revision']) {
+    assert.equal(old.resources[name]?.kind, 'builtin', name);
+  }
+  assert.equal(old.resources.html!.path, '/page/html/{title}');
+  assert.deepEqual(old.resources.html!.depends_on, [], 'what re-renders a built-in is never assumed');
+  assert.deepEqual(old.domains['w.test']!.buckets.html, { type: 'key_rev_value', compression: 'brotli', retention: { policy: 'latest', count: 5, grace_seconds: 86400 } });
+  assert.equal(old.domains['w.test']!.buckets['page-meta']!.type, 'key_value');
+  assert.equal(old.domains['w.test']!.buckets.title, undefined, 'listings store nothing of their own');
+
+  // Only some keys: the rest from the built-in's defaults; storage declared → the bucket.
+  const cfg = configFromYaml(
+    base(`  summary:
+    depends_on: [html]
+    storage: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 3, grace_seconds: 60 } }
+    stability: experimental`),
+    'cascade.yaml',
+    {},
+  );
+  assert.equal(cfg.resources.summary!.path, '/page/summary/{title}');
+  assert.equal(cfg.resources.summary!.tag, 'Page content');
+  assert.deepEqual(cfg.domains['w.test']!.buckets.summary, { type: 'key_rev_value', compression: 'brotli', retention: { policy: 'latest', count: 3, grace_seconds: 60 } });
+  assert.deepEqual(cfg.changeprop.dependencies, { summary: ['html'] });
+});
+
+test("a built-in's producer, path and filters are its code's: declaring them is an error naming the line", () => {
+  const moved = problems(base(`  html:
+    path: /page/parsoid/{title}`));
+  assert.match(moved.join('\n'), /^cascade\.yaml:9: resources\.html\.path: the built-in 'html' is produced by Cascade's code at \/page\/html\/\{title\}/m);
+  const req = problems(base(`  summary:
+    request: { uri: '/x/{title}' }`));
+  assert.match(req.join('\n'), /resources\.summary\.request: the built-in 'summary' is produced by Cascade's code: request cannot be declared/);
+  const lazy = problems(base(`  mobile-html:
+    refresh: lazy`));
+  assert.match(lazy.join('\n'), /resources\.mobile-html\.refresh: .*re-renders on every change \(refresh: eager\)/);
+  const kind = problems(base(`  html:
+    kind: stored
+    path: /page/html/{title}
+    request: { uri: '/x/{title}' }`));
+  assert.match(kind.join('\n'), /resources\.html\.kind: 'html' is a built-in resource/);
+  const dep = problems(base(`  summary:
+    depends_on: [media-list]
+${MEDIA}`));
+  assert.match(dep.join('\n'), /resources\.summary\.depends_on\.0: the built-in 'summary' can depend on .* only, not 'media-list'/);
+});

@@ -218,6 +218,10 @@ test('declared resources on the example wiki', async (t) => {
     assert.equal(spec.paths['/page/media-list/{title}']!.get['x-stability'], 'unstable');
     assert.match(spec.paths['/page/media-list/{title}']!.get.summary, /refresh: eager/);
     assert.equal(spec.paths['/page/history/{title}']!.get['x-stability'], 'experimental');
+    // A built-in's entry says what its declaration says.
+    assert.equal(spec.paths['/page/summary/{title}']!.get['x-stability'], 'experimental');
+    assert.match(spec.paths['/page/summary/{title}']!.get.summary, /^Short summary of a page \(stored; re-rendered when html changes\)$/);
+    assert.match(spec.paths['/page/html/{title}']!.get.summary, /^Get the latest HTML of a page/);
   });
 
   // Last: it restarts Cascade (the runtime `rt` above belongs to the first start).

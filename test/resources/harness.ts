@@ -22,6 +22,10 @@ export interface ResourceHarness {
 /** A stored media list per refresh policy, and the page history proxied. */
 export const RESOURCES_YAML = `
 resources:
+  summary:                 # a built-in: docs and dependencies from the declaration
+    summary: Short summary of a page
+    stability: experimental
+    depends_on: [html]
   media-list:
     kind: stored
     path: /page/media-list/{title}
