@@ -18,6 +18,7 @@ import type { ContentStore, StoredRecord } from '../../src/storage/types.ts';
 import { newTid } from '../../src/util/tid.ts';
 import { corpusPath } from '../helpers/corpus.ts';
 import { startHarness, type Harness } from './harness.ts';
+import { until } from '../helpers/wait.ts';
 
 const opts = { contentType: HTML_TYPE, cacheControl: 's-maxage=10, max-age=0, must-revalidate', surrogateKey: 'example.wiki/Dog' };
 
@@ -186,7 +187,7 @@ describe('hot path end to end (ttl 300 ms)', () => {
   });
   /** Waits until the entry is past the ttl (300 ms) by its own clock reading, not a guessed sleep. */
   const expired = async (entry: { loadedAt: number }) => {
-    while (Date.now() - entry.loadedAt <= 300) await new Promise((r) => setTimeout(r, 20));
+    await until(() => Date.now() - entry.loadedAt > 300, 10_000, 'the entry past its ttl');
   };
 
   const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>

@@ -8,6 +8,7 @@ import { corpusPath } from '../helpers/corpus.ts';
 import { startIntake, UUID_V4, type IntakeFixture } from './intake-fixture.ts';
 import { cloudEventIdentity, formatErrors, type LogRecord } from '../../src/events/index.ts';
 import type { EventValidationError } from '../../src/events/validation-errors.ts';
+import { valueWithin } from '../helpers/wait.ts';
 
 type Obj = Record<string, unknown>;
 interface Example {
@@ -312,11 +313,7 @@ describe('event intake over HTTP with the public schemas', () => {
     const r = await fx.post([ev], { query: '?hasty=true' });
     assert.equal(r.status, 202);
     const stream = metaOf(ev)!.stream as string;
-    let found = 0;
-    for (let i = 0; i < 100 && found === 0; i++) {
-      found = (await fx.records(stream)).map(parse).filter((s) => s.rev_id === 5001).length;
-      if (!found) await new Promise((res) => setTimeout(res, 20));
-    }
+    const found = await valueWithin(async () => (await fx.records(stream)).map(parse).filter((s) => s.rev_id === 5001).length || undefined, 10_000, 'the hasty event stored');
     assert.equal(found, 1);
   });
 

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { openEventLog, type LogConfig, type LogEvent } from '../../src/events/log/index.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
 import { LOG_SCHEMA_PER_RECORD } from '../sqlite/fixtures/old-schemas.ts';
+import { until } from '../helpers/wait.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cascade-log-mp-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -95,8 +96,7 @@ test('records held by a killed member process are redelivered after the ack wait
   try {
     await log.append(topic, evs);
     const holder = await member(cfg, topic, 'hold', 'held');
-    const t0 = Date.now();
-    while (holder.lines.length < 10 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    await until(() => holder.lines.length >= 10, 10_000, 'the holder received every event');
     assert.deepEqual(
       holder.lines.map((l) => l.split(' ')[0]),
       evs.map((e) => e.id),

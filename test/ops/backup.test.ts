@@ -13,6 +13,7 @@ import { startApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { projectRoot } from '../helpers/corpus.ts';
 import { cleanEnv } from './cli-proc.ts';
+import { until } from '../helpers/wait.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cascade-backup-'));
 const apps: App[] = [];
@@ -98,9 +99,7 @@ test('cascade backup while writing; restore into a fresh data dir keeps every ac
     }
   };
   const writers = [putWriter(), putWriter(), putWriter(), eventWriter(), eventWriter()];
-  const deadline = Date.now() + 60_000;
-  while ((ackedPuts.length < 200 || ackedEvents.length < 100) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(ackedPuts.length >= 200 && ackedEvents.length >= 100, 'the writers made progress');
+  await until(() => ackedPuts.length >= 200 && ackedEvents.length >= 100, 60_000, 'the writers made progress');
 
   const putsBefore = [...ackedPuts];
   const eventsBefore = [...ackedEvents];

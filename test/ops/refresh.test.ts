@@ -14,6 +14,7 @@ import { refresh, titleMatcher, type RefreshState } from '../../src/ops/refresh.
 import type { Progress } from '../../src/ops/progress.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
 import { cleanEnv } from './cli-proc.ts';
+import { until } from '../helpers/wait.ts';
 
 const D = 'example.wiki';
 const dir = mkdtempSync(join(tmpdir(), 'cascade-refresh-'));
@@ -57,11 +58,7 @@ const key = (title: string) => title.replace(/ /g, '_');
 async function cascadeIdle(): Promise<void> {
   const inflight = (app.content.service as unknown as { inflight: Map<string, unknown> }).inflight;
   assert.ok(inflight instanceof Map, 'the content service keeps its in-flight renders in a map');
-  const end = Date.now() + 30_000;
-  while (inflight.size > 0) {
-    if (Date.now() > end) throw new Error(`renders still in flight after 30 s: ${[...inflight.keys()].join(', ')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(() => inflight.size === 0, 30_000, 'no render in flight');
 }
 
 test('list=allpages pages through every title in order with apcontinue', async () => {
