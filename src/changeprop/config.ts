@@ -101,3 +101,11 @@ export type PurgeConfig = FromSchema<typeof purgeConfigSchema>;
 
 /** The section's defaults: what an engine built in code (tests, benchmarks) gets for what it leaves out. */
 export const CHANGEPROP_DEFAULTS = withDefaults(changepropConfigSchema, {});
+
+/**
+ * Streams only change propagation produces (retries, dead letters, transclusion fan-out and
+ * continuations): HTTP producers need an `internal` rule to write them.
+ */
+export function changepropStreams(cp: Pick<ChangepropConfig, 'retry_stream' | 'dlq_stream'>): { names: string[]; prefixes: string[] } {
+  return { names: [], prefixes: ['change-prop.', cp.retry_stream + '.', cp.dlq_stream + '.'] };
+}

@@ -61,3 +61,8 @@ export function bucketSpec(domain: string, name: string, cfg: BucketConfigInput)
   const b = withDefaults(bucketConfigSchema, cfg) as BucketConfig;
   return { domain, name, type: b.type, compression: b.compression, retention: b.retention, ...(b.history ? { history: b.history } : {}) };
 }
+
+/** The buckets a `domains:` map declares. */
+export function bucketsOf(domains: Record<string, { buckets: Record<string, BucketConfigInput> }>): BucketSpec[] {
+  return Object.entries(domains).flatMap(([domain, d]) => Object.entries(d.buckets).map(([name, b]) => bucketSpec(domain, name, b)));
+}

@@ -1,7 +1,6 @@
 // Config of the change feed per domain: `domains.<d>.origin.changes`.
 import type { FromSchema } from '../../config/schema-types.ts';
 import { section, int } from '../../config/schema-fragments.ts';
-import { withDefaults } from '../../config/load.ts';
 
 export const originChangesSchema = section({
   /**
@@ -28,6 +27,3 @@ export const originChangesSchema = section({
 
 export type OriginChangesConfig = FromSchema<typeof originChangesSchema>;
 export type FollowMode = OriginChangesConfig['follow'];
-
-/** The feed of a domain whose config says nothing about it. */
-export const DEFAULT_CHANGES: OriginChangesConfig = withDefaults(originChangesSchema, {});
