@@ -6,9 +6,14 @@ export function section<const P extends Record<string, object>>(properties: P) {
   return { type: 'object', additionalProperties: false, default: {}, properties } as const;
 }
 
-/** An object with only these settings, present only when written. */
-export function closed<const P extends Record<string, object>, const R extends readonly (keyof P & string)[] = []>(properties: P, required?: R) {
-  return { type: 'object', additionalProperties: false, properties, required: (required ?? []) as R } as const;
+/** An object with only these settings (the `required` ones always), present only when written. */
+export function closed<const P extends Record<string, object>>(properties: P): { readonly type: 'object'; readonly additionalProperties: false; readonly properties: P };
+export function closed<const P extends Record<string, object>, const R extends readonly (keyof P & string)[]>(
+  properties: P,
+  required: R,
+): { readonly type: 'object'; readonly additionalProperties: false; readonly properties: P; readonly required: R };
+export function closed(properties: Record<string, object>, required?: readonly string[]) {
+  return { type: 'object', additionalProperties: false, properties, ...(required ? { required } : {}) };
 }
 
 /** An integer setting with a lower bound and a default (and maybe an upper bound). */
