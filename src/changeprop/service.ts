@@ -34,7 +34,6 @@ export interface ChangepropShared {
   derived: DerivedRules;
 }
 
-
 /** The user's rules (rule files and inline `templates:`); throws ConfigError on a bad one or a duplicate name. */
 export function userRules(cp: Pick<ChangepropConfig, 'rule_files' | 'templates'>): Rule[] {
   const rules: Rule[] = [];
