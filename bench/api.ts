@@ -19,6 +19,7 @@ import { parse, stringify } from 'yaml';
 import { configFromYaml } from '../src/config/index.ts';
 import { HTML_TYPE, injectTid } from '../src/content/index.ts';
 import { openStore } from '../src/storage/index.ts';
+import { storeShared } from '../src/config/shared.ts';
 import { newTid } from '../src/util/tid.ts';
 import { startWiki } from '../src/wiki/index.ts';
 
@@ -112,7 +113,7 @@ await sleep(1100); // renders strictly newer than the edits, at second resolutio
 // Cascade's store holds the corpus HTML as that revision's render, as if Parsoid had rendered it.
 const tids = new Map<string, string>();
 {
-  const store = await openStore(config);
+  const store = await openStore(config.storage, storeShared(config));
   for (const p of SEEDED) {
     const html = readFileSync(join(corpus, 'html', p.file), 'utf8');
     const page = revs.get(p.title)!;

@@ -16,6 +16,7 @@ import { configFromYaml } from '../src/config/index.ts';
 import { Router } from '../src/router/router.ts';
 import { createHttpServer } from '../src/router/server.ts';
 import { openEventBus, mountEvents, type EventBus } from '../src/events/index.ts';
+import { eventBusShared } from '../src/config/shared.ts';
 import { eventSpans } from '../src/events/json-spans.ts';
 import { toLogEvents } from '../src/events/intake.ts';
 import { runLogBench } from './events-log.ts';
@@ -115,7 +116,7 @@ async function openBus(dataDir: string, log: Record<string, unknown>): Promise<E
     '<bench>',
     {},
   );
-  return openEventBus(config);
+  return openEventBus(config.events, eventBusShared(config));
 }
 
 async function httpIntake(name: string, lua: string, log: Record<string, unknown>): Promise<Row> {

@@ -16,6 +16,7 @@ import { rateClassOf } from './router/ratelimit.ts';
 import { mountContent, startInvalidation, invalidationGroup, type MountedContent } from './content/index.ts';
 import { startWiki, SEED_PAGES, type WikiHandle } from './wiki/index.ts';
 import { dataPath } from './config/index.ts';
+import { storeShared, eventBusShared, changepropShared } from './config/shared.ts';
 import { mountOps, startupMessage, type MountedOps } from './ops/index.ts';
 import type { Clock } from './util/clock.ts';
 
@@ -59,7 +60,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
 
   // storage
   const clock = opts.clock ? { clock: opts.clock } : {};
-  const store = await openStore(config, clock);
+  const store = await openStore(config.storage, storeShared(config, opts.clock));
   closers.push(() => store.close());
 
   const router = new Router();
@@ -81,7 +82,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
     closers.push(async () => clearInterval(purge));
   }
   // [events] intake POST /v1/events and the log
-  const events = await openEventBus(config, { logger: log, ...clock });
+  const events = await openEventBus(config.events, eventBusShared(config), { logger: log, ...clock });
   closers.push(() => events.close());
   mountEvents(router, { ...events.http, logger: log });
   // [wiki] example wiki origin on its own port
@@ -110,7 +111,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
   closers.push(() => content.close());
   // [origins] follow the recentchanges of wikis without EventBus, onto the log
   const { startChangeFeeds } = await import('./origins/mediawiki/index.ts');
-  const changeFeeds = await startChangeFeeds(config, { producer: events.producer, store, logger: log });
+  const changeFeeds = await startChangeFeeds(config.domains, { originTimeoutMs: config.content.origin.timeout_ms }, { producer: events.producer, store, logger: log });
   closers.push(() => changeFeeds.close());
   // [ops] home page `/`, dashboard `/_dashboard` (changeprop is known once started, below)
   let changeprop: App['changeprop'];
@@ -168,7 +169,7 @@ export async function startApp(config: CascadeConfig, opts: StartOptions = {}): 
     const { startChangeprop } = await import('./changeprop/service.ts');
     // The banner already lists the rules.
     const logger = banner ? mapLogger(log, (msg, f) => (msg === 'changeprop started' ? undefined : [msg, f])) : log;
-    changeprop = await startChangeprop(config, { log: events.log, selfUrl: url, dispatch: server.dispatch, logger, ...clock, transclusions: (d, t, n, c) => content.service.wiki.transclusions(d, t, n, c) });
+    changeprop = await startChangeprop(config.changeprop, changepropShared(config), { log: events.log, selfUrl: url, dispatch: server.dispatch, logger, ...clock, transclusions: (d, t, n, c) => content.service.wiki.transclusions(d, t, n, c) });
     const cp = changeprop;
     closers.push(() => cp.close());
   }

@@ -21,6 +21,7 @@ import { Acker, Slots, TokenBucket, WindowMap } from './flow-control.ts';
 import { backoff, parseRetryAfter, type BackoffStrategy } from '../util/backoff.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { asLogger, type Logger } from '../util/logger.ts';
+import { CHANGEPROP_DEFAULTS as D } from './config.ts';
 
 export interface EngineOptions {
   log: EventLog;
@@ -588,7 +589,7 @@ export class ChangePropEngine {
     for (const o of Object.values(opts.sys?.origins ?? {})) allowed.add(o);
     // A template whose host comes from the event may reach only the domains and their origins.
     const variableHosts = new HostAllowList([...opts.domains, ...Object.values(opts.sys?.origins ?? {})]);
-    this.http = new HttpExecutor({ allowed, variableHosts, baseUri: opts.baseUri, userAgent: opts.userAgent ?? 'Cascade-ChangeProp', ...opts.http, ...(opts.local ? { local: opts.local } : {}) });
+    this.http = new HttpExecutor({ allowed, variableHosts, baseUri: opts.baseUri, userAgent: opts.userAgent ?? D.user_agent, ...opts.http, ...(opts.local ? { local: opts.local } : {}) });
     const signer = new EventSigner(opts.signingKey);
     if (opts.sys) this.sys = new SysModules(opts.sys, { log: opts.log, datacenter: opts.datacenter, http: this.http, signer });
     const e = {
@@ -596,11 +597,11 @@ export class ChangePropEngine {
       datacenter: opts.datacenter,
       datacenters: opts.datacenters?.length ? opts.datacenters : [opts.datacenter],
       knownStreams: opts.knownStreams ?? [],
-      concurrency: opts.concurrency ?? 30,
-      retryStream: opts.retryStream ?? 'change-prop.retry',
-      dlqStream: opts.dlqStream ?? 'change-prop.error',
-      dedupeWindowMs: opts.dedupeWindowMs ?? 86_400_000,
-      retryMaxDelayMs: opts.retryMaxDelayMs ?? 3_600_000,
+      concurrency: opts.concurrency ?? D.concurrency,
+      retryStream: opts.retryStream ?? D.retry_stream,
+      dlqStream: opts.dlqStream ?? D.dlq_stream,
+      dedupeWindowMs: opts.dedupeWindowMs ?? D.dedupe_window_seconds * 1000,
+      retryMaxDelayMs: opts.retryMaxDelayMs ?? D.retry_max_delay_ms,
       fetchBatch: opts.fetchBatch ?? 256,
       startAt: opts.startAt ?? 'earliest',
       logger: asLogger(opts.logger),

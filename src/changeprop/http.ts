@@ -7,6 +7,7 @@ import type { ExpandedRequest } from './template.ts';
 import { hasOrigin } from './uri.ts';
 import { dispatchInProcess, type Dispatch } from '../router/inprocess.ts';
 import { parseRetryAfter } from '../util/backoff.ts';
+import { CHANGEPROP_DEFAULTS } from './config.ts';
 
 export interface ExecResponse {
   status: number;
@@ -70,7 +71,7 @@ export class HttpExecutor {
   private readonly agent: Agent;
   constructor(private readonly opts: HttpExecutorOptions) {
     // Keep-alive pool; pipelining off unless configured (servers behind us may not support it).
-    this.agent = new Agent({ connections: opts.connections ?? 128, pipelining: opts.pipelining ?? 1, keepAliveTimeout: 30_000 });
+    this.agent = new Agent({ connections: opts.connections ?? CHANGEPROP_DEFAULTS.http_connections, pipelining: opts.pipelining ?? CHANGEPROP_DEFAULTS.http_pipelining, keepAliveTimeout: 30_000 });
   }
 
   /** Resolves and checks the target; throws hostNotAllowed for anything off the list. */

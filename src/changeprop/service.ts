@@ -1,12 +1,12 @@
 // Builds change propagation from cascade.yaml: the configured rules (rule files and inline
 // `templates:`) and the engine on the event log. Used by src/app.ts and the CLI.
-import { ConfigError, type CascadeConfig } from '../config/index.ts';
+import { ConfigError } from '../config/load.ts';
+import type { ChangepropConfig } from './config.ts';
 import type { EventLog } from '../events/log/types.ts';
 import { compileRuleMap, loadRuleFile, type Rule } from './rule.ts';
 import { ChangePropEngine } from './engine.ts';
 import type { DlqStreams } from './dlq.ts';
 import type { DerivedRules } from './deps.ts';
-import { deriveAllRules } from '../resources/rules.ts';
 import type { SysOptions, TransclusionLister } from './sys.ts';
 import { OriginClient } from '../content/origin.ts';
 import { MediaWikiAdapter } from '../origins/mediawiki/adapter.ts';
@@ -18,9 +18,24 @@ import type { Clock } from '../util/clock.ts';
 
 export const DERIVED_FILE = '<derived from changeprop.dependencies>';
 
+/** What change propagation takes from outside its own section (`changeprop:`). */
+export interface ChangepropShared {
+  /** Topics are `{datacenter}.{stream}`. */
+  datacenter: string;
+  /** Where the signing key is kept when `signing_key` is unset. */
+  dataDir: string;
+  /** The configured domains and their origins (allowed hosts, `/sys/` modules). */
+  domains: Record<string, { origin: { url: string } }>;
+  /** Origin request timeout of a process without the content API (its own origin client). */
+  originTimeoutMs: number;
+  /** Streams declared to the event bus (`events.streams`; `/regex/` patterns are skipped). */
+  eventStreams: string[];
+  /** Rules derived from the declared resources (src/resources/rules.ts). */
+  derived: DerivedRules;
+}
+
 /** The user's rules (rule files and inline `templates:`); throws ConfigError on a bad one or a duplicate name. */
-export function userRules(config: CascadeConfig): Rule[] {
-  const cp = config.changeprop;
+export function userRules(cp: Pick<ChangepropConfig, 'rule_files' | 'templates'>): Rule[] {
   const rules: Rule[] = [];
   for (const f of cp.rule_files) rules.push(...loadRuleFile(f));
   if (Object.keys(cp.templates).length) rules.push(...compileRuleMap(cp.templates, '<config changeprop.templates>', undefined, ['changeprop', 'templates']));
@@ -43,9 +58,8 @@ export interface ExplainedRules {
 }
 
 /** Derived rules (from `changeprop.dependencies`) and the user's rules; a user rule replaces a derived one of its name. */
-export function explainRules(config: CascadeConfig): ExplainedRules {
-  const derived = deriveAllRules(config);
-  const users = userRules(config);
+export function explainRules(cp: Pick<ChangepropConfig, 'rule_files' | 'templates'>, derived: DerivedRules): ExplainedRules {
+  const users = userRules(cp);
   const names = new Set(users.map((r) => r.name));
   const replaced = Object.keys(derived.templates).filter((n) => names.has(n));
   const keep = Object.fromEntries(Object.entries(derived.templates).filter(([n]) => !names.has(n)));
@@ -54,36 +68,35 @@ export function explainRules(config: CascadeConfig): ExplainedRules {
 }
 
 /** Every rule that runs: derived and configured. Throws ConfigError (file, line, rule, field). */
-export function configuredRules(config: CascadeConfig): Rule[] {
-  return explainRules(config).rules;
+export function configuredRules(cp: Pick<ChangepropConfig, 'rule_files' | 'templates'>, derived: DerivedRules): Rule[] {
+  return explainRules(cp, derived).rules;
 }
 
 /** Options of the in-process `/sys/` modules: the domains' origins, fan-out batch, purges. */
-export function sysOptions(config: CascadeConfig, transclusions?: TransclusionLister): SysOptions {
+export function sysOptions(cp: ChangepropConfig, shared: Pick<ChangepropShared, 'domains' | 'originTimeoutMs'>, transclusions?: TransclusionLister): SysOptions {
   const origins: Record<string, string> = {};
-  for (const [d, c] of Object.entries(config.domains)) origins[d] = c.origin.url;
-  const base = { origins, transclusionBatch: config.changeprop.transclusion_batch, purge: config.changeprop.purge };
+  for (const [d, c] of Object.entries(shared.domains)) origins[d] = c.origin.url;
+  const base = { origins, transclusionBatch: cp.transclusion_batch, purge: cp.purge };
   if (transclusions) return { ...base, transclusions };
   // Running without the content API (a changeprop-only process): an adapter of its own.
-  const client = new OriginClient(config.domains, { timeoutMs: config.content.origin.timeout_ms, connections: 2 });
+  const client = new OriginClient(shared.domains, { timeoutMs: shared.originTimeoutMs, connections: 2 });
   const adapter = new MediaWikiAdapter(client);
   return { ...base, transclusions: (d, t, n, c) => adapter.transclusions(d, t, n, c), close: () => client.close() };
 }
 
-export function dlqStreams(config: CascadeConfig): DlqStreams {
-  return { datacenter: config.datacenter, dlqStream: config.changeprop.dlq_stream, retryStream: config.changeprop.retry_stream, signingKey: signingKey(config) };
+export function dlqStreams(cp: ChangepropConfig, shared: Pick<ChangepropShared, 'datacenter' | 'dataDir'>): DlqStreams {
+  return { datacenter: shared.datacenter, dlqStream: cp.dlq_stream, retryStream: cp.retry_stream, signingKey: signingKey(cp, shared.dataDir) };
 }
 
 /** The key that signs retry and continuation events: `changeprop.signing_key`, else `{data_dir}/changeprop.key`. */
-export function signingKey(config: CascadeConfig): Buffer {
-  return loadSigningKey(config.changeprop.signing_key, config.data_dir);
+export function signingKey(cp: Pick<ChangepropConfig, 'signing_key'>, dataDir: string): Buffer {
+  return loadSigningKey(cp.signing_key, dataDir);
 }
 
 /** Stream names `/regex/` rule topics resolve against: configured streams that are plain names. */
-export function knownStreams(config: CascadeConfig): string[] {
-  const out = new Set(config.changeprop.streams);
-  const streams = (config.events as { streams?: Record<string, unknown> }).streams ?? {};
-  for (const name of Object.keys(streams)) if (!name.startsWith('/')) out.add(name);
+export function knownStreams(cp: Pick<ChangepropConfig, 'streams'>, eventStreams: string[]): string[] {
+  const out = new Set(cp.streams);
+  for (const name of eventStreams) if (!name.startsWith('/')) out.add(name);
   return [...out];
 }
 
@@ -98,17 +111,17 @@ export interface ChangepropService {
  * `dispatch`, its server's handler, runs those requests in process (`changeprop.in_process`).
  */
 export async function startChangeprop(
-  config: CascadeConfig,
+  cp: ChangepropConfig,
+  shared: ChangepropShared,
   deps: { log: EventLog; selfUrl: string; dispatch?: Dispatch; logger?: Logger; clock?: Clock; transclusions?: TransclusionLister },
 ): Promise<ChangepropService> {
-  const cp = config.changeprop;
-  const rules = configuredRules(config);
+  const rules = configuredRules(cp, shared.derived);
   if (!cp.signing_key && deps.log.backend !== 'sqlite') {
     // Another instance on this log would dead-letter our retries as unsigned, and we theirs.
-    deps.logger?.('changeprop: no changeprop.signing_key configured; instances sharing this event log must share one (using the data dir key)', { file: config.data_dir });
+    deps.logger?.('changeprop: no changeprop.signing_key configured; instances sharing this event log must share one (using the data dir key)', { file: shared.dataDir });
   }
   const allowed = [...cp.allowed_hosts, deps.selfUrl];
-  for (const d of Object.values(config.domains)) allowed.push(d.origin.url);
+  for (const d of Object.values(shared.domains)) allowed.push(d.origin.url);
   const baseUri = cp.base_uri ?? deps.selfUrl;
   // In process only when relative URIs resolve to this very server (a base_uri elsewhere, e.g.
   // a CDN in front, keeps them on HTTP).
@@ -116,11 +129,11 @@ export async function startChangeprop(
   const engine = new ChangePropEngine({
     log: deps.log,
     rules,
-    datacenter: config.datacenter,
+    datacenter: shared.datacenter,
     datacenters: cp.datacenters,
-    knownStreams: knownStreams(config),
-    domains: Object.keys(config.domains),
-    signingKey: signingKey(config),
+    knownStreams: knownStreams(cp, shared.eventStreams),
+    domains: Object.keys(shared.domains),
+    signingKey: signingKey(cp, shared.dataDir),
     allowedHosts: allowed,
     baseUri,
     ...(local ? { local } : {}),
@@ -132,7 +145,7 @@ export async function startChangeprop(
     userAgent: cp.user_agent,
     logger: deps.logger,
     ...(deps.clock ? { clock: deps.clock } : {}),
-    sys: sysOptions(config, deps.transclusions),
+    sys: sysOptions(cp, shared, deps.transclusions),
     http: { connections: cp.http_connections, pipelining: cp.http_pipelining },
   });
   await engine.start();

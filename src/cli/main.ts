@@ -70,7 +70,8 @@ program
   .action(async (opts: { config: string }) => {
     const { openStore } = await import('../storage/index.ts');
     const cfg = config(opts.config);
-    const store = await openStore(cfg);
+    const { storeShared } = await import('../config/shared.ts');
+    const store = await openStore(cfg.storage, storeShared(cfg));
     console.log(`cascade: ${store.backend} storage schema is up to date`);
     await store.close();
   });
@@ -113,10 +114,11 @@ rules
   .action(async (opts: { config: string }) => {
     const cfg = config(opts.config);
     const { explainRules, DERIVED_FILE } = await import('../changeprop/service.ts');
+    const { deriveAllRules } = await import('../resources/rules.ts');
     const { stringify } = await import('yaml');
     let ex;
     try {
-      ex = explainRules(cfg);
+      ex = explainRules(cfg.changeprop, deriveAllRules(cfg));
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       console.error(`cascade: invalid rules\n${e.message}`);
@@ -138,10 +140,11 @@ const dlq = program.command('dlq').description('change-propagation dead letters'
 async function dlqContext(file: string) {
   const cfg = config(file);
   const { configuredRules, dlqStreams } = await import('../changeprop/service.ts');
+  const { deriveAllRules } = await import('../resources/rules.ts');
   const { openEventLog } = await import('../events/log/index.ts');
   let ruleList;
   try {
-    ruleList = configuredRules(cfg);
+    ruleList = configuredRules(cfg.changeprop, deriveAllRules(cfg));
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`cascade: invalid rules\n${e.message}`);
@@ -150,7 +153,7 @@ async function dlqContext(file: string) {
     throw e;
   }
   const log = await openEventLog(cfg.events.log, { baseDir: cfg.data_dir });
-  return { cfg, rules: ruleList, log, streams: dlqStreams(cfg) };
+  return { cfg, rules: ruleList, log, streams: dlqStreams(cfg.changeprop, { datacenter: cfg.datacenter, dataDir: cfg.data_dir }) };
 }
 function pickRule<T extends { name: string }>(list: T[], name: string): T {
   const r = list.find((x) => x.name === name);

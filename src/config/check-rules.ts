@@ -9,6 +9,7 @@ import type { CascadeConfig } from './schema.ts';
 import { compileRuleMap, loadRuleFile, type Rule } from '../changeprop/rule.ts';
 import { checkDependencies } from '../changeprop/deps.ts';
 import { explainRules } from '../changeprop/service.ts';
+import { deriveAllRules } from '../resources/rules.ts';
 
 export function checkChangeprop(cfg: CascadeConfig, p: ProblemList): void {
   const cp = cfg.changeprop;
@@ -61,7 +62,7 @@ export function checkChangeprop(cfg: CascadeConfig, p: ProblemList): void {
   // Whatever else serve's rule assembly refuses (derived rules, replacements), once the rest is clean.
   if (p.list.length === before) {
     try {
-      explainRules(cfg);
+      explainRules(cfg.changeprop, deriveAllRules(cfg));
     } catch (e) {
       if (e instanceof ConfigError) p.adopt(e, ['changeprop']);
       else p.at(['changeprop'], (e as Error).message);

@@ -78,8 +78,9 @@ function checkDataDir(cfg: CascadeConfig, p: ProblemList): void {
 /** events.producers: networks parse, stream patterns compile, token variables are set (src/events/producers.ts). */
 async function checkProducers(cfg: CascadeConfig, p: ProblemList): Promise<void> {
   const { checkProducerConfig } = await import('../events/producers.ts');
+  const { ownStreams } = await import('./shared.ts');
   try {
-    checkProducerConfig(cfg);
+    checkProducerConfig(cfg.events, ownStreams(cfg));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const q of e.problems) {

@@ -122,6 +122,6 @@ function envChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, allow
 }
 
 /** Resolves a path from config against the data directory. */
-export function dataPath(cfg: CascadeConfig, p: string): string {
+export function dataPath(cfg: Pick<CascadeConfig, 'data_dir'>, p: string): string {
   return isAbsolute(p) ? p : resolve(cfg.data_dir, p);
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type AnySchema } from 'ajv';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { CascadeError, Errors } from '../errors/index.ts';
+import type { FromSchema, SchemaInput } from './schema-types.ts';
 
 export interface ConfigProblem {
   file: string;
@@ -123,4 +124,15 @@ export function readYamlFile(file: string): LoadedYaml<unknown> {
 /** Reads, parses and validates a YAML file. */
 export function loadYamlFile<T>(file: string, schema: AnySchema): T {
   return validateConfig<T>(readYamlFile(file), schema);
+}
+
+/**
+ * A section given in code rather than in YAML (tests, buckets declared by a capability): checked
+ * against its schema, with the schema's defaults filled into a copy.
+ */
+export function withDefaults<S extends object>(schema: S, value: SchemaInput<S>): FromSchema<S> {
+  const validate = ajv.compile(schema); // compiled once per schema object (ajv caches by reference)
+  const copy = structuredClone(value);
+  if (!validate(copy)) throw new Error(`invalid config value ${JSON.stringify(value)}: ${ajv.errorsText(validate.errors)}`);
+  return copy as FromSchema<S>;
 }

@@ -2,7 +2,6 @@
 // the schema repository and the durable log.
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { CascadeConfig } from '../config/index.ts';
 import { ConfigError } from '../config/load.ts';
 import { openEventLog } from './log/index.ts';
 import type { EventLog, EventProducer } from './log/types.ts';
@@ -10,8 +9,8 @@ import { SchemaRepository, schemaSourceFor } from './schema-repo.ts';
 import { StreamRegistry } from './streams.ts';
 import { Intake } from './intake.ts';
 import { IntakeProducer } from './producer.ts';
-import { ProducerAuthorizer, internalStreams } from './producers.ts';
-import { DEFAULT_PRODUCERS } from './config.ts';
+import { ProducerAuthorizer, internalStreams, type InternalStreams } from './producers.ts';
+import { DEFAULT_PRODUCERS, type EventsConfig } from './config.ts';
 import type { EventsHttpDeps } from './http.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Clock } from '../util/clock.ts';
@@ -40,6 +39,16 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
+/** What the bus takes from outside its own section (`events:`). */
+export interface EventBusShared {
+  /** Topics are `{datacenter}.{stream}`. */
+  datacenter: string;
+  /** A relative `log.path` resolves against it. */
+  dataDir: string;
+  /** Streams the other capabilities produce themselves (HTTP producers need an `internal: true` rule). */
+  internal: InternalStreams;
+}
+
 export interface EventBusOptions {
   /** Use this log instead of opening `events.log` (the bus then does not close it). */
   log?: EventLog;
@@ -55,10 +64,9 @@ export interface EventBusOptions {
  * patterns that are no regular expressions, networks that do not parse, token variables that
  * are unset, schema directories that do not exist. Throws ConfigError naming the setting.
  */
-export function checkEventsConfig(config: CascadeConfig, env: NodeJS.ProcessEnv = process.env): void {
-  const ev = config.events;
-  new StreamRegistry(ev.streams, config.datacenter);
-  new ProducerAuthorizer(ev.producers ?? DEFAULT_PRODUCERS, internalStreams(config), env);
+export function checkEventsConfig(ev: EventsConfig, shared: Pick<EventBusShared, 'datacenter' | 'internal'>, env: NodeJS.ProcessEnv = process.env): void {
+  new StreamRegistry(ev.streams, shared.datacenter);
+  new ProducerAuthorizer(ev.producers ?? DEFAULT_PRODUCERS, internalStreams(ev, shared.internal), env);
   ev.schema_base_uris.forEach((b, i) => {
     if (b === 'builtin' || /^https?:\/\//i.test(b)) return;
     const dir = b.startsWith('file:') ? fileURLToPath(b) : b;
@@ -69,9 +77,8 @@ export function checkEventsConfig(config: CascadeConfig, env: NodeJS.ProcessEnv 
 }
 
 /** Opens the configured log and builds the intake and producer on it. */
-export async function openEventBus(config: CascadeConfig, opts: EventBusOptions = {}): Promise<EventBus> {
-  const ev = config.events;
-  checkEventsConfig(config, opts.env);
+export async function openEventBus(ev: EventsConfig, shared: EventBusShared, opts: EventBusOptions = {}): Promise<EventBus> {
+  checkEventsConfig(ev, shared, opts.env);
   const repo = new SchemaRepository(
     ev.schema_base_uris.map((b) => schemaSourceFor(b, { timeoutMs: ev.schema_fetch_timeout_ms })),
     {
@@ -80,14 +87,14 @@ export async function openEventBus(config: CascadeConfig, opts: EventBusOptions 
       cache: { maxEntries: ev.schema_cache.max_entries, maxBytes: ev.schema_cache.max_bytes, negativeMaxEntries: ev.schema_cache.negative_max_entries, negativeTtlMs: ev.schema_cache.negative_ttl_ms },
     },
   );
-  const streams = new StreamRegistry(ev.streams, config.datacenter);
-  const producers = new ProducerAuthorizer(ev.producers ?? DEFAULT_PRODUCERS, internalStreams(config), opts.env);
+  const streams = new StreamRegistry(ev.streams, shared.datacenter);
+  const producers = new ProducerAuthorizer(ev.producers ?? DEFAULT_PRODUCERS, internalStreams(ev, shared.internal), opts.env);
   if (!ev.producers) {
     opts.logger?.('events.producers is not set: only loopback may produce mediawiki.* streams over HTTP, nothing else is open', {
       add: 'events: { producers: [ { streams: [\'/^mediawiki\\./\'], from: [loopback, <your wiki\'s network>] }, { streams: [<stream>], tokens: [{ env: <VAR> }] } ] }',
     });
   }
-  const log = opts.log ?? (await openEventLog(ev.log, { baseDir: config.data_dir, ...(opts.clock ? { clock: opts.clock } : {}) }));
+  const log = opts.log ?? (await openEventLog(ev.log, { baseDir: shared.dataDir, ...(opts.clock ? { clock: opts.clock } : {}) }));
   const intake = new Intake({
     log,
     repo,

@@ -10,8 +10,7 @@ import { hasForwarding, plainIp } from '../router/proxy.ts';
 import { ConfigError } from '../config/load.ts';
 import { CascadeError } from '../errors/index.ts';
 import { EventErrors } from './errors.ts';
-import { DEFAULT_PRODUCERS, type ProducerRule, type ProducerToken } from './config.ts';
-import type { CascadeConfig } from '../config/schema.ts';
+import { DEFAULT_PRODUCERS, type EventsConfig, type ProducerRule, type ProducerToken } from './config.ts';
 
 /** Streams Cascade itself produces: exact names and name prefixes. */
 export interface InternalStreams {
@@ -200,19 +199,15 @@ export function producerAddress(req: IncomingMessage, clientIp: string): string 
 }
 
 /**
- * Streams only Cascade produces: resource_change, change propagation's (retry, dead letters,
- * transclusion fan-out and continuations, all under `change-prop.` by default or the configured
- * prefixes) and the intake's own error stream.
+ * Streams only Cascade produces: those the other capabilities declare as their own (`others`:
+ * resource_change, change propagation's retries, dead letters, fan-out and continuations) and
+ * the intake's own error stream.
  */
-export function internalStreams(config: CascadeConfig): InternalStreams {
-  const cp = config.changeprop as { retry_stream?: string; dlq_stream?: string } | undefined;
-  return {
-    names: ['resource_change', config.events.error_stream],
-    prefixes: ['change-prop.', ...(cp?.retry_stream ? [cp.retry_stream + '.'] : []), ...(cp?.dlq_stream ? [cp.dlq_stream + '.'] : [])],
-  };
+export function internalStreams(ev: Pick<EventsConfig, 'error_stream'>, others: InternalStreams): InternalStreams {
+  return { names: [...others.names, ev.error_stream], prefixes: others.prefixes };
 }
 
 /** Throws ConfigError (path `events.producers.…`) for what the authorizer cannot build from the config. */
-export function checkProducerConfig(config: CascadeConfig, env: NodeJS.ProcessEnv = process.env): void {
-  new ProducerAuthorizer(config.events.producers ?? DEFAULT_PRODUCERS, internalStreams(config), env);
+export function checkProducerConfig(ev: Pick<EventsConfig, 'producers' | 'error_stream'>, others: InternalStreams, env: NodeJS.ProcessEnv = process.env): void {
+  new ProducerAuthorizer(ev.producers ?? DEFAULT_PRODUCERS, internalStreams(ev, others), env);
 }

@@ -24,8 +24,11 @@ export interface BackupManifest {
   skipped: string[];
 }
 
+/** What a backup reads of the config: where each capability keeps its SQLite file, and the server's address (restore). */
+type BackupConfig = Pick<CascadeConfig, 'data_dir' | 'wiki' | 'events' | 'storage' | 'listen'>;
+
 /** The SQLite files of a config, in snapshot order, and what has no SQLite file to copy. */
-export function sqliteFiles(cfg: CascadeConfig): { files: { role: BackupRole; path: string }[]; skipped: string[] } {
+export function sqliteFiles(cfg: BackupConfig): { files: { role: BackupRole; path: string }[]; skipped: string[] } {
   const files: { role: BackupRole; path: string }[] = [];
   const skipped: string[] = [];
   const wikiPath = dataPath(cfg, cfg.wiki.path);
@@ -46,7 +49,7 @@ export interface BackupProgress {
 }
 
 /** Copies the config's SQLite files into `dir` (created; must not hold a backup already). */
-export async function backup(cfg: CascadeConfig, dir: string, opts: { onProgress?: (p: BackupProgress) => void } = {}): Promise<BackupManifest> {
+export async function backup(cfg: BackupConfig, dir: string, opts: { onProgress?: (p: BackupProgress) => void } = {}): Promise<BackupManifest> {
   const target = resolve(dir);
   if (existsSync(target) && readdirSync(target).length > 0) throw new CascadeError(OpsErrors.backupTarget, `${target} exists and is not empty`);
   const { files, skipped } = sqliteFiles(cfg);
@@ -106,7 +109,7 @@ export function readManifest(dir: string): BackupManifest {
  * Puts a backup's files where the config keeps them. Refuses while a process has them open or
  * a server answers on the configured port: replacing files under a running SQLite corrupts them.
  */
-export async function restore(cfg: CascadeConfig, dir: string): Promise<{ restored: { role: BackupRole; path: string }[] }> {
+export async function restore(cfg: BackupConfig, dir: string): Promise<{ restored: { role: BackupRole; path: string }[] }> {
   const from = resolve(dir);
   const manifest = readManifest(from);
   const { files } = sqliteFiles(cfg);

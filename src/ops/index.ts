@@ -145,7 +145,7 @@ export function mountOps(router: Router, deps: OpsDeps): MountedOps {
     const sinceParam = ctx.query.get('since');
     const since = sinceParam === null ? undefined : /^\d+$/.test(sinceParam) ? Number(sinceParam) : Date.parse(sinceParam);
     if (since !== undefined && Number.isNaN(since)) throw new CascadeError(OpsErrors.badQuery, `since: an ISO time or milliseconds since the epoch, not ${sinceParam}`);
-    const list = await listDeadLetters(deps.log, dlqStreams(config), rule, {
+    const list = await listDeadLetters(deps.log, dlqStreams(config.changeprop, { datacenter: config.datacenter, dataDir: config.data_dir }), rule, {
       since,
       limit: DEAD_LETTER_PAGE + 1,
     });

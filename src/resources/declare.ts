@@ -36,8 +36,11 @@ export interface Resource {
 
 type Locate = (path: (string | number)[]) => { line: number; column: number };
 
+/** The sections resources are declared in: shared (`resources`), per domain, and the backends they may request. */
+export type ResourceSections = Pick<CascadeConfig, 'resources' | 'resource_backends' | 'domains'>;
+
 /** The declarations of one domain: shared ones, replaced by the domain's own of the same name. */
-export function declarationsOf(cfg: CascadeConfig, domain: string): Record<string, { decl: ResourceDeclaration; at: (string | number)[] }> {
+export function declarationsOf(cfg: Pick<ResourceSections, 'resources' | 'domains'>, domain: string): Record<string, { decl: ResourceDeclaration; at: (string | number)[] }> {
   const out: Record<string, { decl: ResourceDeclaration; at: (string | number)[] }> = {};
   for (const [n, decl] of Object.entries(cfg.resources ?? {})) out[n] = { decl, at: ['resources', n] };
   for (const [n, decl] of Object.entries(cfg.domains[domain]?.resources ?? {})) out[n] = { decl, at: ['domains', domain, 'resources', n] };
@@ -45,7 +48,7 @@ export function declarationsOf(cfg: CascadeConfig, domain: string): Record<strin
 }
 
 /** Compiles and checks every domain's resources; problems are appended to `problems`. */
-export function compileResources(cfg: CascadeConfig, file: string, locate: Locate, problems: ConfigProblem[]): Map<string, Resource[]> {
+export function compileResources(cfg: ResourceSections, file: string, locate: Locate, problems: ConfigProblem[]): Map<string, Resource[]> {
   const at = (path: (string | number)[], message: string) => {
     const pos = locate(path);
     problems.push({ file, line: pos.line, column: pos.column, path: path.join('.'), message });
@@ -201,7 +204,7 @@ function checkCycles(list: Resource[], at: (path: (string | number)[], message: 
  * built-in declarations give
  * `changeprop.dependencies` (which keeps working when set; `warn` says what replaces it).
  */
-export function applyResources(cfg: CascadeConfig, byDomain: Map<string, Resource[]>, warn: ((m: string) => void) | undefined): void {
+export function applyResources(cfg: Pick<CascadeConfig, 'resources' | 'domains' | 'changeprop'>, byDomain: Map<string, Resource[]>, warn: ((m: string) => void) | undefined): void {
   for (const [domain, list] of byDomain) {
     const buckets = (cfg.domains[domain]!.buckets ??= {});
     for (const [name, b] of Object.entries(IMPLICIT_BUCKETS)) buckets[name] ??= structuredClone(b);

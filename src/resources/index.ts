@@ -12,13 +12,13 @@ import type { ContentRoutes, Endpoint, EndpointParam } from '../content/routes.t
 import type { ContentService } from '../content/service.ts';
 import type { RequestContext, Router } from '../router/router.ts';
 import { sendJson } from '../router/server.ts';
-import { compileResources, type Resource } from './declare.ts';
+import { compileResources, type Resource, type ResourceSections } from './declare.ts';
 import { ResourceErrors } from './errors.ts';
 import { ResourceRuntime } from './runtime.ts';
 
 export { ResourceRuntime } from './runtime.ts';
 export { ResourceErrors } from './errors.ts';
-export { compileResources, declarationsOf, MARKS_BUCKET, type Resource } from './declare.ts';
+export { compileResources, declarationsOf, MARKS_BUCKET, type Resource, type ResourceSections } from './declare.ts';
 
 export interface MountedResources {
   runtime: ResourceRuntime;
@@ -26,7 +26,7 @@ export interface MountedResources {
 }
 
 /** Compiles the declarations again (the config loader has checked them: a problem here is a bug). */
-export function resourcesOf(config: CascadeConfig): Map<string, Resource[]> {
+export function resourcesOf(config: ResourceSections): Map<string, Resource[]> {
   const problems: ConfigProblem[] = [];
   const byDomain = compileResources(config, '<config>', () => ({ line: 0, column: 0 }), problems);
   if (problems.length) throw new Error(`declared resources: ${problems.map((p) => p.message).join('; ')}`);

@@ -4,10 +4,10 @@
 //   revision    mediawiki.revision-create       → POST /{domain}/sys/resources/{name}/{title}/changed {rev}
 //   templates   the transclusion fan-out stream → the same, per transcluding page
 //   <resource>  resource_change of its public URI → the same, for the title in the URI
-import type { CascadeConfig } from '../config/index.ts';
+import type { ChangepropConfig } from '../changeprop/config.ts';
 import { deriveRules, type DerivedRules } from '../changeprop/deps.ts';
 import { TRANSCLUDES_STREAM } from '../changeprop/sys.ts';
-import { BUILTINS, compileResources, type Resource } from './declare.ts';
+import { BUILTINS, compileResources, type Resource, type ResourceSections } from './declare.ts';
 
 const quick = { retry_limit: 6, retry_delay: 500, retry_factor: 4 };
 
@@ -17,7 +17,7 @@ const uriOf = (endpoint: string) =>
 const snake = (s: string) => s.replace(/-/g, '_');
 
 /** The stored resources declared in any domain, by name (rules are shared by all domains). */
-function storedByName(config: CascadeConfig): Map<string, Resource> {
+function storedByName(config: ResourceSections): Map<string, Resource> {
   const byDomain = compileResources(config, '<config>', () => ({ line: 0, column: 0 }), []);
   const out = new Map<string, Resource>();
   for (const list of byDomain.values()) for (const r of list) if (r.decl.kind === 'stored' && !out.has(r.name)) out.set(r.name, r);
@@ -25,7 +25,7 @@ function storedByName(config: CascadeConfig): Map<string, Resource> {
 }
 
 /** Every derived rule: the built-ins' (changeprop.dependencies) and the declared resources'. */
-export function deriveAllRules(config: CascadeConfig): DerivedRules {
+export function deriveAllRules(config: ResourceSections & { changeprop: Pick<ChangepropConfig, 'dependencies' | 'access_rules' | 'purge'> }): DerivedRules {
   const stored = storedByName(config);
   const endpoints = [...stored.values()].map((r) => r.endpoint!);
   const base = deriveRules(config.changeprop, endpoints);

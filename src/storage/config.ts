@@ -1,23 +1,9 @@
-// Config of the content store (`storage:`) and of buckets (`domains.<d>.buckets.<b>`).
+// Config of the content store (`storage:`) and of buckets (`domains.<d>.buckets.<b>`): JSON
+// Schemas, and the types derived from them.
 import type { BucketSpec, RetentionPolicy } from './types.ts';
-
-export interface StorageConfig {
-  backend: 'sqlite' | 'postgres';
-  sqlite: { path: string; synchronous: 'full' | 'normal' };
-  /** `url` may be overridden with CASCADE_PG_URL. */
-  postgres: { url: string; schema: string; pool_size: number };
-  /** How often expired rows are purged in the background. */
-  purge_interval_seconds: number;
-  /** Decoded bodies of `compression: history` rows kept in memory (keyframes, latest bodies). */
-  history_cache_mb: number;
-}
-
-export interface BucketConfig {
-  type: BucketSpec['type'];
-  compression: BucketSpec['compression'];
-  retention: RetentionPolicy;
-  history?: { max_chain: number };
-}
+import type { FromSchema, SchemaInput } from '../config/schema-types.ts';
+import { section, closed, int } from '../config/schema-fragments.ts';
+import { withDefaults } from '../config/load.ts';
 
 export const bucketConfigSchema = {
   type: 'object',
@@ -42,52 +28,41 @@ export const bucketConfigSchema = {
         { if: { properties: { policy: { const: 'ttl' } } }, then: { required: ['ttl_seconds'] } },
       ],
     },
-    history: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { max_chain: { type: 'integer', minimum: 1, maximum: 10000, default: 16 } },
-    },
+    history: closed({ max_chain: int(1, 16, 10000) }),
   },
 } as const;
 
-export const storageConfigSchema = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    backend: { enum: ['sqlite', 'postgres'], default: 'sqlite' },
-    sqlite: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        path: { type: 'string', default: 'storage.sqlite' },
-        synchronous: { enum: ['full', 'normal'], default: 'normal' },
-      },
-    },
-    postgres: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        url: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
-        schema: { type: 'string', pattern: '^[a-z_][a-z0-9_]*$', default: 'cascade' },
-        pool_size: { type: 'integer', minimum: 1, default: 10 },
-      },
-    },
-    purge_interval_seconds: { type: 'integer', minimum: 1, default: 60 },
-    history_cache_mb: { type: 'integer', minimum: 0, default: 32 },
-  },
-} as const;
+// The schema's if/then narrows `retention` per policy, which FromSchema does not read.
+export type BucketConfig = Omit<FromSchema<typeof bucketConfigSchema>, 'retention'> & { retention: RetentionPolicy };
+export type BucketConfigInput = Omit<SchemaInput<typeof bucketConfigSchema>, 'retention'> & { retention?: RetentionPolicy };
 
-/** Fills the defaults of a bucket declared in code rather than in YAML. */
-export function bucketSpec(domain: string, name: string, cfg: Partial<BucketConfig> & Pick<BucketConfig, 'type'>): BucketSpec {
-  return {
-    domain,
-    name,
-    type: cfg.type,
-    compression: cfg.compression ?? 'brotli',
-    retention: cfg.retention ?? { policy: 'all' },
-    ...(cfg.history ? { history: cfg.history } : {}),
-  };
+export const storageConfigSchema = section({
+  backend: { enum: ['sqlite', 'postgres'], default: 'sqlite' },
+  sqlite: section({
+    path: { type: 'string', default: 'storage.sqlite' },
+    synchronous: { enum: ['full', 'normal'], default: 'normal' },
+  }),
+  /** `url` may be overridden with CASCADE_PG_URL. */
+  postgres: section({
+    url: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+    schema: { type: 'string', pattern: '^[a-z_][a-z0-9_]*$', default: 'cascade' },
+    pool_size: int(1, 10),
+  }),
+  /** How often expired rows are purged in the background. */
+  purge_interval_seconds: int(1, 60),
+  /** Decoded bodies of `compression: history` rows kept in memory (keyframes, latest bodies). */
+  history_cache_mb: int(0, 32),
+});
+
+export type StorageConfig = FromSchema<typeof storageConfigSchema>;
+
+/** A bucket declared in code rather than in YAML: the schema's defaults filled in. */
+export function bucketSpec(domain: string, name: string, cfg: BucketConfigInput): BucketSpec {
+  const b = withDefaults(bucketConfigSchema, cfg) as BucketConfig;
+  return { domain, name, type: b.type, compression: b.compression, retention: b.retention, ...(b.history ? { history: b.history } : {}) };
+}
+
+/** The buckets a `domains:` map declares. */
+export function bucketsOf(domains: Record<string, { buckets: Record<string, BucketConfigInput> }>): BucketSpec[] {
+  return Object.entries(domains).flatMap(([domain, d]) => Object.entries(d.buckets).map(([name, b]) => bucketSpec(domain, name, b)));
 }

@@ -8,6 +8,11 @@ import { importWikitextDir as importDir, type ImportResult } from './import.ts';
 import { seedWiki } from './seed.ts';
 import { Wiki, type WikiStats } from './wiki.ts';
 import type { Logger } from '../util/logger.ts';
+import { wikiConfigSchema } from './config.ts';
+import { withDefaults } from '../config/load.ts';
+
+// What a wiki started in code gets for what it leaves out: the `wiki:` section's defaults.
+const D = withDefaults(wikiConfigSchema, {});
 
 export { wikiConfigSchema, type WikiConfig } from './config.ts';
 export { Wiki, sha1Base36, type WikiStats } from './wiki.ts';
@@ -21,7 +26,7 @@ export type { ImportResult } from './import.ts';
 export interface StartWikiOptions {
   dbPath: string;
   host?: string;
-  /** Default 7232; 0 picks a free port. */
+  /** Default `wiki.port`'s; 0 picks a free port. */
   port?: number;
   domain?: string;
   /** Cascade's event intake (`…/v1/events`); without it events wait in the outbox. */
@@ -45,17 +50,17 @@ export interface WikiHandle {
 }
 
 export async function startWiki(opts: StartWikiOptions): Promise<WikiHandle> {
-  const host = opts.host ?? '127.0.0.1';
-  const wiki = new Wiki({ dbPath: opts.dbPath, domain: opts.domain ?? 'example.wiki', eventsUrl: opts.eventsUrl, logger: opts.logger });
-  if (opts.seed ?? true) seedWiki(wiki);
+  const host = opts.host ?? D.host;
+  const wiki = new Wiki({ dbPath: opts.dbPath, domain: opts.domain ?? D.domain, eventsUrl: opts.eventsUrl, logger: opts.logger });
+  if (opts.seed ?? D.seed) seedWiki(wiki);
   let url = '';
   const router = new Router();
-  mountWiki(router, wiki, { testHooks: opts.testHooks ?? false, baseUrl: () => url, logger: opts.logger });
+  mountWiki(router, wiki, { testHooks: opts.testHooks ?? D.test_hooks, baseUrl: () => url, logger: opts.logger });
   const server = createHttpServer({ router, logger: opts.logger });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port ?? 7232, host, () => resolve());
+      server.listen(opts.port ?? D.port, host, () => resolve());
     });
   } catch (e) {
     await wiki.close();
@@ -81,9 +86,9 @@ export async function startWiki(opts: StartWikiOptions): Promise<WikiHandle> {
 
 /** Imports a directory of wikitext files into the wiki at `dbPath` (no server needed). */
 export async function importWikitextDir(dir: string, opts: { dbPath: string; domain?: string; seed?: boolean; onProgress?: (done: number, total: number) => void }): Promise<ImportResult> {
-  const wiki = new Wiki({ dbPath: opts.dbPath, domain: opts.domain ?? 'example.wiki' });
+  const wiki = new Wiki({ dbPath: opts.dbPath, domain: opts.domain ?? D.domain });
   try {
-    if (opts.seed ?? true) seedWiki(wiki);
+    if (opts.seed ?? D.seed) seedWiki(wiki);
     return importDir(wiki, dir, opts.onProgress);
   } finally {
     await wiki.close();

@@ -9,6 +9,7 @@ import { projectRoot } from '../helpers/corpus.ts';
 import { configFromYaml } from '../../src/config/index.ts';
 import { openEventLog } from '../../src/events/log/index.ts';
 import { startChangeprop } from '../../src/changeprop/service.ts';
+import { changepropShared } from '../../src/config/shared.ts';
 import { Target, event, append, until, readAll } from './helpers.ts';
 
 function cascade(...args: string[]) {
@@ -59,7 +60,7 @@ changeprop:
   const cfg = configFromYaml(yaml, cfgFile);
   const log = await openEventLog(cfg.events.log, { baseDir: cfg.data_dir });
   try {
-    const cp = await startChangeprop(cfg, { log, selfUrl: 'http://127.0.0.1:1' });
+    const cp = await startChangeprop(cfg.changeprop, changepropShared(cfg), { log, selfUrl: 'http://127.0.0.1:1' });
     await append(log, 'dc1.page-change', [event('page-change', { n: 1 }), event('page-change', { n: 2 }, { domain: 'other.wiki' })]);
     await until(() => cp.engine.stats().render.dead === 2, 10_000, 'dead letters');
     await cp.close();
@@ -85,7 +86,7 @@ changeprop:
 
     // A running engine executes the replayed event (now succeeding).
     target.behaviour = () => ({ status: 200 });
-    const cp2 = await startChangeprop(cfg, { log, selfUrl: 'http://127.0.0.1:1' });
+    const cp2 = await startChangeprop(cfg.changeprop, changepropShared(cfg), { log, selfUrl: 'http://127.0.0.1:1' });
     await until(() => cp2.engine.stats().render.succeeded === 1, 10_000, 'replayed exec');
     assert.equal(target.count('/render/2'), 2);
     assert.equal(target.count('/render/1'), 1);

@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { configFromYaml, ConfigError } from '../../src/config/index.ts';
 import { deriveRules, checkDependencies } from '../../src/changeprop/deps.ts';
-import { explainRules } from '../../src/changeprop/service.ts';
+import { explainRules as explainSection } from '../../src/changeprop/service.ts';
+import { deriveAllRules } from '../../src/resources/rules.ts';
+import type { CascadeConfig } from '../../src/config/index.ts';
+
+const explainRules = (cfg: CascadeConfig) => explainSection(cfg.changeprop, deriveAllRules(cfg));
 import { routeEvent } from '../../src/changeprop/rule.ts';
 import { Purger, stableId } from '../../src/changeprop/sys.ts';
 import { HttpExecutor, HostAllowList } from '../../src/changeprop/http.ts';

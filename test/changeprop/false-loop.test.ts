@@ -165,7 +165,7 @@ test('new pages edited several times in quick succession: no rule records a loop
 
     const stats = engine.stats();
     const dead: DeadLetter[] = [];
-    for (const rule of Object.keys(stats)) dead.push(...(await listDeadLetters(app.events.log, dlqStreams(app.config), rule)));
+    for (const rule of Object.keys(stats)) dead.push(...(await listDeadLetters(app.events.log, dlqStreams(app.config.changeprop, { datacenter: app.config.datacenter, dataDir: app.config.data_dir }), rule)));
     const loops = Object.fromEntries(Object.entries(stats).map(([k, s]) => [k, s.loops]));
     assert.deepEqual(
       loops,

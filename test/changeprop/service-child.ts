@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs';
 import { configFromYaml } from '../../src/config/index.ts';
 import { openEventLog } from '../../src/events/log/index.ts';
 import { startChangeprop } from '../../src/changeprop/service.ts';
+import { changepropShared } from '../../src/config/shared.ts';
 
 const [file, selfUrl] = process.argv.slice(2);
 const config = configFromYaml(readFileSync(file, 'utf8'), file);
 const log = await openEventLog(config.events.log, { baseDir: config.data_dir });
-const cp = await startChangeprop(config, { log, selfUrl });
+const cp = await startChangeprop(config.changeprop, changepropShared(config), { log, selfUrl });
 process.send?.('started');
 process.on('SIGTERM', () => {
   void cp.close().then(() => log.close()).then(() => process.exit(0));

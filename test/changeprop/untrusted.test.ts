@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { configFromYaml, type CascadeConfig } from '../../src/config/index.ts';
 import { startChangeprop, configuredRules, sysOptions, signingKey, type ChangepropService } from '../../src/changeprop/service.ts';
+import { changepropShared } from '../../src/config/shared.ts';
 import { ChangePropEngine } from '../../src/changeprop/engine.ts';
 import { EventSigner } from '../../src/changeprop/signing.ts';
 import { metrics } from '../../src/router/metrics.ts';
@@ -78,7 +79,7 @@ changeprop:
     async function withService(t: TestContext, fn: (log: TestLog['log'], cp: ChangepropService) => Promise<void>): Promise<void> {
       const tl = await b.open(t);
       if (!tl) return;
-      const cp = await startChangeprop(config, { log: tl.log, selfUrl: cascade.url });
+      const cp = await startChangeprop(config.changeprop, changepropShared(config), { log: tl.log, selfUrl: cascade.url });
       try {
         await fn(tl.log, cp);
       } finally {
@@ -120,13 +121,13 @@ changeprop:
       // The hostile string configured as a domain: only the template encoding stands between it and the canary.
       const engine = new ChangePropEngine({
         log: tl.log,
-        rules: configuredRules(config),
+        rules: configuredRules(config.changeprop, changepropShared(config).derived),
         datacenter: DC,
         domains: ['example.wiki', evil],
-        signingKey: signingKey(config),
+        signingKey: signingKey(config.changeprop, config.data_dir),
         allowedHosts: [canary.host, origin.url],
         baseUri: cascade.url,
-        sys: sysOptions(config),
+        sys: sysOptions(config.changeprop, changepropShared(config)),
       });
       try {
         await engine.start();
@@ -230,7 +231,7 @@ changeprop:
         assert.equal(letter.status, 401);
         assert.equal(JSON.parse(String(letter.raw_event)).n, 'forged', 'the original event is kept for a reviewed replay');
         // Signed with Cascade's key (as if written under a larger retry_limit): clamped.
-        const signer = new EventSigner(signingKey(config));
+        const signer = new EventSigner(signingKey(config.changeprop, config.data_dir));
         await append(log, retryTopic, [signer.sign(retry('signed'))]);
         await until(() => stats(cp, 'flaky').dead === 2, 15_000, 'the signed retry exhausted');
         assert.equal(cascade.count('/render/forged'), 0);

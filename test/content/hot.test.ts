@@ -14,6 +14,7 @@ import { HTML_TYPE, injectTid } from '../../src/content/index.ts';
 import { HotCache, pageOfHotKey, ServedEntry } from '../../src/content/hot.ts';
 import { DEFAULT_HEADERS } from '../../src/router/server.ts';
 import { openStore } from '../../src/storage/index.ts';
+import { storeShared } from '../../src/config/shared.ts';
 import type { ContentStore, StoredRecord } from '../../src/storage/types.ts';
 import { newTid } from '../../src/util/tid.ts';
 import { corpusPath } from '../helpers/corpus.ts';
@@ -43,7 +44,7 @@ domains:
       '<test>',
       {},
     );
-    store = await openStore(config);
+    store = await openStore(config.storage, storeShared(config));
     const tid = newTid();
     html = injectTid(readFileSync(corpusPath('html', 'Dog.html'), 'utf8'), tid);
     await store.put({ domain: 'example.wiki', bucket: 'html', key: 'Dog', rev: 7, tid, contentType: HTML_TYPE, body: html });

@@ -5,6 +5,7 @@ import { configFromYaml } from '../../src/config/index.ts';
 import { Router } from '../../src/router/router.ts';
 import { createHttpServer } from '../../src/router/server.ts';
 import { openEventBus, mountEvents } from '../../src/events/index.ts';
+import { eventBusShared } from '../../src/config/shared.ts';
 
 const dataDir = process.argv[2];
 const config = configFromYaml(
@@ -23,7 +24,7 @@ const config = configFromYaml(
   '<crash-child>',
   {},
 );
-const bus = await openEventBus(config);
+const bus = await openEventBus(config.events, eventBusShared(config));
 const router = new Router();
 mountEvents(router, { intake: bus.intake, maxBodyBytes: config.events.max_body_bytes, allowHasty: false });
 const server = createHttpServer({ router });

@@ -7,6 +7,7 @@ import { configFromYaml, type CascadeConfig } from '../../src/config/index.ts';
 import { Router } from '../../src/router/router.ts';
 import { createHttpServer } from '../../src/router/server.ts';
 import { openEventBus, mountEvents, type EventBus, type LogRecord } from '../../src/events/index.ts';
+import { eventBusShared } from '../../src/config/shared.ts';
 import { asLogger, type LogSink } from '../../src/util/logger.ts';
 
 export interface IntakeFixture {
@@ -44,7 +45,7 @@ export async function startIntake(events: Record<string, unknown>, opts: { datac
     '<test>',
     {},
   );
-  const bus = await openEventBus(config, { env: opts.env, logger: asLogger(opts.logger) });
+  const bus = await openEventBus(config.events, eventBusShared(config), { env: opts.env, logger: asLogger(opts.logger) });
   const router = new Router();
   mountEvents(router, bus.http);
   const server = createHttpServer({ router, trustedProxies: opts.trustedProxies });

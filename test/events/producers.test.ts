@@ -11,6 +11,8 @@ import { corpusPath } from '../helpers/corpus.ts';
 import { startIntake, type IntakeFixture } from './intake-fixture.ts';
 import { configFromYaml, ConfigError } from '../../src/config/index.ts';
 import { openEventBus, checkEventsConfig } from '../../src/events/index.ts';
+import { eventBusShared } from '../../src/config/shared.ts';
+import type { CascadeConfig } from '../../src/config/index.ts';
 import { loadCheckedConfig } from '../../src/config/check.ts';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -215,16 +217,17 @@ describe('producer config', () => {
     assert.throws(() => configFromYaml(base([{ streams: ['a'], from: ['10.0.0.0/33'] }]), 'c.yaml', {}), ConfigError, 'prefix beyond /32');
     assert.throws(() => configFromYaml(base([{ streams: ['a'], from: ['300.1.1.1'] }]), 'c.yaml', {}), ConfigError, 'octet beyond 255');
     const bad = configFromYaml(base([{ streams: ['a'], from: ['1:2:3:4:5:6:7:8:9'] }]), 'c.yaml', {});
-    await assert.rejects(openEventBus(bad), (e: unknown) => e instanceof ConfigError && /events\.producers\.0\.from.*1:2:3:4:5:6:7:8:9/.test(e.message));
+    await assert.rejects(openEventBus(bad.events, eventBusShared(bad)), (e: unknown) => e instanceof ConfigError && /events\.producers\.0\.from.*1:2:3:4:5:6:7:8:9/.test(e.message));
     const noEnv = configFromYaml(base([{ streams: ['a'], tokens: [{ env: 'NO_SUCH_TOKEN_VAR' }] }]), 'c.yaml', {});
-    await assert.rejects(openEventBus(noEnv, { env: {} }), (e: unknown) => e instanceof ConfigError && /NO_SUCH_TOKEN_VAR.*not set/.test(e.message));
+    await assert.rejects(openEventBus(noEnv.events, eventBusShared(noEnv), { env: {} }), (e: unknown) => e instanceof ConfigError && /NO_SUCH_TOKEN_VAR.*not set/.test(e.message));
   });
 
   it('checkEventsConfig (check-config) refuses what serve would: a bad stream pattern, a missing schema directory', () => {
+    const check = (c: CascadeConfig, env: NodeJS.ProcessEnv) => checkEventsConfig(c.events, eventBusShared(c), env);
     const cfg = (events: unknown) => configFromYaml(JSON.stringify({ data_dir: '/tmp/unused', default_domain: 'w', domains: { w: { origin: { url: 'http://127.0.0.1:1' } } }, events }), 'c.yaml', {});
-    assert.throws(() => checkEventsConfig(cfg({ streams: { '/a(/': { schema_title: 'x' } } }), {}), (e: unknown) => e instanceof ConfigError && /events\.streams\.\/a\(\/: not a valid stream pattern/.test(e.message));
-    assert.throws(() => checkEventsConfig(cfg({ schema_base_uris: ['builtin', '/no/such/schema/dir'] }), {}), (e: unknown) => e instanceof ConfigError && /schema_base_uris\.1: \/no\/such\/schema\/dir is not a directory/.test(e.message));
-    assert.doesNotThrow(() => checkEventsConfig(cfg({}), {}));
+    assert.throws(() => check(cfg({ streams: { '/a(/': { schema_title: 'x' } } }), {}), (e: unknown) => e instanceof ConfigError && /events\.streams\.\/a\(\/: not a valid stream pattern/.test(e.message));
+    assert.throws(() => check(cfg({ schema_base_uris: ['builtin', '/no/such/schema/dir'] }), {}), (e: unknown) => e instanceof ConfigError && /schema_base_uris\.1: \/no\/such\/schema\/dir is not a directory/.test(e.message));
+    assert.doesNotThrow(() => check(cfg({}), {}));
   });
 
   it('check-config names the file and line of a bad producer rule', async () => {

@@ -7,7 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromYaml, loadConfig, ConfigError } from '../../src/config/index.ts';
-import { explainRules } from '../../src/changeprop/service.ts';
+import { explainRules as explainSection } from '../../src/changeprop/service.ts';
+import { deriveAllRules } from '../../src/resources/rules.ts';
+import type { CascadeConfig } from '../../src/config/index.ts';
+
+const explainRules = (cfg: CascadeConfig) => explainSection(cfg.changeprop, deriveAllRules(cfg));
 
 const base = (resources: string, extra = '') => `
 default_domain: w.test

@@ -1,102 +1,63 @@
-// Config of the durable event log (`events.log:` of cascade.yaml): type and JSON Schema
-// fragment. src/events/config.ts includes `logConfigSchema` under `events.log`.
-
-export interface LogRetentionConfig {
-  /** Records older than this are trimmed (0: no age limit). */
-  max_age_ms?: number;
-  /** Oldest records are trimmed while a topic holds more than this (0: no size limit). */
-  max_bytes?: number;
-}
-
-interface CommonLogConfig {
-  /** An event whose id was appended to the same topic within this window is dropped. */
-  dedup_window_ms?: number;
-  /** Default retention of every topic (setRetention overrides it per topic). */
-  retention?: LogRetentionConfig;
-}
-
-export interface SqliteLogConfig extends CommonLogConfig {
-  backend: 'sqlite';
-  /** The SQLite file; relative paths resolve against `openEventLog`'s `baseDir` (else the cwd). */
-  path: string;
-  /**
-   * `full` fsyncs every group commit (acknowledged events survive power loss);
-   * `normal` survives a killed process (kill -9) but may lose the last commits on power loss.
-   */
-  synchronous?: 'full' | 'normal';
-  /** How often retention is applied in the background. */
-  trim_interval_ms?: number;
-  /** How often a waiting fetch re-checks the file for work of other processes. */
-  poll_interval_ms?: number;
-  /** Most records one group commit takes; bigger batches wait for the next. */
-  max_batch?: number;
-  /**
-   * Most ids one topic's in-memory dedup window holds; when more were appended within
-   * `dedup_window_ms`, the oldest of them are no longer deduplicated.
-   */
-  dedup_max_ids?: number;
-}
-
-export interface JetStreamLogConfig extends CommonLogConfig {
-  backend: 'jetstream';
-  /** NATS server URL(s), comma-separated. */
-  url: string;
-  /** Streams are named `<stream_prefix>_<topic>` (sanitized); subjects `<stream_prefix>.<topic>.…`. */
-  stream_prefix: string;
-  /** Keyed events go to one of this many partition subjects (by key hash); see jetstream.ts. */
-  key_partitions?: number;
-  /** Stream replicas (1 on a single server). */
-  replicas?: number;
-  /** `file` (durable) or `memory` storage of the streams. */
-  storage?: 'file' | 'memory';
-}
-
-export type LogConfig = SqliteLogConfig | JetStreamLogConfig;
-
-export const LOG_DEFAULTS = {
-  dedup_window_ms: 120_000,
-  retention: { max_age_ms: 7 * 24 * 3600 * 1000, max_bytes: 0 },
-  synchronous: 'full',
-  trim_interval_ms: 1000,
-  poll_interval_ms: 50,
-  max_batch: 50_000,
-  dedup_max_ids: 1_000_000,
-  key_partitions: 8,
-  replicas: 1,
-  storage: 'file',
-} as const;
-
-const retentionSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    max_age_ms: { type: 'integer', minimum: 0 },
-    max_bytes: { type: 'integer', minimum: 0 },
-  },
-} as const;
+// Config of the durable event log (`events.log:` of cascade.yaml): its JSON Schema and the types
+// derived from it. src/events/config.ts includes `logConfigSchema` under `events.log`.
+import type { SchemaInput } from '../../config/schema-types.ts';
+import { section, int } from '../../config/schema-fragments.ts';
+import { withDefaults } from '../../config/load.ts';
 
 /** JSON Schema of `events.log`. Defaults make an empty section the embedded SQLite log. */
 export const logConfigSchema = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
+  ...section({
     backend: { enum: ['sqlite', 'jetstream'], default: 'sqlite' },
-    dedup_window_ms: { type: 'integer', minimum: 0, default: LOG_DEFAULTS.dedup_window_ms },
-    retention: retentionSchema,
+    /** An event whose id was appended to the same topic within this window is dropped. */
+    dedup_window_ms: int(0, 120_000),
+    /** Default retention of every topic (setRetention overrides it per topic). */
+    retention: section({
+      /** Records older than this are trimmed (0: no age limit). */
+      max_age_ms: int(0, 7 * 24 * 3600 * 1000),
+      /** Oldest records are trimmed while a topic holds more than this (0: no size limit). */
+      max_bytes: int(0, 0),
+    }),
     // sqlite
+    /** The SQLite file; relative paths resolve against `openEventLog`'s `baseDir` (else the cwd). */
     path: { type: 'string', minLength: 1, default: 'events.sqlite' },
-    synchronous: { enum: ['full', 'normal'], default: LOG_DEFAULTS.synchronous },
-    trim_interval_ms: { type: 'integer', minimum: 10, default: LOG_DEFAULTS.trim_interval_ms },
-    poll_interval_ms: { type: 'integer', minimum: 1, default: LOG_DEFAULTS.poll_interval_ms },
-    max_batch: { type: 'integer', minimum: 1, default: LOG_DEFAULTS.max_batch },
-    dedup_max_ids: { type: 'integer', minimum: 1000, default: LOG_DEFAULTS.dedup_max_ids },
+    /**
+     * `full` fsyncs every group commit (acknowledged events survive power loss);
+     * `normal` survives a killed process (kill -9) but may lose the last commits on power loss.
+     */
+    synchronous: { enum: ['full', 'normal'], default: 'full' },
+    /** How often retention is applied in the background. */
+    trim_interval_ms: int(10, 1000),
+    /** How often a waiting fetch re-checks the file for work of other processes. */
+    poll_interval_ms: int(1, 50),
+    /** Most records one group commit takes; bigger batches wait for the next. */
+    max_batch: int(1, 50_000),
+    /**
+     * Most ids one topic's in-memory dedup window holds; when more were appended within
+     * `dedup_window_ms`, the oldest of them are no longer deduplicated.
+     */
+    dedup_max_ids: int(1000, 1_000_000),
     // jetstream
+    /** NATS server URL(s), comma-separated. */
     url: { type: 'string', pattern: '^(nats|tls|wss?)://' },
+    /** Streams are named `<stream_prefix>_<topic>` (sanitized); subjects `<stream_prefix>.<topic>.…`. */
     stream_prefix: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', default: 'cascade' },
-    key_partitions: { type: 'integer', minimum: 1, maximum: 256, default: LOG_DEFAULTS.key_partitions },
-    replicas: { type: 'integer', minimum: 1, maximum: 5, default: LOG_DEFAULTS.replicas },
-    storage: { enum: ['file', 'memory'], default: LOG_DEFAULTS.storage },
-  },
+    /** Keyed events go to one of this many partition subjects (by key hash); see jetstream.ts. */
+    key_partitions: int(1, 8, 256),
+    /** Stream replicas (1 on a single server). */
+    replicas: int(1, 1, 5),
+    /** `file` (durable) or `memory` storage of the streams. */
+    storage: { enum: ['file', 'memory'], default: 'file' },
+  }),
   allOf: [{ if: { properties: { backend: { const: 'jetstream' } }, required: ['backend'] }, then: { required: ['url'] } }],
 } as const;
+
+/** Every default of the section (read by the backends when given a section in code). */
+export const LOG_DEFAULTS = withDefaults(logConfigSchema, {});
+
+// One flat schema for both backends; the types split it by `backend` (the schema's if/then).
+type LogSection = SchemaInput<typeof logConfigSchema>;
+type Common = Pick<LogSection, 'dedup_window_ms' | 'retention'>;
+export type LogRetentionConfig = NonNullable<LogSection['retention']>;
+export type SqliteLogConfig = Common & Pick<LogSection, 'synchronous' | 'trim_interval_ms' | 'poll_interval_ms' | 'max_batch' | 'dedup_max_ids'> & { backend: 'sqlite'; path: string };
+export type JetStreamLogConfig = Common & Pick<LogSection, 'key_partitions' | 'replicas' | 'storage'> & { backend: 'jetstream'; url: string; stream_prefix: string };
+export type LogConfig = SqliteLogConfig | JetStreamLogConfig;

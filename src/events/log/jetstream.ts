@@ -179,8 +179,8 @@ export class JetStreamEventLog implements EventLog {
       await this.jsm.streams.add({
         name,
         subjects: [`${this.subjectBase(topic)}.>`],
-        storage: (this.cfg.storage ?? 'file') === 'memory' ? 'memory' : 'file',
-        num_replicas: this.cfg.replicas ?? 1,
+        storage: (this.cfg.storage ?? LOG_DEFAULTS.storage) === 'memory' ? 'memory' : 'file',
+        num_replicas: this.cfg.replicas ?? LOG_DEFAULTS.replicas,
         discard: 'old',
         ...this.limits(this.retention.max_age_ms, this.retention.max_bytes),
       } as Partial<StreamConfig> as StreamConfig);

@@ -78,7 +78,7 @@ export class RecentChangesFeed {
     await this.o.store.declareBucket({ domain: this.o.domain, name: WATERMARK_BUCKET, type: 'key_value', compression: 'none', retention: { policy: 'all' } });
     const stored = await this.o.store.getLatest(this.o.domain, WATERMARK_BUCKET, WATERMARK_KEY);
     if (stored) this.wm = JSON.parse(stored.body().toString('utf8')) as Watermark;
-    if (this.o.config.rcfeed_udp_port) await this.listenUdp(this.o.config.rcfeed_udp_port, this.o.config.rcfeed_udp_host ?? '127.0.0.1');
+    if (this.o.config.rcfeed_udp_port) await this.listenUdp(this.o.config.rcfeed_udp_port, this.o.config.rcfeed_udp_host);
     this.running = true;
     this.loop = this.run();
   }

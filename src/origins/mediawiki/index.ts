@@ -1,16 +1,15 @@
 // MediaWiki origins: following a wiki's changes without EventBus (feed*.ts) and probing what a
 // wiki offers (check.ts). The adapter for typed origin calls lives beside them (adapter.ts).
-import type { CascadeConfig } from '../../config/index.ts';
 import { OriginClient } from '../../content/origin.ts';
 import type { EventProducer } from '../../events/log/types.ts';
 import type { ContentStore } from '../../storage/types.ts';
-import { DEFAULT_CHANGES } from './feed-config.ts';
+import type { OriginChangesConfig } from './feed-config.ts';
 import { RecentChangesFeed } from './feed.ts';
 import { MediaWikiAdapter } from './adapter.ts';
 import type { Logger } from '../../util/logger.ts';
 
 export { RecentChangesFeed, WATERMARK_BUCKET, type FeedStats, type Watermark } from './feed.ts';
-export { originChangesSchema, DEFAULT_CHANGES, type OriginChangesConfig, type FollowMode } from './feed-config.ts';
+export { originChangesSchema, type OriginChangesConfig, type FollowMode } from './feed-config.ts';
 export { eventsOfChange, eventId, type RecentChange } from './feed-events.ts';
 
 export interface ChangeFeeds {
@@ -21,17 +20,18 @@ export interface ChangeFeeds {
 
 /** Starts a recentchanges follower for each domain whose `origin.changes.follow` is `recentchanges`. */
 export async function startChangeFeeds(
-  config: CascadeConfig,
+  domains: Record<string, { origin: { url: string; changes: OriginChangesConfig } }>,
+  shared: { originTimeoutMs: number },
   deps: { producer: EventProducer; store: ContentStore; logger?: Logger },
 ): Promise<ChangeFeeds> {
   const feeds = new Map<string, RecentChangesFeed>();
-  const followed = Object.fromEntries(Object.entries(config.domains).filter(([, d]) => d.origin.changes?.follow === 'recentchanges'));
+  const followed = Object.fromEntries(Object.entries(domains).filter(([, d]) => d.origin.changes.follow === 'recentchanges'));
   // The followers' own connection per origin: polls must not queue behind slow renders.
-  const origin = new OriginClient(followed, { timeoutMs: config.content.origin.timeout_ms, connections: 1 });
+  const origin = new OriginClient(followed, { timeoutMs: shared.originTimeoutMs, connections: 1 });
   const adapter = new MediaWikiAdapter(origin, deps.logger);
   try {
     for (const [domain, d] of Object.entries(followed)) {
-      const cfg = { ...DEFAULT_CHANGES, ...d.origin.changes };
+      const cfg = d.origin.changes;
       const feed = new RecentChangesFeed({
         domain,
         config: cfg,
