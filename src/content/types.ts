@@ -9,8 +9,11 @@ import type { ServedEntry } from './hot.ts';
 export type DerivedKind = 'summary' | 'mobile-sections' | 'mobile-sections-lead' | 'mobile-sections-remaining' | 'mobile-html';
 export type Outcome = 'hit' | 'miss' | 'stale' | 'coalesced' | 'unchanged' | 'rerender';
 
+/** The config sections the content API reads: its own, the domains, and the declared resources'. */
+export type ContentSections = Pick<CascadeConfig, 'content' | 'domains' | 'default_domain' | 'resources' | 'resource_backends' | 'resource_heat'>;
+
 export interface ContentDeps {
-  config: CascadeConfig;
+  config: ContentSections;
   store: ContentStore;
   /** resource_change events go here (the event bus's in-process producer). */
   producer?: EventProducer;

@@ -39,6 +39,12 @@ type Locate = (path: (string | number)[]) => { line: number; column: number };
 /** The sections resources are declared in: shared (`resources`), per domain, and the backends they may request. */
 export type ResourceSections = Pick<CascadeConfig, 'resources' | 'resource_backends' | 'domains'>;
 
+/**
+ * What the resource runtime reads: the declarations, read heat, and from the content API its
+ * origin pool settings and cache lifetimes (declared resources answer like its endpoints).
+ */
+export type RuntimeSections = ResourceSections & Pick<CascadeConfig, 'resource_heat' | 'content'>;
+
 /** The declarations of one domain: shared ones, replaced by the domain's own of the same name. */
 export function declarationsOf(cfg: Pick<ResourceSections, 'resources' | 'domains'>, domain: string): Record<string, { decl: ResourceDeclaration; at: (string | number)[] }> {
   const out: Record<string, { decl: ResourceDeclaration; at: (string | number)[] }> = {};

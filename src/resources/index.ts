@@ -4,7 +4,7 @@
 //   POST /{domain}/sys/resources/{name}/{title}/changed   {"rev": 123}   (rev optional)
 import { readJsonObject } from '../content/form.ts';
 import { CascadeError } from '../errors/index.ts';
-import type { CascadeConfig, ConfigProblem } from '../config/index.ts';
+import type { ConfigProblem } from '../config/index.ts';
 import type { EventProducer } from '../events/log/types.ts';
 import { ContentErrors } from '../content/errors.ts';
 import { checkStatus } from '../content/origin.ts';
@@ -12,7 +12,7 @@ import type { ContentRoutes, Endpoint, EndpointParam } from '../content/routes.t
 import type { ContentService } from '../content/service.ts';
 import type { RequestContext, Router } from '../router/router.ts';
 import { sendJson } from '../router/server.ts';
-import { compileResources, type Resource, type ResourceSections } from './declare.ts';
+import { compileResources, type Resource, type ResourceSections, type RuntimeSections } from './declare.ts';
 import { ResourceErrors } from './errors.ts';
 import { ResourceRuntime } from './runtime.ts';
 
@@ -33,7 +33,7 @@ export function resourcesOf(config: ResourceSections): Map<string, Resource[]> {
   return byDomain;
 }
 
-export function mountResources(router: Router, svc: ContentService, routes: ContentRoutes, config: CascadeConfig, producer?: EventProducer): MountedResources {
+export function mountResources(router: Router, svc: ContentService, routes: ContentRoutes, config: RuntimeSections, producer?: EventProducer): MountedResources {
   const runtime = new ResourceRuntime(svc, resourcesOf(config), config, producer);
   const endpoints: Endpoint[] = [];
   const seen = new Set<string>();
@@ -72,7 +72,7 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
  * declarations, as a declared resource's endpoint does: the OpenAPI spec and docs portal say
  * what the config says.
  */
-function documentBuiltins(routes: ContentRoutes, config: CascadeConfig): void {
+function documentBuiltins(routes: ContentRoutes, config: Pick<RuntimeSections, 'resources'>): void {
   for (const ep of routes.endpoints) {
     const decl = config.resources[ep.family];
     if (ep.method !== 'GET' || decl?.kind !== 'builtin' || decl.path !== ep.path) continue;

@@ -9,7 +9,6 @@
 // time (its tid is taken before the backend request): a read never serves a render older than
 // a change Cascade has processed, whatever the policy and whichever instance processed it.
 import { createHash, randomUUID } from 'node:crypto';
-import type { CascadeConfig } from '../config/index.ts';
 import { CascadeError, Errors } from '../errors/index.ts';
 import type { EventProducer } from '../events/log/types.ts';
 import { assertReadable, type PageMeta } from '../content/access.ts';
@@ -19,7 +18,7 @@ import { checkStatus, OriginClient, type OriginResponse } from '../content/origi
 import type { ContentService, Served } from '../content/service.ts';
 import type { StoredRecord } from '../storage/types.ts';
 import { compareTids, isTid, newTid } from '../util/tid.ts';
-import { MARKS_BUCKET, type Resource } from './declare.ts';
+import { MARKS_BUCKET, type Resource, type RuntimeSections } from './declare.ts';
 import { ReadHeat } from './heat.ts';
 import { SHAPES } from './shapes.ts';
 
@@ -78,7 +77,7 @@ export class ResourceRuntime {
   constructor(
     readonly svc: ContentService,
     readonly byDomain: Map<string, Resource[]>,
-    config: CascadeConfig,
+    config: RuntimeSections,
     private readonly producer?: EventProducer,
   ) {
     this.heat = new ReadHeat(config.resource_heat.window_seconds * 1000, config.resource_heat.max_pages, () => this.now(), config.resource_heat.min_reads);
