@@ -164,11 +164,12 @@ templates:
         await log.append(`${DC}.page-change`, [
           { id: 'a1', value: Buffer.from(JSON.stringify(e1)) },
         ]);
-        await until(() => target.count(`${path}/1`) === 1, 10_000, 'first');
+        // Dedup and superseded state are recorded when an execution finishes: wait for that.
+        await until(() => target.count(`${path}/1`) === 1 && engine.stats().dd.succeeded === 1, 10_000, 'first');
         await log.append(`${DC}.page-change`, [{ id: 'a2', value: Buffer.from(JSON.stringify(e1)) }]);
         const sig = { signature: 'root-sig-1', dt: new Date(Date.now() - 1000).toISOString() };
         await append(log, `${DC}.page-change`, [event('page-change', { n: 2, root_event: sig })]);
-        await until(() => target.count(`${path}/2`) === 1, 10_000, 'root event executed');
+        await until(() => target.count(`${path}/2`) === 1 && engine.stats().dd.succeeded === 2, 10_000, 'root event executed');
         // An older root event for the same signature: superseded. The same root time again
         // (whole-second origin clocks: a second edit in the same second) still runs.
         await append(log, `${DC}.page-change`, [event('page-change', { n: 3, root_event: { ...sig, dt: new Date(Date.parse(sig.dt) - 1000).toISOString() } })]);
