@@ -31,7 +31,7 @@ export interface DerivedRules {
 const URI_OF = (endpoint: string) =>
   `/^https?:\\/\\/(?<domain>[^\\/]+)\\/api\\/rest_v1\\/page\\/${endpoint.replace(/-/g, '\\-')}\\/(?<title>[^\\/?#]+)$/`;
 
-function ruleName(resource: string, on: string): string {
+export function ruleName(resource: string, on: string): string {
   // summary_rerender, mobile_rerender (mobile-sections: its name from before mobile-html existed)
   if (on === 'html') return resource === 'mobile-html' ? 'mobile_html_rerender' : `${resource.split('-')[0]}_rerender`;
   return `${resource.replace(/-/g, '_')}_on_${on.replace(/-/g, '_')}`;

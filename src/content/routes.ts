@@ -124,6 +124,8 @@ function readOptions(ctx: RequestContext) {
 export class ContentRoutes {
   readonly domains: DomainResolver;
   readonly endpoints: Endpoint[];
+  /** Told of each client read of a derived representation (read heat of `refresh: hot`). */
+  onClientRead: ((family: string, domain: string, key: string) => void) | undefined = undefined;
   private readonly outcomes = new Map<string, Map<Outcome, CounterSeries>>();
   private readonly htmlHit: CounterSeries;
 
@@ -235,6 +237,8 @@ export class ContentRoutes {
   private async derived(ctx: RequestContext, domain: string, kind: DerivedKind): Promise<void> {
     const t = await this.title(ctx, domain);
     if (!t) return;
+    // Change propagation's re-reads (internal, no-cache) are no client's.
+    if (!(ctx.internal && ctx.req.headers['cache-control']?.includes('no-cache'))) this.onClientRead?.(kind.startsWith('mobile-sections') ? 'mobile-sections' : kind, domain, t.prefixedDbKey);
     // Derived content is keyed by the stored HTML's rev/tid, so it is never older than that
     // HTML: a no-cache request for it must not re-render the HTML at the origin again (change
     // propagation asks for summaries right after the HTML it was derived from changed).

@@ -81,6 +81,13 @@ export const BUILTIN_DEFAULTS: Record<string, BuiltinDefault> = {
 export const BUILTINS = Object.keys(BUILTIN_DEFAULTS);
 
 /**
+ * The built-ins derived from the stored html and keyed by its render id: a stored derivation
+ * of an older html is never served, so they may refresh `hot` or `lazy` like a declared
+ * resource (html itself, every other representation's source, re-renders eagerly).
+ */
+export const DERIVED_BUILTINS = ['summary', 'mobile-sections', 'mobile-html'];
+
+/**
  * Buckets the content API keeps that are not a resource: renders of
  * `transform/wikitext/to/html` with `stash: true` (the edit stash), kept a day.
  */

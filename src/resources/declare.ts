@@ -7,7 +7,7 @@ import type { CascadeConfig } from '../config/schema.ts';
 import { compileValueTemplate, type Expander } from '../changeprop/template.ts';
 import { compileUriTemplate, type UriTemplate } from '../changeprop/uri.ts';
 import type { ResourceDeclaration } from './config.ts';
-import { BUILTIN_DEFAULTS, BUILTINS, IMPLICIT_BUCKETS } from './builtins.ts';
+import { BUILTIN_DEFAULTS, BUILTINS, DERIVED_BUILTINS, IMPLICIT_BUCKETS } from './builtins.ts';
 
 export { BUILTINS } from './builtins.ts';
 
@@ -96,6 +96,8 @@ function compileOne(
     const def = BUILTIN_DEFAULTS[name];
     if (!def) bad(['kind'], `'${name}' is no built-in resource (built-ins: ${BUILTINS.join(', ')})`);
     else checkBuiltin(name, decl, def.path, bad);
+    // Its public URI is /page/<name>/{title}, as a stored resource's (resource_change, purges).
+    if (def?.path !== undefined) r.endpoint = name;
     return ok ? r : undefined;
   }
   if (BUILTINS.includes(name)) bad(['kind'], `'${name}' is a built-in resource (kind: builtin): its producer is Cascade's; declare a resource of your own under another name`);
@@ -170,9 +172,11 @@ function checkBuiltin(name: string, decl: ResourceDeclaration, path: string | un
   }
   if (Object.keys(decl.headers).length) bad(['headers'], `${code}: headers cannot be declared for it`);
   if (!decl.normalize_title || !decl.access_check) bad([decl.normalize_title ? 'access_check' : 'normalize_title'], `${code}: it always normalizes titles and checks access`);
-  // Built-ins re-render on every change: html is the source every other representation and
-  // the access state read, and the derived built-ins are keyed by the html's render id.
-  if (decl.refresh !== 'eager') bad(['refresh'], `${code}: it re-renders on every change (refresh: eager); hot and lazy are for declared stored resources`);
+  // html is the source every other representation and the access state read: it re-renders
+  // on every change. The built-ins derived from it are keyed by its render id (never stale).
+  if (decl.refresh !== 'eager' && !DERIVED_BUILTINS.includes(name)) {
+    bad(['refresh'], `${code}: it re-renders on every change (refresh: eager); hot and lazy are for ${DERIVED_BUILTINS.join(', ')} and declared stored resources`);
+  }
   decl.depends_on.forEach((d, i) => {
     if (!CHANGE_SOURCES.includes(d) && !BUILTINS.includes(d)) bad(['depends_on', i], `the built-in '${name}' can depend on ${[...CHANGE_SOURCES, ...BUILTINS].join(', ')} only, not '${d}'`);
     else if (d === name) bad(['depends_on', i], `'${name}' depends on itself`);

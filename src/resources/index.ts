@@ -12,6 +12,7 @@ import type { ContentRoutes, Endpoint, EndpointParam } from '../content/routes.t
 import type { ContentService } from '../content/service.ts';
 import type { RequestContext, Router } from '../router/router.ts';
 import { sendJson } from '../router/server.ts';
+import { DERIVED_BUILTINS } from './builtins.ts';
 import { compileResources, type Resource, type ResourceSections, type RuntimeSections } from './declare.ts';
 import { ResourceErrors } from './errors.ts';
 import { ResourceRuntime } from './runtime.ts';
@@ -38,6 +39,7 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
   const endpoints: Endpoint[] = [];
   const seen = new Set<string>();
   documentBuiltins(routes, config);
+  routes.onClientRead = (family, domain, key) => runtime.touchBuiltin(family, domain, key);
   for (const list of runtime.byDomain.values()) {
     for (const r of list) {
       if (r.decl.kind === 'builtin' || seen.has(r.decl.path!)) continue;
@@ -54,14 +56,19 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
     if (!ctx.internal) throw new CascadeError(ContentErrors.sysExternal, '/sys/ is for internal callers');
     const domain = routes.domains.resolve(ctx);
     const r = runtime.resource(domain, ctx.params.name);
+    const tb = ctx.req.headers['x-triggered-by'];
+    const o = { requestId: ctx.requestId, ...(typeof tb === 'string' ? { triggeredBy: tb } : {}) };
+    if (r?.decl.kind === 'builtin' && DERIVED_BUILTINS.includes(r.name)) {
+      const t = await svc.title(domain, ctx.params.title, ctx.requestId);
+      return sendJson(ctx.res, 200, { refresh: await runtime.changeBuiltin(r, domain, t, o) });
+    }
     // Rules are shared by every domain: a domain without the resource has nothing to refresh.
     if (!r || r.decl.kind !== 'stored') return sendJson(ctx.res, 200, { refresh: 'not-declared' });
     const b = await readJsonObject(ctx.req);
     const rev = b.rev === undefined || b.rev === '' ? undefined : Number(b.rev);
     if (rev !== undefined && !(Number.isSafeInteger(rev) && rev >= 0)) throw new CascadeError(ContentErrors.badRevision, `not a revision id: ${String(b.rev)}`);
     const t = await svc.title(domain, ctx.params.title, ctx.requestId);
-    const tb = ctx.req.headers['x-triggered-by'];
-    const refresh = await runtime.change(r, domain, t.prefixedDbKey, { requestId: ctx.requestId, ...(rev !== undefined ? { rev } : {}), ...(typeof tb === 'string' ? { triggeredBy: tb } : {}) });
+    const refresh = await runtime.change(r, domain, t.prefixedDbKey, { ...o, ...(rev !== undefined ? { rev } : {}) });
     sendJson(ctx.res, 200, { refresh });
   });
   return { runtime, endpoints };

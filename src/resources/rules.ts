@@ -5,7 +5,7 @@
 //   templates   the transclusion fan-out stream → the same, per transcluding page
 //   <resource>  resource_change of its public URI → the same, for the title in the URI
 import type { ChangepropConfig } from '../changeprop/config.ts';
-import { deriveRules, type DerivedRules } from '../changeprop/deps.ts';
+import { deriveRules, ruleName, type DerivedRules } from '../changeprop/deps.ts';
 import { TRANSCLUDES_STREAM } from '../changeprop/sys.ts';
 import { BUILTINS, compileResources, type Resource, type ResourceSections } from './declare.ts';
 
@@ -17,16 +17,29 @@ const uriOf = (endpoint: string) =>
 const snake = (s: string) => s.replace(/-/g, '_');
 
 /** The stored resources declared in any domain, by name (rules are shared by all domains). */
-function storedByName(config: ResourceSections): Map<string, Resource> {
-  const byDomain = compileResources(config, '<config>', () => ({ line: 0, column: 0 }), []);
+function storedByName(byDomain: Map<string, Resource[]>): Map<string, Resource> {
   const out = new Map<string, Resource>();
   for (const list of byDomain.values()) for (const r of list) if (r.decl.kind === 'stored' && !out.has(r.name)) out.set(r.name, r);
   return out;
 }
 
+/** Built-ins some domain refreshes other than eagerly: their rules go through the change endpoint. */
+function refreshedBuiltins(byDomain: Map<string, Resource[]>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const list of byDomain.values()) {
+    for (const r of list) {
+      if (r.decl.kind !== 'builtin' || r.decl.refresh === 'eager') continue;
+      if (!out.has(r.name)) out.set(r.name, new Set());
+      out.get(r.name)!.add(r.decl.refresh);
+    }
+  }
+  return out;
+}
+
 /** Every derived rule: the built-ins' (changeprop.dependencies) and the declared resources'. */
 export function deriveAllRules(config: ResourceSections & { changeprop: Pick<ChangepropConfig, 'dependencies' | 'access_rules' | 'purge'> }): DerivedRules {
-  const stored = storedByName(config);
+  const byDomain = compileResources(config, '<config>', () => ({ line: 0, column: 0 }), []);
+  const stored = storedByName(byDomain);
   const endpoints = [...stored.values()].map((r) => r.endpoint!);
   const base = deriveRules(config.changeprop, endpoints);
   const templates = { ...base.templates };
@@ -79,6 +92,15 @@ export function deriveAllRules(config: ResourceSections & { changeprop: Pick<Cha
         graph.push({ from: on, to: r.name, rules: [name], note: `resource_change; ${refresh}` });
       }
     }
+  }
+  // A built-in derived from the html and refreshed hot or lazy (in some domain): its rule asks
+  // the change endpoint, which applies the domain's policy, instead of reading it no-cache.
+  for (const [name, policies] of refreshedBuiltins(byDomain)) {
+    const rule = templates[ruleName(name, 'html')];
+    if (!rule) continue;
+    const refresh = `refresh: ${[...policies].join(' | ')}`;
+    templates[ruleName(name, 'html')] = { ...rule, description: `${name} ← html: the stored html changed (resource_change; ${refresh})`, exec: changed(name, '{{match.meta.uri.title}}') };
+    for (const g of graph) if (g.to === name && g.from === 'html') g.note = `resource_change; ${refresh}`;
   }
   return { templates, graph };
 }

@@ -16,6 +16,8 @@ import { encodeTitle } from '../content/html.ts';
 import { ServedEntry } from '../content/hot.ts';
 import { checkStatus, OriginClient, type OriginResponse } from '../content/origin.ts';
 import type { ContentService, Served } from '../content/service.ts';
+import type { DerivedKind } from '../content/types.ts';
+import type { Title } from '../titles/index.ts';
 import type { StoredRecord } from '../storage/types.ts';
 import { compareTids, isTid, newTid } from '../util/tid.ts';
 import { MARKS_BUCKET, type Resource, type RuntimeSections } from './declare.ts';
@@ -41,6 +43,8 @@ export interface RuntimeStats {
   /** Renders a change caused at once (eager, or hot and read recently). */
   changeRenders: number;
   marks: number;
+  /** Changes left to the next read (lazy, or hot and not read recently). */
+  deferred: number;
   reads: number;
 }
 
@@ -66,7 +70,7 @@ export class ResourceRuntime {
   readonly heat: ReadHeat;
   /** The clock of read heat (ms); the benchmark runs a simulated one. */
   now: () => number = Date.now;
-  readonly stats: RuntimeStats = { renders: 0, readRenders: 0, changeRenders: 0, marks: 0, reads: 0 };
+  readonly stats: RuntimeStats = { renders: 0, readRenders: 0, changeRenders: 0, marks: 0, deferred: 0, reads: 0 };
   /** Renders by resource name (tests, the benchmark). */
   readonly rendersByResource = new Map<string, number>();
   private readonly backends: OriginClient;
@@ -275,6 +279,7 @@ export class ResourceRuntime {
     const policy = r.decl.refresh;
     const now = policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.heatKey(r, domain, key)));
     if (!now) {
+      this.stats.deferred++;
       this.emitChange(r, domain, key, o, 'stale');
       return 'marked';
     }
@@ -282,6 +287,34 @@ export class ResourceRuntime {
     // A deleted or hidden page is not rendered: its mark stands, reads answer by access state.
     if (meta?.deleted) return 'marked';
     await this.renderCoalesced(r, domain, key, meta, o, 'change');
+    this.stats.changeRenders++;
+    return 'rendered';
+  }
+
+  /** A client's read of a built-in (read heat, for `refresh: hot`). */
+  touchBuiltin(name: string, domain: string, key: string): void {
+    const r = this.resource(domain, name);
+    if (r?.decl.kind === 'builtin' && r.decl.refresh === 'hot') this.heat.touch(this.heatKey(r, domain, key));
+  }
+
+  /**
+   * The html a derived built-in is made from changed: derive now (eager, or hot and read
+   * recently), or leave it to the next read and tell CDNs and dependents (resource_change,
+   * tagged stale). No mark is needed: a derivation is keyed by its html's render id, so one
+   * made from an older html is never served.
+   */
+  async changeBuiltin(r: Resource, domain: string, title: Title, o: ReadContext = {}): Promise<ChangeOutcome> {
+    const key = title.prefixedDbKey;
+    const policy = r.decl.refresh;
+    if (!(policy === 'eager' || (policy === 'hot' && this.heat.isHot(this.heatKey(r, domain, key))))) {
+      this.stats.deferred++;
+      this.emitChange(r, domain, key, o, 'stale');
+      return 'marked';
+    }
+    // As a read of it: the html (its source, not a step of this change's chain), then the derivation.
+    const html = await this.svc.html(domain, title, { requestId: o.requestId });
+    if (html.entry.redirect !== undefined) return 'marked'; // a redirect has nothing to derive
+    await this.svc.derived(r.name as DerivedKind, domain, title, html.entry, { requestId: o.requestId, ...(o.triggeredBy ? { triggeredBy: o.triggeredBy } : {}) });
     this.stats.changeRenders++;
     return 'rendered';
   }

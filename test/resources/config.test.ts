@@ -187,9 +187,11 @@ test("a built-in's producer, path and filters are its code's: declaring them is 
   const req = problems(base(`  summary:
     request: { uri: '/x/{title}' }`));
   assert.match(req.join('\n'), /resources\.summary\.request: the built-in 'summary' is produced by Cascade's code: request cannot be declared/);
-  const lazy = problems(base(`  mobile-html:
+  const lazy = problems(base(`  html:
     refresh: lazy`));
-  assert.match(lazy.join('\n'), /resources\.mobile-html\.refresh: .*re-renders on every change \(refresh: eager\)/);
+  assert.match(lazy.join('\n'), /resources\.html\.refresh: .*re-renders on every change \(refresh: eager\)/);
+  assert.deepEqual(problems(base(`  mobile-html:
+    refresh: lazy`)), [], 'a built-in derived from the html may refresh lazily');
   const kind = problems(base(`  html:
     kind: stored
     path: /page/html/{title}

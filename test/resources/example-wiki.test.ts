@@ -224,6 +224,29 @@ test('declared resources on the example wiki', async (t) => {
     assert.match(spec.paths['/page/html/{title}']!.get.summary, /^Get the latest HTML of a page/);
   });
 
+  await t.test('built-ins derived from the html refresh lazy and hot, by their declarations', async () => {
+    const store = h.app.store;
+    const stored = async (bucket: string, key: string) => (await store.getLatest(domain, bucket, key))?.rev;
+    for (const title of ['Lazy_Lake', 'Hot_Hill']) h.edit(title.replace(/_/g, ' '), 'Version one.');
+    // Client reads: mobile-html of the lake; the hill's summary twice (hot after min_reads).
+    await until(async () => (await h.fetch('/example.wiki/v1/page/mobile-html/Lazy_Lake')).status === 200, 10_000, 'lake readable');
+    for (let i = 0; i < 2; i++) assert.equal((await h.fetch('/example.wiki/v1/page/summary/Hot_Hill')).status, 200);
+    await h.fetch('/example.wiki/v1/page/summary/Lazy_Lake'); // read once: cold
+    const before = { ...rt.stats };
+    const lake = h.edit('Lazy Lake', 'Version two.');
+    const hill = h.edit('Hot Hill', 'Version two.');
+    // lazy: the html is re-rendered, the mobile-html is not, until a read.
+    await until(() => rt.stats.deferred >= before.deferred + 2, 20_000, 'the lake mobile-html (lazy) and summary (cold) deferred');
+    await until(async () => (await stored('html', 'Lazy_Lake')) === lake, 20_000, 'the lake html re-rendered (eager)');
+    assert.ok(((await stored('mobile-html', 'Lazy_Lake')) ?? 0) < lake, 'lazy: not derived on the change');
+    const m = await h.fetch('/example.wiki/v1/page/mobile-html/Lazy_Lake');
+    assert.match(await m.text(), /Version two/, 'the next read derives from the new html');
+    assert.equal(await stored('mobile-html', 'Lazy_Lake'), lake);
+    // hot: read recently, so derived at once.
+    await until(async () => (await stored('summary', 'Hot_Hill')) === hill, 20_000, 'the hill summary derived on the change (hot)');
+    assert.ok(rt.stats.changeRenders > before.changeRenders);
+  });
+
   // Last: it restarts Cascade (the runtime `rt` above belongs to the first start).
   await t.test('a changed declaration takes effect on the next read, over renders stored under the old one', async () => {
     const before = (await (await h.fetch('/example.wiki/v1/page/media-list/Silver_River')).json()) as Record<string, unknown>;

@@ -22,10 +22,13 @@ export interface ResourceHarness {
 /** A stored media list per refresh policy, and the page history proxied. */
 export const RESOURCES_YAML = `
 resources:
+  html: { depends_on: [revision] }
   summary:                 # a built-in: docs and dependencies from the declaration
     summary: Short summary of a page
     stability: experimental
     depends_on: [html]
+    refresh: hot
+  mobile-html: { depends_on: [html], refresh: lazy }
   media-list:
     kind: stored
     path: /page/media-list/{title}
