@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startApp, type App } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
 import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
+import { MEDIAWIKI_STREAMS_YAML, bucketsYaml } from '../helpers/config-yaml.ts';
 
 export interface Harness {
   app: App;
@@ -52,12 +53,7 @@ default_domain: ${domain}
 wiki: { enabled: false }
 events:
   streams:
-    resource_change: { schema_title: resource_change }
-    mediawiki.revision-create: { schema_title: mediawiki/revision/create }
-    mediawiki.page-delete: { schema_title: mediawiki/page/delete }
-    mediawiki.page-undelete: { schema_title: mediawiki/page/undelete }
-    mediawiki.page-move: { schema_title: mediawiki/page/move }
-    mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
+${MEDIAWIKI_STREAMS_YAML}
 content:
 ${contentYaml || '  access_check_max_age_seconds: 300'}
 ${resources}
@@ -65,12 +61,7 @@ domains:
   ${domain}:
     origin: { url: ${JSON.stringify(originUrl)} }
     buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-html: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      stash: { type: key_rev_value, compression: gzip, retention: { policy: ttl, ttl_seconds: 86400 } }
-      page-meta: { type: key_value, compression: none }
+${bucketsYaml('html', 'summary', 'mobile-sections', 'mobile-html', 'stash', 'page-meta')}
 `;
   const config = configFromYaml(yaml, '<test>', {});
   const app = await startApp(config, { quiet: true });
