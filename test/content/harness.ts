@@ -1,5 +1,6 @@
 // Starts the embedded default in-process for end-to-end tests: the example wiki on a free
 // port (test hooks on) and Cascade (SQLite store and log in a temp dir, port 0) in front of it.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,8 @@ export interface Harness {
   dir: string;
   /** GET/POST against Cascade. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** A POST to the example wiki's action API (JSON, formatversion 2); an API error fails the test. */
+  wikiApi(form: Record<string, string>): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -28,6 +31,16 @@ export async function startHarness(contentYaml = '', resources = ''): Promise<Ha
   return {
     ...c,
     wiki,
+    async wikiApi(form) {
+      const r = await fetch(`${wiki.url}/w/api.php`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ format: 'json', formatversion: '2', ...form }).toString(),
+      });
+      const j = (await r.json()) as Record<string, unknown>;
+      assert.equal(j.error, undefined, JSON.stringify(j));
+      return j;
+    },
     async close() {
       await c.app.close();
       await wiki.close();
