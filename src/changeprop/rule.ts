@@ -264,6 +264,21 @@ function compileCase(p: Problems, rule: string, field: (string | number)[], spec
   return c;
 }
 
+/** A list of topic selectors (`topics`, `exclude_topics`); absent is none. */
+function compileTopicList(p: Problems, rule: string, field: string, spec: unknown): TopicSelector[] {
+  if (spec === undefined) return [];
+  if (!Array.isArray(spec)) {
+    p.add(rule, [field], 'must be a list of topic names or /regex/');
+    return [];
+  }
+  const out: TopicSelector[] = [];
+  spec.forEach((t, i) => {
+    const s = p.guard(rule, [field, i], () => compileTopic(t));
+    if (s) out.push(s);
+  });
+  return out;
+}
+
 function compileRule(p: Problems, name: string, given: unknown, file: string, line: number): Rule | undefined {
   const before = p.list.length;
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) p.add(name, [], 'a rule name may contain only letters, digits, _ . and -');
@@ -292,24 +307,9 @@ function compileRule(p: Problems, name: string, given: unknown, file: string, li
     const t = p.guard(name, ['topic'], () => compileTopic(spec.topic));
     if (t) topics.push(t);
   }
-  if (spec.topics !== undefined) {
-    if (!Array.isArray(spec.topics)) p.add(name, ['topics'], 'must be a list of topic names or /regex/');
-    else
-      spec.topics.forEach((t, i) => {
-        const s = p.guard(name, ['topics', i], () => compileTopic(t));
-        if (s) topics.push(s);
-      });
-  }
+  topics.push(...compileTopicList(p, name, 'topics', spec.topics));
   if (spec.topic === undefined && spec.topics === undefined) p.add(name, [], "no 'topic' (or 'topics') specified");
-  const excludeTopics: TopicSelector[] = [];
-  if (spec.exclude_topics !== undefined) {
-    if (!Array.isArray(spec.exclude_topics)) p.add(name, ['exclude_topics'], 'must be a list of topic names or /regex/');
-    else
-      spec.exclude_topics.forEach((t, i) => {
-        const s = p.guard(name, ['exclude_topics', i], () => compileTopic(t));
-        if (s) excludeTopics.push(s);
-      });
-  }
+  const excludeTopics = compileTopicList(p, name, 'exclude_topics', spec.exclude_topics);
 
   const cases: RuleCase[] = [];
   let topMatch: RuleCase | undefined;

@@ -12,29 +12,56 @@ function configErrorText(e: ConfigError): string {
   return e.problems.length === 1 ? `cascade: invalid configuration: ${e.message}` : `cascade: invalid configuration\n${e.message}`;
 }
 
+/** A usage mistake: one line on stderr and exit status 2, no stack trace. */
+function usage(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+/** A problem in a config or rule file is a usage mistake (described by `text`); anything else is thrown on. */
+function exitOnConfigError(e: unknown, text: (e: ConfigError) => string): never {
+  if (!(e instanceof ConfigError)) throw e;
+  usage(text(e));
+}
+
+/** `derive()` over the configured rules, or exit 2 on an invalid rule. */
+function validRules<T>(derive: () => T): T {
+  try {
+    return derive();
+  } catch (e) {
+    exitOnConfigError(e, (c) => `cascade: invalid rules\n${c.message}`);
+  }
+}
+
+function envWith(dataDir: string | undefined): NodeJS.ProcessEnv {
+  return dataDir === undefined ? process.env : { ...process.env, CASCADE_DATA_DIR: dataDir };
+}
+
 function config(file: string, dataDir?: string) {
   try {
-    return loadConfig(file, dataDir === undefined ? process.env : { ...process.env, CASCADE_DATA_DIR: dataDir });
+    return loadConfig(file, envWith(dataDir));
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(configErrorText(e));
-      process.exit(2);
-    }
-    throw e;
+    exitOnConfigError(e, configErrorText);
   }
+}
+
+/** Closes `closeable` and exits on SIGINT or SIGTERM. */
+function stopOnSignal(closeable: { close(): Promise<void> }): void {
+  const stop = async () => {
+    await closeable.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
 }
 
 /** Loads the config with every check serve relies on (rules, dependencies, patterns, dirs); exit 2 on a problem. */
 async function checkedConfig(file: string, dataDir?: string) {
   const { loadCheckedConfig } = await import('../config/check.ts');
   try {
-    return await loadCheckedConfig(file, dataDir === undefined ? process.env : { ...process.env, CASCADE_DATA_DIR: dataDir });
+    return await loadCheckedConfig(file, envWith(dataDir));
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(configErrorText(e));
-      process.exit(2);
-    }
-    throw e;
+    exitOnConfigError(e, configErrorText);
   }
 }
 
@@ -55,12 +82,7 @@ program
       console.error(`cascade: cannot start: ${describeStartupError(e, cfg)}`);
       process.exit(1);
     }
-    const stop = async () => {
-      await app.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop());
-    process.once('SIGTERM', () => void stop());
+    stopOnSignal(app);
   });
 
 program
@@ -116,14 +138,7 @@ rules
     const { explainRules, DERIVED_FILE } = await import('../changeprop/service.ts');
     const { deriveAllRules } = await import('../resources/rules.ts');
     const { stringify } = await import('yaml');
-    let ex;
-    try {
-      ex = explainRules(cfg.changeprop, deriveAllRules(cfg));
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      console.error(`cascade: invalid rules\n${e.message}`);
-      process.exit(2);
-    }
+    const ex = validRules(() => explainRules(cfg.changeprop, deriveAllRules(cfg)));
     console.log(`# dependency graph (${opts.config}: resources.<name>.depends_on)`);
     if (!ex.derived.graph.length) console.log('#   (none declared)');
     for (const g of ex.derived.graph) console.log(`#   ${g.from} → ${g.to}   [${g.rules.join(', ')}]${g.note ? ` (${g.note})` : ''}`);
@@ -142,37 +157,20 @@ async function dlqContext(file: string) {
   const { configuredRules, dlqStreams } = await import('../changeprop/service.ts');
   const { deriveAllRules } = await import('../resources/rules.ts');
   const { openEventLog } = await import('../events/log/index.ts');
-  let ruleList;
-  try {
-    ruleList = configuredRules(cfg.changeprop, deriveAllRules(cfg));
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`cascade: invalid rules\n${e.message}`);
-      process.exit(2);
-    }
-    throw e;
-  }
+  const ruleList = validRules(() => configuredRules(cfg.changeprop, deriveAllRules(cfg)));
   const log = await openEventLog(cfg.events.log, { baseDir: cfg.data_dir });
   return { cfg, rules: ruleList, log, streams: dlqStreams(cfg.changeprop, { datacenter: cfg.datacenter, dataDir: cfg.data_dir }) };
 }
 function pickRule<T extends { name: string }>(list: T[], name: string): T {
   const r = list.find((x) => x.name === name);
-  if (!r) {
-    console.error(`cascade: no rule named ${name} (rules: ${list.map((x) => x.name).join(', ') || 'none'})`);
-    process.exit(2);
-  }
-  return r;
+  return r ?? usage(`cascade: no rule named ${name} (rules: ${list.map((x) => x.name).join(', ') || 'none'})`);
 }
 function parseSince(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
   const rel = /^(\d+)([smhd])$/.exec(s);
   if (rel) return Date.now() - Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's']!;
   const t = Date.parse(s);
-  if (Number.isNaN(t)) {
-    console.error(`cascade: --since wants an ISO time or a duration like 30m, 2h, 1d: ${s}`);
-    process.exit(2);
-  }
-  return t;
+  return Number.isNaN(t) ? usage(`cascade: --since wants an ISO time or a duration like 30m, 2h, 1d: ${s}`) : t;
 }
 dlq
   .command('list')
@@ -260,12 +258,7 @@ wikiCmd
       logger: log,
     });
     log('example wiki listening', { url: handle.url, domain: w.domain });
-    const stop = async () => {
-      await handle.close();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop());
-    process.once('SIGTERM', () => void stop());
+    stopOnSignal(handle);
   });
 wikiCmd
   .command('import')

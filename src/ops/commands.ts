@@ -17,40 +17,42 @@ async function reporting(fn: () => Promise<void>): Promise<void> {
   }
 }
 
+/** A command on one directory that reads the config (with --data-dir), errors reported in one line. */
+function dirCommand(
+  program: Command,
+  config: LoadConfig,
+  defaultConfig: string,
+  c: { name: string; description: string; dir: string; configHelp: string },
+  run: (dir: string, config: () => CascadeConfig) => Promise<void>,
+): void {
+  program
+    .command(c.name)
+    .description(c.description)
+    .argument('<dir>', c.dir)
+    .option('-c, --config <file>', c.configHelp, defaultConfig)
+    .option('--data-dir <dir>', 'data directory (overrides data_dir)')
+    .action((dir: string, opts: { config: string; dataDir?: string }) => reporting(() => run(dir, () => config(opts.config, opts.dataDir))));
+}
+
 export function registerOpsCommands(program: Command, config: LoadConfig, defaultConfig: string): void {
   registerRefreshCommand(program, config, defaultConfig);
-  program
-    .command('backup')
-    .description('copy the SQLite store, event log and example wiki into DIR, online (SQLite backup API; Cascade may keep serving)')
-    .argument('<dir>', 'new or empty directory')
-    .option('-c, --config <file>', 'config file', defaultConfig)
-    .option('--data-dir <dir>', 'data directory (overrides data_dir)')
-    .action((dir: string, opts: { config: string; dataDir?: string }) =>
-      reporting(async () => {
-        const { backup } = await import('./backup.ts');
-        const started = Date.now();
-        const m = await backup(config(opts.config, opts.dataDir), dir);
-        for (const f of m.files) console.log(`${f.role}: ${f.source} → ${f.file} (${(f.bytes / 1048576).toFixed(1)} MiB)`);
-        for (const s of m.skipped) console.log(`skipped ${s}`);
-        console.log(`backup of ${m.created_at} written to ${dir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      }),
-    );
-
-  program
-    .command('restore')
-    .description('put a backup made by `cascade backup` back in place (Cascade must be stopped)')
-    .argument('<dir>', 'the backup directory')
-    .option('-c, --config <file>', 'config file (where the files go)', defaultConfig)
-    .option('--data-dir <dir>', 'data directory (overrides data_dir)')
-    .action((dir: string, opts: { config: string; dataDir?: string }) =>
-      reporting(async () => {
-        const { restore, readManifest } = await import('./backup.ts');
-        const m = readManifest(dir);
-        const r = await restore(config(opts.config, opts.dataDir), dir);
-        for (const f of r.restored) console.log(`${f.role}: → ${f.path}`);
-        console.log(`restored the backup of ${m.created_at}`);
-      }),
-    );
+  const backupHelp = 'copy the SQLite store, event log and example wiki into DIR, online (SQLite backup API; Cascade may keep serving)';
+  dirCommand(program, config, defaultConfig, { name: 'backup', description: backupHelp, dir: 'new or empty directory', configHelp: 'config file' }, async (dir, cfg) => {
+    const { backup } = await import('./backup.ts');
+    const started = Date.now();
+    const m = await backup(cfg(), dir);
+    for (const f of m.files) console.log(`${f.role}: ${f.source} → ${f.file} (${(f.bytes / 1048576).toFixed(1)} MiB)`);
+    for (const s of m.skipped) console.log(`skipped ${s}`);
+    console.log(`backup of ${m.created_at} written to ${dir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+  const restoreHelp = 'put a backup made by `cascade backup` back in place (Cascade must be stopped)';
+  dirCommand(program, config, defaultConfig, { name: 'restore', description: restoreHelp, dir: 'the backup directory', configHelp: 'config file (where the files go)' }, async (dir, cfg) => {
+    const { restore, readManifest } = await import('./backup.ts');
+    const m = readManifest(dir);
+    const r = await restore(cfg(), dir);
+    for (const f of r.restored) console.log(`${f.role}: → ${f.path}`);
+    console.log(`restored the backup of ${m.created_at}`);
+  });
 }
 
 export function parseRate(v: string): number {

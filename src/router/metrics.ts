@@ -20,6 +20,23 @@ function labelText(labels: Labels): string {
   return parts.length ? `{${parts.join(',')}}` : '';
 }
 
+/** The label text of a series from its label values in `names` order (a missing value is ''). */
+function seriesLabels(names: readonly string[], values: readonly (string | number)[]): string {
+  const labels: Labels = {};
+  names.forEach((n, i) => (labels[n] = String(values[i] ?? '')));
+  return labelText(labels);
+}
+
+/** The `# HELP` and `# TYPE` lines that open a metric's exposition. */
+function header(name: string, help: string, type: string): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+}
+
+/** A whole unlabelled gauge: its header and its one sample. */
+function gauge(name: string, help: string, value: number): string[] {
+  return [...header(name, help, 'gauge'), `${name} ${value}`];
+}
+
 /** Label values to series, one Map level per label: lookups build no key strings. Numbers
  * are keyed as their string (V8 caches small numbers' strings), so 200 and '200' are one series. */
 class SeriesIndex<S> {
@@ -64,9 +81,7 @@ class SeriesIndex<S> {
   }
 
   private add(m: Map<unknown, unknown>, values: readonly (string | number)[]): S {
-    const labels: Labels = {};
-    this.labelNames.forEach((n, i) => (labels[n] = String(values[i] ?? '')));
-    const s = this.create(labelText(labels));
+    const s = this.create(seriesLabels(this.labelNames, values));
     m.set(String(values[this.labelNames.length - 1]), s);
     this.all.push(s);
     return s;
@@ -95,15 +110,27 @@ class HistSeries {
   }
 }
 
-export class Histogram {
-  private series: SeriesIndex<HistSeries>;
+/** A metric with labelled series kept in memory (counters, histograms). */
+abstract class LabelledMetric<S> {
+  protected readonly series: SeriesIndex<S>;
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[],
+    create: (labels: string) => S,
+  ) {
+    this.series = new SeriesIndex(labelNames, create);
+  }
+}
+
+export class Histogram extends LabelledMetric<HistSeries> {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
     readonly buckets: readonly number[] = DEFAULT_BUCKETS,
   ) {
-    this.series = new SeriesIndex(labelNames, (labels) => new HistSeries(labels, buckets));
+    super(name, help, labelNames, (labels) => new HistSeries(labels, buckets));
   }
 
   /** Records `seconds` for the label values given in `labelNames` order. */
@@ -122,7 +149,7 @@ export class Histogram {
   }
 
   render(): string {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    const out = header(this.name, this.help, 'histogram');
     for (const s of this.series.all) {
       const base = s.labels ? s.labels.slice(1, -1) + ',' : '';
       let cum = 0;
@@ -147,14 +174,9 @@ export class CounterSeries {
   }
 }
 
-export class Counter {
-  private series: SeriesIndex<CounterSeries>;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly labelNames: readonly string[],
-  ) {
-    this.series = new SeriesIndex(labelNames, (labels) => new CounterSeries(labels));
+export class Counter extends LabelledMetric<CounterSeries> {
+  constructor(name: string, help: string, labelNames: readonly string[]) {
+    super(name, help, labelNames, (labels) => new CounterSeries(labels));
   }
 
   inc(values: readonly (string | number)[], by = 1): void {
@@ -171,7 +193,7 @@ export class Counter {
   }
 
   render(): string {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    const out = header(this.name, this.help, 'counter');
     for (const s of this.series.all) out.push(`${this.name}${s.labels} ${s.value}`);
     return out.join('\n');
   }
@@ -201,13 +223,11 @@ export class SampledMetric<T> {
     const sums = new Map<string, number>();
     for (const src of this.sources) {
       for (const [values, v] of this.read(src)) {
-        const labels: Labels = {};
-        this.labelNames.forEach((n, i) => (labels[n] = String(values[i] ?? '')));
-        const key = labelText(labels);
+        const key = seriesLabels(this.labelNames, values);
         sums.set(key, (sums.get(key) ?? 0) + v);
       }
     }
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+    const out = header(this.name, this.help, this.type);
     for (const [labels, v] of sums) out.push(`${this.name}${labels} ${v}`);
     return out.join('\n');
   }
@@ -272,8 +292,7 @@ metrics.collect(() => {
   // The histogram holds intervals between samples: the delay is what exceeds the resolution.
   const delay = (ns: number) => (d.count ? Math.max(0, ns - LOOP_RESOLUTION_MS * 1e6) / 1e9 : 0);
   const lines = [
-    `# HELP cascade_event_loop_delay_seconds Event-loop delay since the last scrape (sampled every ${LOOP_RESOLUTION_MS} ms)`,
-    '# TYPE cascade_event_loop_delay_seconds gauge',
+    ...header('cascade_event_loop_delay_seconds', `Event-loop delay since the last scrape (sampled every ${LOOP_RESOLUTION_MS} ms)`, 'gauge'),
     `cascade_event_loop_delay_seconds{quantile="0.5"} ${delay(d.percentile(50))}`,
     `cascade_event_loop_delay_seconds{quantile="0.99"} ${delay(d.percentile(99))}`,
     `cascade_event_loop_delay_seconds{quantile="1"} ${delay(d.max)}`,
@@ -285,18 +304,10 @@ metrics.collect(() => {
 metrics.collect(() => {
   const m = process.memoryUsage();
   return [
-    '# HELP cascade_process_resident_memory_bytes Resident set size',
-    '# TYPE cascade_process_resident_memory_bytes gauge',
-    `cascade_process_resident_memory_bytes ${m.rss}`,
-    '# HELP cascade_process_heap_used_bytes V8 heap in use',
-    '# TYPE cascade_process_heap_used_bytes gauge',
-    `cascade_process_heap_used_bytes ${m.heapUsed}`,
-    '# HELP cascade_process_heap_total_bytes V8 heap reserved',
-    '# TYPE cascade_process_heap_total_bytes gauge',
-    `cascade_process_heap_total_bytes ${m.heapTotal}`,
-    '# HELP cascade_process_external_bytes Memory of C++ objects bound to JavaScript (Buffers included)',
-    '# TYPE cascade_process_external_bytes gauge',
-    `cascade_process_external_bytes ${m.external}`,
+    ...gauge('cascade_process_resident_memory_bytes', 'Resident set size', m.rss),
+    ...gauge('cascade_process_heap_used_bytes', 'V8 heap in use', m.heapUsed),
+    ...gauge('cascade_process_heap_total_bytes', 'V8 heap reserved', m.heapTotal),
+    ...gauge('cascade_process_external_bytes', 'Memory of C++ objects bound to JavaScript (Buffers included)', m.external),
   ].join('\n');
 });
 

@@ -42,7 +42,7 @@ export function historyRowId(bucket: number, key: string, r: RowRef): string {
 }
 
 // Inside history rows `tid` is the tid order key (what the foreign key references).
-function metaOf(r: LatestMetaSql): ChainMeta & { hash: Buffer } {
+function metaOf(r: LatestMetaSql | ChainRowSql): ChainMeta & { hash: Buffer } {
   return {
     rev: r[0],
     tid: r[1],
@@ -168,16 +168,6 @@ export class HistoryWriter {
   }
 
   static chainRows(rows: ChainRowSql[]): StoredChainRow[] {
-    return rows.map((r) => ({
-      rev: r[0],
-      tid: r[1],
-      kind: r[2] === 0 ? 'snapshot' : 'delta',
-      baseRev: r[3],
-      baseTid: r[4],
-      depth: r[5] ?? 0,
-      run: r[6] ?? 0,
-      hash: r[7],
-      payload: r[8],
-    }));
+    return rows.map((r) => ({ ...metaOf(r), payload: r[8] }));
   }
 }

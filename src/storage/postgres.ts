@@ -12,23 +12,8 @@ import pg from 'pg';
 import { CascadeError } from '../errors/index.ts';
 import { tidOrderKey } from '../util/tid.ts';
 import { StorageErrors } from './errors.ts';
-import {
-  BucketTable,
-  StoredRow,
-  conditionalOutcome,
-  keyToken,
-  latestRetention,
-  pageArgs,
-  parseKeyToken,
-  parseRevToken,
-  preparePut,
-  readRev,
-  revToken,
-  validateKey,
-  validateSpec,
-  validateTid,
-  type PreparedPut,
-} from './common.ts';
+import { BucketTable, conditionalOutcome, latestRetention, preparePut, readRev, validateKey, validateSpec, validateTid, type PreparedPut, type StoredRow } from './common.ts';
+import { COLS, LATEST_COLS, REV_COLS, bucketSizesSql, isHistoryRow, keyListArgs, keyPage, kvRecord, kvRevisionPage, revRecord, revisionListArgs, revisionPage, type ListRow, type RevRow, type Row } from './sql-rows.ts';
 import type { BucketSize, BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
 import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
 import { BodyCache, decodeCached, HistoryChainError, orderChain, type RowRef, type StoredChainRow } from './history/index.ts';
@@ -156,9 +141,6 @@ interface PgBucket {
   id: number;
   spec: BucketSpec;
 }
-
-type Row = [tid: string, contentType: string | null, headers: string | null, encoding: StoredEncoding, body: Buffer, writtenAt: number];
-type RevRow = [rev: number, tid: string, contentType: string | null, headers: string | null, encoding: StoredEncoding, body: Buffer, writtenAt: number];
 
 const LIVE = (n: number) => `(expires_at IS NULL OR expires_at > $${n})`;
 const GREGORIAN_OFFSET = 122192928000000000n;
@@ -351,7 +333,7 @@ export class PostgresStore implements ContentStore {
 
   /** A krv row as a record: history rows are rebuilt from their chain and returned decoded. */
   private async krvRecord(bucket: number, key: string, r: RevRow): Promise<StoredRow> {
-    if ((r[4] as string) !== 'history') return new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
+    if (!isHistoryRow(r)) return revRecord(key, r);
     const ref = { rev: r[0], tid: tidOrderKey(r[1]) };
     const id = (x: RowRef) => historyRowId(bucket, key, x);
     // The chain with the leaves' payloads only (small); the keyframes' and the snapshot's (large,
@@ -365,15 +347,14 @@ export class PostgresStore implements ContentStore {
       if (got.length !== missing.length) throw new HistoryChainError(`${missing.length - got.length} chain rows vanished while reading`);
       missing.forEach((c, i) => (c.payload = got[i][0] as Buffer));
     }
-    const body = decodeCached(chain, ref, this.cache, id);
-    return new StoredRow(key, r[0], r[1], r[2], r[3], 'identity', body, r[6]);
+    return revRecord(key, r, 'identity', decodeCached(chain, ref, this.cache, id));
   }
 
   /** A history bucket's row read by rev (+tid): [...RevRow, copy encoding, copy stored]. */
   private async histRevRecord(bucket: number, key: string, r: unknown[] | undefined): Promise<StoredRecord | undefined> {
     if (!r) return undefined;
     const row = r.slice(0, 7) as RevRow;
-    if (r[7] !== null) return new StoredRow(key, row[0], row[1], row[2], row[3], r[7] as StoredEncoding, r[8] as Buffer, row[6]);
+    if (r[7] !== null) return revRecord(key, row, r[7] as StoredEncoding, r[8] as Buffer);
     return this.krvRecord(bucket, key, row);
   }
 
@@ -382,12 +363,12 @@ export class PostgresStore implements ContentStore {
     validateKey(key);
     if (b.spec.type === 'key_value') {
       const r = (await this.exec(this.q.kvGet, [b.id, key, this.clock.now()]))[0] as Row | undefined;
-      return r && new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]);
+      return r && kvRecord(key, r);
     }
     if (b.spec.compression === 'history') {
       // The hot path: the latest copy, one row whose stored bytes can be served as they are.
       const c = (await this.exec(this.q.hLatest, [b.id, key, this.clock.now()]))[0] as RevRow | undefined;
-      if (c) return new StoredRow(key, c[0], c[1], c[2], c[3], c[4], c[5], c[6]);
+      if (c) return revRecord(key, c);
     }
     const r = (await this.exec(this.q.krvLatest, [b.id, key, this.clock.now()]))[0] as RevRow | undefined;
     return r && this.krvRecord(b.id, key, r);
@@ -410,7 +391,7 @@ export class PostgresStore implements ContentStore {
     const t = validateTid(tid);
     if (b.spec.type === 'key_value') {
       const r = (await this.exec(this.q.kvGet, [b.id, key, this.clock.now()]))[0] as Row | undefined;
-      return r && r[0] === t ? new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]) : undefined;
+      return r && r[0] === t ? kvRecord(key, r) : undefined;
     }
     if (b.spec.compression === 'history') {
       return this.histRevRecord(b.id, key, (await this.exec(this.q.hRevTid, [b.id, key, rev, tidOrderKey(t), this.clock.now()]))[0]);
@@ -422,33 +403,22 @@ export class PostgresStore implements ContentStore {
   async listRevisions(domain: string, bucket: string, key: string, opts?: ListOptions): Promise<Page<RevisionInfo>> {
     const b = this.buckets.require(domain, bucket);
     validateKey(key);
-    const { limit, token } = pageArgs(opts);
+    const { limit, after } = revisionListArgs(opts);
     const now = this.clock.now();
-    if (b.spec.type === 'key_value') {
-      if (token) parseRevToken(token);
-      const r = (await this.exec(this.q.kvGet, [b.id, key, now]))[0] as Row | undefined;
-      return { items: r && !token ? [{ rev: 0, tid: r[0], contentType: r[1] }] : [] };
-    }
-    const c = token ? parseRevToken(token) : null;
+    if (b.spec.type === 'key_value') return kvRevisionPage((await this.exec(this.q.kvGet, [b.id, key, now]))[0] as Row | undefined, after);
     const rows = (
-      c ? await this.exec(this.q.krvListAfter, [b.id, key, now, limit + 1, c.rev, c.tidOrder]) : await this.exec(this.q.krvList, [b.id, key, now, limit + 1])
-    ) as [number, string, string, string | null][];
-    const more = rows.length > limit;
-    if (more) rows.length = limit;
-    const items = rows.map((r) => ({ rev: r[0], tid: r[1], contentType: r[3] }));
-    const last = rows[rows.length - 1];
-    return more ? { items, next: revToken({ rev: last[0], tidOrder: last[2] }) } : { items };
+      after
+        ? await this.exec(this.q.krvListAfter, [b.id, key, now, limit + 1, after.rev, after.tidOrder])
+        : await this.exec(this.q.krvList, [b.id, key, now, limit + 1])
+    ) as ListRow[];
+    return revisionPage(rows, limit);
   }
 
   async listKeys(domain: string, bucket: string, opts?: ListOptions): Promise<Page<string>> {
     const b = this.buckets.require(domain, bucket);
-    const { limit, token } = pageArgs(opts);
-    const after = token ? parseKeyToken(token) : '';
+    const { limit, after } = keyListArgs(opts);
     const rows = await this.exec(b.spec.type === 'key_value' ? this.q.kvKeys : this.q.krvKeys, [b.id, after, this.clock.now(), limit + 1]);
-    const keys = rows.map((r) => r[0] as string);
-    const more = keys.length > limit;
-    if (more) keys.length = limit;
-    return more ? { items: keys, next: keyToken(keys[keys.length - 1]) } : { items: keys };
+    return keyPage(rows.map((r) => r[0] as string), limit);
   }
 
   async deleteKey(domain: string, bucket: string, key: string): Promise<boolean> {
@@ -474,14 +444,7 @@ export class PostgresStore implements ContentStore {
   }
 
   async bucketSizes(): Promise<BucketSize[]> {
-    const s = `"${this.schema}"`;
-    const r = await this.pool.query<{ domain: string; name: string; n_rows: string; n_bytes: string }>(
-      `SELECT b.domain, b.name, COALESCE(SUM(t.n), 0) AS n_rows, COALESCE(SUM(t.bytes), 0) AS n_bytes FROM ${s}.buckets b LEFT JOIN (
-        SELECT bucket, COUNT(*) AS n, SUM(OCTET_LENGTH(body)) AS bytes FROM ${s}.kv GROUP BY bucket
-        UNION ALL SELECT bucket, COUNT(*), SUM(OCTET_LENGTH(body)) FROM ${s}.krv GROUP BY bucket
-        UNION ALL SELECT bucket, 0, SUM(OCTET_LENGTH(stored)) FROM ${s}.krv_latest GROUP BY bucket
-      ) t ON t.bucket = b.id GROUP BY b.domain, b.name ORDER BY b.domain, b.name`,
-    );
+    const r = await this.pool.query<{ domain: string; name: string; n_rows: string; n_bytes: string }>(bucketSizesSql(`"${this.schema}".`, 'OCTET_LENGTH'));
     return r.rows.map((x) => ({ domain: x.domain, bucket: x.name, rows: Number(x.n_rows), bytes: Number(x.n_bytes) }));
   }
 
@@ -556,8 +519,6 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
 
 function statements(s: string, tag: string) {
   const q = (name: string, text: string) => ({ name: `cascade_${tag}_${name}`, text });
-  const COLS = 'tid, content_type, headers, encoding, body, written_at';
-  const REV_COLS = 'rev, tid, content_type, headers, encoding, body, written_at';
   return {
     declareBucket: `
       INSERT INTO ${s}.buckets (domain, name, type, spec) VALUES ($1, $2, $3, $4)
@@ -642,7 +603,7 @@ function statements(s: string, tag: string) {
     // ----- compression: history (see history/README.md) -----
     hLatest: q(
       'h_latest',
-      `SELECT rev, tid, content_type, headers, encoding, stored, written_at FROM ${s}.krv_latest WHERE bucket = $1 AND key = $2 AND ${LIVE(3)}`,
+      `SELECT ${LATEST_COLS} FROM ${s}.krv_latest WHERE bucket = $1 AND key = $2 AND ${LIVE(3)}`,
     ),
     // The row by rev (+tid) and the latest copy when it is that row (a snapshot's payload is not
     // fetched: the chain query reads it if needed).

@@ -9,23 +9,8 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import { GroupCommit, migrate, openSqlite, type MigrationStep } from '../sqlite/index.ts';
 import { CascadeError } from '../errors/index.ts';
 import { StorageErrors } from './errors.ts';
-import {
-  BucketTable,
-  StoredRow,
-  conditionalOutcome,
-  keyToken,
-  latestRetention,
-  pageArgs,
-  parseKeyToken,
-  parseRevToken,
-  preparePut,
-  readRev,
-  revToken,
-  validateKey,
-  validateSpec,
-  validateTid,
-  type PreparedPut,
-} from './common.ts';
+import { BucketTable, StoredRow, conditionalOutcome, latestRetention, preparePut, readRev, validateKey, validateSpec, validateTid, type PreparedPut } from './common.ts';
+import { COLS, LATEST_COLS, REV_COLS, bucketSizesSql, isHistoryRow, keyListArgs, keyPage, kvRecord, kvRevisionPage, revRecord, revisionListArgs, revisionPage, type ListRow, type RevRow, type Row } from './sql-rows.ts';
 import type { BucketSize, BucketSpec, ContentStore, ListOptions, Page, PutRequest, PutResult, RevisionInfo, StoredEncoding, StoredRecord } from './types.ts';
 import { tidOrderKey } from '../util/tid.ts';
 import { HistoryWriter, historyRowId, type ChainRowSql, type CopySql, type LatestMetaSql } from './history-sql.ts';
@@ -150,9 +135,6 @@ interface SqliteBucket {
   spec: BucketSpec;
 }
 
-type Row = [tid: string, contentType: string | null, headers: string | null, encoding: StoredEncoding, body: Buffer, writtenAt: number];
-type RevRow = [rev: number, tid: string, contentType: string | null, headers: string | null, encoding: StoredEncoding, body: Buffer, writtenAt: number];
-
 const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 const PURGE_CHUNK = 1000;
 
@@ -245,13 +227,17 @@ export class SqliteStore implements ContentStore {
     return { status: 'created', tid: p.tid };
   }
 
+  /** The outcome of the put's conditions against the current render of its rev, or null to write. */
+  private krvConditions(b: SqliteBucket, p: PreparedPut): PutResult | null {
+    const cur = this.s.krvCur.get(b.id, p.key, p.rev, p.writtenAt) as [string, string, Buffer] | undefined;
+    const c = cur && conditionalOutcome(cur[0], cur[2], p);
+    return c ? { ...c, rev: p.rev } : null;
+  }
+
   private putKrv(b: SqliteBucket, p: PreparedPut): PutResult {
     const now = p.writtenAt;
-    const cur = this.s.krvCur.get(b.id, p.key, p.rev, now) as [string, string, Buffer] | undefined;
-    if (cur) {
-      const c = conditionalOutcome(cur[0], cur[2], p);
-      if (c) return { ...c, rev: p.rev };
-    }
+    const c = this.krvConditions(b, p);
+    if (c) return c;
     // Both renders of a race are kept; reads order by (rev, tid), so the newest tid wins.
     this.s.krvUpsert.run(b.id, p.key, p.rev, p.tidOrder, p.tid, p.hash, p.expiresAt, now, p.contentType, p.headersJson, p.encoding, p.stored);
     const keep = latestRetention(b.spec, now);
@@ -264,11 +250,8 @@ export class SqliteStore implements ContentStore {
   // plans on is still the latest when it inserts, and no purge can run in between.
   private putHistory(b: SqliteBucket, p: PreparedPut): PutResult {
     const now = p.writtenAt;
-    const cur = this.s.krvCur.get(b.id, p.key, p.rev, now) as [string, string, Buffer] | undefined;
-    if (cur) {
-      const c = conditionalOutcome(cur[0], cur[2], p);
-      if (c) return { ...c, rev: p.rev };
-    }
+    const c = this.krvConditions(b, p);
+    if (c) return c;
     const s = this.s;
     const w = new HistoryWriter(b.id, b.spec, this.cache);
     const latest = s.hLatestMeta.get(b.id, p.key, now) as LatestMetaSql | undefined;
@@ -307,9 +290,8 @@ export class SqliteStore implements ContentStore {
 
   /** A krv row as a record: history rows are rebuilt and returned decoded. */
   private krvRecord(bucket: number, key: string, r: RevRow): StoredRow {
-    if ((r[4] as string) !== 'history') return new StoredRow(key, r[0], r[1], r[2], r[3], r[4], r[5], r[6]);
-    const body = this.historyBody(bucket, key, r[0], tidOrderKey(r[1]));
-    return new StoredRow(key, r[0], r[1], r[2], r[3], 'identity', body, r[6]);
+    if (!isHistoryRow(r)) return revRecord(key, r);
+    return revRecord(key, r, 'identity', this.historyBody(bucket, key, r[0], tidOrderKey(r[1])));
   }
 
   getLatest(domain: string, bucket: string, key: string): Promise<StoredRecord | undefined> {
@@ -319,12 +301,12 @@ export class SqliteStore implements ContentStore {
       const now = this.clock.now();
       if (b.spec.type === 'key_value') {
         const r = this.s.kvGet.get(b.id, key, now) as Row | undefined;
-        return Promise.resolve(r && new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]));
+        return Promise.resolve(r && kvRecord(key, r));
       }
       if (b.spec.compression === 'history') {
         // The hot path: the latest copy, one row whose stored bytes can be served as they are.
         const c = this.s.hLatest.get(b.id, key, now) as RevRow | undefined;
-        if (c) return Promise.resolve(new StoredRow(key, c[0], c[1], c[2], c[3], c[4], c[5], c[6]));
+        if (c) return Promise.resolve(revRecord(key, c));
       }
       const r = this.s.krvLatest.get(b.id, key, now) as RevRow | undefined;
       return Promise.resolve(r && this.krvRecord(b.id, key, r));
@@ -340,7 +322,7 @@ export class SqliteStore implements ContentStore {
       readRev(b.spec, rev);
       if (b.spec.type === 'key_value') return this.getLatest(domain, bucket, key);
       const r = this.s.krvRev.get(b.id, key, rev, this.clock.now()) as RevRow | undefined;
-      return Promise.resolve(r && this.revRecord(b, key, r));
+      return Promise.resolve(r && this.rowOrCopyRecord(b, key, r));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -355,20 +337,20 @@ export class SqliteStore implements ContentStore {
       const now = this.clock.now();
       if (b.spec.type === 'key_value') {
         const r = this.s.kvGet.get(b.id, key, now) as Row | undefined;
-        return Promise.resolve(r && r[0] === t ? new StoredRow(key, undefined, r[0], r[1], r[2], r[3], r[4], r[5]) : undefined);
+        return Promise.resolve(r && r[0] === t ? kvRecord(key, r) : undefined);
       }
       const r = this.s.krvRevTid.get(b.id, key, rev, tidOrderKey(t), now) as RevRow | undefined;
-      return Promise.resolve(r && this.revRecord(b, key, r));
+      return Promise.resolve(r && this.rowOrCopyRecord(b, key, r));
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
   /** A row read by rev (and tid): the latest copy when it is that row, else the row itself. */
-  private revRecord(b: SqliteBucket, key: string, r: RevRow): StoredRow {
-    if ((r[4] as string) === 'history') {
+  private rowOrCopyRecord(b: SqliteBucket, key: string, r: RevRow): StoredRow {
+    if (isHistoryRow(r)) {
       const c = this.s.hCopyAt.get(b.id, key, r[0], tidOrderKey(r[1])) as [StoredEncoding, Buffer] | undefined;
-      if (c) return new StoredRow(key, r[0], r[1], r[2], r[3], c[0], c[1], r[6]);
+      if (c) return revRecord(key, r, c[0], c[1]);
     }
     return this.krvRecord(b.id, key, r);
   }
@@ -376,37 +358,22 @@ export class SqliteStore implements ContentStore {
   async listRevisions(domain: string, bucket: string, key: string, opts?: ListOptions): Promise<Page<RevisionInfo>> {
     const b = this.buckets.require(domain, bucket);
     validateKey(key);
-    const { limit, token } = pageArgs(opts);
+    const { limit, after } = revisionListArgs(opts);
     const now = this.clock.now();
-    if (b.spec.type === 'key_value') {
-      if (token) parseRevToken(token);
-      const r = this.s.kvGet.get(b.id, key, now) as Row | undefined;
-      return { items: r && !token ? [{ rev: 0, tid: r[0], contentType: r[1] }] : [] };
-    }
+    if (b.spec.type === 'key_value') return kvRevisionPage(this.s.kvGet.get(b.id, key, now) as Row | undefined, after);
     const rows = (
-      token
-        ? (() => {
-            const c = parseRevToken(token);
-            return this.s.krvListAfter.all({ b: b.id, key, now, rev: c.rev, t: c.tidOrder, n: limit + 1 });
-          })()
+      after
+        ? this.s.krvListAfter.all({ b: b.id, key, now, rev: after.rev, t: after.tidOrder, n: limit + 1 })
         : this.s.krvList.all({ b: b.id, key, now, n: limit + 1 })
-    ) as [number, string, string, string | null][];
-    const more = rows.length > limit;
-    if (more) rows.length = limit;
-    const items = rows.map((r) => ({ rev: r[0], tid: r[1], contentType: r[3] }));
-    const last = rows[rows.length - 1];
-    return more ? { items, next: revToken({ rev: last[0], tidOrder: last[2] }) } : { items };
+    ) as ListRow[];
+    return revisionPage(rows, limit);
   }
 
   async listKeys(domain: string, bucket: string, opts?: ListOptions): Promise<Page<string>> {
     const b = this.buckets.require(domain, bucket);
-    const { limit, token } = pageArgs(opts);
-    const after = token ? parseKeyToken(token) : '';
+    const { limit, after } = keyListArgs(opts);
     const stmt = b.spec.type === 'key_value' ? this.s.kvKeys : this.s.krvKeys;
-    const keys = stmt.all(b.id, after, this.clock.now(), limit + 1).map((r) => (r as [string])[0]);
-    const more = keys.length > limit;
-    if (more) keys.length = limit;
-    return more ? { items: keys, next: keyToken(keys[keys.length - 1]) } : { items: keys };
+    return keyPage(stmt.all(b.id, after, this.clock.now(), limit + 1).map((r) => (r as [string])[0]), limit);
   }
 
   async deleteKey(domain: string, bucket: string, key: string): Promise<boolean> {
@@ -418,16 +385,7 @@ export class SqliteStore implements ContentStore {
 
   async bucketSizes(): Promise<BucketSize[]> {
     // A read outside the write queue: WAL readers do not block the writer.
-    const rows = this.db
-      .prepare(
-        `SELECT b.domain, b.name, COALESCE(SUM(t.n), 0) AS n_rows, COALESCE(SUM(t.bytes), 0) AS n_bytes FROM buckets b LEFT JOIN (
-        SELECT bucket, COUNT(*) AS n, SUM(LENGTH(body)) AS bytes FROM kv GROUP BY bucket
-        UNION ALL SELECT bucket, COUNT(*), SUM(LENGTH(body)) FROM krv GROUP BY bucket
-        UNION ALL SELECT bucket, 0, SUM(LENGTH(stored)) FROM krv_latest GROUP BY bucket
-      ) t ON t.bucket = b.id GROUP BY b.domain, b.name ORDER BY b.domain, b.name`,
-      )
-      .raw()
-      .all() as [string, string, number, number][];
+    const rows = this.db.prepare(bucketSizesSql('', 'LENGTH')).raw().all() as [string, string, number, number][];
     return rows.map(([domain, bucket, n, bytes]) => ({ domain, bucket, rows: Number(n), bytes: Number(bytes) }));
   }
 
@@ -477,9 +435,6 @@ export class SqliteStore implements ContentStore {
   }
 }
 
-const COLS = 'tid, content_type, headers, encoding, body, written_at';
-const REV_COLS = 'rev, tid, content_type, headers, encoding, body, written_at';
-
 function prepareStatements(db: Db) {
   const raw = (sql: string): Statement => db.prepare(sql).raw(true);
   const live = LIVE.replace('@now', '?');
@@ -528,7 +483,7 @@ function prepareStatements(db: Db) {
     krvPurge: db.prepare('DELETE FROM krv WHERE rowid IN (SELECT rowid FROM krv WHERE expires_at <= ? AND h_kind IS NULL LIMIT ?)'),
 
     // ----- compression: history (see history/README.md) -----
-    hLatest: raw(`SELECT rev, tid, content_type, headers, encoding, stored, written_at FROM krv_latest WHERE bucket = ? AND key = ? AND ${live}`),
+    hLatest: raw(`SELECT ${LATEST_COLS} FROM krv_latest WHERE bucket = ? AND key = ? AND ${live}`),
     hCopyAt: raw('SELECT encoding, stored FROM krv_latest WHERE bucket = ? AND key = ? AND rev = ? AND tid_order = ?'),
     hCopy: raw('SELECT rev, tid_order, encoding, stored FROM krv_latest WHERE bucket = ? AND key = ?'),
     hLatestMeta: raw(`

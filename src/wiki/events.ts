@@ -72,16 +72,21 @@ export function visibilityOf(deleted: number): { text: boolean; user: boolean; c
   return { text: (deleted & REV_DELETED_TEXT) === 0, user: (deleted & REV_DELETED_USER) === 0, comment: (deleted & REV_DELETED_COMMENT) === 0 };
 }
 
-export function revisionCreate(site: EventSite, page: PageRow, rev: RevisionRow, performer: Performer, requestId?: string, contentChanged = true) {
-  const s = SCHEMAS.revisionCreate;
+/** What every page event starts with: schema and meta, the page, who acted and why. */
+function pageEvent(site: EventSite, s: { schema: string; stream: string }, page: PageRow, performer: Performer, comment: string, requestId?: string) {
   return {
     $schema: s.schema,
     meta: meta(site, s, prefixedKey(page), requestId),
-    dt: rev.timestamp,
     ...pageFields(site, page),
     performer: performerFields(performer),
-    comment: rev.comment,
-    parsedcomment: escapeHtml(rev.comment),
+    comment,
+    parsedcomment: escapeHtml(comment),
+  };
+}
+
+/** A revision's own fields, as revision-create and visibility-change both carry them. */
+function revisionFields(rev: RevisionRow) {
+  return {
     rev_id: rev.rev_id,
     ...(rev.parent_id ? { rev_parent_id: rev.parent_id } : {}),
     rev_timestamp: rev.timestamp,
@@ -90,6 +95,14 @@ export function revisionCreate(site: EventSite, page: PageRow, rev: RevisionRow,
     rev_minor_edit: rev.minor === 1,
     rev_content_model: 'wikitext',
     rev_content_format: 'text/x-wiki',
+  };
+}
+
+export function revisionCreate(site: EventSite, page: PageRow, rev: RevisionRow, performer: Performer, requestId?: string, contentChanged = true) {
+  return {
+    ...pageEvent(site, SCHEMAS.revisionCreate, page, performer, rev.comment, requestId),
+    dt: rev.timestamp,
+    ...revisionFields(rev),
     rev_content_changed: contentChanged,
     rev_is_revert: false,
     rev_slots: { main: { rev_slot_content_model: 'wikitext', rev_slot_sha1: rev.sha1, rev_slot_size: rev.len, rev_slot_origin_rev_id: rev.rev_id } },
@@ -97,31 +110,11 @@ export function revisionCreate(site: EventSite, page: PageRow, rev: RevisionRow,
 }
 
 export function pageDelete(site: EventSite, page: PageRow, revCount: number, performer: Performer, reason: string, requestId?: string) {
-  const s = SCHEMAS.pageDelete;
-  return {
-    $schema: s.schema,
-    meta: meta(site, s, prefixedKey(page), requestId),
-    ...pageFields(site, page),
-    performer: performerFields(performer),
-    comment: reason,
-    parsedcomment: escapeHtml(reason),
-    rev_id: page.latest,
-    rev_count: revCount,
-  };
+  return { ...pageEvent(site, SCHEMAS.pageDelete, page, performer, reason, requestId), rev_id: page.latest, rev_count: revCount };
 }
 
 export function pageUndelete(site: EventSite, page: PageRow, performer: Performer, reason: string, requestId?: string) {
-  const s = SCHEMAS.pageUndelete;
-  return {
-    $schema: s.schema,
-    meta: meta(site, s, prefixedKey(page), requestId),
-    ...pageFields(site, page),
-    performer: performerFields(performer),
-    comment: reason,
-    parsedcomment: escapeHtml(reason),
-    rev_id: page.latest,
-    prior_state: { page_id: page.page_id },
-  };
+  return { ...pageEvent(site, SCHEMAS.pageUndelete, page, performer, reason, requestId), rev_id: page.latest, prior_state: { page_id: page.page_id } };
 }
 
 export function pageMove(
@@ -133,14 +126,8 @@ export function pageMove(
   reason: string,
   requestId?: string,
 ) {
-  const s = SCHEMAS.pageMove;
   return {
-    $schema: s.schema,
-    meta: meta(site, s, prefixedKey(page), requestId),
-    ...pageFields(site, page),
-    performer: performerFields(performer),
-    comment: reason,
-    parsedcomment: escapeHtml(reason),
+    ...pageEvent(site, SCHEMAS.pageMove, page, performer, reason, requestId),
     rev_id: page.latest,
     prior_state: { page_title: prefixedKey(prior), page_namespace: prior.namespace, rev_id: prior.rev_id },
     ...(redirect
@@ -157,22 +144,9 @@ export function pageMove(
 }
 
 export function visibilityChange(site: EventSite, page: PageRow, rev: RevisionRow, priorDeleted: number, performer: Performer, reason: string, requestId?: string) {
-  const s = SCHEMAS.visibilityChange;
   return {
-    $schema: s.schema,
-    meta: meta(site, s, prefixedKey(page), requestId),
-    ...pageFields(site, page),
-    performer: performerFields(performer),
-    comment: reason,
-    parsedcomment: escapeHtml(reason),
-    rev_id: rev.rev_id,
-    ...(rev.parent_id ? { rev_parent_id: rev.parent_id } : {}),
-    rev_timestamp: rev.timestamp,
-    rev_sha1: rev.sha1,
-    rev_len: rev.len,
-    rev_minor_edit: rev.minor === 1,
-    rev_content_model: 'wikitext',
-    rev_content_format: 'text/x-wiki',
+    ...pageEvent(site, SCHEMAS.visibilityChange, page, performer, reason, requestId),
+    ...revisionFields(rev),
     visibility: visibilityOf(rev.deleted),
     prior_state: { visibility: visibilityOf(priorDeleted) },
   };

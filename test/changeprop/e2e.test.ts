@@ -13,10 +13,12 @@ import { join } from 'node:path';
 import { startApp, type App } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
 import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
-import { NATS_URL, requireBackend, uniqueName } from '../helpers/backends.ts';
+import { requireBackend } from '../helpers/backends.ts';
+import { MEDIAWIKI_STREAMS_YAML, bucketsYaml, dependenciesYaml, testEventLog } from '../helpers/config-yaml.ts';
 import { groupName } from '../../src/changeprop/engine.ts';
 import { readAll, until } from './helpers.ts';
-import { freePort, requireVarnish, startVarnish, type Varnish } from './varnish.ts';
+import { requireVarnish, startVarnish, type Varnish } from './varnish.ts';
+import { freePort } from '../helpers/net.ts';
 
 type Backend = 'sqlite' | 'jetstream';
 
@@ -29,12 +31,11 @@ interface Env {
 
 async function setup(backend: Backend, purgeYaml: string, extra = ''): Promise<Env> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-cp-e2e-'));
-  const prefix = uniqueName('cpe2e').replace(/[^A-Za-z0-9_-]/g, '_');
   const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', testHooks: true, seed: true });
   // Varnish needs Cascade's port and Cascade the Varnish address: pick Cascade's port first.
   const port = await freePort();
   const varnish = await startVarnish(port);
-  const log = backend === 'sqlite' ? '{ backend: sqlite, path: events.sqlite }' : `{ backend: jetstream, url: ${JSON.stringify(NATS_URL)}, stream_prefix: ${prefix}, storage: memory }`;
+  const log = testEventLog(backend, 'cpe2e');
   const config = configFromYaml(
     `
 listen: { host: 127.0.0.1, port: ${port} }
@@ -42,20 +43,12 @@ data_dir: ${JSON.stringify(dir)}
 default_domain: example.wiki
 wiki: { enabled: false }
 events:
-  log: ${log}
+  log: ${log.yaml}
   streams:
-    resource_change: { schema_title: resource_change }
-    mediawiki.revision-create: { schema_title: mediawiki/revision/create }
-    mediawiki.page-delete: { schema_title: mediawiki/page/delete }
-    mediawiki.page-undelete: { schema_title: mediawiki/page/undelete }
-    mediawiki.page-move: { schema_title: mediawiki/page/move }
-    mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
+${MEDIAWIKI_STREAMS_YAML}
 changeprop:
   dependencies:
-    html: [revision, templates]
-    summary: [html]
-    mobile-sections: [html]
-    mobile-html: [html]
+${dependenciesYaml('html', 'summary', 'mobile-sections', 'mobile-html')}
   purge:
     targets: [${JSON.stringify(varnish.url)}]
 ${purgeYaml}
@@ -64,11 +57,7 @@ domains:
   example.wiki:
     origin: { url: ${JSON.stringify(wiki.url)} }
     buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-html: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      page-meta: { type: key_value, compression: none }
+${bucketsYaml('html', 'summary', 'mobile-sections', 'mobile-html', 'page-meta')}
 `,
     '<test>',
     {},
@@ -83,10 +72,7 @@ domains:
       await app.close();
       await wiki.close();
       await varnish.close();
-      if (backend === 'jetstream') {
-        const { deleteStreamsWithPrefix } = await import('../../src/events/log/jetstream.ts');
-        await deleteStreamsWithPrefix(NATS_URL, prefix);
-      }
+      await log.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -10,60 +10,35 @@
 //   then no rule counted a loop and no dead letter is a 508.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startApp, type App } from '../../src/app.ts';
-import { configFromYaml } from '../../src/config/index.ts';
+import type { App } from '../../src/app.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { MEDIAWIKI_STREAMS_YAML, bucketsYaml, dependenciesYaml } from '../helpers/config-yaml.ts';
 import { listDeadLetters, type DeadLetter } from '../../src/changeprop/dlq.ts';
 import { dlqStreams } from '../../src/changeprop/service.ts';
 import { readAll, until } from './helpers.ts';
 
 const PUBLIC = 'https://example.wiki/api/rest_v1/page';
 
-async function start(changeprop: boolean): Promise<{ app: App; close(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'cascade-cp-loop-'));
-  const config = configFromYaml(
+async function start(changeprop: boolean): Promise<TestApp> {
+  return startTestApp(
+    'cp-loop',
     `
-listen: { host: 127.0.0.1, port: 0 }
-data_dir: ${JSON.stringify(dir)}
-default_domain: example.wiki
 wiki: { enabled: true, port: 0, seed: true }
 events:
   log: { backend: sqlite, path: events.sqlite }
   streams:
-    resource_change: { schema_title: resource_change }
-    mediawiki.revision-create: { schema_title: mediawiki/revision/create }
-    mediawiki.page-delete: { schema_title: mediawiki/page/delete }
-    mediawiki.page-undelete: { schema_title: mediawiki/page/undelete }
-    mediawiki.page-move: { schema_title: mediawiki/page/move }
-    mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
+${MEDIAWIKI_STREAMS_YAML}
 changeprop:
   enabled: ${changeprop}
   dependencies:
-    html: [revision, templates]
-    summary: [html]
-    mobile-sections: [html]
+${dependenciesYaml('html', 'summary', 'mobile-sections')}
 domains:
   example.wiki:
     origin: { url: "http://127.0.0.1:1" }
     buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      page-meta: { type: key_value, compression: none }
+${bucketsYaml('html', 'summary', 'mobile-sections', 'page-meta')}
 `,
-    '<test>',
-    {},
   );
-  const app = await startApp(config, { quiet: true });
-  return {
-    app,
-    async close() {
-      await app.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Saves `source` as the page's new revision in the example wiki; returns the revision id. */

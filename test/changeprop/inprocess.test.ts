@@ -18,13 +18,13 @@ import { Router, type RequestContext } from '../../src/router/router.ts';
 import { createHttpServer, readBody, sendJson } from '../../src/router/server.ts';
 import { dispatchInProcess } from '../../src/router/inprocess.ts';
 import { readAll, Target, until } from './helpers.ts';
-import { NATS_URL, requireBackend, uniqueName } from '../helpers/backends.ts';
+import { requireBackend } from '../helpers/backends.ts';
+import { bucketsYaml, dependenciesYaml, testEventLog } from '../helpers/config-yaml.ts';
 import { HostAllowList, HttpExecutor, retryAfterMs } from '../../src/changeprop/http.ts';
 
 async function setup(inProcess: boolean, backend: 'sqlite' | 'jetstream' = 'sqlite'): Promise<{ app: App; wiki: WikiHandle; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-cp-inproc-'));
-  const prefix = uniqueName('cpinproc').replace(/[^A-Za-z0-9_-]/g, '_');
-  const log = backend === 'sqlite' ? '{ backend: sqlite, path: events.sqlite }' : `{ backend: jetstream, url: ${JSON.stringify(NATS_URL)}, stream_prefix: ${prefix}, storage: memory }`;
+  const log = testEventLog(backend, 'cpinproc');
   const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', testHooks: true, seed: true });
   const config = configFromYaml(
     `
@@ -33,24 +33,19 @@ data_dir: ${JSON.stringify(dir)}
 default_domain: example.wiki
 wiki: { enabled: false }
 events:
-  log: ${log}
+  log: ${log.yaml}
   streams:
     resource_change: { schema_title: resource_change }
     mediawiki.revision-create: { schema_title: mediawiki/revision/create }
 changeprop:
   in_process: ${inProcess}
   dependencies:
-    html: [revision, templates]
-    summary: [html]
-    mobile-sections: [html]
+${dependenciesYaml('html', 'summary', 'mobile-sections')}
 domains:
   example.wiki:
     origin: { url: ${JSON.stringify(wiki.url)} }
     buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      page-meta: { type: key_value, compression: none }
+${bucketsYaml('html', 'summary', 'mobile-sections', 'page-meta')}
 `,
     '<test>',
     {},
@@ -63,10 +58,7 @@ domains:
     async close() {
       await app.close();
       await wiki.close();
-      if (backend === 'jetstream') {
-        const { deleteStreamsWithPrefix } = await import('../../src/events/log/jetstream.ts');
-        await deleteStreamsWithPrefix(NATS_URL, prefix);
-      }
+      await log.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,11 +4,12 @@
 // xkey vmod), and marks responses X-Cache: HIT or MISS. In CI a missing varnishd fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort } from '../helpers/net.ts';
 
 const CANDIDATES = ['/usr/sbin/varnishd', '/usr/local/sbin/varnishd'];
 
@@ -24,18 +25,6 @@ export function requireVarnish(t: TestContext): boolean {
   console.error(`\n!!! SKIPPING: ${msg}\n`);
   t.skip(msg);
   return false;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function vcl(backendPort: number): string {

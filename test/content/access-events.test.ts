@@ -19,17 +19,6 @@ after(async () => {
 
 const API = '/api/rest_v1';
 
-async function wikiApi(form: Record<string, string>) {
-  const r = await fetch(`${h.wiki.url}/w/api.php`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ format: 'json', formatversion: '2', ...form }).toString(),
-  });
-  const j = (await r.json()) as Record<string, unknown>;
-  assert.equal(j.error, undefined, JSON.stringify(j));
-  return j;
-}
-
 /** An access event as change propagation delivers it (internal caller). */
 async function sys(path: string, body?: unknown) {
   const r = await h.fetch(`/example.wiki/sys/content/${path}`, { method: 'POST', ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
@@ -53,14 +42,14 @@ it('a forged page-delete applies at once and is undone by the re-verification', 
 
 it('a real delete stays: the re-verification confirms it (404 "deleted")', async () => {
   assert.equal(await status('/page/html/Silver_River'), 200);
-  await wikiApi({ action: 'delete', title: 'Silver_River', reason: 'test' });
+  await h.wikiApi({ action: 'delete', title: 'Silver_River', reason: 'test' });
   await sys('page/Silver_River/deleted');
   await settled();
   const r = await h.fetch(`${API}/page/html/Silver_River`);
   assert.equal(r.status, 404);
   const p = (await r.json()) as { code: string; detail: string };
   assert.equal(p.code, 'CASCADE_CONTENT_PAGE_DELETED');
-  await wikiApi({ action: 'undelete', title: 'Silver_River', reason: 'back' });
+  await h.wikiApi({ action: 'undelete', title: 'Silver_River', reason: 'back' });
   await sys('page/Silver_River/undeleted');
   const back = await h.fetch(`${API}/page/html/Silver_River`);
   assert.equal(back.status, 200, await back.text());
@@ -91,21 +80,21 @@ it("the origin's reason is carried into the problem detail", async () => {
 it('a forged visibility change of an old revision is undone; a forged "shown again" is refused', async () => {
   const first = (await (await h.fetch(`${API}/page/title/Cascade`)).json()) as { items: { rev: number }[] };
   const old = first.items[0].rev;
-  await wikiApi({ action: 'edit', title: 'Cascade', text: 'A newer revision of Cascade.', summary: 'newer' });
+  await h.wikiApi({ action: 'edit', title: 'Cascade', text: 'A newer revision of Cascade.', summary: 'newer' });
   assert.equal(await status(`/page/html/Cascade/${old}`), 200);
   // Forged: the wiki never hid it. 403 at once, then back.
   await sys(`revision/${old}/visibility`, { title: 'Cascade', hidden: true });
   assert.equal(await status(`/page/html/Cascade/${old}`), 403);
   await until('the old revision to be served again', async () => (await status(`/page/html/Cascade/${old}`)) === 200);
   // Really hidden at the wiki, then a forged "shown again" event: it stays hidden.
-  await wikiApi({ action: 'revisiondelete', type: 'revision', target: 'Cascade', ids: String(old), hide: 'content', reason: 'x' });
+  await h.wikiApi({ action: 'revisiondelete', type: 'revision', target: 'Cascade', ids: String(old), hide: 'content', reason: 'x' });
   await sys(`revision/${old}/visibility`, { title: 'Cascade', hidden: true });
   await settled();
   assert.equal(await status(`/page/html/Cascade/${old}`), 403);
   await sys(`revision/${old}/visibility`, { title: 'Cascade', hidden: false });
   assert.equal(await status(`/page/html/Cascade/${old}`), 403, 'an unconfirmed "shown again" does not expose the revision');
   // Shown again for real: the event is confirmed and applied.
-  await wikiApi({ action: 'revisiondelete', type: 'revision', target: 'Cascade', ids: String(old), show: 'content', reason: 'y' });
+  await h.wikiApi({ action: 'revisiondelete', type: 'revision', target: 'Cascade', ids: String(old), show: 'content', reason: 'y' });
   await sys(`revision/${old}/visibility`, { title: 'Cascade', hidden: false });
   assert.equal(await status(`/page/html/Cascade/${old}`), 200);
 });
@@ -113,7 +102,7 @@ it('a forged visibility change of an old revision is undone; a forged "shown aga
 it('the read-time re-check covers every hidden revision, not only the latest', async () => {
   const t = (await (await h.fetch(`${API}/page/title/Larkford`)).json()) as { items: { rev: number }[] };
   const old = t.items[0].rev;
-  await wikiApi({ action: 'edit', title: 'Larkford', text: 'Larkford, newer.', summary: 'newer' });
+  await h.wikiApi({ action: 'edit', title: 'Larkford', text: 'Larkford, newer.', summary: 'newer' });
   await sys(`revision/${old}/visibility`, { title: 'Larkford', hidden: true });
   const svc = h.app.content.service;
   // Let the event's own re-verification run, then forge again with it out of the way and

@@ -16,23 +16,12 @@ after(async () => {
   await h.close();
 });
 
-async function wikiApi(form: Record<string, string>) {
-  const r = await fetch(`${h.wiki.url}/w/api.php`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ format: 'json', formatversion: '2', ...form }).toString(),
-  });
-  const j = (await r.json()) as Record<string, unknown>;
-  assert.equal(j.error, undefined, JSON.stringify(j));
-  return j;
-}
-
 it('a deletion whose event was lost is noticed before serving (404)', async () => {
   assert.equal((await h.fetch('/api/rest_v1/page/html/Larkford')).status, 200);
-  await wikiApi({ action: 'delete', title: 'Larkford', reason: 'lost event' });
+  await h.wikiApi({ action: 'delete', title: 'Larkford', reason: 'lost event' });
   const r = await h.fetch('/api/rest_v1/page/html/Larkford');
   assert.equal(r.status, 404);
-  await wikiApi({ action: 'undelete', title: 'Larkford', reason: 'back' });
+  await h.wikiApi({ action: 'undelete', title: 'Larkford', reason: 'back' });
   assert.equal((await h.fetch('/api/rest_v1/page/html/Larkford')).status, 200);
 });
 
@@ -41,8 +30,8 @@ it('a suppressed revision whose event was lost is noticed before serving (403)',
   const rev = t.items[0].rev;
   assert.equal((await h.fetch(`/api/rest_v1/page/html/Cascade/${rev}`)).status, 200);
   // MediaWiki cannot hide the current revision: make it an older one first.
-  await wikiApi({ action: 'edit', title: 'Cascade', text: 'A newer revision.', summary: 'newer' });
-  const j = await wikiApi({ action: 'revisiondelete', type: 'revision', target: 'Cascade', ids: String(rev), hide: 'content', reason: 'x' });
+  await h.wikiApi({ action: 'edit', title: 'Cascade', text: 'A newer revision.', summary: 'newer' });
+  const j = await h.wikiApi({ action: 'revisiondelete', type: 'revision', target: 'Cascade', ids: String(rev), hide: 'content', reason: 'x' });
   assert.equal((j.revisiondelete as { status: string }).status, 'Success');
   assert.equal((await h.fetch(`/api/rest_v1/page/html/Cascade/${rev}`)).status, 403);
   const latest = await h.fetch('/api/rest_v1/page/html/Cascade');

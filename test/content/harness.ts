@@ -1,11 +1,13 @@
 // Starts the embedded default in-process for end-to-end tests: the example wiki on a free
 // port (test hooks on) and Cascade (SQLite store and log in a temp dir, port 0) in front of it.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type App } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
 import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
+import { MEDIAWIKI_STREAMS_YAML, bucketsYaml } from '../helpers/config-yaml.ts';
 
 export interface Harness {
   app: App;
@@ -15,6 +17,8 @@ export interface Harness {
   dir: string;
   /** GET/POST against Cascade. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** A POST to the example wiki's action API (JSON, formatversion 2); an API error fails the test. */
+  wikiApi(form: Record<string, string>): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -27,6 +31,16 @@ export async function startHarness(contentYaml = '', resources = ''): Promise<Ha
   return {
     ...c,
     wiki,
+    async wikiApi(form) {
+      const r = await fetch(`${wiki.url}/w/api.php`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ format: 'json', formatversion: '2', ...form }).toString(),
+      });
+      const j = (await r.json()) as Record<string, unknown>;
+      assert.equal(j.error, undefined, JSON.stringify(j));
+      return j;
+    },
     async close() {
       await c.app.close();
       await wiki.close();
@@ -52,12 +66,7 @@ default_domain: ${domain}
 wiki: { enabled: false }
 events:
   streams:
-    resource_change: { schema_title: resource_change }
-    mediawiki.revision-create: { schema_title: mediawiki/revision/create }
-    mediawiki.page-delete: { schema_title: mediawiki/page/delete }
-    mediawiki.page-undelete: { schema_title: mediawiki/page/undelete }
-    mediawiki.page-move: { schema_title: mediawiki/page/move }
-    mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
+${MEDIAWIKI_STREAMS_YAML}
 content:
 ${contentYaml || '  access_check_max_age_seconds: 300'}
 ${resources}
@@ -65,12 +74,7 @@ domains:
   ${domain}:
     origin: { url: ${JSON.stringify(originUrl)} }
     buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-html: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      stash: { type: key_rev_value, compression: gzip, retention: { policy: ttl, ttl_seconds: 86400 } }
-      page-meta: { type: key_value, compression: none }
+${bucketsYaml('html', 'summary', 'mobile-sections', 'mobile-html', 'stash', 'page-meta')}
 `;
   const config = configFromYaml(yaml, '<test>', {});
   const app = await startApp(config, { quiet: true });

@@ -3,16 +3,12 @@
 // the example wiki and of a real MediaWiki. Its action-API calls (page, content, search, …) go
 // to a wiki's api.php, which Cascade does not serve: they are not part of this contract.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRequire } from 'node:module';
 import type { AxiosStatic } from 'axios';
 import wiki from 'wikipedia';
-import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
 import { DEFAULT_RESOURCES_YAML } from '../helpers/default-resources.ts';
-import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
+import { startTestOrigin, type TestOrigin } from '../helpers/origin.ts';
 import { startCascade, type CascadeUnderTest } from '../mediawiki/cascade.ts';
 
 // The client builds https://en.wikipedia.org/api/rest_v1/… itself; its axios requests are
@@ -34,30 +30,17 @@ const origins = [
 for (const o of origins) {
   describe(`the wikipedia npm client against Cascade (${o.name})`, () => {
     let c: CascadeUnderTest | undefined;
-    let ex: { wiki: WikiHandle; dir: string } | undefined;
-    let mw: MediaWiki | undefined;
+    let origin: TestOrigin | undefined;
     before(async (t) => {
-      let url: string;
-      if (o.name === 'example wiki') {
-        const dir = mkdtempSync(join(tmpdir(), 'cascade-wpclient-'));
-        ex = { wiki: await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'wiki.test', seed: true }), dir };
-        url = ex.wiki.url;
-      } else {
-        mw = await requireMediaWiki(t as never);
-        if (!mw) return;
-        url = mw.url;
-      }
-      c = await startCascade(url, { backend: 'sqlite', changes: '{ follow: off }', resources: DEFAULT_RESOURCES_YAML });
+      origin = await startTestOrigin(t as never, o.name);
+      if (!origin) return;
+      c = await startCascade(origin.url, { backend: 'sqlite', changes: '{ follow: off }', resources: DEFAULT_RESOURCES_YAML });
       target = { url: c.app.url, domain: c.domain };
     });
     after(async () => {
       target = undefined;
       await c?.close();
-      await mw?.close();
-      if (ex) {
-        await ex.wiki.close();
-        rmSync(ex.dir, { recursive: true, force: true });
-      }
+      await origin?.close();
     });
 
     it('summary(): the page summary with its title, extract and URLs', async (t) => {

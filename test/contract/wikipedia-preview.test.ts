@@ -3,15 +3,12 @@
 // front of the example wiki and of a real MediaWiki): a plain preview takes the summary and
 // the media list, a section preview (`Title#Section`) the mobile-html.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
 import { DEFAULT_RESOURCES_YAML } from '../helpers/default-resources.ts';
-import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
+import { startTestOrigin, type TestOrigin } from '../helpers/origin.ts';
 import { startCascade, type CascadeUnderTest } from '../mediawiki/cascade.ts';
 import { launchChromium, requireChromium } from '../ops/chromium.ts';
 
@@ -28,34 +25,21 @@ const origins = [
 for (const o of origins) {
   describe(`wikipedia-preview in Chromium against Cascade (${o.name})`, () => {
     let c: CascadeUnderTest | undefined;
-    let ex: { wiki: WikiHandle; dir: string } | undefined;
-    let mw: MediaWiki | undefined;
+    let origin: TestOrigin | undefined;
     let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
     const asked: string[] = [];
 
     before(async (t) => {
       if (!requireChromium(t as never)) return;
-      let url: string;
-      if (o.name === 'example wiki') {
-        const dir = mkdtempSync(join(tmpdir(), 'cascade-wpp-'));
-        ex = { wiki: await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'wiki.test', seed: true }), dir };
-        url = ex.wiki.url;
-      } else {
-        mw = await requireMediaWiki(t as never);
-        if (!mw) return;
-        url = mw.url;
-      }
-      c = await startCascade(url, { backend: 'sqlite', changes: '{ follow: off }', resources: DEFAULT_RESOURCES_YAML });
+      origin = await startTestOrigin(t as never, o.name);
+      if (!origin) return;
+      c = await startCascade(origin.url, { backend: 'sqlite', changes: '{ follow: off }', resources: DEFAULT_RESOURCES_YAML });
       browser = await launchChromium();
     });
     after(async () => {
       await browser?.close();
       await c?.close();
-      await mw?.close();
-      if (ex) {
-        await ex.wiki.close();
-        rmSync(ex.dir, { recursive: true, force: true });
-      }
+      await origin?.close();
     });
 
     /** A reader's page with the library; Wikipedia's REST API answered by Cascade, nothing else reachable. */

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { corpusPath } from '../helpers/corpus.ts';
 import { startIntake, type IntakeFixture } from './intake-fixture.ts';
 import { valueWithin } from '../helpers/wait.ts';
+import { freePort } from '../helpers/net.ts';
 
 const NATS_SERVER = process.env.CASCADE_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const SCHEMA_DIR = corpusPath('events', 'schemas');
@@ -22,17 +23,6 @@ const STREAM = 'mediawiki.outage';
 const ev = () => ({ $schema: '/test/event/1.0.0', meta: { stream: STREAM, id: randomUUID(), dt: new Date().toISOString(), domain: 'example.wiki' }, test: 'outage' });
 
 const until = <T>(what: string, ms: number, f: () => Promise<T | undefined>) => valueWithin(f, ms, what, 100);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const accepting = (port: number) =>
   new Promise<boolean>((resolve) => {

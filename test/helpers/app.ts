@@ -1,5 +1,5 @@
-// A Cascade app for a test: a fresh data dir, a free port, the example wiki off, default domain
-// example.wiki; `yaml` adds or overrides the rest of the config.
+// A Cascade app for a test: a fresh data dir, a free port, default domain example.wiki, the
+// example wiki off unless `yaml` has a `wiki:` block; `yaml` adds the rest of the config.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ export async function startTestApp(name: string, yaml: string, opts: StartOption
   const dir = mkdtempSync(join(tmpdir(), `cascade-${name}-`));
   try {
     const config = configFromYaml(
-      `listen: { host: 127.0.0.1, port: 0 }\ndata_dir: ${JSON.stringify(dir)}\ndefault_domain: example.wiki\nwiki: { enabled: false }\n${yaml}`,
+      `listen: { host: 127.0.0.1, port: 0 }\ndata_dir: ${JSON.stringify(dir)}\ndefault_domain: example.wiki\n${/^wiki:/m.test(yaml) ? '' : 'wiki: { enabled: false }\n'}${yaml}`,
       '<test>',
       {},
     );

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp, type App } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
-import { NATS_URL, uniqueName } from '../helpers/backends.ts';
+import { MEDIAWIKI_STREAMS_YAML, RETRY_STREAMS_YAML, bucketsYaml, dependenciesYaml, testEventLog, type LogBackend } from '../helpers/config-yaml.ts';
 
-export type Backend = 'sqlite' | 'jetstream';
+export type Backend = LogBackend;
 
 export interface CascadeOptions {
   backend: Backend;
@@ -38,24 +38,18 @@ export interface CascadeUnderTest {
 
 export async function startCascade(originUrl: string, o: CascadeOptions): Promise<CascadeUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-mw-'));
-  const prefix = uniqueName('mw').replace(/[^A-Za-z0-9_-]/g, '_');
   const domain = o.domain ?? 'wiki.test';
-  const log = o.backend === 'sqlite' ? '{ backend: sqlite, path: events.sqlite }' : `{ backend: jetstream, url: ${JSON.stringify(NATS_URL)}, stream_prefix: ${prefix}, storage: memory }`;
+  const log = testEventLog(o.backend, 'mw');
   const yaml = `
 listen: { host: 127.0.0.1, port: 0 }
 data_dir: ${JSON.stringify(dir)}
 default_domain: ${domain}
 wiki: { enabled: false }
 events:
-  log: ${log}
+  log: ${log.yaml}
   streams:
-    resource_change: { schema_title: resource_change }
-    mediawiki.revision-create: { schema_title: mediawiki/revision/create }
-    mediawiki.page-delete: { schema_title: mediawiki/page/delete }
-    mediawiki.page-undelete: { schema_title: mediawiki/page/undelete }
-    mediawiki.page-move: { schema_title: mediawiki/page/move }
-    mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
-    /^change-prop\\.retry\\..+$/: { schema_title: change-prop/retry }
+${MEDIAWIKI_STREAMS_YAML}
+${RETRY_STREAMS_YAML}
 content:
   access_check_max_age_seconds: 300
 ${o.content ?? ''}
@@ -63,22 +57,14 @@ ${o.resources ?? ''}
 changeprop:
   enabled: ${o.changeprop ?? true}
   dependencies:
-    html: [revision, templates]
-    summary: [html]
-    mobile-sections: [html]
-    mobile-html: [html]
+${dependenciesYaml('html', 'summary', 'mobile-sections', 'mobile-html')}
 domains:
   ${domain}:
     origin:
       url: ${JSON.stringify(originUrl)}
       changes: ${o.changes ?? '{ follow: recentchanges, poll_interval_ms: 200 }'}
     buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-html: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      stash: { type: key_rev_value, compression: gzip, retention: { policy: ttl, ttl_seconds: 86400 } }
-      page-meta: { type: key_value, compression: none }
+${bucketsYaml('html', 'summary', 'mobile-sections', 'mobile-html', 'stash', 'page-meta')}
 `;
   // CASCADE_DEBUG=1 prints the app's log lines (when a case needs a look inside).
   const start = () => startApp(configFromYaml(yaml, '<test>', {}), { quiet: !process.env.CASCADE_DEBUG });
@@ -107,10 +93,7 @@ domains:
     async close() {
       await app?.close();
       app = undefined;
-      if (o.backend === 'jetstream') {
-        const { deleteStreamsWithPrefix } = await import('../../src/events/log/jetstream.ts');
-        await deleteStreamsWithPrefix(NATS_URL, prefix);
-      }
+      await log.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -2,28 +2,19 @@
 // on, so the transform route exists): metadata ETags and 304s, `page/title/{title}/{revision}`,
 // untitled transforms and `body_only`.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { checkMetadataContract, checkTransformContract } from '../helpers/contract.ts';
-import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
-import { startCascade, type CascadeOnly } from '../content/harness.ts';
+import { mediaWikiSuite } from '../helpers/mediawiki-suite.ts';
+import { startCascade } from '../content/harness.ts';
 
 const D = 'mw.test';
 const V1 = `/${D}/v1`;
 
 describe('REST contract against MediaWiki', () => {
-  let mw: MediaWiki | undefined;
-  let c: CascadeOnly;
-  before(async (t) => {
-    mw = await requireMediaWiki(t as never, { coreDevRoutes: true });
-    if (!mw) return;
-    c = await startCascade(mw.url, D);
-  });
-  after(async () => {
-    await c?.close();
-    await mw?.close();
-  });
+  const suite = mediaWikiSuite({ coreDevRoutes: true }, (mw) => startCascade(mw.url, D));
 
   it('metadata: ETag "rev/tid", If-None-Match 304, one revision of a page', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const old = (await mw.edit('Contract page', 'First version.')).revid;
     const latest = (await mw.edit('Contract page', 'Second version.')).revid;
@@ -32,12 +23,14 @@ describe('REST contract against MediaWiki', () => {
   });
 
   it('transforms through the coredev route: untitled, titled, body_only', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     assert.equal((await c.app.content.service.wiki.capabilities(D)).transform, 'coredev');
     await checkTransformContract(c.fetch, V1, 'Bodmin');
   });
 
   it('an untitled transform is a 501 problem when the origin has no transform route', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const caps = await c.app.content.service.wiki.capabilities(D);
     caps.transform = 'none'; // as a stock wiki reports it
@@ -54,6 +47,7 @@ describe('REST contract against MediaWiki', () => {
   });
 
   it('mobile-sections of a Parsoid render: the full TOC in the lead, reference sections marked', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const text = [
       'Lead text.',

@@ -2,9 +2,9 @@
 // html-to-wikitext transform): stash → edit the HTML → save with base_etag → the wiki has the
 // edit; a stale base is 409; html/to/wikitext answers wikitext.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
-import { startCascade, type CascadeOnly } from '../content/harness.ts';
+import { describe, it } from 'node:test';
+import { mediaWikiSuite } from '../helpers/mediawiki-suite.ts';
+import { startCascade } from '../content/harness.ts';
 
 const D = 'mw.test';
 const V1 = `/${D}/v1`;
@@ -15,19 +15,10 @@ const form = (f: Record<string, string>): RequestInit => ({
 });
 
 describe('editing round trip (MediaWiki 1.39, core development routes)', () => {
-  let mw: MediaWiki | undefined;
-  let c: CascadeOnly;
-  before(async (t) => {
-    mw = await requireMediaWiki(t as never, { coreDevRoutes: true });
-    if (!mw) return;
-    c = await startCascade(mw.url, D);
-  });
-  after(async () => {
-    await c?.close();
-    await mw?.close();
-  });
+  const suite = mediaWikiSuite({ coreDevRoutes: true }, (mw) => startCascade(mw.url, D));
 
   it('stash, edit, save with base_etag; a stale base is 409', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const rev = (await mw.edit('Round trip', "'''Round trip''' first text.")).revid;
     const stash = await c.fetch(`${V1}/transform/wikitext/to/html/Round_trip`, form({ wikitext: "'''Round trip''' first text.", stash: 'true' }));
@@ -50,6 +41,7 @@ describe('editing round trip (MediaWiki 1.39, core development routes)', () => {
   });
 
   it('html/to/wikitext goes through the origin', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const r = await c.fetch(`${V1}/transform/html/to/wikitext/Round_trip`, form({ html: '<p>Some <b>bold</b> text</p>' }));
     const text = await r.text();

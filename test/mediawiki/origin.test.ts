@@ -4,9 +4,9 @@
 // re-verification, CSRF tokens fetched for saves, and a template edit reaching a transcluding
 // page although the wiki serves REST HTML from its parser cache and its job queue never runs.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
-import { startCascade, type CascadeOnly } from '../content/harness.ts';
+import { describe, it } from 'node:test';
+import { mediaWikiSuite } from '../helpers/mediawiki-suite.ts';
+import { startCascade } from '../content/harness.ts';
 import { until as waitUntil } from '../helpers/wait.ts';
 
 const D = 'mw.test';
@@ -15,27 +15,18 @@ const V1 = `/${D}/v1`;
 const until = (what: string, cond: () => Promise<boolean>, ms = 15_000) => waitUntil(cond, ms, what, 50);
 
 describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
-  let mw: MediaWiki | undefined;
-  let c: CascadeOnly;
-  before(async (t) => {
-    // Jobs never run on their own: only a purge can refresh the parser cache.
-    mw = await requireMediaWiki(t as never, { jobRunRate: 0 });
-    if (!mw) return;
-    c = await startCascade(mw.url, D, '  access_check_max_age_seconds: 300\n  access_reverify_delay_ms: 100');
-  });
-  after(async () => {
-    await c?.close();
-    await mw?.close();
-  });
+  // Jobs never run on their own: only a purge can refresh the parser cache.
+  const suite = mediaWikiSuite({ jobRunRate: 0 }, (mw) => startCascade(mw.url, D, '  access_check_max_age_seconds: 300\n  access_reverify_delay_ms: 100'));
 
-  const svc = () => c.app.content.service;
-  const status = async (path: string) => (await c.fetch(V1 + path)).status;
+  const svc = () => suite.c.app.content.service;
+  const status = async (path: string) => (await suite.c.fetch(V1 + path)).status;
   const sys = async (path: string, body?: unknown) => {
-    const r = await c.fetch(`/${D}/sys/content/${path}`, { method: 'POST', ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
+    const r = await suite.c.fetch(`/${D}/sys/content/${path}`, { method: 'POST', ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
     assert.equal(r.status, 200, await r.clone().text());
   };
 
   it('probes what the wiki offers: REST, no transform route on a stock 1.39, action=purge', async (t) => {
+    const { mw } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const caps = await svc().wiki.capabilities(D);
     assert.match(caps.generator ?? '', /^MediaWiki 1\.\d+/);
@@ -45,6 +36,7 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
   });
 
   it('labels HTML with the profile of the render itself (2.6.x), not a fixed 2.1.0', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const r = await c.fetch(`${V1}/page/html/Bodmin`);
     assert.equal(r.status, 200);
@@ -56,6 +48,7 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
   });
 
   it('a transform without an origin route is a 501 that blames no page', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const r = await c.fetch(`${V1}/transform/wikitext/to/html/Bodmin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ wikitext: "''x''" }) });
     assert.equal(r.status, 501);
@@ -66,6 +59,7 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
   });
 
   it("carries the origin's message into problem details; never-existed is 'not found', deleted is 'deleted'", async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const rev = await c.fetch(`${V1}/page/revision/987654`);
     assert.equal(rev.status, 404);
@@ -88,6 +82,7 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
   });
 
   it('a forged delete applies at once and is undone by the re-verification with the wiki', async (t) => {
+    const { mw } = suite;
     if (!mw) return t.skip('no MediaWiki');
     assert.equal(await status('/page/html/BBDO'), 200);
     const undone = svc().access.undone;
@@ -98,6 +93,7 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
   });
 
   it('revision visibility: a forged hide is undone, a forged "shown again" refused, a real one applied', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const old = (await mw!.edit('Visible page', 'First text.')).revid;
     await mw!.edit('Visible page', 'Second text.');
@@ -123,6 +119,7 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
   });
 
   it('saves fetch a CSRF token for the caller when the wiki wants one', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const r = await c.fetch(`${V1}/page/wikitext/Saved_through_Cascade`, {
       method: 'POST',
@@ -142,6 +139,7 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
   });
 
   it('a template edit reaches a transcluding page: purge at the origin, then a render newer than the edit', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     await mw!.edit('Template:Cascade box', 'Box version ONE');
     await mw!.edit('Boxed page', 'Before {{Cascade box}} after.');
@@ -174,19 +172,10 @@ describe('MediaWiki origin adapter (stock wiki, job queue off)', () => {
 });
 
 describe('MediaWiki origin adapter (core development routes on)', () => {
-  let mw: MediaWiki | undefined;
-  let c: CascadeOnly;
-  before(async (t) => {
-    mw = await requireMediaWiki(t as never, { coreDevRoutes: true });
-    if (!mw) return;
-    c = await startCascade(mw.url, D);
-  });
-  after(async () => {
-    await c?.close();
-    await mw?.close();
-  });
+  const suite = mediaWikiSuite({ coreDevRoutes: true }, (mw) => startCascade(mw.url, D));
 
   it('finds the coredev transform route and renders wikitext through it', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const caps = await c.app.content.service.wiki.capabilities(D);
     assert.equal(caps.transform, 'coredev');

@@ -2,27 +2,19 @@
 // last editor; PageImages loaded) and invent nothing it does not (no Wikidata item, short
 // description, coordinates or page image on a stock wiki with no images).
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { requireMediaWiki, ADMIN_USER, type MediaWiki } from '../helpers/mediawiki.ts';
-import { startCascade, type CascadeOnly } from '../content/harness.ts';
+import { describe, it } from 'node:test';
+import { ADMIN_USER } from '../helpers/mediawiki.ts';
+import { mediaWikiSuite } from '../helpers/mediawiki-suite.ts';
+import { startCascade } from '../content/harness.ts';
 
 const D = 'mw.test';
 const V1 = `/${D}/v1`;
 
 describe('page metadata from a real MediaWiki', () => {
-  let mw: MediaWiki | undefined;
-  let c: CascadeOnly;
-  before(async (t) => {
-    mw = await requireMediaWiki(t as never, { extraSettings: "wfLoadExtension( 'PageImages' );" });
-    if (!mw) return;
-    c = await startCascade(mw.url, D);
-  });
-  after(async () => {
-    await c?.close();
-    await mw?.close();
-  });
+  const suite = mediaWikiSuite({ extraSettings: "wfLoadExtension( 'PageImages' );" }, (mw) => startCascade(mw.url, D));
 
   it('protection and the last modifier reach mobile-sections and mobile-html; absent extensions leave their fields out', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     await mw.edit('Guarded page', "'''Guarded page''' is protected.\n\n== Part ==\nText.");
     await mw.post({ action: 'protect', title: 'Guarded page', protections: 'edit=sysop|move=sysop', expiry: 'infinite', reason: 'test' });
@@ -44,6 +36,7 @@ describe('page metadata from a real MediaWiki', () => {
   });
 
   it('related pages: a stock wiki has no CirrusSearch, so 404 problem+json that says so', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const r = await c.fetch(`${V1}/page/related/Bodmin`);
     const p = (await r.json()) as { code: string; detail: string };

@@ -3,9 +3,9 @@
 // Cascade through the recentchanges follower and the derived rule), and the page history
 // proxied from `/v1/page/{title}/history`.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { requireMediaWiki, type MediaWiki } from '../helpers/mediawiki.ts';
-import { startCascade, type CascadeUnderTest } from './cascade.ts';
+import { describe, it } from 'node:test';
+import { mediaWikiSuite } from '../helpers/mediawiki-suite.ts';
+import { startCascade } from './cascade.ts';
 import { until as waitUntil } from '../helpers/wait.ts';
 
 const RESOURCES = `
@@ -28,20 +28,11 @@ resources:
 const until = (what: string, cond: () => Promise<boolean>, ms = 60_000) => waitUntil(cond, ms, what, 50);
 
 describe('declared resources on a real MediaWiki', () => {
-  let mw: MediaWiki | undefined;
-  let c: CascadeUnderTest;
-  before(async (t) => {
-    mw = await requireMediaWiki(t as never);
-    if (!mw) return;
-    c = await startCascade(mw.url, { backend: 'sqlite', resources: RESOURCES });
-  });
-  after(async () => {
-    await c?.close();
-    await mw?.close();
-  });
-  const V1 = () => `/${c.domain}/v1`;
+  const suite = mediaWikiSuite({}, (mw) => startCascade(mw.url, { backend: 'sqlite', resources: RESOURCES }));
+  const V1 = () => `/${suite.c.domain}/v1`;
 
   it('stores the media list of a page and serves it again without the wiki', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const a = await c.fetch(`${V1()}/page/media-list/Bodmin`);
     assert.equal(a.status, 200, await a.clone().text());
@@ -55,6 +46,7 @@ describe('declared resources on a real MediaWiki', () => {
   });
 
   it('refreshes the stored media list on every revision', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const before = c.app.content.resources.stats.changeRenders;
     const edit = await mw.edit('Bodmin', `Bodmin is a town. [[File:Bodmin-${Date.now()}.jpg]]`, 'media list test');
@@ -66,6 +58,7 @@ describe('declared resources on a real MediaWiki', () => {
   });
 
   it('proxies the page history: the newest revision first, queries passed on, nothing stored', async (t) => {
+    const { mw, c } = suite;
     if (!mw) return t.skip('no MediaWiki');
     const rev = await mw.latestRevision('Bodmin');
     const r = await c.fetch(`${V1()}/page/history/Bodmin`);

@@ -1,6 +1,7 @@
 // Child-process helpers for the ops tests: start a `cascade` command, wait for a JSON log line,
 // stop it and wait for its exit. Output is kept for failure messages.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { eachLine } from '../helpers/net.ts';
 
 export interface CascadeProc {
   child: ChildProcess;
@@ -69,17 +70,6 @@ export function startCascade(cmd: string, args: string[], opts: { cwd: string; e
     seen.push(m);
     for (const w of waiters.filter((x) => x.msg === m.msg)) w.resolve(m);
   };
-  for (const stream of [child.stdout!, child.stderr!]) {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-  }
+  for (const stream of [child.stdout!, child.stderr!]) eachLine(stream, onLine);
   return proc;
 }

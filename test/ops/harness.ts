@@ -1,10 +1,8 @@
 // An app on the embedded default (SQLite store and log, the example wiki in-process on a free
 // port, the derived change-propagation rules) in a temp dir, for the operator-page tests.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startApp, type App } from '../../src/app.ts';
-import { configFromYaml } from '../../src/config/index.ts';
+import type { App } from '../../src/app.ts';
+import { startTestApp } from '../helpers/app.ts';
+import { MEDIAWIKI_STREAMS_YAML, bucketsYaml, dependenciesYaml } from '../helpers/config-yaml.ts';
 import { parseExposition, type Sample } from '../../src/ops/index.ts';
 import { valueWithin } from '../helpers/wait.ts';
 
@@ -18,49 +16,25 @@ export interface OpsEnv {
 }
 
 export async function startOpsApp(extraYaml = ''): Promise<OpsEnv> {
-  const dir = mkdtempSync(join(tmpdir(), 'cascade-ops-'));
-  const config = configFromYaml(
-    `
-listen: { host: 127.0.0.1, port: 0 }
-data_dir: ${JSON.stringify(dir)}
-default_domain: example.wiki
-admin_token: ${ADMIN_TOKEN}
+  const t = await startTestApp(
+    'ops',
+    `admin_token: ${ADMIN_TOKEN}
 wiki: { enabled: true, port: 0, seed: true }
 events:
   log: { backend: sqlite, path: events.sqlite }
   streams:
-    resource_change: { schema_title: resource_change }
-    mediawiki.revision-create: { schema_title: mediawiki/revision/create }
-    mediawiki.page-delete: { schema_title: mediawiki/page/delete }
-    mediawiki.page-undelete: { schema_title: mediawiki/page/undelete }
-    mediawiki.page-move: { schema_title: mediawiki/page/move }
-    mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
+${MEDIAWIKI_STREAMS_YAML}
 changeprop:
   dependencies:
-    html: [revision, templates]
-    summary: [html]
-    mobile-sections: [html]
+${dependenciesYaml('html', 'summary', 'mobile-sections')}
 domains:
   example.wiki:
     origin: { url: "http://127.0.0.1:1" }
     buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      page-meta: { type: key_value, compression: none }
+${bucketsYaml('html', 'summary', 'mobile-sections', 'page-meta')}
 ${extraYaml}`,
-    '<ops test>',
-    {},
   );
-  const app = await startApp(config, { quiet: true });
-  return {
-    app,
-    wikiUrl: app.wiki!.url,
-    async close() {
-      await app.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { app: t.app, wikiUrl: t.app.wiki!.url, close: () => t.close() };
 }
 
 /** Edits a page of the example wiki through its REST API; returns the new revision id. */

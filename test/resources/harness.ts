@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startApp, type App } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
 import { startWiki, type WikiHandle } from '../../src/wiki/index.ts';
+import { MEDIAWIKI_STREAMS_YAML, RETRY_STREAMS_YAML } from '../helpers/config-yaml.ts';
 
 export interface ResourceHarness {
   app: App;
@@ -83,13 +84,8 @@ wiki: { enabled: false }
 http: { trusted_proxies: [127.0.0.1/32] }
 events:
   streams:
-    resource_change: { schema_title: resource_change }
-    mediawiki.revision-create: { schema_title: mediawiki/revision/create }
-    mediawiki.page-delete: { schema_title: mediawiki/page/delete }
-    mediawiki.page-undelete: { schema_title: mediawiki/page/undelete }
-    mediawiki.page-move: { schema_title: mediawiki/page/move }
-    mediawiki.revision-visibility-change: { schema_title: mediawiki/revision/visibility-change }
-    /^change-prop\\.retry\\..+$/: { schema_title: change-prop/retry }
+${MEDIAWIKI_STREAMS_YAML}
+${RETRY_STREAMS_YAML}
 ${resourcesYaml.replace('$WIKI_URL', wiki.url)}
 domains:
   example.wiki:

@@ -9,7 +9,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -22,6 +21,7 @@ import { deleteStreamsWithPrefix } from '../../src/events/log/jetstream.ts';
 import { NATS_URL, PG_URL, requireBackend, uniqueName } from '../helpers/backends.ts';
 import { corpusPath, projectRoot } from '../helpers/corpus.ts';
 import { valueWithin } from '../helpers/wait.ts';
+import { eachLine, freePort } from '../helpers/net.ts';
 
 const DOMAIN = 'example.wiki';
 /** Exec timeout of the re-render rules in this test: their ack wait is timeout + 5 s. */
@@ -78,18 +78,7 @@ function startProc(name: string, args: string[], urlMsg: string, readyMsg: strin
         resolve(proc);
       }
     };
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (d: string) => {
-        buf += d;
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          onLine(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-      });
-    }
+    for (const stream of [child.stdout!, child.stderr!]) eachLine(stream, onLine);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited with ${code} before it was ready:\n${lines.slice(-30).join('\n')}`));
@@ -103,18 +92,6 @@ async function stopProc(p: Proc, signal: NodeJS.Signals): Promise<void> {
   const t = setTimeout(() => p.child.kill('SIGKILL'), 5000);
   await p.exited;
   clearTimeout(t);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

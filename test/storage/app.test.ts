@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startApp } from '../../src/app.ts';
 import { configFromYaml } from '../../src/config/index.ts';
+import { bucketsYaml } from '../helpers/config-yaml.ts';
 
 test('startApp mounts /{domain}/sys and purges expired rows on storage.purge_interval_seconds', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-storage-app-'));
@@ -21,10 +22,7 @@ domains:
   example.wiki:
     origin: { url: "http://127.0.0.1:9" }
     buckets:
-      html: { type: key_rev_value, compression: brotli, retention: { policy: latest, count: 5, grace_seconds: 86400 } }
-      summary: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      mobile-sections: { type: key_rev_value, compression: gzip, retention: { policy: latest, count: 1, grace_seconds: 3600 } }
-      page-meta: { type: key_value, compression: none }
+${bucketsYaml('html', 'summary', 'mobile-sections', 'page-meta')}
       stash: { type: key_value, compression: gzip, retention: { policy: ttl, ttl_seconds: 1 } }
 `,
     '<test>',

@@ -11,6 +11,7 @@ import { corpusPath } from '../helpers/corpus.ts';
 import { startWiki } from '../../src/wiki/index.ts';
 import { testWiki, type Json } from './helpers.ts';
 import { until as waitUntil } from '../helpers/wait.ts';
+import { freePort } from '../helpers/net.ts';
 
 type AddFormats = (ajv: Ajv) => unknown;
 const addFormats: AddFormats = (ajvFormats as unknown as { default?: AddFormats }).default ?? (ajvFormats as unknown as AddFormats);
@@ -38,16 +39,6 @@ function validatorFor(schemaUri: string): ValidateFunction {
     validators.set(schemaUri, v);
   }
   return v;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 interface Receiver {

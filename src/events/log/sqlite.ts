@@ -681,15 +681,9 @@ export class SqliteEventLog implements EventLog {
     const c = this.cache.get(rid);
     if (c) return c.values.map((v, i) => recordSize(c.ids[i], c.keys?.[i], v));
     const m = this.st.chunkMeta.get(rid)!;
-    const ids = JSON.parse(m.ids) as string[];
-    const keys = m.keys === null ? null : (JSON.parse(m.keys) as (string | null)[]);
+    const { ids, keys } = chunkIdsKeys(m);
     const out: number[] = new Array(m.n);
-    let from = 0;
-    for (let i = 0; i < m.n; i++) {
-      const end = m.ends.readUInt32LE(4 * i);
-      out[i] = end - from + ids[i].length + (keys?.[i]?.length ?? 0);
-      from = end;
-    }
+    forEachRecord(m, (i, from, end) => (out[i] = end - from + ids[i].length + (keys?.[i]?.length ?? 0)));
     return out;
   }
 
@@ -853,16 +847,25 @@ function adjacent(evs: LogEvent[]): Buffer | undefined {
   return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
-function decodeChunk(lo: number, row: ChunkRow): Chunk {
-  const ids = JSON.parse(row.ids) as string[];
-  const keys = row.keys === null ? null : (JSON.parse(row.keys) as (string | null)[]);
-  const values: Buffer[] = new Array(row.n);
+/** A chunk's record ids and keys (null when no record of the chunk has a key). */
+function chunkIdsKeys(row: ChunkMetaRow): { ids: string[]; keys: (string | null)[] | null } {
+  return { ids: JSON.parse(row.ids) as string[], keys: row.keys === null ? null : (JSON.parse(row.keys) as (string | null)[]) };
+}
+
+/** Each record's byte range [from, end) in the chunk's data (`ends`: one u32 LE end offset per record). */
+function forEachRecord(row: ChunkMetaRow, each: (i: number, from: number, end: number) => void): void {
   let from = 0;
   for (let i = 0; i < row.n; i++) {
     const end = row.ends.readUInt32LE(4 * i);
-    values[i] = row.data.subarray(from, end);
+    each(i, from, end);
     from = end;
   }
+}
+
+function decodeChunk(lo: number, row: ChunkRow): Chunk {
+  const { ids, keys } = chunkIdsKeys(row);
+  const values: Buffer[] = new Array(row.n);
+  forEachRecord(row, (i, from, end) => (values[i] = row.data.subarray(from, end)));
   return { rid: row.rid, start: row.rid - lo, n: row.n, ts: row.ts, ids, keys, values, bytes: row.data.length };
 }
 

@@ -350,6 +350,21 @@ function idOf(rev: number, tid: string): string {
 }
 
 /**
+ * Appends to a piece table of `m` pieces the piece `len` bytes long read at `from` of source
+ * `s`, placed at `pos`: merged into the last piece when it continues it. Returns the new count.
+ */
+function appendPiece(src: Int32Array, start: Float64Array, ends: Float64Array, m: number, s: number, from: number, pos: number, len: number): number {
+  if (m > 0 && src[m - 1] === s && start[m - 1] + (ends[m - 1] - (m > 1 ? ends[m - 2] : 0)) === from) {
+    ends[m - 1] += len;
+    return m;
+  }
+  src[m] = s;
+  start[m] = from;
+  ends[m] = pos + len;
+  return m + 1;
+}
+
+/**
  * Applies several deltas in a row without materialising the intermediate bodies: the document
  * is kept as a piece table over the snapshot and the deltas' literal bytes, and only the final
  * body is copied out. Costs O(ops · log pieces) per step instead of O(body size).
@@ -393,13 +408,7 @@ export function applyChain(snapshot: Buffer, deltas: readonly ParsedDelta[]): Bu
         nEnds = e2;
       }
       if (kind === 0) {
-        if (m > 0 && nSrc[m - 1] === bi && nStart[m - 1] + (nEnds[m - 1] - (m > 1 ? nEnds[m - 2] : 0)) === a) nEnds[m - 1] += len;
-        else {
-          nSrc[m] = bi;
-          nStart[m] = a;
-          nEnds[m] = pos + len;
-          m++;
-        }
+        m = appendPiece(nSrc, nStart, nEnds, m, bi, a, pos, len);
         pos += len;
         continue;
       }
@@ -418,13 +427,7 @@ export function applyChain(snapshot: Buffer, deltas: readonly ParsedDelta[]): Bu
         const take = Math.min(left, ends[j] - at);
         const s = src[j];
         const from = start[j] + (at - pStart);
-        if (m > 0 && nSrc[m - 1] === s && nStart[m - 1] + (nEnds[m - 1] - (m > 1 ? nEnds[m - 2] : 0)) === from) nEnds[m - 1] += take;
-        else {
-          nSrc[m] = s;
-          nStart[m] = from;
-          nEnds[m] = pos + take;
-          m++;
-        }
+        m = appendPiece(nSrc, nStart, nEnds, m, s, from, pos, take);
         pos += take;
         at += take;
         left -= take;
