@@ -68,7 +68,10 @@ const BODY_MAX = 8 * 1024 * 1024;
 
 export class HttpExecutor {
   private readonly agent: Agent;
+  /** The base URI's origin (parsed once: relative templates are checked against it per request). */
+  private readonly baseOrigin: string | undefined;
   constructor(private readonly opts: HttpExecutorOptions) {
+    this.baseOrigin = opts.baseUri ? new URL(opts.baseUri).origin : undefined;
     // Keep-alive pool; pipelining off unless configured (servers behind us may not support it).
     this.agent = new Agent({ connections: opts.connections ?? 128, pipelining: opts.pipelining ?? 1, keepAliveTimeout: 30_000 });
   }
@@ -86,7 +89,7 @@ export class HttpExecutor {
     if (!this.opts.allowed.allows(u)) throw new CascadeError(ChangepropErrors.hostNotAllowed, `host ${u.host} is not in changeprop.allowed_hosts`);
     // Where the rule's template may lead (uri.ts): a relative one to Cascade only, one with a
     // variable host to a configured domain or origin only.
-    if (req.target === 'relative' && (!this.opts.baseUri || u.origin !== new URL(this.opts.baseUri).origin)) {
+    if (req.target === 'relative' && (this.baseOrigin === undefined || u.origin !== this.baseOrigin)) {
       throw new CascadeError(ChangepropErrors.hostNotAllowed, `a relative exec URI must stay on Cascade (${this.opts.baseUri ?? 'no base_uri'}), not ${u.origin}`);
     }
     if (req.target === 'fixed' && req.origin && !hasOrigin(u, req.origin)) {
@@ -169,7 +172,7 @@ export class HttpExecutor {
         return res.headers;
       },
     };
-    if (res.timedOut) out.error = res.body.toString('utf8');
+    if (res.error !== undefined) out.error = res.error;
     if ((readBody && res.status < 400) || res.status >= 400) {
       const text = res.body.subarray(0, res.status >= 400 ? EXCERPT : BODY_MAX).toString('utf8');
       try {
