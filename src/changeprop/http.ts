@@ -113,8 +113,8 @@ export class HttpExecutor {
   async send(req: ExpandedRequest, extraHeaders: Record<string, string>, timeoutMs: number, o: { readBody?: boolean } = {}): Promise<ExecResponse> {
     const url = this.target(req);
     const headers: Record<string, string> = { 'user-agent': this.opts.userAgent };
-    for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
-    for (const [k, v] of Object.entries(extraHeaders)) if (v) headers[k] = v;
+    for (const k in req.headers) headers[k.toLowerCase()] = req.headers[k];
+    for (const k in extraHeaders) if (extraHeaders[k]) headers[k] = extraHeaders[k];
     let body: string | undefined;
     if (req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
       if (typeof req.body === 'string') body = req.body;
