@@ -146,6 +146,8 @@ class RuleRunner {
   readonly emitterId: string;
   private readonly maxDelay: number;
   private readonly retryDelay: BackoffStrategy;
+  /** The lag histogram's label values (one array for every observation). */
+  private readonly lagLabels: readonly string[];
 
   /** Executions holding a concurrency slot now (metrics). */
   get inFlightCount(): number {
@@ -175,6 +177,7 @@ class RuleRunner {
     this.retryTopic = retryTopic(e.datacenter, e.retryStream, rule.name);
     this.dlqTopic = dlqTopic(e.datacenter, e.dlqStream, rule.name);
     this.emitterId = `change-prop#${rule.name}`;
+    this.lagLabels = [rule.name];
     this.maxDelay = rule.retryMaxDelay ?? e.retryMaxDelayMs;
     this.retryDelay = backoff({ kind: 'exponential', initialMs: rule.retryDelay, factor: rule.retryFactor, jitter: rule.retryJitter, maxMs: this.maxDelay });
   }
@@ -213,10 +216,19 @@ class RuleRunner {
 
   private track<T>(p: Promise<T>): void {
     this.active++;
-    void p.finally(() => {
-      this.active--;
-      if (this.active === 0) for (const r of this.idle.splice(0)) r();
-    });
+    void p.finally(() => this.untrack());
+  }
+
+  private untrack(): void {
+    this.active--;
+    if (this.active === 0) for (const r of this.idle.splice(0)) r();
+  }
+
+  /** A main-stream record is done (acked or left for redelivery): its slot and tracking end. */
+  private doneMain(id: string): void {
+    this.inFlight.delete(id);
+    this.slots.release();
+    this.untrack();
   }
 
   /** The main and retry consumers run the same loop; they differ in batch size, gate and handling. */
@@ -262,14 +274,17 @@ class RuleRunner {
       }
       this.inFlight.add(id);
       await this.slots.acquire();
-      this.track(
-        this.handle(rec, parsed, route, refusal)
-          .then(() => acker.add(rec))
-          .catch((err) => this.e.logger('changeprop event failed (left unacked for redelivery)', { rule: this.rule.name, offset: rec.offset, error: String(err) }))
-          .finally(() => {
-            this.inFlight.delete(id);
-            this.slots.release();
-          }),
+      // One settlement per event (the hot path): ack or log, then free the slot.
+      this.active++;
+      this.handle(rec, parsed, route, refusal).then(
+        () => {
+          acker.add(rec);
+          this.doneMain(id);
+        },
+        (err: unknown) => {
+          this.e.logger('changeprop event failed (left unacked for redelivery)', { rule: this.rule.name, offset: rec.offset, error: String(err) });
+          this.doneMain(id);
+        },
       );
     }
   }
@@ -440,7 +455,7 @@ class RuleRunner {
    * Executes (ordered per key when order_by is set) and records the outcome durably.
    * `retriesLeft`: retries still allowed after this attempt.
    */
-  private async run(route: RouteResult, msg: EventLike, raw: string, retriesLeft: number, chain: string): Promise<void> {
+  private run(route: RouteResult, msg: EventLike, raw: string, retriesLeft: number, chain: string): Promise<void> {
     const key = this.rule.orderBy ? String(this.rule.orderBy(route.scope)) : undefined;
     if (key === undefined) return this.runOnce(route, msg, raw, retriesLeft, chain);
     const prev = this.keyChains.get(key) ?? Promise.resolve();
@@ -488,7 +503,7 @@ class RuleRunner {
       case 'success': {
         this.stats.succeeded++;
         const dt = Date.parse(String(msg.meta?.dt ?? ''));
-        if (!Number.isNaN(dt)) propagationLag.observe([this.rule.name], Math.max(0, this.e.clock.now() - dt) / 1000);
+        if (!Number.isNaN(dt)) propagationLag.observe(this.lagLabels, Math.max(0, this.e.clock.now() - dt) / 1000);
         return;
       }
       case 'ignored':
@@ -691,9 +706,11 @@ function rootSignature(msg: EventLike): { key: string; dt: number } | undefined 
  * already in the chain, or a chain too long, is a loop.
  */
 export function triggeredBy(msg: EventLike, topic: string): { value: string; loop: boolean } {
-  const prev = typeof msg.triggered_by === 'string' && msg.triggered_by ? msg.triggered_by.split(',').map((s) => s.trim()).filter(Boolean) : [];
   const stream = str(msg.meta?.stream) ?? topic;
   const step = `${stream}:${str(msg.meta?.uri) ?? ''}`;
+  // Most events start a chain.
+  if (typeof msg.triggered_by !== 'string' || !msg.triggered_by) return { value: step, loop: false };
+  const prev = msg.triggered_by.split(',').map((s) => s.trim()).filter(Boolean);
   const loop = prev.includes(step) || prev.length >= MAX_CHAIN;
   return { value: [...prev, step].join(','), loop };
 }

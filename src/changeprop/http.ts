@@ -69,7 +69,10 @@ const BODY_MAX = 8 * 1024 * 1024;
 
 export class HttpExecutor {
   private readonly agent: Agent;
+  /** The base URI's origin (parsed once: relative templates are checked against it per request). */
+  private readonly baseOrigin: string | undefined;
   constructor(private readonly opts: HttpExecutorOptions) {
+    this.baseOrigin = opts.baseUri ? new URL(opts.baseUri).origin : undefined;
     // Keep-alive pool; pipelining off unless configured (servers behind us may not support it).
     this.agent = new Agent({ connections: opts.connections ?? CHANGEPROP_DEFAULTS.http_connections, pipelining: opts.pipelining ?? CHANGEPROP_DEFAULTS.http_pipelining, keepAliveTimeout: 30_000 });
   }
@@ -87,7 +90,7 @@ export class HttpExecutor {
     if (!this.opts.allowed.allows(u)) throw new CascadeError(ChangepropErrors.hostNotAllowed, `host ${u.host} is not in changeprop.allowed_hosts`);
     // Where the rule's template may lead (uri.ts): a relative one to Cascade only, one with a
     // variable host to a configured domain or origin only.
-    if (req.target === 'relative' && (!this.opts.baseUri || u.origin !== new URL(this.opts.baseUri).origin)) {
+    if (req.target === 'relative' && (this.baseOrigin === undefined || u.origin !== this.baseOrigin)) {
       throw new CascadeError(ChangepropErrors.hostNotAllowed, `a relative exec URI must stay on Cascade (${this.opts.baseUri ?? 'no base_uri'}), not ${u.origin}`);
     }
     if (req.target === 'fixed' && req.origin && !hasOrigin(u, req.origin)) {
@@ -111,8 +114,8 @@ export class HttpExecutor {
   async send(req: ExpandedRequest, extraHeaders: Record<string, string>, timeoutMs: number, o: { readBody?: boolean } = {}): Promise<ExecResponse> {
     const url = this.target(req);
     const headers: Record<string, string> = { 'user-agent': this.opts.userAgent };
-    for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
-    for (const [k, v] of Object.entries(extraHeaders)) if (v) headers[k] = v;
+    for (const k in req.headers) headers[k.toLowerCase()] = req.headers[k];
+    for (const k in extraHeaders) if (extraHeaders[k]) headers[k] = extraHeaders[k];
     let body: string | undefined;
     if (req.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
       if (typeof req.body === 'string') body = req.body;
@@ -170,7 +173,7 @@ export class HttpExecutor {
         return res.headers;
       },
     };
-    if (res.timedOut) out.error = res.body.toString('utf8');
+    if (res.error !== undefined) out.error = res.error;
     if ((readBody && res.status < 400) || res.status >= 400) {
       const text = res.body.subarray(0, res.status >= 400 ? EXCERPT : BODY_MAX).toString('utf8');
       try {

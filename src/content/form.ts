@@ -1,12 +1,12 @@
 // Request bodies of the content API's forms (transform, save): urlencoded, JSON or multipart,
 // into a prototype-free object of strings.
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from '../router/http-types.ts';
 import { CascadeError, Errors } from '../errors/index.ts';
 import { readBody } from '../router/server.ts';
 import { ContentErrors } from './errors.ts';
 
 /** The form fields of a request body (at most `limit` bytes). */
-export async function readForm(req: IncomingMessage, limit: number): Promise<Record<string, string>> {
+export async function readForm(req: HttpRequest, limit: number): Promise<Record<string, string>> {
     const ct = String(req.headers['content-type'] ?? '');
     const body = await readBody(req, limit);
     if (ct.startsWith('application/x-www-form-urlencoded') || ct === '') {
@@ -26,7 +26,7 @@ export async function readForm(req: IncomingMessage, limit: number): Promise<Rec
   }
 
 /** A JSON object body of at most 64 KiB (an empty body is `{}`); anything else is a 400. */
-export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJsonObject(req: HttpRequest): Promise<Record<string, unknown>> {
   const b = await readBody(req, 65536);
   if (b.length === 0) return {};
   try {

@@ -1,7 +1,7 @@
 // One error registry for the whole platform (in the style of fastify's error codes):
 // every error is declared once with a stable code, an HTTP status and a title, and
 // renders as RFC 9457 `application/problem+json`.
-import type { ServerResponse } from 'node:http';
+import type { ResponseWriter } from '../router/http-types.ts';
 
 export interface ErrorDefinition {
   /** Stable, documented code, e.g. `CASCADE_STORAGE_UNKNOWN_BUCKET`. */
@@ -95,7 +95,7 @@ export function toCascadeError(e: unknown): CascadeError {
 }
 
 /** Writes a problem+json response. Safe to call once headers are not yet sent. */
-export function sendProblem(res: ServerResponse, err: unknown, instance?: string): void {
+export function sendProblem(res: ResponseWriter, err: unknown, instance?: string): void {
   const ce = toCascadeError(err);
   const body = JSON.stringify(ce.toProblem(instance));
   if (res.headersSent) {

@@ -3,7 +3,7 @@
 // costs no parsing), then per stream named in the batch. Cascade's internal streams are never
 // open to HTTP unless a rule says `internal: true`; Cascade's own producer (IntakeProducer)
 // does not go through here at all.
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from '../router/http-types.ts';
 import { createHash } from 'node:crypto';
 import { cidrMatcher, parseCidr } from '../router/cidr.ts';
 import { hasForwarding, plainIp } from '../router/proxy.ts';
@@ -104,7 +104,7 @@ export class ProducerAuthorizer {
   }
 
   /** Who is calling: the client address (see `producerAddress`) and the bearer token's standing. */
-  identify(req: IncomingMessage, clientIp: string): ProducerCaller {
+  identify(req: HttpRequest, clientIp: string): ProducerCaller {
     const address = producerAddress(req, clientIp);
     const auth = req.headers.authorization;
     let token: ProducerCaller['token'] = 'none';
@@ -193,7 +193,7 @@ function resolveToken(t: ProducerToken, where: string, env: NodeJS.ProcessEnv): 
  * headers. Then a proxy nobody declared trusted sent it for someone else (nginx on loopback in
  * front of Cascade), so the real client is unknown and only a token can admit it.
  */
-export function producerAddress(req: IncomingMessage, clientIp: string): string | undefined {
+export function producerAddress(req: HttpRequest, clientIp: string): string | undefined {
   if (plainIp(clientIp) === plainIp(req.socket.remoteAddress ?? '') && hasForwarding(req.headers)) return undefined;
   return clientIp || undefined;
 }

@@ -1,11 +1,11 @@
 // A small path router: segment trie with `{name}` (one segment) and `{+name}` (the rest of
 // the path) parameters. Literal segments win over parameters. Kept tiny because it sits on
 // the hot path of every request.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from './http-types.ts';
 
 export interface RequestContext {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: HttpRequest;
+  res: HttpResponse;
   method: string;
   /** The raw path (percent-encoded, as received). */
   path: string;

@@ -5,6 +5,7 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { CascadeError, Errors, sendProblem, toCascadeError } from '../errors/index.ts';
 import { Router, type RequestContext } from './router.ts';
+import type { HttpRequest, HttpResponse, ResponseWriter } from './http-types.ts';
 import { isLoopbackIp } from './cidr.ts';
 import { answerClientErrors } from './client-error.ts';
 import { boundFields, type Logger } from '../util/logger.ts';
@@ -47,7 +48,7 @@ export const DEFAULT_HEADERS: readonly (readonly [string, string])[] = [
  * when the head is written (explicitly or by `end()`), not set one by one per request, so a
  * handler with a precomputed header set (see `precomputeHeaders`) pays for none of them.
  */
-export class CascadeResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+export class CascadeResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> implements HttpResponse {
   requestId = '';
   /** The default headers are still to be added by writeHead. */
   defaultsPending = true;
@@ -64,6 +65,11 @@ export class CascadeResponse<Request extends IncomingMessage = IncomingMessage> 
     }
     return super.writeHead(statusCode, reason, headers);
   }
+}
+
+/** A response of Cascade's server (a CascadeResponse or an in-process one), not a plain ServerResponse. */
+function isCascadeResponse(res: ResponseWriter): res is HttpResponse {
+  return typeof (res as Partial<HttpResponse>).defaultsPending === 'boolean';
 }
 
 /**
@@ -86,8 +92,8 @@ export function precomputeHeaders(headers: readonly (readonly [string, string | 
  * Writes a head built by `precomputeHeaders` (the hot path: no per-header calls). The array
  * is shared between requests; it is only touched synchronously, right before writeHead reads it.
  */
-export function writePrecomputed(res: ServerResponse, status: number, head: string[]): void {
-  if (res instanceof CascadeResponse) {
+export function writePrecomputed(res: ResponseWriter, status: number, head: string[]): void {
+  if (isCascadeResponse(res)) {
     head[head.length - 1] = res.requestId;
     res.defaultsPending = false;
     res.writeHead(status, head);
@@ -107,7 +113,7 @@ function isLoopbackPeer(peer: string): boolean {
 }
 
 /** Whether the request carries the admin token in `x-cascade-internal` (compared in constant time). */
-export function hasInternalToken(req: IncomingMessage, token: string | undefined): boolean {
+export function hasInternalToken(req: HttpRequest, token: string | undefined): boolean {
   if (!token) return false;
   const given = req.headers['x-cascade-internal'];
   if (typeof given !== 'string' || given.length !== token.length) return false;
@@ -118,7 +124,7 @@ export function hasInternalToken(req: IncomingMessage, token: string | undefined
  * Whether a request comes from inside the trust boundary: the admin token, or a loopback
  * client (resolved through trusted proxies) with no forwarding header from an untrusted hop.
  */
-export function isInternalCaller(req: IncomingMessage, opts: Pick<HttpServerOptions, 'internalToken' | 'loopbackIsInternal' | 'trustedProxies' | 'forwardedHeaders'>): boolean {
+export function isInternalCaller(req: HttpRequest, opts: Pick<HttpServerOptions, 'internalToken' | 'loopbackIsInternal' | 'trustedProxies' | 'forwardedHeaders'>): boolean {
   if (hasInternalToken(req, opts.internalToken)) return true;
   return new ClientResolver(opts).resolve(req.socket.remoteAddress, req.headers).loopback;
 }
@@ -131,8 +137,8 @@ class Context implements RequestContext {
   route = 'unmatched';
   private parsedQuery: URLSearchParams | undefined = undefined;
   constructor(
-    readonly req: IncomingMessage,
-    readonly res: CascadeResponse,
+    readonly req: HttpRequest,
+    readonly res: HttpResponse,
     readonly method: string,
     readonly path: string,
     private readonly rawQuery: string,
@@ -154,7 +160,7 @@ export interface CascadeServer extends Server {
    * Runs a request built in this process (src/router/inprocess.ts) through the same handler,
    * hooks and metrics as one from a socket; it counts as internal, from loopback.
    */
-  dispatch(req: IncomingMessage, res: CascadeResponse): void;
+  dispatch(req: HttpRequest, res: HttpResponse): void;
 }
 
 export function createHttpServer(opts: HttpServerOptions): CascadeServer {
@@ -183,7 +189,7 @@ export function createHttpServer(opts: HttpServerOptions): CascadeServer {
   };
   // Synchronous: handlers that answer from memory return nothing and cost no promise.
   // `inside`: dispatched from this process (inprocess.ts), internal by construction.
-  const handle = (req: IncomingMessage, res: CascadeResponse, inside?: boolean): void => {
+  const handle = (req: HttpRequest, res: HttpResponse, inside?: boolean): void => {
     const started = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -248,11 +254,11 @@ export function createHttpServer(opts: HttpServerOptions): CascadeServer {
   };
   const server = createServer({ keepAliveTimeout: 65_000, ServerResponse: CascadeResponse }, (req, res) => handle(req, res as CascadeResponse));
   answerClientErrors(server);
-  return Object.assign(server, { dispatch: (req: IncomingMessage, res: CascadeResponse) => handle(req, res, true) });
+  return Object.assign(server, { dispatch: (req: HttpRequest, res: HttpResponse) => handle(req, res, true) });
 }
 
 /** Reads a request body up to `limit` bytes; 413 beyond it. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(req: HttpRequest, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
@@ -260,7 +266,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of { [Symbol.asyncIterator]: () => req[Symbol.asyncIterator]() }) {
     size += chunk.length;
     if (size > limit) {
       req.resume();
@@ -272,7 +278,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
 }
 
 /** Sends a JSON response. */
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers?: Record<string, string>): void {
+export function sendJson(res: ResponseWriter, status: number, value: unknown, headers?: Record<string, string>): void {
   const body = JSON.stringify(value);
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');

@@ -1,6 +1,6 @@
 // The store's internal HTTP API, RESTBase style, under /{domain}/sys/…. Only callers inside
 // the trust boundary may use it; everyone else gets 403, as RESTBase answered for /sys.
-import type { ServerResponse } from 'node:http';
+import type { ResponseWriter } from '../router/http-types.ts';
 import { CascadeError, Errors } from '../errors/index.ts';
 import type { Router, RequestContext } from '../router/router.ts';
 import { readBody, sendJson } from '../router/server.ts';
@@ -131,7 +131,7 @@ export function acceptsEncoding(header: string | undefined, coding: string): boo
 
 function sendRecord(ctx: RequestContext, rec: StoredRecord | undefined): void {
   if (!rec) throw new CascadeError(Errors.notFound, 'not found');
-  const res: ServerResponse = ctx.res;
+  const res: ResponseWriter = ctx.res;
   for (const [k, v] of Object.entries(rec.headers)) if (!NOT_STORED.has(k)) res.setHeader(k, v);
   if (rec.contentType) res.setHeader('content-type', rec.contentType);
   res.setHeader('etag', etag(rec.rev, rec.tid));

@@ -1,6 +1,6 @@
 // The example wiki's HTTP surface: a subset of MediaWiki's REST API (`/w/rest.php/v1/…`) and
 // action API (`/w/api.php`), in MediaWiki's response shapes, plus test hooks when enabled.
-import type { ServerResponse } from 'node:http';
+import type { ResponseWriter } from '../router/http-types.ts';
 import { CascadeError, isCascadeError } from '../errors/index.ts';
 import { Router, type RequestContext } from '../router/router.ts';
 import { mediaLinks } from './media.ts';
@@ -28,7 +28,7 @@ export interface WikiHttpOptions {
 }
 
 /** MediaWiki REST error body: `{errorKey, messageTranslations, httpCode, httpReason}`. */
-function sendRestError(res: ServerResponse, e: unknown, log?: WikiHttpOptions['logger']): void {
+function sendRestError(res: ResponseWriter, e: unknown, log?: WikiHttpOptions['logger']): void {
   let status = 500;
   let key = 'rest-internal-error';
   let message = 'Internal error';
