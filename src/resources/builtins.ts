@@ -6,7 +6,9 @@
 //
 // What a built-in's declaration decides: its bucket (`storage`), what re-renders it
 // (`depends_on`, which gives the change-propagation rules; the default config declares the
-// graph html ← revision, templates; summary, mobile-sections, mobile-html ← html), and its entry in the OpenAPI spec
+// graph html ← revision, templates; summary, mobile-sections, mobile-html ← html). What
+// re-renders a built-in is never assumed: left undeclared, it is the old key's
+// (`changeprop.dependencies`, checked and reported where it is written) or nothing., and its entry in the OpenAPI spec
 // and docs portal (`summary`, `stability`, `tag`). What it cannot change, because the code
 // that produces it fixes it: its path, its request, its content type and its filters; a
 // declaration that tries is a config error naming the setting (src/resources/declare.ts).
@@ -80,6 +82,9 @@ export const BUILTIN_DEFAULTS: Record<string, BuiltinDefault> = {
 /** Built-in names (their producers are in src/content). */
 export const BUILTINS = Object.keys(BUILTIN_DEFAULTS);
 
+/** The built-ins with an endpoint of their own and a bucket: what a built-in may depend on. */
+export const RENDERED_BUILTINS = BUILTINS.filter((n) => BUILTIN_DEFAULTS[n]!.path !== undefined && BUILTIN_DEFAULTS[n]!.storage !== undefined);
+
 /**
  * The built-ins derived from the stored html and keyed by its render id: a stored derivation
  * of an older html is never served, so they may refresh `hot` or `lazy` like a declared
@@ -106,8 +111,6 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function withBuiltinDeclarations(raw: unknown): void {
   if (!isObject(raw)) return;
   if (raw.resources === undefined) raw.resources = {};
-  const cp = raw.changeprop;
-  const old = isObject(cp) && isObject(cp.dependencies) ? cp.dependencies : undefined;
   const fill = (resources: unknown, addMissing: boolean) => {
     if (!isObject(resources)) return; // the schema reports it
     for (const [name, def] of Object.entries(BUILTIN_DEFAULTS)) {
@@ -118,9 +121,7 @@ export function withBuiltinDeclarations(raw: unknown): void {
       d.kind ??= 'builtin';
       if (d.kind !== 'builtin') continue; // declare.ts names the mistake
       for (const [k, v] of Object.entries(def)) if (d[k] === undefined) d[k] = structuredClone(v);
-      // What re-renders a built-in is never assumed: undeclared, it is the old key's
-      // (changeprop.dependencies) or nothing, as before declarations existed.
-      if (d.depends_on === undefined && Array.isArray(old?.[name])) d.depends_on = structuredClone(old[name]);
+
     }
   };
   fill(raw.resources, true);

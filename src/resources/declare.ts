@@ -7,7 +7,7 @@ import type { CascadeConfig } from '../config/schema.ts';
 import { compileValueTemplate, type Expander } from '../changeprop/template.ts';
 import { compileUriTemplate, type UriTemplate } from '../changeprop/uri.ts';
 import type { ResourceDeclaration } from './config.ts';
-import { BUILTIN_DEFAULTS, BUILTINS, DERIVED_BUILTINS, IMPLICIT_BUCKETS } from './builtins.ts';
+import { BUILTIN_DEFAULTS, BUILTINS, DERIVED_BUILTINS, IMPLICIT_BUCKETS, RENDERED_BUILTINS } from './builtins.ts';
 
 export { BUILTINS } from './builtins.ts';
 
@@ -178,7 +178,7 @@ function checkBuiltin(name: string, decl: ResourceDeclaration, path: string | un
     bad(['refresh'], `${code}: it re-renders on every change (refresh: eager); hot and lazy are for ${DERIVED_BUILTINS.join(', ')} and declared stored resources`);
   }
   decl.depends_on.forEach((d, i) => {
-    if (!CHANGE_SOURCES.includes(d) && !BUILTINS.includes(d)) bad(['depends_on', i], `the built-in '${name}' can depend on ${[...CHANGE_SOURCES, ...BUILTINS].join(', ')} only, not '${d}'`);
+    if (!CHANGE_SOURCES.includes(d) && !RENDERED_BUILTINS.includes(d)) bad(['depends_on', i], `the built-in '${name}' can depend on ${[...CHANGE_SOURCES, ...RENDERED_BUILTINS].join(', ')} only, not '${d}'`);
     else if (d === name) bad(['depends_on', i], `'${name}' depends on itself`);
   });
 }
