@@ -8,7 +8,7 @@ import type { ConfigProblem } from '../config/index.ts';
 import type { EventProducer } from '../events/log/types.ts';
 import { ContentErrors } from '../content/errors.ts';
 import { checkStatus } from '../content/origin.ts';
-import type { ContentRoutes, Endpoint, EndpointParam } from '../content/routes.ts';
+import { P, parseRevision, type ContentRoutes, type Endpoint, type EndpointParam } from '../content/routes.ts';
 import type { ContentService } from '../content/service.ts';
 import type { RequestContext, Router } from '../router/router.ts';
 import { sendJson } from '../router/server.ts';
@@ -45,6 +45,8 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
       if (r.decl.kind === 'builtin' || seen.has(r.decl.path!)) continue;
       seen.add(r.decl.path!);
       endpoints.push(endpointOf(r, runtime, routes));
+      // A stored resource with revisions answers per revision too (RESTBase's `/{revision}`).
+      if (r.decl.kind === 'stored' && r.decl.storage.type === 'key_rev_value') endpoints.push(endpointOf(r, runtime, routes, true));
     }
   }
   for (const ep of endpoints) {
@@ -100,16 +102,16 @@ function paramsOf(r: Resource): EndpointParam[] {
   return out;
 }
 
-function endpointOf(r: Resource, runtime: ResourceRuntime, routes: ContentRoutes): Endpoint {
+function endpointOf(r: Resource, runtime: ResourceRuntime, routes: ContentRoutes, byRevision = false): Endpoint {
   const kindNote = r.decl.kind === 'stored' ? `stored; refresh: ${r.decl.refresh}${r.decl.depends_on.length ? `; depends on ${r.decl.depends_on.join(', ')}` : ''}` : 'proxied';
   return {
     method: 'GET',
-    path: r.decl.path!,
+    path: byRevision ? `${r.decl.path!}/{revision}` : r.decl.path!,
     family: r.name,
     stability: r.decl.stability,
     tag: r.decl.tag,
-    summary: `${r.decl.summary || r.name} (${kindNote})`,
-    params: paramsOf(r),
+    summary: byRevision ? `${r.decl.summary || r.name}, of one revision (the latest, or an older one stored)` : `${r.decl.summary || r.name} (${kindNote})`,
+    params: byRevision ? [...paramsOf(r), P.revision] : paramsOf(r),
     produces: r.decl.content_type ?? 'application/json',
     handler: async (ctx, domain) => {
       const res = runtime.resource(domain, r.name);
@@ -123,7 +125,9 @@ function endpointOf(r: Resource, runtime: ResourceRuntime, routes: ContentRoutes
       }
       if (res.decl.kind === 'stored') {
         const tb = ctx.req.headers['x-triggered-by'];
-        const served = await runtime.read(res, domain, key!, { requestId: ctx.requestId, ...(typeof tb === 'string' ? { triggeredBy: tb } : {}) });
+        const o = { requestId: ctx.requestId, ...(typeof tb === 'string' ? { triggeredBy: tb } : {}) };
+        const rev = ctx.params.revision;
+        const served = rev === undefined ? await runtime.read(res, domain, key!, o) : await runtime.readRevision(res, domain, key!, parseRevision(rev), o);
         for (const [h, v] of Object.entries(res.decl.headers)) ctx.res.setHeader(h, v);
         return routes.send(ctx, served, res.name);
       }

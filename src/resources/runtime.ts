@@ -20,6 +20,7 @@ import type { DerivedKind } from '../content/types.ts';
 import type { Title } from '../titles/index.ts';
 import type { StoredRecord } from '../storage/types.ts';
 import { compareTids, isTid, newTid } from '../util/tid.ts';
+import { ResourceErrors } from './errors.ts';
 import { MARKS_BUCKET, type Resource, type RuntimeSections } from './declare.ts';
 import { ReadHeat } from './heat.ts';
 import { SHAPES } from './shapes.ts';
@@ -183,6 +184,25 @@ export class ResourceRuntime {
       if (rec && ce !== undefined && ce.status >= 500) return { entry: this.entry(r, domain, rec), outcome: 'stale', stale: 'origin-error' };
       throw e;
     }
+  }
+
+  /**
+   * One revision of a stored resource (`{path}/{revision}`): the latest goes through `read`
+   * (fresh by the marks); an older one is served when a render of it is stored. A backend
+   * request names no revision, so only the latest can be rendered.
+   */
+  async readRevision(r: Resource, domain: string, key: string, rev: number, o: ReadContext = {}): Promise<Served> {
+    const meta = r.decl.access_check ? await this.svc.meta(domain, key, o.requestId) : undefined;
+    assertReadable(meta, key, rev);
+    // The latest revision known: the access state's, or a newer one a change named in the mark.
+    const latestKnown = Math.max(meta?.latestRev ?? 0, (await this.mark(r, domain, key))?.rev ?? 0);
+    if (rev < latestKnown) {
+      const rec = await this.svc.store.getRev(domain, r.name, key, rev);
+      if (rec && rec.headers['x-cascade-decl'] === declHash(r)) return { entry: this.entry(r, domain, rec), outcome: 'hit' };
+    }
+    const latest = await this.read(r, domain, key, o);
+    if (latest.entry.rev === rev) return latest;
+    throw new CascadeError(ResourceErrors.revisionNotStored, `${r.name} of ${key} is not stored for revision ${rev} (latest: ${latest.entry.rev}); a declared resource renders the latest revision only`);
   }
 
   private entry(r: Resource, domain: string, rec: StoredRecord): ServedEntry {

@@ -2,7 +2,7 @@
 // the page history proxied, the OpenAPI spec, and the stale mark honoured on the hit path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { until } from '../changeprop/helpers.ts';
+import { until, valueWithin } from '../helpers/wait.ts';
 import { CascadeError } from '../../src/errors/index.ts';
 import { ContentErrors } from '../../src/content/errors.ts';
 import { SEED_PAGES } from '../../src/wiki/index.ts';
@@ -222,6 +222,34 @@ test('declared resources on the example wiki', async (t) => {
     assert.equal(spec.paths['/page/summary/{title}']!.get['x-stability'], 'experimental');
     assert.match(spec.paths['/page/summary/{title}']!.get.summary, /^Short summary of a page \(stored; re-rendered when html changes\)$/);
     assert.match(spec.paths['/page/html/{title}']!.get.summary, /^Get the latest HTML of a page/);
+  });
+
+  await t.test('a stored resource answers per revision: the latest, an older stored one, 404 otherwise', async () => {
+    const r1 = h.edit('Rev Brook', 'First. [[File:One.jpg]]');
+    const first = await valueWithin(async () => {
+      const res = await h.fetch(`/example.wiki/v1/page/media-list/Rev_Brook/${r1}`);
+      return res.status === 200 ? res : undefined;
+    }, 10_000, 'revision one served');
+    assert.match(first.headers.get('etag')!, new RegExp(`^"${r1}/`));
+    const r2 = h.edit('Rev Brook', 'Second. [[File:Two.jpg]]');
+    const second = await valueWithin(async () => {
+      const res = await h.fetch(`/api/rest_v1/page/media-list/Rev_Brook/${r2}`, { headers: { host: 'example.wiki' } });
+      return res.status === 200 ? ((await res.json()) as Files) : undefined;
+    }, 20_000, 'revision two served');
+    assert.ok(second.files.some((f) => f.title === 'File:Two.jpg'));
+    const oldRes = await h.fetch(`/example.wiki/v1/page/media-list/Rev_Brook/${r1}`);
+    const oldText = await oldRes.text();
+    assert.equal(oldRes.status, 200, oldText);
+    const old = JSON.parse(oldText) as Files;
+    assert.ok(old.files.some((f) => f.title === 'File:One.jpg'), 'the older render, as stored');
+    const none = await h.fetch(`/example.wiki/v1/page/media-list/Rev_Brook/${r2 + 1000}`);
+    assert.equal(none.status, 404);
+    assert.match(none.headers.get('content-type')!, /problem\+json/);
+    assert.equal(((await none.json()) as { code?: string }).code, 'CASCADE_RESOURCE_REVISION_NOT_STORED');
+    assert.equal((await h.fetch('/example.wiki/v1/page/media-list/Rev_Brook/abc')).status, 400);
+    const moved = await h.fetch('/example.wiki/v1/page/media-list/rev_Brook/1', { redirect: 'manual' });
+    assert.equal(moved.status, 301, await moved.text());
+    assert.equal(moved.headers.get('location'), '/example.wiki/v1/page/media-list/Rev_Brook/1');
   });
 
   await t.test('built-ins derived from the html refresh lazy and hot, by their declarations', async () => {
