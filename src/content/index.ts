@@ -94,7 +94,7 @@ export function mountContent(router: Router, deps: ContentDeps): MountedContent 
   return {
     service,
     routes,
-    scope: contentScope(deps.config.content.rate_limit.classes),
+    scope: contentScope(deps.config.content.rate_limit.classes, declared.rateClassOf),
     resources: declared.runtime,
     onResponse: observeRequest,
     close: async () => {
@@ -111,12 +111,13 @@ const CONTENT_PATH = /^\/(api\/rest_v1\/|_swagger\/|[^/]+\/v1\/)/;
  * Content's request policy: its routes count in its read/render/write classes; /sys/content/
  * is for internal callers only.
  */
-export function contentScope(classes: Record<'read' | 'render' | 'write', { rate: number; burst: number }>): CapabilityScope {
+export function contentScope(classes: Record<'read' | 'render' | 'write', { rate: number; burst: number }>, pinned?: (path: string) => string | undefined): CapabilityScope {
   return {
     name: 'content',
     owns: (ctx) => CONTENT_PATH.test(ctx.path) || SYS_CONTENT.test(ctx.path),
     rateClasses: classes,
-    rateClassOf,
+    // A declared resource may pin its class (rate_class); the others count by method.
+    rateClassOf: pinned ? (ctx) => (ctx.method === 'GET' || ctx.method === 'HEAD' ? pinned(ctx.path) : undefined) ?? rateClassOf(ctx) : rateClassOf,
     internalOnly: (ctx) => (SYS_CONTENT.test(ctx.path) ? new CascadeError(ContentErrors.sysExternal, '/sys/ is for internal callers') : undefined),
   };
 }

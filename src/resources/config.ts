@@ -68,6 +68,8 @@ export const resourceSchema = closed({
   /** Filters. */
   normalize_title: { type: 'boolean', default: true },
   access_check: { type: 'boolean', default: true },
+  /** The rate class its reads count against (default: by method, as every content endpoint). */
+  rate_class: { enum: ['read', 'render', 'write'] },
 });
 
 export const resourcesSchema = {

@@ -24,6 +24,8 @@ export { compileResources, declarationsOf, MARKS_BUCKET, type Resource, type Res
 export interface MountedResources {
   runtime: ResourceRuntime;
   endpoints: Endpoint[];
+  /** The rate class a declaration pins for a request path (`rate_class`), if any. */
+  rateClassOf(path: string): 'read' | 'render' | 'write' | undefined;
 }
 
 /** Compiles the declarations again (the config loader has checked them: a problem here is a bug). */
@@ -73,7 +75,27 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
     const refresh = await runtime.change(r, domain, t.prefixedDbKey, { ...o, ...(rev !== undefined ? { rev } : {}) });
     sendJson(ctx.res, 200, { refresh });
   });
-  return { runtime, endpoints };
+  return { runtime, endpoints, rateClassOf: pinnedRateClasses(runtime.byDomain) };
+}
+
+/**
+ * Rate classes pinned by declarations (`rate_class`), matched on the request path before
+ * routing (the rate limit runs first): every path under the declared one's fixed prefix, on
+ * both API roots. A name declared differently per domain: the first declaration with a class.
+ */
+function pinnedRateClasses(byDomain: Map<string, Resource[]>): MountedResources['rateClassOf'] {
+  const pinned: { prefix: RegExp; cls: 'read' | 'render' | 'write' }[] = [];
+  const seen = new Set<string>();
+  for (const list of byDomain.values()) {
+    for (const r of list) {
+      const cls = r.decl.rate_class;
+      if (cls === undefined || r.decl.path === undefined || seen.has(r.decl.path)) continue;
+      seen.add(r.decl.path);
+      const fixed = r.decl.path.split('{')[0]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      pinned.push({ prefix: new RegExp(`^/(?:api/rest_v1|[^/]+/v1)${fixed}`), cls });
+    }
+  }
+  return (path) => pinned.find((p) => p.prefix.test(path))?.cls;
 }
 
 /**

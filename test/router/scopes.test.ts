@@ -22,6 +22,13 @@ content:
     classes:
       read: { rate: 0.001, burst: 2 }
       write: { rate: 0.001, burst: 1 }
+resources:
+  costly:                  # a declared resource pins its rate class
+    kind: proxy
+    path: /page/costly/{title}
+    request: { uri: '/costly/{title}' }
+    access_check: false
+    rate_class: write
 domains:
   example.wiki: { origin: { url: "http://127.0.0.1:9" } }
 `,
@@ -61,6 +68,18 @@ domains:
     assert.equal((await postEvents('203.0.113.10')).status, 429);
     await clock.advance(2_000);
     assert.notEqual((await postEvents('203.0.113.10')).status, 429, 'refilled by the clock');
+  });
+
+  it('a declared resource counts in the rate class its declaration pins (rate_class: write, burst 1)', async () => {
+    const ip = '203.0.113.14';
+    const get = async (path: string) => {
+      const r = await fetch(`${app.url}${path}`, remote(ip));
+      await r.arrayBuffer();
+      return r.status;
+    };
+    assert.notEqual(await get('/example.wiki/v1/page/costly/A'), 429, 'the one write token (the backend is down: 5xx, not 429)');
+    assert.equal(await get('/api/rest_v1/page/costly/B'), 429, 'a GET of it counts as a write, on both API roots');
+    assert.notEqual(await get('/example.wiki/v1/page/title/A'), 429, 'other reads count in read (burst 2)');
   });
 
   it('the classes are declared per capability and listed by the limiter', () => {
