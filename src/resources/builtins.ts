@@ -121,7 +121,6 @@ export function withBuiltinDeclarations(raw: unknown): void {
       d.kind ??= 'builtin';
       if (d.kind !== 'builtin') continue; // declare.ts names the mistake
       for (const [k, v] of Object.entries(def)) if (d[k] === undefined) d[k] = structuredClone(v);
-
     }
   };
   fill(raw.resources, true);
