@@ -103,6 +103,10 @@ export async function renderAndStore(svc: ContentService, domain: string, title:
   svc.renders++;
   renderCount.inc([domain]);
   const isLatest = rev === undefined;
+  // Another instance's newer render evicts the page while this one runs (a burst of edits
+  // handled by both): this render must not then become the cached latest, or it would be
+  // served over the newer one until the hot cache's ttl.
+  const evictions = svc.evictions;
   const t = await renderTarget(svc, domain, key, rev, stored, o);
   let got;
   try {
@@ -134,7 +138,7 @@ export async function renderAndStore(svc: ContentService, domain: string, title:
   if (same && same.storedHeaders['x-cascade-origin-sha1'] === hash) {
     served = { entry: same, outcome: 'unchanged' };
     svc.hot.set(revKey, same);
-    if (isLatest) svc.hot.set(latestKey, same);
+    if (isLatest && svc.evictions === evictions) svc.hot.set(latestKey, same);
   } else {
     const tid = newTid();
     const text = html.toString('utf8');
@@ -170,7 +174,7 @@ export async function renderAndStore(svc: ContentService, domain: string, title:
     svc.hot.set(revKey, entry);
     if (put.status === 'created') {
       const latest = svc.hot.peek(latestKey);
-      if (isLatest || !latest || latest.rev <= targetRev) svc.hot.set(latestKey, entry);
+      if (svc.evictions === evictions && (isLatest || !latest || latest.rev <= targetRev)) svc.hot.set(latestKey, entry);
       svc.changes.emit(domain, 'html', key, o);
     }
   }

@@ -63,6 +63,11 @@ export class ContentService {
   private dropGen = 0;
   private readonly untrackHot: () => void;
 
+  /** Hot-cache evictions so far: work that began before one must not cache a "latest" entry. */
+  get evictions(): number {
+    return this.dropGen;
+  }
+
   constructor(private readonly deps: ContentDeps) {
     this.cfg = deps.config.content;
     this.store = deps.store;
