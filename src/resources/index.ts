@@ -41,7 +41,9 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
   const endpoints: Endpoint[] = [];
   const seen = new Set<string>();
   documentBuiltins(routes, config);
-  routes.onClientRead = (family, domain, key) => runtime.touchBuiltin(family, domain, key);
+  // Read heat of built-ins is tracked only where one refreshes `hot` (no lookup per read otherwise).
+  const hotBuiltin = [...runtime.byDomain.values()].some((list) => list.some((r) => r.decl.kind === 'builtin' && r.decl.refresh === 'hot'));
+  if (hotBuiltin) routes.onClientRead = (family, domain, key) => runtime.touchBuiltin(family, domain, key);
   for (const list of runtime.byDomain.values()) {
     for (const r of list) {
       if (r.decl.kind === 'builtin' || seen.has(r.decl.path!)) continue;
