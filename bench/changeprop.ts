@@ -9,8 +9,8 @@
 // Rules that target Cascade itself (relative URIs) are measured too, on SQLite: a no-op route of
 // a Cascade router server in the engine's process (as in `cascade serve`), reached through the
 // router in process (changeprop.in_process) and, side by side, over loopback HTTP.
-// Usage: npm run bench:changeprop -- [--events 50000] [--seconds 5] [--rate 1000] [--concurrency 256]
-//          [--connections 32] [--pipelining 8] [--no-jetstream]
+// Usage: npm run bench:changeprop -- [--events 50000] [--warmup 20000] [--seconds 5] [--rate 1000] [--concurrency 256]
+//          [--connections 32] [--pipelining 8] [--no-jetstream] [--only sqlite,self,loopback,jetstream]
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -67,12 +67,15 @@ if (args.includes('--serve')) {
 
 async function main() {
 const EVENTS = opt('events', 50_000);
+const WARMUP = opt('warmup', 20_000);
 const SECONDS = opt('seconds', 5);
 const RATE = opt('rate', 1000);
 const CONCURRENCY = opt('concurrency', 256);
 const CONNECTIONS = opt('connections', 32);
 const PIPELINING = opt('pipelining', 8);
-const WITH_JS = !args.includes('--no-jetstream');
+const onlyAt = args.indexOf('--only');
+const ONLY = new Set(onlyAt === -1 ? ['sqlite', 'self', 'loopback', 'jetstream'] : String(args[onlyAt + 1]).split(','));
+const WITH_JS = !args.includes('--no-jetstream') && ONLY.has('jetstream');
 const corpus = process.env.CASCADE_CORPUS_DIR ?? resolve(import.meta.dirname, '..', '..', 'shared', 'corpora');
 
 const template = (() => {
@@ -181,27 +184,33 @@ async function run(name: string, open: () => Promise<{ log: EventLog; close: () 
   const { rules, target } = path;
   const extra = { ...(path.baseUri ? { baseUri: path.baseUri } : {}), ...(path.local ? { local: path.local } : {}) };
   const topic = 'dc1.mediawiki.revision-create';
-  // (1) throughput over a backlog.
-  let { log, close } = await open();
-  await appendAll(log, topic, Array.from({ length: EVENTS }, makeEvent));
-  await target.reset();
-  const cpu0 = process.cpuUsage();
-  let engine = new ChangePropEngine({ log, rules, ...engineOpts, ...extra });
-  const t0 = performance.now();
-  await engine.start();
-  await waitFor(() => engine.stats().rerender.succeeded >= EVENTS, 300_000);
-  const secs = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  await engine.stop();
-  const lagAfter = await log.lag('changeprop-rerender', topic);
-  await close();
+  // (1) throughput over a backlog, after a warm-up backlog drained the same way (the JIT's
+  // tiers and the heap's growth otherwise show up as the first second's lower rate).
+  const drain = async (n: number) => {
+    const { log, close } = await open();
+    await appendAll(log, topic, Array.from({ length: n }, makeEvent));
+    await target.reset();
+    const cpu0 = process.cpuUsage();
+    const engine = new ChangePropEngine({ log, rules, ...engineOpts, ...extra });
+    const t0 = performance.now();
+    await engine.start();
+    await waitFor(() => engine.stats().rerender.succeeded >= n, 300_000);
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    await engine.stop();
+    const lagAfter = await log.lag('changeprop-rerender', topic);
+    await close();
+    return { secs, cpu, lagAfter };
+  };
+  if (WARMUP > 0) await drain(WARMUP);
+  const { secs, cpu, lagAfter } = await drain(EVENTS);
   const throughput = EVENTS / secs;
   const cpuPerEventUs = (cpu.user + cpu.system) / EVENTS;
 
   // (2) latency at a fixed rate.
-  ({ log, close } = await open());
+  const { log, close } = await open();
   await target.reset();
-  engine = new ChangePropEngine({ log, rules, ...engineOpts, ...extra, startAt: 'latest' });
+  const engine = new ChangePropEngine({ log, rules, ...engineOpts, ...extra, startAt: 'latest' });
   await engine.start();
   const total = RATE * SECONDS;
   const tickMs = 10;
@@ -224,13 +233,13 @@ async function run(name: string, open: () => Promise<{ log: EventLog; close: () 
 }
 
 /** Baseline: the same requests from a bare undici loop (same agent settings, same number in flight), no log and no rules. */
-async function baseline(): Promise<number> {
+async function baseline(n: number): Promise<number> {
   const agent = new Agent({ connections: CONNECTIONS, pipelining: PIPELINING, keepAliveTimeout: 30_000 });
   let i = 0;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (i < EVENTS) {
+      while (i < n) {
         i++;
         const r = await request(`http://127.0.0.1:${port}/example.wiki/v1/page/html/Page_${i % 5000}/${i}`, {
           dispatcher: agent,
@@ -240,29 +249,30 @@ async function baseline(): Promise<number> {
       }
     }),
   );
-  const rate = EVENTS / ((performance.now() - t0) / 1000);
+  const rate = n / ((performance.now() - t0) / 1000);
   await agent.close();
   return rate;
 }
 
 console.log(`$ npm run bench:changeprop -- ${args.join(' ')}`.trim());
 console.log(
-  `events=${EVENTS}; latency run ${RATE}/s for ${SECONDS}s; in flight (rule concurrency, baseline loop)=${CONCURRENCY}; undici agent connections=${CONNECTIONS} pipelining=${PIPELINING}; ` +
+  `events=${EVENTS} (after a warm-up backlog of ${WARMUP} per path); latency run ${RATE}/s for ${SECONDS}s; in flight (rule concurrency, baseline loop)=${CONCURRENCY}; undici agent connections=${CONNECTIONS} pipelining=${PIPELINING}; ` +
     `node ${process.version}; no-op target in a child process`,
 );
-const base = await baseline();
+if (WARMUP > 0) await baseline(WARMUP);
+const base = await baseline(EVENTS);
 const rows = [];
 const openSqlite = async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cascade-bench-cp-'));
   const log = await openEventLog({ backend: 'sqlite', path: join(dir, 'events.sqlite'), synchronous: 'normal' });
   return { log, close: async () => { await log.close(); rmSync(dir, { recursive: true, force: true }); } };
 };
-rows.push(await run('sqlite', openSqlite));
+if (ONLY.has('sqlite')) rows.push(await run('sqlite', openSqlite));
 const selfRows = [];
 const before = selfRequests;
-selfRows.push(await run('sqlite, Cascade\'s own no-op route in process', openSqlite, { rules: selfRules, target: selfTarget, baseUri: selfUrl, local: selfServer.dispatch }));
+if (ONLY.has('self')) selfRows.push(await run('sqlite, Cascade\'s own no-op route in process', openSqlite, { rules: selfRules, target: selfTarget, baseUri: selfUrl, local: selfServer.dispatch }));
 const dispatched = selfRequests - before;
-selfRows.push(await run('sqlite, Cascade\'s own no-op route over loopback HTTP', openSqlite, { rules: selfRules, target: selfTarget, baseUri: selfUrl }));
+if (ONLY.has('loopback')) selfRows.push(await run('sqlite, Cascade\'s own no-op route over loopback HTTP', openSqlite, { rules: selfRules, target: selfTarget, baseUri: selfUrl }));
 if (WITH_JS) {
   try {
     const { NATS_URL } = await import('../test/helpers/backends.ts');

@@ -5,7 +5,7 @@ import { CascadeError } from '../errors/index.ts';
 import { ChangepropErrors } from './errors.ts';
 import type { ExpandedRequest } from './template.ts';
 import { hasOrigin } from './uri.ts';
-import { dispatchInProcess, type Dispatch } from '../router/inprocess.ts';
+import { dispatchInProcess, type Dispatch, type InProcessRequest, type InProcessResponse } from '../router/inprocess.ts';
 import { parseRetryAfter } from '../util/backoff.ts';
 import { CHANGEPROP_DEFAULTS } from './config.ts';
 
@@ -101,18 +101,23 @@ export class HttpExecutor {
     }
     // A rule may name a virtual host (Wikimedia's job runner rules do): a configured domain only.
     if (req.target) {
-      const k = Object.keys(req.headers).find((h) => h.toLowerCase() === 'host');
-      if (k !== undefined && !this.opts.variableHosts?.allowsName(req.headers[k])) {
+      for (const k in req.headers) {
+        if (k.length !== 4 || k.toLowerCase() !== 'host' || this.opts.variableHosts?.allowsName(req.headers[k])) continue;
         throw new CascadeError(ChangepropErrors.hostNotAllowed, `Host header ${JSON.stringify(req.headers[k].slice(0, 100))} is not a configured domain or origin`);
       }
     }
-    for (const [k, v] of Object.entries(req.query)) u.searchParams.append(k, v);
+    for (const k in req.query) u.searchParams.append(k, req.query[k]);
     return u;
   }
 
   /** Sends one request. `readBody`: a successful response's body too (JSON parsed when it is JSON). */
-  async send(req: ExpandedRequest, extraHeaders: Record<string, string>, timeoutMs: number, o: { readBody?: boolean } = {}): Promise<ExecResponse> {
-    const url = this.target(req);
+  send(req: ExpandedRequest, extraHeaders: Record<string, string>, timeoutMs: number, o: { readBody?: boolean } = {}): Promise<ExecResponse> {
+    let url: URL;
+    try {
+      url = this.target(req);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const headers: Record<string, string> = { 'user-agent': this.opts.userAgent };
     for (const k in req.headers) headers[k.toLowerCase()] = req.headers[k];
     for (const k in extraHeaders) if (extraHeaders[k]) headers[k] = extraHeaders[k];
@@ -124,10 +129,15 @@ export class HttpExecutor {
         headers['content-type'] ??= 'application/json';
       }
     }
+    // Not an async function: the in-process path (propagation's hot path) costs no extra promise.
     if (this.opts.local && req.target === 'relative') return this.sendLocal(this.opts.local, url, req.method, headers, body, timeoutMs, o.readBody === true);
+    return this.sendRemote(url, req.method, headers, body, timeoutMs, o.readBody === true);
+  }
+
+  private async sendRemote(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, readBody: boolean): Promise<ExecResponse> {
     try {
       const res = await request(url, {
-        method: req.method as 'GET',
+        method: method as 'GET',
         headers,
         body,
         dispatcher: this.agent,
@@ -138,7 +148,7 @@ export class HttpExecutor {
         bodyTimeout: timeoutMs,
       });
       const out: ExecResponse = { status: res.statusCode, headers: res.headers };
-      if (o.readBody && res.statusCode < 400) {
+      if (readBody && res.statusCode < 400) {
         const text = await readExcerpt(res.body, BODY_MAX);
         try {
           out.body = JSON.parse(text);
@@ -162,32 +172,37 @@ export class HttpExecutor {
   }
 
   /** Through the router in process: same handlers, hooks and metrics, no loopback socket. */
-  private async sendLocal(local: Dispatch, url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, readBody: boolean): Promise<ExecResponse> {
+  private sendLocal(local: Dispatch, url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, readBody: boolean): Promise<ExecResponse> {
     // A rule's own Host header (a configured domain, checked by target()) wins, as over HTTP.
     headers.host ??= url.host;
-    const res = await dispatchInProcess(local, { method, url: url.pathname + url.search, headers, ...(body !== undefined ? { body } : {}) }, { timeoutMs, maxBody: readBody ? BODY_MAX : EXCERPT });
-    // `headers` stays a getter: the head is parsed only when the retry logic reads it (failures).
-    const out: ExecResponse = {
-      status: res.status,
-      get headers() {
-        return res.headers;
-      },
-    };
-    if (res.error !== undefined) out.error = res.error;
-    if ((readBody && res.status < 400) || res.status >= 400) {
-      const text = res.body.subarray(0, res.status >= 400 ? EXCERPT : BODY_MAX).toString('utf8');
-      try {
-        out.body = JSON.parse(text);
-      } catch {
-        out.body = text;
-      }
-    }
-    return out;
+    const r: InProcessRequest = { method, url: url.pathname + url.search, headers };
+    if (body !== undefined) r.body = body;
+    return dispatchInProcess(local, r, { timeoutMs, maxBody: readBody ? BODY_MAX : EXCERPT }).then((res) => localResponse(res, readBody));
   }
 
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+function localResponse(res: InProcessResponse, readBody: boolean): ExecResponse {
+  // `headers` stays a getter: the head is parsed only when the retry logic reads it (failures).
+  const out: ExecResponse = {
+    status: res.status,
+    get headers() {
+      return res.headers;
+    },
+  };
+  if (res.error !== undefined) out.error = res.error;
+  if ((readBody && res.status < 400) || res.status >= 400) {
+    const text = res.body.subarray(0, res.status >= 400 ? EXCERPT : BODY_MAX).toString('utf8');
+    try {
+      out.body = JSON.parse(text);
+    } catch {
+      out.body = text;
+    }
+  }
+  return out;
 }
 
 async function readExcerpt(body: AsyncIterable<Buffer> & { dump(): Promise<void> }, max: number): Promise<string> {

@@ -176,7 +176,10 @@ export interface RequestTemplate {
 function flatStrings(v: unknown, header = false): Record<string, string> {
   const out: Record<string, string> = {};
   if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      if (!Object.hasOwn(o, k)) continue;
+      const x = o[k];
       if (x === undefined || x === null) continue;
       const s = typeof x === 'object' ? JSON.stringify(x) : String(x);
       // An event value cannot add a header line or end the header block.

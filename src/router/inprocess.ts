@@ -39,6 +39,7 @@ export type Dispatch = (req: HttpRequest, res: HttpResponse) => void;
 /** The peer address an in-process request reports (`ctx.clientIp`). */
 export const IN_PROCESS_PEER = '127.0.0.1';
 const PEER = Object.freeze({ remoteAddress: IN_PROCESS_PEER });
+const DEFAULT_NAMES = new Set(DEFAULT_HEADERS.map(([k]) => k));
 const NO_BODY = Buffer.alloc(0);
 
 /** The request: its headers and a body given whole. */
@@ -82,6 +83,8 @@ export class LocalResponse extends EventEmitter implements HttpResponse {
   private kept = 0;
   private hasBody: boolean;
   private ended = false;
+  /** The head includes the default headers and x-request-id wherever the handler set none. */
+  private withDefaults = false;
   settled = false;
   /** The dispatcher's timeout, armed only for a response still open once the handler returned. */
   timer: NodeJS.Timeout | undefined = undefined;
@@ -108,7 +111,8 @@ export class LocalResponse extends EventEmitter implements HttpResponse {
   }
 
   hasHeader(name: string): boolean {
-    return this.out.has(name.toLowerCase());
+    const k = name.toLowerCase();
+    return this.out.has(k) || (this.withDefaults && (k === 'x-request-id' || DEFAULT_NAMES.has(k)));
   }
 
   writeHead(statusCode: number, a?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], b?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
@@ -117,13 +121,11 @@ export class LocalResponse extends EventEmitter implements HttpResponse {
     if (status < 100 || status > 999) throw httpError('ERR_HTTP_INVALID_STATUS_CODE', `Invalid status code: ${statusCode}`, RangeError);
     if (typeof a === 'string' && INVALID_HEADER_CHAR.test(a)) throw httpError('ERR_INVALID_CHAR', 'Invalid character in statusMessage', TypeError);
     if (this.defaultsPending) {
-      // As CascadeResponse.writeHead; the defaults are constants, not validated per request.
+      // As CascadeResponse.writeHead, where a handler's own value wins. The head is fixed from
+      // here on, so the defaults (constants) are merged when it is read, not copied per request.
       this.defaultsPending = false;
-      for (let i = 0; i < DEFAULT_HEADERS.length; i++) {
-        const h = DEFAULT_HEADERS[i];
-        if (!this.out.has(h[0])) this.out.set(h[0], h[1]);
-      }
-      if (!this.out.has('x-request-id')) this.setHeader('x-request-id', this.requestId);
+      this.withDefaults = true;
+      validateHeaderValue('x-request-id', this.requestId);
     }
     const given = typeof a === 'string' ? b : a;
     if (Array.isArray(given)) this.writeHeadArray(given);
@@ -140,7 +142,7 @@ export class LocalResponse extends EventEmitter implements HttpResponse {
    * array as it is (repeated names kept: writePrecomputed's case), pairs `[[name, value]…]` too.
    */
   private writeHeadArray(h: OutgoingHttpHeader[]): void {
-    if (this.out.size > 0) {
+    if (this.out.size > 0 || this.withDefaults) {
       if (h.length % 2 !== 0) throw httpError('ERR_INVALID_ARG_VALUE', 'The argument \'headers\' is invalid: an even number of name and value entries is needed', TypeError);
       for (let i = 0; i < h.length; i += 2) if (h[i]) this.setHeader(String(h[i]), h[i + 1]);
       return;
@@ -215,6 +217,10 @@ export class LocalResponse extends EventEmitter implements HttpResponse {
   /** The head's headers as a client sees them: lower-case names, strings, repeats as arrays, a Date. */
   headers(date: Date): Record<string, string | string[]> {
     const h: Record<string, string | string[]> = {};
+    if (this.withDefaults) {
+      for (let i = 0; i < DEFAULT_HEADERS.length; i++) h[DEFAULT_HEADERS[i][0]] = DEFAULT_HEADERS[i][1];
+      h['x-request-id'] = this.requestId;
+    }
     for (const [k, v] of this.out) h[k] = Array.isArray(v) ? (v.length === 1 ? String(v[0]) : v.map(String)) : String(v);
     h.date ??= date.toUTCString();
     return h;

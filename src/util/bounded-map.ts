@@ -51,12 +51,14 @@ export class BoundedMap<K, V> {
 
   /** Stores `value` as most recently used and evicts the oldest until within bounds. */
   set(key: K, value: V, bytes = 0): this {
-    this.remove(key, true);
+    if (this.m.size > 0) this.remove(key, true);
     const maxBytes = this.opts.maxBytes ?? Infinity;
     // An entry that cannot fit alone is not kept (it would evict everything and still not fit).
     if (bytes > maxBytes || this.opts.maxEntries === 0) return this;
-    this.m.set(key, { value, bytes, at: this.clock.now() });
+    // The time is read only where an expiry needs it (dedupe windows set an entry per event).
+    this.m.set(key, { value, bytes, at: this.opts.ttlMs === undefined ? 0 : this.clock.now() });
     this.total += bytes;
+    if (this.m.size <= this.opts.maxEntries && this.total <= maxBytes) return this;
     for (const k of this.m.keys()) {
       if (this.m.size <= this.opts.maxEntries && this.total <= maxBytes) break;
       this.remove(k, true);
