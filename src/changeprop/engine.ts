@@ -115,6 +115,9 @@ interface Outcome {
   forged?: boolean;
 }
 
+/** Shared: the outcome of most events, read and never changed. */
+const SUCCESS: Outcome = Object.freeze({ kind: 'success' });
+
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).slice(0, 500);
 
 async function durably<T>(write: () => Promise<T>): Promise<T> {
@@ -550,7 +553,7 @@ class RuleRunner {
       if (this.rule.shouldRetry(res)) return { kind: 'retry', status: res.status, res, reason };
       return { kind: 'dead', status: res.status, res, reason };
     }
-    return { kind: 'success' };
+    return SUCCESS;
   }
 
   /** Appends a retry event; `retriesLeft` is its `retries_left` (attempts left including it). */

@@ -34,7 +34,8 @@ export class HostAllowList {
     } else this.hosts.add(h.toLowerCase());
   }
   allows(u: URL): boolean {
-    return this.hosts.has(u.host.toLowerCase()) || this.hosts.has(u.hostname.toLowerCase());
+    // A parsed URL's host is lower-case already.
+    return this.hosts.has(u.host) || this.hosts.has(u.hostname);
   }
   /** A `Host` header value (`host` or `host:port`). */
   allowsName(h: string): boolean {

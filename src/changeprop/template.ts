@@ -173,6 +173,8 @@ export interface RequestTemplate {
   expand(scope: Scope): ExpandedRequest;
 }
 
+const NO_QUERY: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function flatStrings(v: unknown, header = false): Record<string, string> {
   const out: Record<string, string> = {};
   if (v && typeof v === 'object') {
@@ -194,7 +196,8 @@ export function compileRequestTemplate(spec: ExecSpec): RequestTemplate {
   const method = compileStringTemplate(String(spec.method ?? 'get'), true);
   const uri = compileUriTemplate(String(spec.uri));
   const headers = compileValueTemplate(spec.headers ?? {});
-  const query = compileValueTemplate(spec.query ?? {});
+  // Most rules have no query: no object built per request for one.
+  const query = spec.query === undefined ? undefined : compileValueTemplate(spec.query);
   const body = spec.body === undefined ? undefined : compileValueTemplate(spec.body);
   return {
     spec,
@@ -205,7 +208,7 @@ export function compileRequestTemplate(spec: ExecSpec): RequestTemplate {
         method: m,
         uri: uri.expand(scope),
         headers: flatStrings(headers(scope), true),
-        query: flatStrings(query(scope)),
+        query: query ? flatStrings(query(scope)) : NO_QUERY,
         target: uri.target,
       };
       if (uri.origin) req.origin = uri.origin;

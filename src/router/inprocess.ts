@@ -16,7 +16,7 @@ export interface InProcessRequest {
   method: string;
   /** Path and query string (`/example.org/v1/page/html/Foo?x=1`). */
   url: string;
-  /** Lower-case names. */
+  /** Lower-case names. The object becomes the request's own (handlers see it, not a copy). */
   headers: Record<string, string>;
   body?: string | Buffer;
 }
@@ -240,11 +240,11 @@ function emitDone(res: LocalResponse, cb: (() => void) | undefined): void {
  * up would; a destroyed response resolves with 503, as a connection that broke.
  */
 export function dispatchInProcess(dispatch: Dispatch, r: InProcessRequest, o: { timeoutMs: number; maxBody: number }): Promise<InProcessResponse> {
-  const headers: IncomingHttpHeaders = { ...r.headers };
+  let headers: IncomingHttpHeaders = r.headers;
   let body: Buffer = NO_BODY;
   if (r.body !== undefined) {
     body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
-    headers['content-length'] = String(body.length);
+    headers = { ...r.headers, 'content-length': String(body.length) };
   }
   const req = new LocalRequest(r.method, r.url, headers, body);
   return new Promise<InProcessResponse>((resolve) => {
