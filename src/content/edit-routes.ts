@@ -14,7 +14,7 @@ import { isTid, newTid } from '../util/tid.ts';
 import { ContentErrors } from './errors.ts';
 import { HTML_TYPE } from './html.ts';
 import * as pages from './pages.ts';
-import { P, parseRevision, type ContentRoutes, type Endpoint } from './routes.ts';
+import { P, parseRevision, titleForms, type ContentRoutes, type Endpoint } from './routes.ts';
 import type { ContentService } from './service.ts';
 
 export const STASH_BUCKET = 'stash';
@@ -116,20 +116,16 @@ export function editEndpoints(routes: ContentRoutes): Endpoint[] {
         sendJson(ctx.res, r.created ? 201 : 200, r.body, { 'cache-control': 'no-cache' });
       },
     },
-    ...[TO_WT, `${TO_WT}/{title}`, `${TO_WT}/{title}/{revision}`].map(
-      (path): Endpoint => ({
-        method: 'POST',
-        path,
-        family: 'transform',
-        stability: 'stable',
-        tag: 'Transforms',
-        summary: "Convert HTML to wikitext through the origin's transform route (501 problem where the origin has none)",
-        params: path.endsWith('{revision}') ? [P.title, P.revision] : path.endsWith('{title}') ? [P.title] : [],
-        produces: WIKITEXT_TYPE,
-        form: [{ name: 'html', description: 'HTML to convert', required: true }],
-        handler: htmlToWikitext,
-      }),
-    ),
+    ...titleForms(TO_WT, () => ({
+      method: 'POST',
+      family: 'transform',
+      stability: 'stable',
+      tag: 'Transforms',
+      summary: "Convert HTML to wikitext through the origin's transform route (501 problem where the origin has none)",
+      produces: WIKITEXT_TYPE,
+      form: [{ name: 'html', description: 'HTML to convert', required: true }],
+      handler: htmlToWikitext,
+    })),
     {
       method: 'GET',
       path: '/page/data-parsoid/{title}/{revision}/{tid}',

@@ -56,6 +56,18 @@ export const P = {
   page: { name: 'page', in: 'query', description: 'Paging token from `_links.next`', schema: { type: 'string' } },
 } satisfies Record<string, EndpointParam>;
 
+/**
+ * One endpoint at RESTBase's three forms of a transform: `base`, `base/{title}` and
+ * `base/{title}/{revision}`; each form gets its path and path parameters.
+ */
+export function titleForms(base: string, endpoint: (path: string) => Omit<Endpoint, 'path' | 'params'>): Endpoint[] {
+  return [base, `${base}/{title}`, `${base}/{title}/{revision}`].map((path) => ({
+    ...endpoint(path),
+    path,
+    params: path === base ? [] : path.endsWith('{revision}') ? [P.title, P.revision] : [P.title],
+  }));
+}
+
 const JSON_TYPE = 'application/json';
 
 /** The domain of a request: `/{domain}/v1/…` names it; `/api/rest_v1/…` takes it from Host. */

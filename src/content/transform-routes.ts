@@ -5,7 +5,7 @@ import { readForm } from './form.ts';
 import type { RequestContext } from '../router/router.ts';
 import { ContentErrors } from './errors.ts';
 import { bodyInner } from './html.ts';
-import { P, type ContentRoutes, type Endpoint } from './routes.ts';
+import { titleForms, type ContentRoutes, type Endpoint } from './routes.ts';
 import { HTML_TYPE, htmlType } from './service.ts';
 import { stashRender } from './edit-routes.ts';
 
@@ -43,25 +43,21 @@ export function transformEndpoints(routes: ContentRoutes): Endpoint[] {
     });
     ctx.res.end(body);
   };
-  return [TRANSFORM, `${TRANSFORM}/{title}`, `${TRANSFORM}/{title}/{revision}`].map(
-    (path): Endpoint => ({
-      method: 'POST',
-      path,
-      family: 'transform',
-      stability: 'stable',
-      tag: 'Transforms',
-      summary:
-        path === TRANSFORM
-          ? 'Render wikitext to HTML without a page context (proxied to the origin renderer; nothing is stored)'
-          : 'Render wikitext to HTML (proxied to the origin renderer; nothing is stored)',
-      params: path.endsWith('{revision}') ? [P.title, P.revision] : path.endsWith('{title}') ? [P.title] : [],
-      produces: HTML_TYPE,
-      form: [
-        { name: 'wikitext', description: 'Wikitext to render', required: true },
-        { name: 'body_only', description: "Return only the body's inner HTML (true/false)" },
-        { name: 'stash', description: 'Keep the render in the stash for a later save (titled only); its ETag is answered' },
-      ],
-      handler,
-    }),
-  );
+  return titleForms(TRANSFORM, (path) => ({
+    method: 'POST',
+    family: 'transform',
+    stability: 'stable',
+    tag: 'Transforms',
+    summary:
+      path === TRANSFORM
+        ? 'Render wikitext to HTML without a page context (proxied to the origin renderer; nothing is stored)'
+        : 'Render wikitext to HTML (proxied to the origin renderer; nothing is stored)',
+    produces: HTML_TYPE,
+    form: [
+      { name: 'wikitext', description: 'Wikitext to render', required: true },
+      { name: 'body_only', description: "Return only the body's inner HTML (true/false)" },
+      { name: 'stash', description: 'Keep the render in the stash for a later save (titled only); its ETag is answered' },
+    ],
+    handler,
+  }));
 }
