@@ -89,9 +89,7 @@ const IN_PROCESS_APPEND_TIMEOUT_MS = 10_000;
 const SCHEMA_LOOKUPS_AT_ONCE = 8;
 
 // Which meta fields the intake added, so the raw event can be reported as it was sent.
-const ADDED_ID = 1;
-const ADDED_DT = 2;
-const ADDED_REQ = 4;
+const ADDED = { id: 1, dt: 2, request_id: 4 } as const;
 
 /** An event that passed the envelope checks and awaits (or passed) validation. */
 export interface Candidate {
@@ -313,15 +311,15 @@ export class Intake {
       const m = meta as Obj;
       if (m.id === undefined) {
         m.id = logId ?? randomUUID();
-        added |= ADDED_ID;
+        added |= ADDED.id;
       }
       if (m.dt === undefined) {
         m.dt = time ?? now;
-        added |= ADDED_DT;
+        added |= ADDED.dt;
       }
       if (m.request_id === undefined && opts.requestId) {
         m.request_id = opts.requestId;
-        added |= ADDED_REQ;
+        added |= ADDED.request_id;
       }
       if (logId === undefined) logId = typeof m.id === 'string' && m.id !== '' ? m.id : undefined;
     }
@@ -426,9 +424,9 @@ export function toLogEvents(list: Candidate[], reuseBytes: boolean): LogEvent[] 
     else if (reuseBytes && c.bytes && c.metaAt !== undefined && c.metaAt >= 0) {
       const meta = c.event.meta as Obj;
       const fields: [string, string][] = [];
-      if (c.added & ADDED_ID) fields.push(['id', meta.id as string]);
-      if (c.added & ADDED_DT) fields.push(['dt', meta.dt as string]);
-      if (c.added & ADDED_REQ) fields.push(['request_id', meta.request_id as string]);
+      if (c.added & ADDED.id) fields.push(['id', meta.id as string]);
+      if (c.added & ADDED.dt) fields.push(['dt', meta.dt as string]);
+      if (c.added & ADDED.request_id) fields.push(['request_id', meta.request_id as string]);
       parts.push({ bytes: c.bytes, metaAt: c.metaAt, ins: metaInsertion(c.bytes, c.metaAt, fields) });
       spliceAt.push(i);
     } else values[i] = Buffer.from(JSON.stringify(c.event));
@@ -454,9 +452,9 @@ function keyOf(event: Obj, path: string[]): string | undefined {
 function rawOf(c: Candidate): unknown {
   if (!c.added) return c.raw;
   const meta = { ...(c.event.meta as Obj) };
-  if (c.added & ADDED_ID) delete meta.id;
-  if (c.added & ADDED_DT) delete meta.dt;
-  if (c.added & ADDED_REQ) delete meta.request_id;
+  if (c.added & ADDED.id) delete meta.id;
+  if (c.added & ADDED.dt) delete meta.dt;
+  if (c.added & ADDED.request_id) delete meta.request_id;
   const event = { ...c.event, meta };
   if (c.raw !== c.event && c.raw && typeof c.raw === 'object') return { ...(c.raw as Obj), data: event };
   return event;

@@ -764,12 +764,12 @@ function splitParts(inner: string): string[] {
   let last = 0;
   for (let i = 0; i < inner.length; i++) {
     const c = inner[i];
+    const past = pastTemplate(inner, i);
+    if (past > i) {
+      i = past - 1;
+      continue;
+    }
     if (c === '{' && inner[i + 1] === '{') {
-      const m = matchBraces(inner, i);
-      if (m) {
-        i = m.end - 1;
-        continue;
-      }
       depthB++;
       i++;
     } else if (c === '[' && inner[i + 1] === '[') {
@@ -790,18 +790,18 @@ function splitParts(inner: string): string[] {
 /** Index of the `=` naming a template parameter (top level only), or -1. */
 function topLevelEquals(part: string): number {
   for (let i = 0; i < part.length; i++) {
-    const c = part[i];
-    if (c === '{' && part[i + 1] === '{') {
-      const m = matchBraces(part, i);
-      if (m) {
-        i = m.end - 1;
-        continue;
-      }
-    } else if (c === '[' && part[i + 1] === '[') {
-      return -1;
-    } else if (c === '=') return i;
+    const past = pastTemplate(part, i);
+    if (past > i) i = past - 1;
+    else if (part.startsWith('[[', i)) return -1;
+    else if (part[i] === '=') return i;
   }
   return -1;
+}
+
+/** Where a `{{…}}` (or `{{{…}}}`) starting at `i` ends, or `i` when none starts there. */
+function pastTemplate(s: string, i: number): number {
+  if (s[i] !== '{' || s[i + 1] !== '{') return i;
+  return matchBraces(s, i)?.end ?? i;
 }
 
 function document(input: RenderInput, body: string): string {
