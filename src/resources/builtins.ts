@@ -4,14 +4,15 @@
 // them in full; a config that names only some keys of a built-in (or leaves one out, as
 // configs before declarations did) gets the rest from here, so old configs keep working.
 //
-// What a built-in's declaration decides: its bucket (`storage`), what re-renders it
+// What a built-in's declaration decides: its bucket (`storage`); what re-renders it
 // (`depends_on`, which gives the change-propagation rules; the default config declares the
-// graph html ← revision, templates; summary, mobile-sections, mobile-html ← html). What
-// re-renders a built-in is never assumed: left undeclared, it is the old key's
-// (`changeprop.dependencies`, checked and reported where it is written) or nothing., and its entry in the OpenAPI spec
-// and docs portal (`summary`, `stability`, `tag`). What it cannot change, because the code
-// that produces it fixes it: its path, its request, its content type and its filters; a
-// declaration that tries is a config error naming the setting (src/resources/declare.ts).
+// graph html ← revision, templates; summary, mobile-sections, mobile-html ← html); and its
+// entry in the OpenAPI spec and docs portal (`summary`, `stability`, `tag`). What re-renders
+// a built-in is never assumed: left undeclared, it is the old key's
+// (`changeprop.dependencies`, checked and reported where it is written) or nothing. What it
+// cannot change, because the code that produces it fixes it: its path, its request, its
+// content type and its filters; a declaration that tries is a config error naming the
+// setting (src/resources/declare.ts).
 import type { BucketConfig } from '../storage/config.ts';
 
 export interface BuiltinDefault {
