@@ -29,6 +29,8 @@ import { checkConsumer, checkEvents, checkTopic } from './validate.ts';
 const KEY_HEADER = 'Cascade-Key';
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const NO_WAIT_EXPIRES_MS = 1000;
+/** How long past a pull request's expiry it is taken as over without the server's status. */
+const EXPIRY_MARGIN_MS = 100;
 /** How long a fetch waits for what is already there before it returns what arrived. */
 const IMMEDIATE_MS = 25;
 /** Most messages / bytes one pull of `read` asks for (see read). */
@@ -556,8 +558,11 @@ class Puller {
         want: batch,
         finished: false,
         resolve,
-        // Backs up the server's expiry should its status message be lost.
-        timer: setTimeout(() => this.finish(key, req), Math.max(waitMs, NO_WAIT_EXPIRES_MS) + 2000),
+        // Ends the request at its expiry should the server not say so: nats-server 2.9 sends no
+        // 408 for some partly filled requests, and a request taken as still open blocks new
+        // pulls of its consumer (the records appended meanwhile waited seconds). A message that
+        // comes after this is still taken (onMsg keeps every record), so it loses nothing.
+        timer: setTimeout(() => this.finish(key, req), (waitMs > 0 ? Math.max(waitMs, 50) : limited ? NO_WAIT_EXPIRES_MS : 0) + EXPIRY_MARGIN_MS),
       };
       this.open.set(key, req);
       this.ids.set(id, key);
