@@ -62,11 +62,35 @@ export function isNotFound(e: unknown): boolean {
 }
 
 /** Delivery info from a JetStream ack subject (v1: 9 tokens; v2 with domain/account: 12+). */
-function parseAckSubject(reply: string): { stream: string; deliveries: number; seq: number; cseq: number; ts: number } | undefined {
+type AckInfo = { stream: string; deliveries: number; seq: number; cseq: number; ts: number };
+// The last subject parsed: a delivered message's subject is read for its topic and then for
+// its record, one after the other.
+let lastReply = '';
+let lastInfo: AckInfo | undefined;
+
+function parseAckSubject(reply: string): AckInfo | undefined {
+  if (reply === lastReply) return lastInfo;
   const t = reply.split('.');
-  if (t[0] !== '$JS' || t[1] !== 'ACK') return undefined;
-  const base = t.length === 9 ? 2 : 4;
-  return { stream: t[base], deliveries: Number(t[base + 2]), seq: Number(t[base + 3]), cseq: Number(t[base + 4]), ts: Math.floor(Number(t[base + 5]) / 1e6) };
+  let info: AckInfo | undefined;
+  if (t[0] === '$JS' && t[1] === 'ACK') {
+    const base = t.length === 9 ? 2 : 4;
+    info = { stream: t[base], deliveries: Number(t[base + 2]), seq: Number(t[base + 3]), cseq: Number(t[base + 4]), ts: Math.floor(Number(t[base + 5]) / 1e6) };
+  }
+  lastReply = reply;
+  lastInfo = info;
+  return info;
+}
+
+/**
+ * `<stream>.<consumer>` of an ack subject (`$JS.ACK.<stream>.<consumer>.…`, 9 tokens, or with
+ * a domain and account hash before the stream), without splitting it: once per message.
+ */
+function ackStreamConsumer(reply: string): string {
+  let dots = 0;
+  for (let i = reply.indexOf('.'); i !== -1; i = reply.indexOf('.', i + 1)) dots++;
+  let from = 8; // past `$JS.ACK.`
+  if (dots !== 8) from = reply.indexOf('.', reply.indexOf('.', from) + 1) + 1; // past domain and account
+  return reply.slice(from, reply.indexOf('.', reply.indexOf('.', from) + 1));
 }
 
 interface SubConsumer {
@@ -521,7 +545,7 @@ class Puller {
       return;
     }
     this.ready.push(m);
-    const key = m.reply ? `${parseAckSubject(m.reply)?.stream}.${ackConsumer(m.reply)}` : '';
+    const key = m.reply ? ackStreamConsumer(m.reply) : '';
     const req = this.open.get(key);
     if (req && ++req.got >= req.want) this.finish(key, req);
     for (const w of this.waiters) w();
@@ -619,11 +643,6 @@ interface PullRequest {
   finished: boolean;
   resolve: () => void;
   timer: NodeJS.Timeout;
-}
-
-function ackConsumer(reply: string): string {
-  const t = reply.split('.');
-  return t[t.length === 9 ? 3 : 5];
 }
 
 class JetStreamConsumer implements Consumer {
