@@ -27,6 +27,8 @@ import { SingleFlight } from '../../util/single-flight.ts';
 import { checkConsumer, checkEvents, checkTopic } from './validate.ts';
 
 const KEY_HEADER = 'Cascade-Key';
+/** An ack's payload, encoded once (one ack per record). */
+const ACK_BODY = new TextEncoder().encode('+ACK');
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const NO_WAIT_EXPIRES_MS = 1000;
 /** How long past a pull request's expiry it is taken as over without the server's status. */
@@ -497,8 +499,15 @@ function unavailable(e: unknown): CascadeError {
 
 function toRecord(topic: string, m: Msg, deliveriesFallback: number): LogRecord {
   const info = parseAckSubject(m.reply ?? '');
-  const id = m.headers?.get('Nats-Msg-Id') ?? '';
-  const key = m.headers?.get(KEY_HEADER);
+  // One pass over the headers: `get` builds a key list per call.
+  let id = '';
+  let key: string | undefined;
+  if (m.headers) {
+    for (const [k, v] of m.headers) {
+      if (k === 'Nats-Msg-Id') id = v[0] ?? '';
+      else if (k === KEY_HEADER) key = v[0];
+    }
+  }
   const rec: LogRecord = {
     topic,
     offset: info?.seq ?? 0,
@@ -739,7 +748,7 @@ class JetStreamConsumer implements Consumer {
       const reply = this.outstanding.get(k);
       if (!reply) continue;
       this.outstanding.delete(k);
-      this.log.nc.publish(reply, '+ACK');
+      this.log.nc.publish(reply, ACK_BODY);
       sent = true;
     }
     // The acks are applied once the server answered the PING behind them.
