@@ -33,6 +33,8 @@ const DEFAULT_ACK_WAIT_MS = 30_000;
 const NO_WAIT_EXPIRES_MS = 1000;
 /** How long past a pull request's expiry it is taken as over without the server's status. */
 const EXPIRY_MARGIN_MS = 100;
+/** How long a no_wait request without expiry waits for its answer before it is taken as lost. */
+const LOST_ANSWER_MS = 3000;
 /** How long a fetch waits for what is already there before it returns what arrived. */
 const IMMEDIATE_MS = 25;
 /** Most messages / bytes one pull of `read` asks for (see read). */
@@ -591,11 +593,13 @@ class Puller {
         want: batch,
         finished: false,
         resolve,
-        // Ends the request at its expiry should the server not say so: nats-server 2.9 sends no
-        // 408 for some partly filled requests, and a request taken as still open blocks new
-        // pulls of its consumer (the records appended meanwhile waited seconds). A message that
-        // comes after this is still taken (onMsg keeps every record), so it loses nothing.
-        timer: setTimeout(() => this.finish(key, req), (waitMs > 0 ? Math.max(waitMs, 50) : limited ? NO_WAIT_EXPIRES_MS : 0) + EXPIRY_MARGIN_MS),
+        // A request with an expiry ends there should the server not say so: nats-server 2.9
+        // sends no 408 for some partly filled ones, and a request taken as still open blocks
+        // new pulls of its consumer (the records appended meanwhile waited seconds). A message
+        // that comes later is still taken (onMsg keeps every record), so it loses nothing. A
+        // plain no_wait request is always answered at once: the timer only backs up a lost
+        // answer, and is long, as a reader takes an empty answer for the end of the stream.
+        timer: setTimeout(() => this.finish(key, req), waitMs > 0 ? Math.max(waitMs, 50) + EXPIRY_MARGIN_MS : limited ? NO_WAIT_EXPIRES_MS + EXPIRY_MARGIN_MS : LOST_ANSWER_MS),
       };
       this.open.set(key, req);
       this.ids.set(id, key);
