@@ -276,7 +276,7 @@ class RuleRunner {
         }
       }
       this.inFlight.add(id);
-      await this.slots.acquire();
+      if (!this.slots.tryAcquire()) await this.slots.acquire();
       // One settlement per event (the hot path): ack or log, then free the slot.
       this.active++;
       this.handle(rec, parsed, route, refusal).then(

@@ -12,11 +12,14 @@ export class Slots {
   free(): number {
     return this.size - this.used;
   }
+  /** Takes a free slot now, if there is one (no promise: the per-event path). */
+  tryAcquire(): boolean {
+    if (this.used >= this.size) return false;
+    this.used++;
+    return true;
+  }
   async acquire(): Promise<void> {
-    if (this.used < this.size) {
-      this.used++;
-      return;
-    }
+    if (this.tryAcquire()) return;
     await new Promise<void>((r) => this.waiters.push(r));
   }
   release(): void {
