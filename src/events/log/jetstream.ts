@@ -32,7 +32,7 @@ const ACK_BODY = new TextEncoder().encode('+ACK');
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const NO_WAIT_EXPIRES_MS = 1000;
 /** How long past a pull request's expiry it is taken as over without the server's status. */
-const EXPIRY_MARGIN_MS = 100;
+const EXPIRY_MARGIN_MS = 20;
 /** How long a no_wait request without expiry waits for its answer before it is taken as lost. */
 const LOST_ANSWER_MS = 3000;
 /** How long a fetch waits for what is already there before it returns what arrived. */
