@@ -34,10 +34,14 @@ async function setup(backend: Backend, purgeYaml: string, extra = ''): Promise<E
   const wiki = await startWiki({ dbPath: join(dir, 'wiki.sqlite'), port: 0, domain: 'example.wiki', testHooks: true, seed: true });
   // Varnish needs Cascade's port and Cascade the Varnish address: pick Cascade's port first.
   const port = await freePort();
-  const varnish = await startVarnish(port);
+  let varnish: Varnish | undefined;
   const log = testEventLog(backend, 'cpe2e');
-  const config = configFromYaml(
-    `
+  // A setup that fails half-way stops what it started: a server left listening keeps the
+  // test file's process alive after its last test.
+  try {
+    varnish = await startVarnish(port);
+    const config = configFromYaml(
+      `
 listen: { host: 127.0.0.1, port: ${port} }
 data_dir: ${JSON.stringify(dir)}
 default_domain: example.wiki
@@ -58,24 +62,32 @@ domains:
     origin: { url: ${JSON.stringify(wiki.url)} }
     buckets:
 ${bucketsYaml('html', 'summary', 'mobile-sections', 'mobile-html', 'page-meta')}
-`,
-    '<test>',
-    {},
-  );
-  const app = await startApp(config, { quiet: true });
-  wiki.setEventsUrl(`${app.url}/v1/events`);
-  return {
-    app,
-    wiki,
-    varnish,
-    async close() {
-      await app.close();
-      await wiki.close();
-      await varnish.close();
-      await log.drop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  `,
+      '<test>',
+      {},
+    );
+    const app = await startApp(config, { quiet: true });
+    wiki.setEventsUrl(`${app.url}/v1/events`);
+    const started = varnish;
+    return {
+      app,
+      wiki,
+      varnish: started,
+      async close() {
+        await app.close();
+        await wiki.close();
+        await started.close();
+        await log.drop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await varnish?.close();
+    await wiki.close();
+    await log.drop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 async function ready(t: TestContext, backend: Backend): Promise<boolean> {
