@@ -24,8 +24,8 @@ export { compileResources, declarationsOf, MARKS_BUCKET, type Resource, type Res
 export interface MountedResources {
   runtime: ResourceRuntime;
   endpoints: Endpoint[];
-  /** The rate class a declaration pins for a request path (`rate_class`), if any. */
-  rateClassOf(path: string): 'read' | 'render' | 'write' | undefined;
+  /** The rate class a declaration pins for a request path (`rate_class`); unset when none pins one. */
+  rateClassOf?: (path: string) => 'read' | 'render' | 'write' | undefined;
 }
 
 /** Compiles the declarations again (the config loader has checked them: a problem here is a bug). */
@@ -77,7 +77,8 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
     const refresh = await runtime.change(r, domain, t.prefixedDbKey, { ...o, ...(rev !== undefined ? { rev } : {}) });
     sendJson(ctx.res, 200, { refresh });
   });
-  return { runtime, endpoints, rateClassOf: pinnedRateClasses(runtime.byDomain) };
+  const rateClassOf = pinnedRateClasses(runtime.byDomain);
+  return { runtime, endpoints, ...(rateClassOf ? { rateClassOf } : {}) };
 }
 
 /**
@@ -85,7 +86,7 @@ export function mountResources(router: Router, svc: ContentService, routes: Cont
  * routing (the rate limit runs first): every path under the declared one's fixed prefix, on
  * both API roots. A name declared differently per domain: the first declaration with a class.
  */
-function pinnedRateClasses(byDomain: Map<string, Resource[]>): MountedResources['rateClassOf'] {
+function pinnedRateClasses(byDomain: Map<string, Resource[]>): MountedResources['rateClassOf'] | undefined {
   const pinned: { prefix: RegExp; cls: 'read' | 'render' | 'write' }[] = [];
   const seen = new Set<string>();
   for (const list of byDomain.values()) {
@@ -97,6 +98,8 @@ function pinnedRateClasses(byDomain: Map<string, Resource[]>): MountedResources[
       pinned.push({ prefix: new RegExp(`^/(?:api/rest_v1|[^/]+/v1)${fixed}`), cls });
     }
   }
+  // None pinned: content's scope keeps its plain by-method class (no lookup per request).
+  if (pinned.length === 0) return undefined;
   return (path) => pinned.find((p) => p.prefix.test(path))?.cls;
 }
 
